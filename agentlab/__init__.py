@@ -1,0 +1,1 @@
+"""agentlab: a lab and runtime for production-grade LLM agents."""

@@ -1,0 +1,290 @@
+"""The ``agentlab`` command line.
+
+Only Typer is imported at module level: ``agentlab --help`` must stay fast, so LangGraph, Pydantic
+settings and the SDKs load inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agentlab.config import Settings
+    from agentlab.orchestration import ApprovalRequested, Decision, RunEvent, Runner
+
+app = typer.Typer(
+    name="agentlab",
+    help="Run, approve and inspect durable LLM agent runs.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+@dataclass
+class _Options:
+    config: Path | None
+    data_dir: Path | None
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[Optional[Path], typer.Option(  # noqa: UP045 (Typer needs Optional)
+        "--config", envvar="AGENTLAB_CONFIG", help="A TOML config file.")] = None,
+    data_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--data-dir", help="Where runs are stored [env: AGENTLAB_DATA_DIR].")] = None,
+) -> None:
+    ctx.obj = _Options(config, data_dir)
+
+
+def _settings(ctx: typer.Context, **overrides: object) -> Settings:
+    from agentlab.config import load_settings
+
+    opts: _Options = ctx.obj
+    return load_settings(opts.config, data_dir=opts.data_dir, **overrides)
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _runner(settings: Settings) -> Runner:
+    from agentlab import domains
+    from agentlab.orchestration import Runner
+
+    return Runner(settings, domains.resolver(settings))
+
+
+def _ask(console: Console, request: ApprovalRequested) -> Decision | None:
+    """Ask at the terminal: approve, reject (re-plan without the step) or stop the run."""
+    from rich.prompt import Prompt
+
+    choice = Prompt.ask(
+        "Approve this call? [bold]y[/]es / [bold]n[/]o, re-plan without it / [bold]s[/]top the run"
+        " / [bold]l[/]ater", choices=["y", "n", "s", "l"], console=console, show_choices=False,
+    )
+    if choice == "l":
+        return None
+    note = "" if choice == "y" else Prompt.ask("Reason (optional)", default="", console=console)
+    return {"approve": choice == "y", "note": note, "stop": choice == "s"}
+
+
+def _drive(
+    console: Console,
+    runner: Runner,
+    run_id: str,
+    events: typer.Iterable[RunEvent] | object,
+    *,
+    decide: str,
+    note: str = "",
+) -> str:
+    """Print a run's events, answering approval pauses per ``decide``; return the final status.
+
+    ``decide`` is ``approve``, ``reject``, ``ask`` (prompt at the terminal) or ``leave`` (stop at
+    the first pause and say how to resume); ``note`` is recorded with automatic decisions.
+    """
+    from agentlab.cli import render
+
+    while True:
+        ended, waiting = render.render_stream(console, events)  # type: ignore[arg-type]
+        if waiting is None:
+            break
+        decision: Decision | None
+        if decide == "approve":
+            decision = {"approve": True, "note": note or "--approve"}
+        elif decide == "reject":
+            decision = {"approve": False, "note": note or "--reject"}
+        elif decide == "ask":
+            decision = _ask(console, waiting)
+        else:
+            decision = None
+        if decision is None:
+            console.print(
+                f"Run [bold]{run_id}[/] is waiting for approval. It is saved: decide later with\n"
+                f"  agentlab resume {run_id} --approve   (or --reject)"
+            )
+            break
+        verdict = "approved" if decision["approve"] else "rejected"
+        note = decision.get("note")
+        console.print(f"  [bold]{verdict}[/]" + (f" ({note})" if note else ""))
+        events = runner.resume(run_id, decision)
+    console.print(render.summary_panel(runner.get(run_id)))
+    return ended.status
+
+
+def _decide_mode(approve: bool, reject: bool) -> str:
+    if approve and reject:
+        raise typer.BadParameter("choose one of --approve and --reject")
+    if approve:
+        return "approve"
+    if reject:
+        return "reject"
+    return "ask" if sys.stdin.isatty() else "leave"
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    agent: Annotated[str, typer.Option(help="Which agent runs the task.")] = "support",
+    script: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        help="Replay this scripted-model file instead of calling Claude.")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve every pause.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject every pause.")] = False,
+    max_iterations: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        min=1, help="Planning rounds plus steps allowed [default: 10].")] = None,
+) -> None:
+    """Run TASK, streaming each transition, tool call and approval pause.
+
+    At a terminal you are asked at each pause; otherwise pass --approve or --reject, or the run
+    stops at its first pause, saved, for 'agentlab resume'.
+    """
+    from agentlab import domains
+    from agentlab.models.router import ModelSpec
+
+    mode = _decide_mode(approve, reject)
+    settings = _settings(ctx, max_iterations=max_iterations)
+    spec = ModelSpec.choose(settings, script)
+    console = _console()
+    with _runner(settings) as runner:
+        run_id, events = runner.start(
+            agent, task, models=spec, options=domains.default_options(agent, settings.data_dir)
+        )
+        view = runner.get(run_id)
+        console.print(f"Run [bold]{run_id}[/] · agent {agent} · models: {view.model_source}")
+        status = _drive(console, runner, run_id, events, decide=mode)
+    raise typer.Exit(0 if status in ("completed", "awaiting_human") else 1)
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    interactive: Annotated[bool, typer.Option(
+        "--interactive", help="Decide each approval yourself instead of approving.")] = False,
+) -> None:
+    """The support scenario, offline: a scripted model closes a customer's account.
+
+    Everything but the model is real: the SQLite customer database, the tools, the checkpoints
+    and the approval pauses. The demo database is re-seeded on every run.
+    """
+    from agentlab.domains import support
+    from agentlab.models.router import ModelSpec
+
+    settings = _settings(ctx)
+    console = _console()
+    db = support.SupportDatabase(settings.data_dir / "demo" / "support.sqlite")
+    db.reset()
+    console.print(
+        "[bold]agentlab demo[/] · offline: the model is [bold yellow]scripted[/] (it replays "
+        f"{support.demo_script_path().name}; no LLM is called).\n"
+        f"Real: the customer database ({support.SEED_CUSTOMERS} seeded customers), tools, "
+        f"checkpoints in {settings.checkpoint_path}, approvals.\n"
+        f"Task: {support.DEMO_TASK}"
+    )
+    mode = "ask" if interactive and sys.stdin.isatty() else "approve"
+    if mode == "approve":
+        console.print("[dim]Approval pauses are approved automatically (--interactive to decide).[/]")
+    with _runner(settings) as runner:
+        run_id, events = runner.start(
+            support.NAME, support.DEMO_TASK,
+            models=ModelSpec(kind="scripted", script=str(support.demo_script_path())),
+            options={"db_path": str(db.path)},
+        )
+        status = _drive(console, runner, run_id, events, decide=mode,
+                        note="approved automatically by the demo")
+    raise typer.Exit(0 if status == "completed" else 1)
+
+
+@app.command()
+def runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
+) -> None:
+    """List recent runs, newest first."""
+    from agentlab.cli import render
+
+    settings = _settings(ctx)
+    console = _console()
+    with _runner(settings) as runner:
+        records = runner.list(limit)
+    if not records:
+        console.print(f"No runs yet in {settings.data_dir}. Try: agentlab demo")
+        return
+    console.print(render.runs_table(records))
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")],
+) -> None:
+    """Show a run: its summary, transitions, tool calls and any approval it waits for."""
+    from agentlab.cli import render
+
+    console = _console()
+    with _runner(_settings(ctx)) as runner:
+        view = runner.get(run_id)
+    console.print(render.summary_panel(view))
+    if view.state.get("plan"):
+        console.print(render.plan_table(view.state["plan_round"], view.state["plan"]))
+    console.print(render.transitions_table(view))
+    console.print(render.results_table(view))
+    if view.waiting_for:
+        console.print(render.approval_panel(view.waiting_for))
+        console.print(f"Decide with: agentlab resume {run_id} --approve   (or --reject)")
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")],
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the waiting call.")] = False,
+    reject: Annotated[bool, typer.Option(
+        "--reject", help="Reject it: the run re-plans without it.")] = False,
+    stop: Annotated[bool, typer.Option(
+        "--stop", help="With --reject: end the run instead of re-planning.")] = False,
+    note: Annotated[str, typer.Option(help="Why (recorded with the decision).")] = "",
+) -> None:
+    """Continue a saved run: decide the approval it waits for, or carry on after a crash.
+
+    Later pauses in the same run are asked at a terminal; otherwise the run stops there again.
+    """
+    from agentlab.orchestration import Decision
+
+    if stop and not reject:
+        raise typer.BadParameter("--stop goes with --reject")
+    decision: Decision | None = None
+    if approve or reject:
+        _decide_mode(approve, reject)
+        decision = {"approve": approve, "note": note, "stop": stop}
+    console = _console()
+    with _runner(_settings(ctx)) as runner:
+        events = runner.resume(run_id, decision)
+        mode = "ask" if sys.stdin.isatty() else "leave"
+        status = _drive(console, runner, run_id, events, decide=mode)
+    raise typer.Exit(0 if status in ("completed", "awaiting_human") else 1)
+
+
+def main() -> None:
+    """Entry point: user mistakes print one line and exit 2; bugs keep their traceback."""
+    from agentlab.errors import AgentlabError
+
+    try:
+        app()
+    except AgentlabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: the run is saved; 'agentlab runs' lists it, 'agentlab resume RUN' "
+              "continues it", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,174 @@
+"""How runs look in a terminal: Rich renderings of events, summaries and run lists."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from agentlab.orchestration import (
+    ApprovalRequested,
+    ModelCalled,
+    PlanMade,
+    RunEnded,
+    RunEvent,
+    RunRecord,
+    RunView,
+    StatusChanged,
+    ToolCalled,
+    summarize,
+)
+
+_STATUS_STYLE = {
+    "completed": "bold green",
+    "failed": "bold red",
+    "awaiting_human": "bold yellow",
+    "planning": "cyan",
+    "executing": "blue",
+    "validating": "magenta",
+}
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _args(arguments: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_short(v, 60)}" for k, v in arguments.items())
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLE.get(status, ""))
+
+
+def plan_table(round_: int, steps: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"Plan {round_}", title_justify="left", show_lines=False)
+    table.add_column("step")
+    table.add_column("what")
+    table.add_column("tool", style="bold")
+    table.add_column("arguments")
+    table.add_column("risk")
+    for s in steps:
+        risk = "destructive" if s["destructive"] else ""
+        if s["estimated_cost_usd"]:
+            risk = f"{risk} ~${s['estimated_cost_usd']:.2f}".strip()
+        table.add_row(s["id"], s["description"], s["tool"],
+                      _args(s["arguments"]) or Text("(filled in when run)", style="dim"), risk)
+    return table
+
+
+def render_event(console: Console, event: RunEvent) -> None:
+    """Print one event as it happens."""
+    match event:
+        case PlanMade(round=round_, steps=steps):
+            console.print(plan_table(round_, steps))
+        case ModelCalled(call=c):
+            cache = ""
+            if c["cache_read_tokens"] or c["cache_write_tokens"]:
+                cache = f", cache read {c['cache_read_tokens']} / write {c['cache_write_tokens']}"
+            cost = "cost unknown" if c["cost_usd"] is None else f"${c['cost_usd']:.4f}"
+            console.print(
+                f"[dim]  model {c['role']}: {c['model']}, {c['input_tokens']} in / "
+                f"{c['output_tokens']} out{cache}, {cost}[/dim]"
+            )
+        case ToolCalled(result=r):
+            o = r["outcome"]
+            head = f"  tool [bold]{r['tool']}[/bold]({_args(r['arguments'])})"
+            if o["ok"]:
+                console.print(f"{head} [green]ok[/green] {_short(o['output'])}", highlight=False)
+            else:
+                console.print(f"{head} [red]error[/red] {o['error']}", highlight=False)
+        case StatusChanged(transition=t):
+            line = Text.assemble(
+                "  ", status_text(t["source"]), " → ", status_text(t["target"]), f"  {t['reason']}"
+            )
+            console.print(line)
+        case ApprovalRequested(request=req):
+            console.print(approval_panel(req))
+        case RunEnded():
+            pass
+
+
+def approval_panel(request: dict[str, Any]) -> Panel:
+    body = Text.assemble(
+        (f"{request['tool']}", "bold"), f"({_args(request['arguments'])})\n",
+        f"step {request['step_id']}: {request['description']}\n",
+        ("why: ", "dim"), ", ".join(request["reasons"]),
+    )
+    return Panel(body, title="approval needed", border_style="yellow", expand=False)
+
+
+def render_stream(console: Console, events: Iterable[RunEvent]) -> tuple[RunEnded, ApprovalRequested | None]:
+    """Print events until the stream ends; return its end and the approval it paused on, if any."""
+    waiting: ApprovalRequested | None = None
+    for event in events:
+        render_event(console, event)
+        if isinstance(event, ApprovalRequested):
+            waiting = event
+        if isinstance(event, RunEnded):
+            return event, waiting
+    raise RuntimeError("a run's event stream ended without RunEnded")
+
+
+def summary_panel(view: RunView) -> Panel:
+    s = summarize(view.state)
+    u = s.usage
+    cost = "unknown (a model has no price)" if s.cost_usd is None else f"${s.cost_usd:.4f}"
+    if s.scripted:
+        cost += " (scripted: no LLM was called)"
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    grid.add_row("run", view.record.run_id)
+    grid.add_row("status", status_text(s.status))
+    if s.outcome:
+        grid.add_row("outcome", s.outcome)
+    grid.add_row("task", view.record.task)
+    grid.add_row("iterations", f"{s.iterations} of {s.max_iterations}")
+    grid.add_row("plans / steps", f"{s.plans} plan(s), {s.steps_ok} step(s) ok, "
+                                  f"{s.steps_failed} failed")
+    grid.add_row("approvals", f"{s.approved} approved, {s.rejected} rejected")
+    grid.add_row("model calls", f"{s.model_calls} ({view.model_source})")
+    grid.add_row("tokens", f"{u.input_tokens} in, {u.output_tokens} out, cache read "
+                           f"{u.cache_read_tokens}, cache write {u.cache_write_tokens}")
+    grid.add_row("cost", cost)
+    border = {"completed": "green", "failed": "red"}.get(s.status, "yellow")
+    return Panel(grid, title="run summary", border_style=border, expand=False)
+
+
+def transitions_table(view: RunView) -> Table:
+    table = Table(title="Transitions", title_justify="left")
+    for col in ("#", "iteration", "from", "to", "node", "reason"):
+        table.add_column(col)
+    for i, t in enumerate(view.state.get("transitions", []), start=1):
+        table.add_row(str(i), str(t["iteration"]), status_text(t["source"]),
+                      status_text(t["target"]), t["node"], t["reason"])
+    return table
+
+
+def results_table(view: RunView) -> Table:
+    table = Table(title="Tool calls", title_justify="left")
+    for col in ("step", "tool", "arguments", "result"):
+        table.add_column(col)
+    for r in view.state.get("results", []):
+        o = r["outcome"]
+        result = Text(_short(o["output"]), style="green") if o["ok"] else Text(
+            f"error: {o['error']}", style="red")
+        table.add_row(r["step_id"], r["tool"], _args(r["arguments"]), result)
+    return table
+
+
+def runs_table(records: list[RunRecord]) -> Table:
+    table = Table(title="Runs", title_justify="left")
+    for col in ("run", "status", "agent", "task", "updated (UTC)"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(r.run_id, status_text(r.status), r.agent, _short(r.task, 60),
+                      r.updated_at.replace("T", " ").removesuffix("+00:00"))
+    return table

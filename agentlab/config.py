@@ -1,0 +1,133 @@
+"""Configuration: one validated object, read once from a TOML file and the environment.
+
+Precedence, highest first: values passed in code (CLI flags), ``AGENTLAB_*`` environment variables
+(nested with ``__``, e.g. ``AGENTLAB_MODELS__PLANNER``), the TOML file, the defaults below.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_path
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from agentlab.errors import ConfigError
+
+
+class RoleModels(BaseModel):
+    """Which model serves each role. Names are Anthropic model ids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    planner: str = "claude-sonnet-4-6"
+    executor: str = "claude-haiku-4-5"
+    validator: str = "claude-haiku-4-5"
+    fallbacks: list[str] = Field(
+        default_factory=lambda: ["claude-sonnet-4-6", "claude-haiku-4-5"],
+        description="Models tried in order when a role's model stays overloaded after retries.",
+    )
+
+
+class Settings(BaseSettings):
+    """Everything a run needs to know about its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AGENTLAB_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: user_data_path("agentlab"),
+        description="Where runs (checkpoints) and domain databases are stored.",
+    )
+    max_iterations: int = Field(
+        10, ge=1, le=100_000, description="Planning rounds plus executed steps allowed per run."
+    )
+    approval_cost_threshold_usd: float = Field(
+        1.0, ge=0, description="Steps estimated above this cost wait for human approval."
+    )
+    models: RoleModels = Field(default_factory=RoleModels)
+    anthropic_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("AGENTLAB_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AGENTLAB_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
+        description="An Anthropic-compatible endpoint (self-hosted models, a gateway).",
+    )
+    anthropic_max_retries: int = Field(3, ge=0, le=10)
+    anthropic_timeout_s: float = Field(60.0, gt=0)
+    anthropic_stream: bool = Field(False, description="Stream responses from the Messages API.")
+    prompt_caching: bool = Field(True, description="Mark system prompts and tools cacheable.")
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """The SQLite file holding every run's checkpoints and the runs table."""
+        return self.data_dir / "runs.sqlite"
+
+    @property
+    def has_anthropic_key(self) -> bool:
+        return self.anthropic_api_key is not None and bool(
+            self.anthropic_api_key.get_secret_value()
+        )
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Values from an already-parsed TOML file, below the environment in precedence."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build ``Settings`` from ``config_file`` (TOML), the environment and ``overrides``.
+
+    Raises ``ConfigError`` with a one-line explanation when the file is missing or a value is
+    invalid.
+    """
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        path = Path(config_file)
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+
+    class _FileSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _TomlSource(settings_cls, file_values))
+
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        loaded = _FileSettings(**clean)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        source = f" in {config_file}" if config_file else ""
+        raise ConfigError(f"invalid setting {loc}{source}: {first['msg']}") from None
+    return Settings.model_construct(**dict(loaded))

@@ -1,0 +1,31 @@
+"""The errors agentlab raises for mistakes a user can fix.
+
+Each message says what was wrong and what to do. The CLI prints the message and exits non-zero
+without a traceback; anything that is not an ``AgentlabError`` is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class AgentlabError(Exception):
+    """Base class of errors caused by input or environment the user controls."""
+
+
+class ConfigError(AgentlabError):
+    """The configuration is missing, unreadable or invalid."""
+
+
+class ScriptError(AgentlabError):
+    """A scripted-model file is missing, malformed, or has no turn left for a request."""
+
+
+class RunNotFoundError(AgentlabError):
+    """No run with the given id exists in the data directory."""
+
+
+class RunStateError(AgentlabError):
+    """The run exists but cannot do what was asked in its current status."""
+
+
+class ModelUnavailableError(AgentlabError):
+    """A model provider failed after retries and fallbacks (overloaded, unreachable, refused)."""

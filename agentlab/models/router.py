@@ -1,0 +1,103 @@
+"""The router: which model answers each role of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from agentlab.config import Settings
+from agentlab.errors import ConfigError
+from agentlab.models.base import Model, Role
+from agentlab.models.script import Script, load_script
+from agentlab.models.scripted import ScriptedModel
+
+
+@dataclass(frozen=True)
+class ModelRouter:
+    """Maps each role to a model. ``source`` says, for people, where answers come from."""
+
+    models: Mapping[Role, Model]
+    source: str
+
+    def __post_init__(self) -> None:
+        missing = [r.value for r in Role if r not in self.models]
+        if missing:
+            raise ConfigError(f"no model configured for role(s): {', '.join(missing)}")
+
+    def for_role(self, role: Role) -> Model:
+        return self.models[role]
+
+    @property
+    def scripted(self) -> bool:
+        """True when no LLM is called: every role replays a script."""
+        return all(isinstance(m, ScriptedModel) for m in self.models.values())
+
+
+def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
+    """Every role replays its turns from ``script``."""
+    label = str(source) or "inline script"
+    models = {
+        role: ScriptedModel(script.roles.get(role, []), name=f"scripted-{role.value}", source=label)
+        for role in Role
+    }
+    return ModelRouter(models, source=f"scripted model replaying {label} (no LLM is called)")
+
+
+def claude_router(settings: Settings) -> ModelRouter:
+    """Each role uses its configured Claude model through the ``anthropic`` SDK."""
+    if not settings.has_anthropic_key:
+        raise ConfigError(
+            "no ANTHROPIC_API_KEY is set: export it to use Claude, or pass --script FILE to "
+            "replay a scripted model offline (see 'agentlab demo')"
+        )
+    from agentlab.models.anthropic import ClaudeModel, claude_client  # the SDK only when used
+
+    client = claude_client(settings)
+    roles = settings.models
+    models: dict[Role, Model] = {
+        role: ClaudeModel(
+            getattr(roles, role.value),
+            client,
+            fallbacks=roles.fallbacks,
+            stream=settings.anthropic_stream,
+            prompt_caching=settings.prompt_caching,
+        )
+        for role in Role
+    }
+    endpoint = settings.anthropic_base_url or "api.anthropic.com"
+    names = ", ".join(f"{r.value}={m.name}" for r, m in models.items())
+    return ModelRouter(models, source=f"Claude via {endpoint} ({names})")
+
+
+class ModelSpec(BaseModel):
+    """How a run's models are built, stored with the run so another process can rebuild them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["scripted", "anthropic"]
+    script: str | None = None
+
+    @classmethod
+    def choose(cls, settings: Settings, script: str | Path | None) -> ModelSpec:
+        """A script when given, else Claude when a key is set; otherwise say what to do."""
+        if script is not None:
+            return cls(kind="scripted", script=str(Path(script).resolve()))
+        if settings.has_anthropic_key:
+            return cls(kind="anthropic")
+        raise ConfigError(
+            "no ANTHROPIC_API_KEY is set: export it to use Claude, or pass --script FILE to "
+            "replay a scripted model offline (try 'agentlab demo')"
+        )
+
+
+def router_from_spec(spec: ModelSpec, settings: Settings) -> ModelRouter:
+    """Build the router a ``ModelSpec`` describes."""
+    if spec.kind == "scripted":
+        if spec.script is None:
+            raise ConfigError("a scripted model spec needs the path of its script")
+        return scripted_router(load_script(spec.script), source=spec.script)
+    return claude_router(settings)

@@ -1,0 +1,130 @@
+"""The script file format: model turns, written down ahead of time, for offline runs and tests.
+
+A script is YAML or JSON::
+
+    version: 1
+    description: what this script exercises
+    roles:
+      planner:
+        - tool_use: {name: submit_plan, input: {steps: [...]}}
+          usage: {input_tokens: 812, output_tokens: 95}
+      validator:
+        - tool_use: {name: submit_verdict, input: {complete: true, reason: "..."}}
+
+Each role's turns are replayed in order. The same ``Turn`` model drives the local
+Anthropic-compatible test server, where a turn may also be an ``error`` to return.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agentlab.errors import ScriptError
+from agentlab.models.base import Role
+
+
+class ScriptedToolUse(BaseModel):
+    """A tool call the scripted model makes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    input: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
+
+
+class ScriptedUsage(BaseModel):
+    """Token usage reported for a scripted turn (zero unless the script says otherwise)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input_tokens: int = Field(0, ge=0)
+    output_tokens: int = Field(0, ge=0)
+    cache_read_input_tokens: int = Field(0, ge=0)
+    cache_creation_input_tokens: int = Field(0, ge=0)
+
+
+class ScriptedError(BaseModel):
+    """An HTTP error the test server returns instead of a message (e.g. 529 overloaded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int = Field(ge=400, le=599)
+    type: str = "api_error"
+    message: str = "scripted error"
+
+
+class Turn(BaseModel):
+    """One model turn: text and/or tool calls, or (test server only) an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    tool_use: ScriptedToolUse | None = None
+    tool_uses: list[ScriptedToolUse] = Field(default_factory=list)
+    usage: ScriptedUsage = Field(default_factory=ScriptedUsage)
+    stop_reason: str | None = None
+    error: ScriptedError | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Turn:
+        if self.error is None and self.text is None and not self.all_tool_uses():
+            raise ValueError("a turn needs 'text', 'tool_use', 'tool_uses' or 'error'")
+        return self
+
+    def all_tool_uses(self) -> list[ScriptedToolUse]:
+        """``tool_use`` and ``tool_uses`` together, in order."""
+        return ([self.tool_use] if self.tool_use else []) + list(self.tool_uses)
+
+
+class Script(BaseModel):
+    """A whole script: per role, the turns to replay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(1, ge=1, le=1)
+    description: str = ""
+    roles: dict[Role, list[Turn]]
+
+
+def load_script(path: str | Path) -> Script:
+    """Read and validate a script file (``.yaml``, ``.yml`` or ``.json``)."""
+    path = Path(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScriptError(f"script file not found: {path}") from None
+    except OSError as exc:
+        raise ScriptError(f"cannot read script file {path}: {exc.strerror}") from None
+    return parse_script(raw, source=str(path))
+
+
+def parse_script(text: str, *, source: str = "<script>") -> Script:
+    """Parse script text (YAML, of which JSON is a subset) into a validated ``Script``."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ScriptError(f"{source} is not valid YAML/JSON{where}: fix its syntax") from None
+    if not isinstance(data, dict):
+        raise ScriptError(f"{source} must be a mapping with a 'roles' key (see docs in README)")
+    try:
+        return Script.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ScriptError(
+            f"{source} is not a valid script: {loc}: {first['msg']} "
+            f"({exc.error_count()} problem(s) in all)"
+        ) from None
+
+
+def dump_script(script: Script) -> str:
+    """Serialize a script as JSON (a valid script file)."""
+    return json.dumps(script.model_dump(mode="json", exclude_defaults=True), indent=2)

@@ -1,0 +1,184 @@
+"""What each role is asked, and the structured answers it must give.
+
+Prompts carry the task and a bounded digest of what happened (the latest results, the latest
+feedback), never the whole transcript: the cost of a call does not grow with the run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentlab.models.base import Message, ModelRequest, Role, ToolSpec
+from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.state import Approval, PlanStep, StepResult
+from agentlab.tools.base import Tool
+
+RECENT_RESULTS = 8
+OUTPUT_CHARS = 1500
+
+
+class PlannedStep(BaseModel):
+    """One step as the planner writes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str = Field(min_length=1, description="What this step achieves, in one line.")
+    tool: str = Field(min_length=1, description="The name of the tool the step calls.")
+    arguments: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Arguments known now; leave out values that depend on earlier steps' results.",
+    )
+    destructive: bool = Field(False, description="True if the step deletes or irreversibly changes data.")
+    estimated_cost_usd: float = Field(0.0, ge=0, description="Expected cost of the step in USD.")
+
+
+class PlanSubmission(BaseModel):
+    """The planner's answer: the steps to take, or why the task cannot be done."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[PlannedStep] = Field(default_factory=list, max_length=1000)
+    give_up: str | None = Field(
+        None, description="Set only when the task cannot be done with these tools: say why."
+    )
+
+
+class Verdict(BaseModel):
+    """The validator's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    complete: bool = Field(description="True if the results accomplish the whole task.")
+    reason: str = Field(min_length=1, description="Why, in one or two sentences.")
+
+
+def _schema_tool(name: str, description: str, model: type[BaseModel]) -> ToolSpec:
+    schema = model.model_json_schema()
+    schema.pop("title", None)
+    return ToolSpec(name, description, schema)
+
+
+SUBMIT_PLAN = _schema_tool(
+    "submit_plan", "Submit the plan: the ordered steps that accomplish the task.", PlanSubmission
+)
+SUBMIT_VERDICT = _schema_tool(
+    "submit_verdict", "Submit whether the task is accomplished.", Verdict
+)
+
+
+def _tool_catalog(tools: Sequence[Tool]) -> str:
+    lines = []
+    for t in tools:
+        flags = [t.permission.value]
+        if t.needs_approval:
+            flags.append("needs human approval")
+        schema = json.dumps(t.spec.input_schema, separators=(",", ":"))
+        lines.append(f"- {t.name} ({', '.join(flags)}): {t.description}\n  arguments: {schema}")
+    return "\n".join(lines)
+
+
+def _digest(results: Sequence[StepResult]) -> str:
+    if not results:
+        return "No steps have run yet."
+    shown = results[-RECENT_RESULTS:]
+    lines = [f"({len(results) - len(shown)} earlier results omitted)"] if len(shown) < len(results) else []
+    for r in shown:
+        o = r["outcome"]
+        body = json.dumps(o["output"], default=str) if o["ok"] else f"ERROR: {o['error']}"
+        if len(body) > OUTPUT_CHARS:
+            body = body[:OUTPUT_CHARS] + "…"
+        args = json.dumps(r["arguments"], default=str)
+        lines.append(f"- step {r['step_id']} {r['tool']}({args}) -> {body}")
+    return "\n".join(lines)
+
+
+def planner_request(
+    agent: Agent,
+    task: str,
+    *,
+    results: Sequence[StepResult],
+    approvals: Sequence[Approval],
+    feedback: str,
+    sequence: int,
+) -> ModelRequest:
+    system = (
+        f"You are the planner of {agent.name}: {agent.purpose}\n"
+        "Break the task into the fewest tool calls that accomplish it, in order. Use only these "
+        f"tools:\n{_tool_catalog(list(agent.tools))}\n"
+        "Leave out argument values that depend on results of earlier steps: they are filled in "
+        "when the step runs. Never repeat a call that already failed unchanged, and never plan a "
+        "step a human rejected. If earlier steps already did part of the task, plan only the rest. "
+        "Answer by calling submit_plan."
+    )
+    rejected = [a for a in approvals if not a["approved"]]
+    parts = [f"Task: {task}", f"Results so far:\n{_digest(results)}"]
+    if rejected:
+        parts.append(
+            "Rejected by a human (do not plan these again):\n"
+            + "\n".join(f"- {a['tool']} in step {a['step_id']}: {a['note'] or 'no reason given'}"
+                        for a in rejected)
+        )
+    if feedback:
+        parts.append(f"Why we are planning again: {feedback}")
+    return ModelRequest(
+        role=Role.PLANNER,
+        system=system,
+        messages=(Message("user", "\n\n".join(parts)),),
+        tools=(SUBMIT_PLAN,),
+        tool_choice=SUBMIT_PLAN.name,
+        max_tokens=4096,
+        sequence=sequence,
+    )
+
+
+def executor_request(
+    task: str,
+    step: PlanStep,
+    tool: Tool,
+    *,
+    results: Sequence[StepResult],
+    problem: str,
+    sequence: int,
+) -> ModelRequest:
+    system = (
+        "You are the executor. Make the tool call for the current step of the plan, taking the "
+        "missing argument values from the results of earlier steps. Call the step's tool exactly "
+        "once, with complete arguments."
+    )
+    user = (
+        f"Task: {task}\n\nCurrent step {step['id']}: {step['description']}\n"
+        f"Tool: {tool.name}\nPlanned arguments: {json.dumps(step['arguments'], default=str)}\n"
+        f"Missing or invalid: {problem}\n\nResults so far:\n{_digest(results)}"
+    )
+    return ModelRequest(
+        role=Role.EXECUTOR,
+        system=system,
+        messages=(Message("user", user),),
+        tools=(tool.spec,),
+        tool_choice=tool.name,
+        sequence=sequence,
+    )
+
+
+def validator_request(
+    task: str, *, plan: Sequence[PlanStep], results: Sequence[StepResult], sequence: int
+) -> ModelRequest:
+    system = (
+        "You are the validator. Decide from the results whether the task is fully accomplished. "
+        "Be strict: a step that ran is not the same as the goal reached. Answer by calling "
+        "submit_verdict."
+    )
+    steps = "\n".join(f"- {s['id']}: {s['description']} ({s['tool']})" for s in plan)
+    user = f"Task: {task}\n\nPlan:\n{steps or '(no steps)'}\n\nResults:\n{_digest(results)}"
+    return ModelRequest(
+        role=Role.VALIDATOR,
+        system=system,
+        messages=(Message("user", user),),
+        tools=(SUBMIT_VERDICT,),
+        tool_choice=SUBMIT_VERDICT.name,
+        sequence=sequence,
+    )

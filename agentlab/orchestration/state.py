@@ -1,0 +1,158 @@
+"""The run state: what a checkpoint holds.
+
+Growing logs (messages, results, transitions, model calls, approvals) and the plan are
+``DeltaChannel``s: a checkpoint stores only the new entries, not a fresh copy of the history, so
+storage grows linearly with the run and the per-step cost does not grow with its length. Everything
+is plain data (TypedDicts of JSON types) so checkpoints stay readable by any process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+from langgraph.channels import DeltaChannel
+
+from agentlab.tools.base import ToolOutcome
+
+
+class Status(StrEnum):
+    """Where a run is. The state stores the plain string value, so any process can read it."""
+
+    PLANNING = "planning"
+    EXECUTING = "executing"
+    VALIDATING = "validating"
+    AWAITING_HUMAN = "awaiting_human"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+TERMINAL = frozenset({Status.COMPLETED, Status.FAILED})
+
+
+class PlanStep(TypedDict):
+    """One step of a plan: the tool it calls and what the planner knows of its cost and risk."""
+
+    id: str
+    description: str
+    tool: str
+    arguments: dict[str, Any]
+    destructive: bool
+    estimated_cost_usd: float
+
+
+class PendingCall(TypedDict):
+    """The concrete call of the current step, bound but not yet run.
+
+    ``approval_reasons`` is empty when it may run without a human.
+    """
+
+    step_id: str
+    tool: str
+    arguments: dict[str, Any]
+    approval_reasons: list[str]
+
+
+class StepResult(TypedDict):
+    step_id: str
+    tool: str
+    arguments: dict[str, Any]
+    outcome: ToolOutcome
+
+
+class Transition(TypedDict):
+    """A change of status and why it happened."""
+
+    source: str
+    target: str
+    node: str
+    reason: str
+    iteration: int
+
+
+class ModelCallRecord(TypedDict):
+    role: str
+    model: str
+    sequence: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float | None
+    latency_s: float
+    scripted: bool
+
+
+class Approval(TypedDict):
+    step_id: str
+    tool: str
+    approved: bool
+    note: str
+
+
+class ChatEntry(TypedDict):
+    """A line of the run's transcript: the task, model turns, tool results.
+
+    The speaker is not called ``role``: LangGraph would coerce such dicts into LangChain messages.
+    """
+
+    speaker: Literal["user", "assistant", "tool"]
+    name: str
+    content: str
+
+
+class Decision(TypedDict):
+    """A human's answer to an approval request: the value a paused run is resumed with."""
+
+    approve: bool
+    note: NotRequired[str]
+    stop: NotRequired[bool]
+
+
+def _append(current: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
+    """Concatenate batches of new entries (batching-invariant, as DeltaChannel requires)."""
+    out = list(current)
+    for batch in writes:
+        out.extend(batch)
+    return out
+
+
+def _latest(current: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
+    """The last value written wins (used for the plan, replaced on every planning round)."""
+    return list(writes[-1]) if writes else current
+
+
+class AgentState(TypedDict):
+    task: str
+    status: str  # a Status value
+    max_iterations: int
+    iterations: int
+    plan: Annotated[list[PlanStep], DeltaChannel(_latest)]
+    plan_round: int
+    cursor: int
+    pending: PendingCall | None
+    feedback: str
+    outcome: str
+    results: Annotated[list[StepResult], DeltaChannel(_append)]
+    transitions: Annotated[list[Transition], DeltaChannel(_append)]
+    model_calls: Annotated[list[ModelCallRecord], DeltaChannel(_append)]
+    approvals: Annotated[list[Approval], DeltaChannel(_append)]
+    messages: Annotated[list[ChatEntry], DeltaChannel(_append)]
+
+
+def initial_state(task: str, *, max_iterations: int) -> dict[str, Any]:
+    """The input that starts a run."""
+    return {
+        "task": task,
+        "status": Status.PLANNING.value,
+        "max_iterations": max_iterations,
+        "iterations": 0,
+        "plan": [],
+        "plan_round": 0,
+        "cursor": 0,
+        "pending": None,
+        "feedback": "",
+        "outcome": "",
+        "messages": [ChatEntry(speaker="user", name="task", content=task)],
+    }
