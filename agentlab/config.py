@@ -6,6 +6,7 @@ Precedence, highest first: values passed in code (CLI flags), ``AGENTLAB_*`` env
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ class Settings(BaseSettings):
     """Everything a run needs to know about its environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="AGENTLAB_", env_nested_delimiter="__", extra="forbid"
+        env_prefix="AGENTLAB_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
     )
 
     data_dir: Path = Field(
@@ -128,6 +129,23 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        source = f" in {config_file}" if config_file else ""
-        raise ConfigError(f"invalid setting {loc}{source}: {first['msg']}") from None
+        where = _source_of(str(first["loc"][0]), clean, file_values, config_file)
+        raise ConfigError(f"invalid setting {loc}{where}: {first['msg']}") from None
     return Settings.model_construct(**dict(loaded))
+
+
+def _source_of(
+    name: str, overrides: dict[str, Any], file_values: dict[str, Any], config_file: Any
+) -> str:
+    """Where an invalid value came from, in precedence order, so the user fixes the right place."""
+    if name in overrides:
+        return " (given on the command line)"
+    field = Settings.model_fields.get(name)
+    aliases = getattr(field.validation_alias, "choices", []) if field else []
+    env_names = [*(a for a in aliases if isinstance(a, str)), f"AGENTLAB_{name.upper()}"]
+    for env_name in env_names:
+        if env_name in os.environ or any(k.startswith(f"{env_name}__") for k in os.environ):
+            return f" (from the environment variable {env_name})"
+    if name in file_values or any(a in file_values for a in aliases):
+        return f" in {config_file}"
+    return ""

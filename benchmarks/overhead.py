@@ -36,6 +36,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import StructuredTool
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.warnings import LangGraphDeprecationWarning
 from rich.console import Console
 from rich.table import Table
 
@@ -73,6 +74,9 @@ class Measurement:
         return self.seconds * 1000 / self.steps
 
 
+Results = dict[tuple[str, int], Measurement]
+
+
 def _lookup(key: str) -> dict[str, str]:
     """Return the value stored under ``key``."""
     return {"key": key, "value": key.upper()}
@@ -95,10 +99,14 @@ def _script(n: int) -> Script:
     """A plan of ``n`` argument-less lookups, ``n`` executor turns filling them in, one verdict."""
     step = {"description": "look up a key", "tool": "lookup", "arguments": {}}
     plan = Turn(tool_use=ScriptedToolUse(name="submit_plan", input={"steps": [step] * n}))
-    calls = [Turn(tool_use=ScriptedToolUse(name="lookup", input={"key": _key(i)}))
-             for i in range(n)]
-    verdict = Turn(tool_use=ScriptedToolUse(
-        name="submit_verdict", input={"complete": True, "reason": "every key was looked up"}))
+    calls = [
+        Turn(tool_use=ScriptedToolUse(name="lookup", input={"key": _key(i)})) for i in range(n)
+    ]
+    verdict = Turn(
+        tool_use=ScriptedToolUse(
+            name="submit_verdict", input={"complete": True, "reason": "every key was looked up"}
+        )
+    )
     return Script(roles={Role.PLANNER: [plan], Role.EXECUTOR: calls, Role.VALIDATOR: [verdict]})
 
 
@@ -114,16 +122,22 @@ def _agent(n: int) -> Agent:
 def _run_agentlab(n: int, saver: SqliteSaver | None) -> float:
     """Invoke agentlab's graph for ``n`` steps; return the seconds the invocation took."""
     graph = compile_agent(_agent(n), checkpointer=saver)
-    config = {"configurable": {"thread_id": str(uuid.uuid4())},
-              "recursion_limit": recursion_limit(n + 5)}
+    config = {
+        "configurable": {"thread_id": str(uuid.uuid4())},
+        "recursion_limit": recursion_limit(n + 5),
+    }
     start = time.perf_counter()
     final = graph.invoke(initial_state(TASK, max_iterations=n + 5), config)
     seconds = time.perf_counter() - start
-    _require(final["status"] == Status.COMPLETED,
-             f"agentlab ended {final['status']!r}: {final['outcome']}")
+    _require(
+        final["status"] == Status.COMPLETED,
+        f"agentlab ended {final['status']!r}: {final['outcome']}",
+    )
     results = final["results"]
-    _require(len(results) == n and all(r["outcome"]["ok"] for r in results),
-             f"agentlab ran {len(results)} of {n} steps")
+    _require(
+        len(results) == n and all(r["outcome"]["ok"] for r in results),
+        f"agentlab ran {len(results)} of {n} steps",
+    )
     return seconds
 
 
@@ -160,7 +174,7 @@ def _prebuilt_agent(n: int, saver: SqliteSaver) -> CompiledStateGraph:
     from langgraph.prebuilt import create_react_agent
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # moved to langchain.agents
+        warnings.simplefilter("ignore", LangGraphDeprecationWarning)  # now langchain.agents
         return create_react_agent(
             _FakeToolCallingModel(messages=_fake_turns(n)),
             [StructuredTool.from_function(_lookup, name="lookup")],
@@ -173,8 +187,7 @@ def prebuilt_sqlite(n: int, tmp: Path) -> Measurement:
     with _sqlite_saver(tmp / f"prebuilt-{n}-{uuid.uuid4().hex}.sqlite") as (saver, db_bytes):
         graph = _prebuilt_agent(n, saver)
         # Each step is two supersteps (model, tools), plus the final answer.
-        config = {"configurable": {"thread_id": str(uuid.uuid4())},
-                  "recursion_limit": 2 * n + 10}
+        config = {"configurable": {"thread_id": str(uuid.uuid4())}, "recursion_limit": 2 * n + 10}
         start = time.perf_counter()
         final = graph.invoke({"messages": [HumanMessage(TASK)]}, config)
         seconds = time.perf_counter() - start
@@ -182,8 +195,10 @@ def prebuilt_sqlite(n: int, tmp: Path) -> Measurement:
         tool_results = [m for m in messages if isinstance(m, ToolMessage) and m.status == "success"]
         _require(len(tool_results) == n, f"prebuilt ran {len(tool_results)} of {n} steps")
         last = messages[-1]
-        _require(isinstance(last, AIMessage) and not last.tool_calls,
-                 "prebuilt did not end with a final answer")
+        _require(
+            isinstance(last, AIMessage) and not last.tool_calls,
+            "prebuilt did not end with a final answer",
+        )
         return Measurement(PREBUILT_SQLITE, n, seconds, db_bytes())
 
 
@@ -198,14 +213,21 @@ def bare_loop(n: int, tmp: Path) -> Measurement:
     start = time.perf_counter()
     for i in range(n):
         response = model.request(
-            ModelRequest(role=Role.EXECUTOR, system="", messages=(), sequence=i))
+            ModelRequest(role=Role.EXECUTOR, system="", messages=(), sequence=i)
+        )
         call = response.tool_calls[0]
-        messages.append(ChatEntry(speaker="assistant", name="executor",
-                                  content=f"{call.name}({json.dumps(call.arguments)})"))
+        messages.append(
+            ChatEntry(
+                speaker="assistant",
+                name="executor",
+                content=f"{call.name}({json.dumps(call.arguments)})",
+            )
+        )
         outcome = lookup.run(ToolContext("bare", str(i), f"bare:{i}"), call.arguments)
         _require(outcome["ok"], f"bare loop step {i}: {outcome['error']}")
-        messages.append(ChatEntry(speaker="tool", name=call.name,
-                                  content=json.dumps(outcome["output"])))
+        messages.append(
+            ChatEntry(speaker="tool", name=call.name, content=json.dumps(outcome["output"]))
+        )
     seconds = time.perf_counter() - start
     _require(len(messages) == 2 * n + 1, "bare loop lost messages")
     return Measurement(BARE_LOOP, n, seconds)
@@ -247,11 +269,11 @@ RUNNERS: dict[str, Callable[[int, Path], Measurement]] = {
 }
 
 
-def measure(steps: Sequence[int], repeat: int, tmp: Path) -> dict[tuple[str, int], Measurement]:
+def measure(steps: Sequence[int], repeat: int, tmp: Path) -> Results:
     """Warm every scenario up on 5 steps, then keep the fastest of ``repeat`` runs of each."""
     for run in RUNNERS.values():
         run(5, tmp)
-    best: dict[tuple[str, int], Measurement] = {}
+    best: Results = {}
     for n in steps:
         for name, run in RUNNERS.items():
             runs = [run(n, tmp) for _ in range(repeat)]
@@ -267,52 +289,64 @@ def _verdict(ok: bool) -> str:
     return "[green]met[/]" if ok else "[red]MISSED[/]"
 
 
-def report(results: dict[tuple[str, int], Measurement], steps: Sequence[int],
-           console: Console) -> None:
-    """Print the table, the ratios and whether the targets are met."""
+def _table(results: Results, steps: Sequence[int]) -> Table:
     table = Table(title="Per-step orchestration overhead (zero-latency model, one cheap tool)")
-    table.add_column("scenario")
-    table.add_column("steps", justify="right")
-    table.add_column("total s", justify="right")
-    table.add_column("ms/step", justify="right")
-    table.add_column("checkpoint DB", justify="right")
+    for column in ("scenario", "steps", "total s", "ms/step", "checkpoint DB"):
+        table.add_column(column, justify="left" if column == "scenario" else "right")
     for n in steps:
         for name in SCENARIOS:
             m = results[name, n]
-            table.add_row(name, str(n), f"{m.seconds:.3f}", f"{m.ms_per_step:.3f}",
-                          _mb(m.db_bytes), end_section=name == SCENARIOS[-1])
-    console.print(table)
+            table.add_row(
+                name,
+                str(n),
+                f"{m.seconds:.3f}",
+                f"{m.ms_per_step:.3f}",
+                _mb(m.db_bytes),
+                end_section=name == SCENARIOS[-1],
+            )
+    return table
+
+
+def report(results: Results, steps: Sequence[int], console: Console) -> None:
+    """Print the table, the ratios between scenarios and whether the targets are met."""
+    console.print(_table(results, steps))
 
     def ms(name: str, n: int) -> float:
         return results[name, n].ms_per_step
 
-    lo, hi = min(steps), max(steps)
+    def db(name: str, n: int) -> int:
+        size = results[name, n].db_bytes
+        assert size is not None, f"{name} has no checkpoint database"
+        return size
+
     for n in steps:
+        mine = ms(AGENTLAB_SQLITE, n)
         console.print(
-            f"N={n}: agentlab+sqlite / prebuilt+sqlite = "
-            f"{ms(AGENTLAB_SQLITE, n) / ms(PREBUILT_SQLITE, n):.2f}x; "
-            f"agentlab+sqlite / agentlab = {ms(AGENTLAB_SQLITE, n) / ms(AGENTLAB, n):.2f}x; "
-            f"agentlab / bare loop = {ms(AGENTLAB, n) / ms(BARE_LOOP, n):.1f}x"
+            f"N={n}: agentlab+sqlite / prebuilt+sqlite {mine / ms(PREBUILT_SQLITE, n):.2f}x"
+            f" | agentlab+sqlite / agentlab {mine / ms(AGENTLAB, n):.2f}x"
+            f" | agentlab / bare loop {ms(AGENTLAB, n) / ms(BARE_LOOP, n):.0f}x"
         )
+    lo, hi = steps[0], steps[-1]
     growth = ms(AGENTLAB_SQLITE, hi) / ms(AGENTLAB_SQLITE, lo)
-    mine_lo, mine_hi = results[AGENTLAB_SQLITE, lo].db_bytes, results[AGENTLAB_SQLITE, hi].db_bytes
-    base_lo, base_hi = results[PREBUILT_SQLITE, lo].db_bytes, results[PREBUILT_SQLITE, hi].db_bytes
-    assert mine_lo and mine_hi and base_lo and base_hi
+    base_growth = ms(PREBUILT_SQLITE, hi) / ms(PREBUILT_SQLITE, lo)
+    db_growth = db(AGENTLAB_SQLITE, hi) / db(AGENTLAB_SQLITE, lo)
+    base_db_growth = db(PREBUILT_SQLITE, hi) / db(PREBUILT_SQLITE, lo)
     console.print(
-        f"ms/step at {hi} / at {lo}: agentlab+sqlite {growth:.2f}x, prebuilt+sqlite "
-        f"{ms(PREBUILT_SQLITE, hi) / ms(PREBUILT_SQLITE, lo):.2f}x; "
-        f"DB bytes at {hi} / at {lo} ({hi / lo:.0f}x the steps): "
-        f"agentlab {mine_hi / mine_lo:.1f}x, "
-        f"prebuilt {base_hi / base_lo:.1f}x"
+        f"N={hi} vs N={lo}: ms/step agentlab+sqlite {growth:.2f}x, prebuilt+sqlite "
+        f"{base_growth:.2f}x | DB bytes ({hi / lo:.0f}x the steps) agentlab {db_growth:.1f}x, "
+        f"prebuilt {base_db_growth:.1f}x"
     )
 
     not_slower = all(ms(AGENTLAB_SQLITE, n) <= ms(PREBUILT_SQLITE, n) for n in steps)
-    db_target = (_verdict(mine_hi < MAX_DB_BYTES_AT_500) if hi >= 500
-                 else "n/a (500 steps not run)")
+    small = (
+        "n/a (500 not run)"
+        if (AGENTLAB_SQLITE, 500) not in results
+        else _verdict(db(AGENTLAB_SQLITE, 500) < MAX_DB_BYTES_AT_500)
+    )
     console.print(
-        f"Targets: per-step overhead with SQLite <= prebuilt + same saver: {_verdict(not_slower)}; "
-        f"{hi}-step within {MAX_GROWTH}x of {lo}-step: {_verdict(growth <= MAX_GROWTH)}; "
-        f"500 steps of checkpoints < 10 MB: {db_target}"
+        f"Targets: ms/step with SQLite <= prebuilt + same saver: {_verdict(not_slower)}"
+        f" | {hi}-step within {MAX_GROWTH}x of {lo}-step: {_verdict(growth <= MAX_GROWTH)}"
+        f" | 500 steps of checkpoints < 10 MB: {small}"
     )
 
 
@@ -327,17 +361,26 @@ def _header(console: Console) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, nargs="+", default=[50, 500],
-                        help="plan lengths to measure (default: 50 500)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=[50, 500],
+        help="plan lengths to measure, at most 1000 (default: 50 500)",
+    )
     parser.add_argument("--quick", action="store_true", help="measure 10 and 100 steps instead")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs per scenario and N; the fastest is reported (default: 1)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per scenario and N; the fastest is reported (default: 1)",
+    )
     args = parser.parse_args(argv)
     steps = sorted(set([10, 100] if args.quick else args.steps))
     if len(steps) < 2 or steps[0] < 1 or args.repeat < 1:
         parser.error("give at least two step counts >= 1, and --repeat >= 1")
 
-    console = Console()
+    console = Console(soft_wrap=True)  # ratio lines stay whole when piped to a file
     _header(console)
     with tempfile.TemporaryDirectory(prefix="agentlab-overhead-") as tmp:
         results = measure(steps, args.repeat, Path(tmp))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,7 +24,7 @@ app = typer.Typer(
     help="Run, approve and inspect durable LLM agent runs.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 
@@ -37,10 +37,14 @@ class _Options:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: Annotated[Optional[Path], typer.Option(  # noqa: UP045 (Typer needs Optional)
-        "--config", envvar="AGENTLAB_CONFIG", help="A TOML config file.")] = None,
-    data_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--data-dir", help="Where runs are stored [env: AGENTLAB_DATA_DIR].")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", envvar="AGENTLAB_CONFIG", help="A TOML config file."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", envvar="AGENTLAB_DATA_DIR", help="Where runs are stored."),
+    ] = None,
 ) -> None:
     ctx.obj = _Options(config, data_dir)
 
@@ -71,7 +75,10 @@ def _ask(console: Console, request: ApprovalRequested) -> Decision | None:
 
     choice = Prompt.ask(
         "Approve this call? [bold]y[/]es / [bold]n[/]o, re-plan without it / [bold]s[/]top the run"
-        " / [bold]l[/]ater", choices=["y", "n", "s", "l"], console=console, show_choices=False,
+        " / [bold]l[/]ater",
+        choices=["y", "n", "s", "l"],
+        console=console,
+        show_choices=False,
     )
     if choice == "l":
         return None
@@ -135,14 +142,18 @@ def _decide_mode(approve: bool, reject: bool) -> str:
 @app.command()
 def run(
     ctx: typer.Context,
-    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    task: Annotated[str, typer.Argument(metavar="TASK", help="What the agent should do.")],
     agent: Annotated[str, typer.Option(help="Which agent runs the task.")] = "support",
-    script: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        help="Replay this scripted-model file instead of calling Claude.")] = None,
+    script: Annotated[
+        Path | None,
+        typer.Option(help="Replay this scripted-model file instead of calling Claude."),
+    ] = None,
     approve: Annotated[bool, typer.Option("--approve", help="Approve every pause.")] = False,
     reject: Annotated[bool, typer.Option("--reject", help="Reject every pause.")] = False,
-    max_iterations: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        min=1, help="Planning rounds plus steps allowed [default: 10].")] = None,
+    max_iterations: Annotated[
+        int | None,
+        typer.Option(min=1, help="Planning rounds plus steps allowed (default: from config, 10)."),
+    ] = None,
 ) -> None:
     """Run TASK, streaming each transition, tool call and approval pause.
 
@@ -169,8 +180,10 @@ def run(
 @app.command()
 def demo(
     ctx: typer.Context,
-    interactive: Annotated[bool, typer.Option(
-        "--interactive", help="Decide each approval yourself instead of approving.")] = False,
+    interactive: Annotated[
+        bool,
+        typer.Option("--interactive", help="Decide each approval yourself instead of approving."),
+    ] = False,
 ) -> None:
     """The support scenario, offline: a scripted model closes a customer's account.
 
@@ -193,15 +206,19 @@ def demo(
     )
     mode = "ask" if interactive and sys.stdin.isatty() else "approve"
     if mode == "approve":
-        console.print("[dim]Approval pauses are approved automatically (--interactive to decide).[/]")
+        console.print(
+            "[dim]Approval pauses are approved automatically (--interactive to decide).[/]"
+        )
     with _runner(settings) as runner:
         run_id, events = runner.start(
-            support.NAME, support.DEMO_TASK,
+            support.NAME,
+            support.DEMO_TASK,
             models=ModelSpec(kind="scripted", script=str(support.demo_script_path())),
             options={"db_path": str(db.path)},
         )
-        status = _drive(console, runner, run_id, events, decide=mode,
-                        note="approved automatically by the demo")
+        status = _drive(
+            console, runner, run_id, events, decide=mode, note="approved automatically by the demo"
+        )
     raise typer.Exit(0 if status == "completed" else 1)
 
 
@@ -249,17 +266,18 @@ def resume(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")],
     approve: Annotated[bool, typer.Option("--approve", help="Approve the waiting call.")] = False,
-    reject: Annotated[bool, typer.Option(
-        "--reject", help="Reject it: the run re-plans without it.")] = False,
-    stop: Annotated[bool, typer.Option(
-        "--stop", help="With --reject: end the run instead of re-planning.")] = False,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="Reject it: the run re-plans without it.")
+    ] = False,
+    stop: Annotated[
+        bool, typer.Option("--stop", help="With --reject: end the run instead of re-planning.")
+    ] = False,
     note: Annotated[str, typer.Option(help="Why (recorded with the decision).")] = "",
 ) -> None:
     """Continue a saved run: decide the approval it waits for, or carry on after a crash.
 
     Later pauses in the same run are asked at a terminal; otherwise the run stops there again.
     """
-    from agentlab.orchestration import Decision
 
     if stop and not reject:
         raise typer.BadParameter("--stop goes with --reject")
@@ -285,6 +303,9 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: the run is saved; 'agentlab runs' lists it, 'agentlab resume RUN' "
-              "continues it", file=sys.stderr)
+        print(
+            "interrupted: the run is saved; 'agentlab runs' lists it, 'agentlab resume RUN' "
+            "continues it",
+            file=sys.stderr,
+        )
         sys.exit(130)

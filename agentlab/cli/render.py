@@ -58,8 +58,13 @@ def plan_table(round_: int, steps: list[dict[str, Any]]) -> Table:
         risk = "destructive" if s["destructive"] else ""
         if s["estimated_cost_usd"]:
             risk = f"{risk} ~${s['estimated_cost_usd']:.2f}".strip()
-        table.add_row(s["id"], s["description"], s["tool"],
-                      _args(s["arguments"]) or Text("(filled in when run)", style="dim"), risk)
+        table.add_row(
+            s["id"],
+            s["description"],
+            s["tool"],
+            _args(s["arguments"]) or Text("(filled in when run)", style="dim"),
+            risk,
+        )
     return table
 
 
@@ -97,14 +102,18 @@ def render_event(console: Console, event: RunEvent) -> None:
 
 def approval_panel(request: dict[str, Any]) -> Panel:
     body = Text.assemble(
-        (f"{request['tool']}", "bold"), f"({_args(request['arguments'])})\n",
+        (f"{request['tool']}", "bold"),
+        f"({_args(request['arguments'])})\n",
         f"step {request['step_id']}: {request['description']}\n",
-        ("why: ", "dim"), ", ".join(request["reasons"]),
+        ("why: ", "dim"),
+        ", ".join(request["reasons"]),
     )
     return Panel(body, title="approval needed", border_style="yellow", expand=False)
 
 
-def render_stream(console: Console, events: Iterable[RunEvent]) -> tuple[RunEnded, ApprovalRequested | None]:
+def render_stream(
+    console: Console, events: Iterable[RunEvent]
+) -> tuple[RunEnded, ApprovalRequested | None]:
     """Print events until the stream ends; return its end and the approval it paused on, if any."""
     waiting: ApprovalRequested | None = None
     for event in events:
@@ -131,12 +140,16 @@ def summary_panel(view: RunView) -> Panel:
         grid.add_row("outcome", s.outcome)
     grid.add_row("task", view.record.task)
     grid.add_row("iterations", f"{s.iterations} of {s.max_iterations}")
-    grid.add_row("plans / steps", f"{s.plans} plan(s), {s.steps_ok} step(s) ok, "
-                                  f"{s.steps_failed} failed")
+    grid.add_row(
+        "plans / steps", f"{s.plans} plan(s), {s.steps_ok} step(s) ok, {s.steps_failed} failed"
+    )
     grid.add_row("approvals", f"{s.approved} approved, {s.rejected} rejected")
     grid.add_row("model calls", f"{s.model_calls} ({view.model_source})")
-    grid.add_row("tokens", f"{u.input_tokens} in, {u.output_tokens} out, cache read "
-                           f"{u.cache_read_tokens}, cache write {u.cache_write_tokens}")
+    grid.add_row(
+        "tokens",
+        f"{u.input_tokens} in, {u.output_tokens} out, cache read "
+        f"{u.cache_read_tokens}, cache write {u.cache_write_tokens}",
+    )
     grid.add_row("cost", cost)
     border = {"completed": "green", "failed": "red"}.get(s.status, "yellow")
     return Panel(grid, title="run summary", border_style=border, expand=False)
@@ -147,8 +160,14 @@ def transitions_table(view: RunView) -> Table:
     for col in ("#", "iteration", "from", "to", "node", "reason"):
         table.add_column(col)
     for i, t in enumerate(view.state.get("transitions", []), start=1):
-        table.add_row(str(i), str(t["iteration"]), status_text(t["source"]),
-                      status_text(t["target"]), t["node"], t["reason"])
+        table.add_row(
+            str(i),
+            str(t["iteration"]),
+            status_text(t["source"]),
+            status_text(t["target"]),
+            t["node"],
+            t["reason"],
+        )
     return table
 
 
@@ -158,8 +177,11 @@ def results_table(view: RunView) -> Table:
         table.add_column(col)
     for r in view.state.get("results", []):
         o = r["outcome"]
-        result = Text(_short(o["output"]), style="green") if o["ok"] else Text(
-            f"error: {o['error']}", style="red")
+        result = (
+            Text(_short(o["output"]), style="green")
+            if o["ok"]
+            else Text(f"error: {o['error']}", style="red")
+        )
         table.add_row(r["step_id"], r["tool"], _args(r["arguments"]), result)
     return table
 
@@ -169,6 +191,11 @@ def runs_table(records: list[RunRecord]) -> Table:
     for col in ("run", "status", "agent", "task", "updated (UTC)"):
         table.add_column(col)
     for r in records:
-        table.add_row(r.run_id, status_text(r.status), r.agent, _short(r.task, 60),
-                      r.updated_at.replace("T", " ").removesuffix("+00:00"))
+        table.add_row(
+            r.run_id,
+            status_text(r.status),
+            r.agent,
+            _short(r.task, 60),
+            r.updated_at.replace("T", " ").removesuffix("+00:00"),
+        )
     return table

@@ -8,7 +8,7 @@ from typing import Any
 
 from agentlab.config import Settings
 from agentlab.errors import ConfigError
-from agentlab.models.router import ModelRouter
+from agentlab.models.router import ModelRouter, ModelSpec, router_from_spec
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.runner import AgentResolver
 
@@ -35,6 +35,12 @@ def resolver(settings: Settings) -> AgentResolver:
         )
 
     return build_agent
+
+
+def agent_for(name: str, settings: Settings, *, script: str | Path | None = None) -> Agent:
+    """Agent ``name`` with its default options, on Claude, or replaying ``script`` if given."""
+    router = router_from_spec(ModelSpec.choose(settings, script), settings)
+    return resolver(settings)(name, default_options(name, settings.data_dir), router)
 
 
 def _check(name: str) -> None:

@@ -1,8 +1,8 @@
 """The one narrow interface every model provider implements.
 
-A node builds a ``ModelRequest`` and gets a ``ModelResponse`` back, with the tokens it used. Providers
-(Claude through the ``anthropic`` SDK, the scripted model) implement ``Model``; the router maps roles
-to them. Nothing above this layer knows which provider answered.
+A node builds a ``ModelRequest`` and gets a ``ModelResponse`` back, with the tokens it used.
+Providers (Claude through the ``anthropic`` SDK, the scripted model) implement ``Model``; the router
+maps roles to them. Nothing above this layer knows which provider answered.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ TTL) cost 1.25x the input price and cache reads 0.1x. A model not listed has an 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from agentlab.models.base import Usage
@@ -28,24 +29,31 @@ class Price:
         return self.input * 0.1
 
 
-# Longest prefix wins, so dated ids ("claude-sonnet-4-5-20250929") match their family.
+# Keyed by model id; a dated snapshot ("claude-sonnet-4-5-20250929") prices as its id.
 PRICES: dict[str, Price] = {
     "claude-opus-4-6": Price(5.0, 25.0),
     "claude-opus-4-5": Price(5.0, 25.0),
     "claude-opus-4-1": Price(15.0, 75.0),
+    "claude-opus-4-0": Price(15.0, 75.0),
     "claude-opus-4": Price(15.0, 75.0),
     "claude-sonnet-4-6": Price(3.0, 15.0),
     "claude-sonnet-4-5": Price(3.0, 15.0),
+    "claude-sonnet-4-0": Price(3.0, 15.0),
     "claude-sonnet-4": Price(3.0, 15.0),
     "claude-haiku-4-5": Price(1.0, 5.0),
     "claude-3-5-haiku": Price(0.8, 4.0),
 }
 
 
+_DATED = re.compile(r"^(?P<id>.+?)-\d{8}$")
+
+
 def price_of(model: str) -> Price | None:
-    """The price of ``model``, or ``None`` if it is not in the table."""
-    matches = [prefix for prefix in PRICES if model.startswith(prefix)]
-    return PRICES[max(matches, key=len)] if matches else None
+    """The price of ``model`` (or of the id a dated snapshot belongs to); ``None`` if unlisted."""
+    if model in PRICES:
+        return PRICES[model]
+    dated = _DATED.match(model)
+    return PRICES.get(dated.group("id")) if dated else None
 
 
 def cost_usd(model: str, usage: Usage, *, scripted: bool = False) -> float | None:

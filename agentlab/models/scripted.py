@@ -31,8 +31,9 @@ class ScriptedModel:
         if index >= len(self._turns):
             where = f" in {self._source}" if self._source else ""
             raise ScriptError(
-                f"the script{where} has {len(self._turns)} {request.role.value} turn(s) and the run "
-                f"asked for turn {index + 1}: add turns to the script, or check that it fits the task"
+                f"the script{where} has {len(self._turns)} {request.role.value} turn(s) and the "
+                f"run asked for turn {index + 1}: add turns to the script, or check that it fits "
+                "the task"
             )
         turn = self._turns[index]
         if turn.error is not None:

@@ -30,6 +30,7 @@ __all__ = [
     "RunSummary",
     "RunView",
     "Runner",
+    "Status",
     "StatusChanged",
     "ToolCalled",
     "build_graph",

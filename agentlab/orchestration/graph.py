@@ -27,7 +27,9 @@ def build_graph(agent: Agent) -> StateGraph:
     g.add_node("halt", nodes.halt)
     g.add_edge(START, "plan")
     g.add_conditional_edges("plan", edges.after_plan, ["prepare", "validate", "plan", "halt", END])
-    g.add_conditional_edges("prepare", edges.after_prepare, ["approve", "execute", "plan", "halt", END])
+    g.add_conditional_edges(
+        "prepare", edges.after_prepare, ["approve", "execute", "plan", "halt", END]
+    )
     g.add_conditional_edges("approve", edges.after_approve, ["execute", "plan", "halt", END])
     g.add_conditional_edges("execute", edges.after_execute, ["prepare", "validate", "plan", "halt"])
     g.add_conditional_edges("validate", edges.after_validate, ["plan", "halt", END])

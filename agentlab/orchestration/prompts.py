@@ -32,7 +32,9 @@ class PlannedStep(BaseModel):
         default_factory=dict,
         description="Arguments known now; leave out values that depend on earlier steps' results.",
     )
-    destructive: bool = Field(False, description="True if the step deletes or irreversibly changes data.")
+    destructive: bool = Field(
+        False, description="True if the step deletes or irreversibly changes data."
+    )
     estimated_cost_usd: float = Field(0.0, ge=0, description="Expected cost of the step in USD.")
 
 
@@ -65,9 +67,7 @@ def _schema_tool(name: str, description: str, model: type[BaseModel]) -> ToolSpe
 SUBMIT_PLAN = _schema_tool(
     "submit_plan", "Submit the plan: the ordered steps that accomplish the task.", PlanSubmission
 )
-SUBMIT_VERDICT = _schema_tool(
-    "submit_verdict", "Submit whether the task is accomplished.", Verdict
-)
+SUBMIT_VERDICT = _schema_tool("submit_verdict", "Submit whether the task is accomplished.", Verdict)
 
 
 def _tool_catalog(tools: Sequence[Tool]) -> str:
@@ -85,7 +85,11 @@ def _digest(results: Sequence[StepResult]) -> str:
     if not results:
         return "No steps have run yet."
     shown = results[-RECENT_RESULTS:]
-    lines = [f"({len(results) - len(shown)} earlier results omitted)"] if len(shown) < len(results) else []
+    lines = (
+        [f"({len(results) - len(shown)} earlier results omitted)"]
+        if len(shown) < len(results)
+        else []
+    )
     for r in shown:
         o = r["outcome"]
         body = json.dumps(o["output"], default=str) if o["ok"] else f"ERROR: {o['error']}"
@@ -119,8 +123,10 @@ def planner_request(
     if rejected:
         parts.append(
             "Rejected by a human (do not plan these again):\n"
-            + "\n".join(f"- {a['tool']} in step {a['step_id']}: {a['note'] or 'no reason given'}"
-                        for a in rejected)
+            + "\n".join(
+                f"- {a['tool']} in step {a['step_id']}: {a['note'] or 'no reason given'}"
+                for a in rejected
+            )
         )
     if feedback:
         parts.append(f"Why we are planning again: {feedback}")

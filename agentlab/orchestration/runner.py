@@ -48,10 +48,13 @@ class Runner:
     def __init__(self, settings: Settings, resolve: AgentResolver) -> None:
         self._settings = settings
         self._resolve = resolve
-        self._conn = open_database(settings.checkpoint_path)
-        self._saver = SqliteSaver(self._conn)
+        # Two connections: LangGraph writes checkpoints from a background thread, and a shared
+        # connection would interleave its transactions with the runs table's.
+        self._checkpoints = open_database(settings.checkpoint_path)
+        self._saver = SqliteSaver(self._checkpoints)
         self._saver.setup()
-        self.registry = RunRegistry(self._conn)
+        self._runs = open_database(settings.checkpoint_path)
+        self.registry = RunRegistry(self._runs)
 
     def __enter__(self) -> Runner:
         return self
@@ -60,7 +63,8 @@ class Runner:
         self.close()
 
     def close(self) -> None:
-        self._conn.close()
+        self._checkpoints.close()
+        self._runs.close()
 
     def start(
         self,
@@ -79,14 +83,19 @@ class Runner:
         run_id = f"run-{uuid.uuid4().hex[:10]}"
         max_iterations = self._settings.max_iterations
         self.registry.create(
-            run_id, agent=agent, task=task, status=Status.PLANNING.value,
-            models=models.model_dump(), options=options, max_iterations=max_iterations,
+            run_id,
+            agent=agent,
+            task=task,
+            status=Status.PLANNING.value,
+            models=models.model_dump(),
+            options=options,
+            max_iterations=max_iterations,
         )
         start = initial_state(task, max_iterations=max_iterations)
         return run_id, self._stream(run_id, graph, start, max_iterations)
 
     def resume(self, run_id: str, decision: Decision | None = None) -> Iterator[RunEvent]:
-        """Continue a run: with a decision if it waits for approval, else from its last checkpoint."""
+        """Continue a run: with a decision if it waits for approval, else from its checkpoint."""
         record = self.registry.get(run_id)
         graph, _ = self._graph(record.agent, record.options, ModelSpec(**record.models))
         snapshot = graph.get_state(self._config(run_id, record.max_iterations))
@@ -95,13 +104,17 @@ class Runner:
         if snapshot.interrupts:
             if decision is None:
                 tool = snapshot.interrupts[0].value.get("tool", "a step")
-                raise RunStateError(f"run {run_id} is waiting for approval of {tool}: "
-                                    "resume it with --approve or --reject")
+                raise RunStateError(
+                    f"run {run_id} is waiting for approval of {tool}: "
+                    "resume it with --approve or --reject"
+                )
             command = Command(resume=decision)
         elif snapshot.next:
             if decision is not None:
-                raise RunStateError(f"run {run_id} is not waiting for approval (status {status}); "
-                                    "resume it without --approve/--reject to continue it")
+                raise RunStateError(
+                    f"run {run_id} is not waiting for approval (status {status}); "
+                    "resume it without --approve/--reject to continue it"
+                )
             command = None
         else:
             raise RunStateError(f"run {run_id} has ended ({status}): there is nothing to resume")
@@ -124,12 +137,16 @@ class Runner:
         self, agent: str, options: Mapping[str, Any], models: ModelSpec
     ) -> tuple[CompiledStateGraph, ModelRouter]:
         router = router_from_spec(models, self._settings)
-        return compile_agent(self._resolve(agent, options, router), checkpointer=self._saver), router
+        return compile_agent(
+            self._resolve(agent, options, router), checkpointer=self._saver
+        ), router
 
     @staticmethod
     def _config(run_id: str, max_iterations: int) -> dict[str, Any]:
-        return {"configurable": {"thread_id": run_id},
-                "recursion_limit": recursion_limit(max_iterations)}
+        return {
+            "configurable": {"thread_id": run_id},
+            "recursion_limit": recursion_limit(max_iterations),
+        }
 
     def _stream(
         self, run_id: str, graph: CompiledStateGraph, payload: Any, max_iterations: int

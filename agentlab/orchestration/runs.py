@@ -37,8 +37,10 @@ def open_database(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
     except (OSError, sqlite3.Error) as exc:
-        raise ConfigError(f"cannot open the runs database {path}: {exc}; set --data-dir "
-                          "or AGENTLAB_DATA_DIR to a writable directory") from None
+        raise ConfigError(
+            f"cannot open the runs database {path}: {exc}; set --data-dir "
+            "or AGENTLAB_DATA_DIR to a writable directory"
+        ) from None
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(_SCHEMA)
@@ -85,8 +87,17 @@ class RunRegistry:
         with self._conn:
             self._conn.execute(
                 "INSERT INTO agentlab_runs VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
-                (run_id, agent, task, status, json.dumps(models), json.dumps(options),
-                 max_iterations, now, now),
+                (
+                    run_id,
+                    agent,
+                    task,
+                    status,
+                    json.dumps(models),
+                    json.dumps(options),
+                    max_iterations,
+                    now,
+                    now,
+                ),
             )
         return self.get(run_id)
 
@@ -113,7 +124,27 @@ class RunRegistry:
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (run_id, agent, task, status, outcome, models, options, max_iterations,
-     created_at, updated_at) = row
-    return RunRecord(run_id, agent, task, status, outcome, json.loads(models),
-                     json.loads(options), max_iterations, created_at, updated_at)
+    (
+        run_id,
+        agent,
+        task,
+        status,
+        outcome,
+        models,
+        options,
+        max_iterations,
+        created_at,
+        updated_at,
+    ) = row
+    return RunRecord(
+        run_id,
+        agent,
+        task,
+        status,
+        outcome,
+        json.loads(models),
+        json.loads(options),
+        max_iterations,
+        created_at,
+        updated_at,
+    )

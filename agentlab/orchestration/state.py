@@ -110,6 +110,11 @@ class Decision(TypedDict):
     stop: NotRequired[bool]
 
 
+# A full copy of a log is written every this many updates, bounding how many writes a resume
+# replays; LangGraph's default (100) makes the copies dominate storage on long runs.
+_SNAPSHOT_EVERY = 1000
+
+
 def _append(current: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
     """Concatenate batches of new entries (batching-invariant, as DeltaChannel requires)."""
     out = list(current)
@@ -134,11 +139,18 @@ class AgentState(TypedDict):
     pending: PendingCall | None
     feedback: str
     outcome: str
-    results: Annotated[list[StepResult], DeltaChannel(_append)]
-    transitions: Annotated[list[Transition], DeltaChannel(_append)]
-    model_calls: Annotated[list[ModelCallRecord], DeltaChannel(_append)]
+    calls_per_role: dict[str, int]
+    failed_calls: list[str]
+    """Fingerprints of tool calls that failed, so the same call is not run twice."""
+    results: Annotated[list[StepResult], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)]
+    transitions: Annotated[
+        list[Transition], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
+    ]
+    model_calls: Annotated[
+        list[ModelCallRecord], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
+    ]
     approvals: Annotated[list[Approval], DeltaChannel(_append)]
-    messages: Annotated[list[ChatEntry], DeltaChannel(_append)]
+    messages: Annotated[list[ChatEntry], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)]
 
 
 def initial_state(task: str, *, max_iterations: int) -> dict[str, Any]:
@@ -154,5 +166,7 @@ def initial_state(task: str, *, max_iterations: int) -> dict[str, Any]:
         "pending": None,
         "feedback": "",
         "outcome": "",
+        "calls_per_role": {},
+        "failed_calls": [],
         "messages": [ChatEntry(speaker="user", name="task", content=task)],
     }

@@ -34,8 +34,9 @@ def summarize(state: Mapping[str, Any]) -> RunSummary:
     approvals = state.get("approvals", [])
     usage = Usage()
     for c in calls:
-        usage = usage + Usage(c["input_tokens"], c["output_tokens"], c["cache_read_tokens"],
-                              c["cache_write_tokens"])
+        usage = usage + Usage(
+            c["input_tokens"], c["output_tokens"], c["cache_read_tokens"], c["cache_write_tokens"]
+        )
     costs = [c["cost_usd"] for c in calls]
     return RunSummary(
         status=state.get("status", "unknown"),

@@ -83,13 +83,10 @@ class Tool:
         self.requires_confirmation = requires_confirmation
         self.cost_usd = cost_usd
         self._wants_context, self.arguments_model = _arguments_model(fn, self.name)
-
-    @property
-    def spec(self) -> ToolSpec:
-        """The name, description and JSON schema a model is given."""
         schema = self.arguments_model.model_json_schema()
         schema.pop("title", None)
-        return ToolSpec(self.name, self.description, schema)
+        self.spec = ToolSpec(self.name, self.description, schema)
+        """The name, description and JSON schema a model is given."""
 
     @property
     def needs_approval(self) -> bool:
@@ -113,8 +110,9 @@ class Tool:
         try:
             parsed = self.validate(arguments)
         except ValidationError as exc:
-            return ToolOutcome(ok=False, output=None, error=f"invalid arguments: "
-                               f"{format_validation_error(exc)}")
+            return ToolOutcome(
+                ok=False, output=None, error=f"invalid arguments: {format_validation_error(exc)}"
+            )
         kwargs = {field: getattr(parsed, field) for field in type(parsed).model_fields}
         try:
             output = self.fn(context, **kwargs) if self._wants_context else self.fn(**kwargs)
@@ -147,7 +145,13 @@ def tool(
 
 def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[bool, type[BaseModel]]:
     """Build the Pydantic model of ``fn``'s parameters (a leading ``ToolContext`` is not one)."""
-    hints = get_type_hints(fn, include_extras=True)
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except NameError as exc:
+        raise TypeError(
+            f"tool {name!r}: cannot resolve its type hints ({exc}); define the types "
+            "it uses at module level"
+        ) from None
     params = list(inspect.signature(fn).parameters.values())
     wants_context = bool(params) and hints.get(params[0].name) is ToolContext
     if wants_context:

@@ -45,6 +45,6 @@ def authorization_error(tool: Tool, *, approved: bool) -> str | None:
     path through the graph can run a destructive tool without a recorded approval.
     """
     if tool.needs_approval and not approved:
-        kind = "destructive" if tool.permission.value == "destructive" else "needs confirmation"
-        return f"{tool.name} is {kind} and was not approved by a human"
+        why = "is destructive" if tool.permission.value == "destructive" else "needs confirmation"
+        return f"{tool.name} {why} and was not approved by a human"
     return None

@@ -25,10 +25,50 @@ _KNOWN = [
     ("Alan Turing", "alan.turing@example.com", "enterprise"),
     ("Grace Hopper", "grace.hopper@example.com", "free"),
 ]
-_FIRST = ["Maria", "James", "Aiko", "Lena", "Omar", "Priya", "Lucas", "Sofia", "Chen", "Noah",
-          "Amara", "Ivan", "Zara", "Mateo", "Yuki", "Elena", "Kwame", "Hana", "Leo", "Nadia"]
-_LAST = ["Silva", "Smith", "Tanaka", "Novak", "Haddad", "Patel", "Moreau", "Rossi", "Wang", "Berg",
-         "Okafor", "Petrov", "Khan", "Garcia", "Sato", "Weber", "Mensah", "Kim", "Costa", "Ali"]
+_FIRST = [
+    "Maria",
+    "James",
+    "Aiko",
+    "Lena",
+    "Omar",
+    "Priya",
+    "Lucas",
+    "Sofia",
+    "Chen",
+    "Noah",
+    "Amara",
+    "Ivan",
+    "Zara",
+    "Mateo",
+    "Yuki",
+    "Elena",
+    "Kwame",
+    "Hana",
+    "Leo",
+    "Nadia",
+]
+_LAST = [
+    "Silva",
+    "Smith",
+    "Tanaka",
+    "Novak",
+    "Haddad",
+    "Patel",
+    "Moreau",
+    "Rossi",
+    "Wang",
+    "Berg",
+    "Okafor",
+    "Petrov",
+    "Khan",
+    "Garcia",
+    "Sato",
+    "Weber",
+    "Mensah",
+    "Kim",
+    "Costa",
+    "Ali",
+]
 _PLANS = ["free", "pro", "enterprise"]
 
 _SCHEMA = """
@@ -93,8 +133,9 @@ class SupportDatabase:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.connect() as conn:
             conn.executescript(_SCHEMA)
-            if conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == 0:
-                with conn:
+            with conn:  # the check and the seeding in one write transaction: no double seeding
+                conn.execute("BEGIN IMMEDIATE")
+                if conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == 0:
                     conn.executemany(
                         "INSERT INTO customers (name, email, phone, plan, created_at) "
                         "VALUES (?, ?, ?, ?, ?)",

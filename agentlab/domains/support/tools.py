@@ -21,8 +21,12 @@ def support_tools(db: SupportDatabase) -> Toolset:
     def search_customers(
         email: Annotated[
             str | None,
-            Field(min_length=3, max_length=254, pattern=r"^\S+$",
-                  description="All or part of an email address (case-insensitive)."),
+            Field(
+                min_length=3,
+                max_length=254,
+                pattern=r"^\S+$",
+                description="All or part of an email address (case-insensitive).",
+            ),
         ] = None,
         customer_id: Annotated[int | None, Field(ge=1, description="An exact customer id.")] = None,
         limit: Annotated[int, Field(ge=1, le=50, description="Most customers to return.")] = 10,
@@ -34,14 +38,16 @@ def support_tools(db: SupportDatabase) -> Toolset:
             raise ToolError("give an email or a customer_id to search by")
         clauses, params = [], []
         if email is not None:
-            clauses.append("email LIKE ?")
-            params.append(f"%{email.lower()}%")
+            literal = email.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append("email LIKE ? ESCAPE '\\'")
+            params.append(f"%{literal}%")
         if customer_id is not None:
             clauses.append("id = ?")
             params.append(customer_id)
         rows = db.query(
             "SELECT id, name, email, phone, plan FROM customers WHERE "
-            + " AND ".join(clauses) + " ORDER BY id LIMIT ?",
+            + " AND ".join(clauses)
+            + " ORDER BY id LIMIT ?",
             (*params, limit),
         )
         return {"count": len(rows), "customers": rows}
@@ -50,8 +56,14 @@ def support_tools(db: SupportDatabase) -> Toolset:
     def send_notification(
         ctx: ToolContext,
         user_id: CustomerId,
-        message: Annotated[str, Field(min_length=1, max_length=500,
-                                      description="The text to send, at most 500 characters.")],
+        message: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=500,
+                description="The text to send, at most 500 characters.",
+            ),
+        ],
         channel: Annotated[Channel, Field(description="How to reach the customer.")] = "email",
     ) -> dict[str, Any]:
         """Send a message to a customer by email, sms or push. It reaches a real person, so a
@@ -68,8 +80,12 @@ def support_tools(db: SupportDatabase) -> Toolset:
                 (user_id, channel, message),
             )
             to = row["email"] if channel == "email" else row["phone"]
-            return {"notification_id": cur.lastrowid, "customer_id": user_id,
-                    "channel": channel, "to": to}
+            return {
+                "notification_id": cur.lastrowid,
+                "customer_id": user_id,
+                "channel": channel,
+                "to": to,
+            }
 
         return db.once(ctx.idempotency_key, "send_notification", send)
 

@@ -1,0 +1,1 @@
+"""Agents assembled from the agentlab package, as ``langgraph.json`` names them."""

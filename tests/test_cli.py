@@ -1,0 +1,216 @@
+"""The ``agentlab`` command, run as a real process: the demo, approvals, resume, bad input."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentlab.domains.support import DEMO_TASK, demo_script_path
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
+AGENTLAB = [
+    shutil.which("agentlab") or sys.executable,
+    *([] if shutil.which("agentlab") else ["-m", "agentlab.cli"]),
+]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
+    return {**keep, "AGENTLAB_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "NO_COLOR": "1"}
+
+
+def agentlab(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*AGENTLAB, *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+
+
+def run_id_in(text: str) -> str:
+    match = re.search(r"run-[0-9a-f]{10}", text)
+    assert match, text
+    return match.group(0)
+
+
+def support_db(env: dict[str, str]) -> sqlite3.Connection:
+    return sqlite3.connect(Path(env["AGENTLAB_DATA_DIR"]) / "support.sqlite")
+
+
+def test_demo_shows_plan_approvals_tool_calls_and_completion(env):
+    result = agentlab(env, "demo")
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "scripted" in out and "no LLM is called" in out
+    assert "Plan 1" in out
+    assert out.count("approval needed") == 2 and out.count("approved") >= 2
+    for tool in ("search_customers", "send_notification", "delete_customer"):
+        assert f"tool {tool}(" in out
+    assert "validating → completed" in out
+    assert re.search(r"status\s+completed", out)
+
+
+def test_demo_can_run_again(env):
+    assert agentlab(env, "demo").returncode == 0
+    assert agentlab(env, "demo").returncode == 0  # the demo database is re-seeded
+
+
+def test_run_off_a_terminal_stops_at_the_first_approval_and_says_how_to_resume(env):
+    result = agentlab(env, "run", DEMO_TASK, "--script", demo_script_path())
+    assert result.returncode == 0, result.stderr
+    run_id = run_id_in(result.stdout)
+    assert f"agentlab resume {run_id} --approve" in result.stdout
+    assert "awaiting_human" in result.stdout
+    assert support_db(env).execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 0
+
+
+def test_run_with_approve_completes(env):
+    result = agentlab(env, "run", DEMO_TASK, "--script", demo_script_path(), "--approve")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"status\s+completed", result.stdout)
+    db = support_db(env)
+    assert db.execute("SELECT COUNT(*) FROM customers WHERE id = 1").fetchone()[0] == 0
+
+
+def test_run_with_reject_replans_and_fails_when_the_script_has_no_second_plan(env):
+    result = agentlab(env, "run", DEMO_TASK, "--script", demo_script_path(), "--reject")
+    assert result.returncode == 1
+    assert "awaiting_human → planning" in result.stdout
+    assert "planner unavailable" in result.stdout
+
+
+def test_reject_and_stop_from_another_process_ends_the_run(env):
+    run_id = run_id_in(agentlab(env, "run", DEMO_TASK, "--script", demo_script_path()).stdout)
+    result = agentlab(
+        env, "resume", run_id, "--reject", "--stop", "--note", "customer changed mind"
+    )
+    assert result.returncode == 1
+    assert re.search(r"status\s+failed", result.stdout)
+    assert "customer changed mind" in result.stdout
+
+
+def test_runs_and_show_describe_a_run(env):
+    run_id = run_id_in(agentlab(env, "run", DEMO_TASK, "--script", demo_script_path()).stdout)
+    listing = agentlab(env, "runs")
+    assert run_id in listing.stdout and "awaiting_human" in listing.stdout
+    shown = agentlab(env, "show", run_id)
+    assert shown.returncode == 0
+    assert "send_notification" in shown.stdout and "Transitions" in shown.stdout
+    assert f"agentlab resume {run_id} --approve" in shown.stdout
+
+
+def test_resume_after_the_process_was_killed_while_awaiting_approval(env):
+    """A run waits at an interactive prompt; its process is killed; another process approves."""
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [*AGENTLAB, "run", DEMO_TASK, "--script", str(demo_script_path())],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(secondary)
+    screen = ""
+    deadline = time.monotonic() + 60
+    try:
+        while "Approve this call?" not in screen:
+            assert time.monotonic() < deadline, f"no approval prompt:\n{screen}"
+            ready, _, _ = select.select([primary], [], [], 1.0)
+            if ready:
+                screen += ANSI.sub("", os.read(primary, 65536).decode(errors="replace"))
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        os.close(primary)
+    assert proc.returncode == -9
+    run_id = run_id_in(screen)
+
+    first = agentlab(env, "resume", run_id, "--approve")  # sends the email, pauses at delete
+    assert first.returncode == 0, first.stderr
+    assert "approval needed" in first.stdout and "delete_customer" in first.stdout
+    second = agentlab(env, "resume", run_id, "--approve")
+    assert second.returncode == 0, second.stderr
+    assert re.search(r"status\s+completed", second.stdout)
+
+    db = support_db(env)
+    assert db.execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 1
+    assert db.execute("SELECT COUNT(*) FROM customers WHERE id = 1").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "run-0000000000"], "no run 'run-0000000000'"),
+        (["resume", "run-0000000000", "--approve"], "no run 'run-0000000000'"),
+        (["--config", "missing.toml", "runs"], "config file not found: missing.toml"),
+        (["run", "close an account"], "no ANTHROPIC_API_KEY is set"),
+        (["run", "x", "--script", "nowhere.yaml"], "script file not found: /"),
+        (
+            ["run", "x", "--agent", "billing", "--script", str(demo_script_path())],
+            "unknown agent 'billing'",
+        ),
+        (["run", " ", "--script", str(demo_script_path())], "the task is empty"),
+    ],
+)
+def test_bad_input_gets_one_line_error_and_no_traceback(env, args, message):
+    result = agentlab(env, *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {result.stderr.strip()[7:]}"]
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("roles: [", "is not valid YAML/JSON at line"),
+        ("roles: {planner: [{bogus: 1}]}", "is not a valid script: roles.planner.0"),
+        ("- just a list", "must be a mapping with a 'roles' key"),
+    ],
+)
+def test_broken_script_file_gets_one_line_error(env, tmp_path, content, message):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(content)
+    result = agentlab(env, "run", "x", "--script", broken)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_config_value_gets_one_line_error(env, tmp_path):
+    config = tmp_path / "agentlab.toml"
+    config.write_text("max_iterations = 0\n")
+    result = agentlab(env, "--config", config, "runs")
+    assert result.returncode == 2
+    assert "invalid setting max_iterations" in result.stderr
+
+
+def test_resuming_an_ended_run_is_refused(env):
+    run_id = run_id_in(
+        agentlab(env, "run", DEMO_TASK, "--script", demo_script_path(), "--approve").stdout
+    )
+    result = agentlab(env, "resume", run_id, "--approve")
+    assert result.returncode == 2
+    assert f"run {run_id} has ended (completed)" in result.stderr
+
+
+def test_conflicting_flags_are_a_usage_error(env):
+    result = agentlab(env, "run", "x", "--approve", "--reject", "--script", demo_script_path())
+    assert result.returncode == 2
+    assert "choose one of --approve and --reject" in result.stderr
+    assert "Traceback" not in result.stderr
