@@ -6,7 +6,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,10 +17,7 @@ import pytest
 from agentlab.domains.support import DEMO_TASK, demo_script_path
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
-AGENTLAB = [
-    shutil.which("agentlab") or sys.executable,
-    *([] if shutil.which("agentlab") else ["-m", "agentlab.cli"]),
-]
+AGENTLAB = [sys.executable, "-m", "agentlab"]  # this interpreter, whatever is on PATH
 
 
 @pytest.fixture
