@@ -17,11 +17,11 @@ _SUPERSTEPS_PER_ITERATION = 4
 
 
 def build_graph(agent: Agent) -> StateGraph:
-    """The uncompiled graph of ``agent``; nodes get the agent bound, edges see only the state."""
+    """The uncompiled graph of ``agent``: nodes that use it get it bound; edges see the state."""
     g = StateGraph(AgentState)
     g.add_node("plan", partial(nodes.plan, agent=agent))
     g.add_node("prepare", partial(nodes.prepare, agent=agent))
-    g.add_node("approve", partial(nodes.approve, agent=agent))
+    g.add_node("approve", nodes.approve)
     g.add_node("execute", partial(nodes.execute, agent=agent))
     g.add_node("validate", partial(nodes.validate, agent=agent))
     g.add_node("halt", nodes.halt)

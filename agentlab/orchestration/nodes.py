@@ -8,6 +8,7 @@ or an unavailable model: the first re-plans, the second ends the run ``failed`` 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -43,16 +44,11 @@ def _move(state: AgentState, target: Status, node: str, reason: str, **changes: 
     transition = Transition(
         source=state["status"], target=target.value, node=node, reason=reason, iteration=iteration
     )
-    log = list(changes.pop("transitions", [])) + [transition]
-    return {"status": target.value, "transitions": log, **changes}
+    return {"status": target.value, "transitions": [transition], **changes}
 
 
 # Transcript lines are for people; the full plan and results live in their own channels.
 _TRANSCRIPT_CHARS = 1000
-
-
-def _sequence(state: AgentState, role: str) -> int:
-    return state["calls_per_role"].get(role, 0)
 
 
 def _fingerprint(tool: str, arguments: dict[str, Any]) -> str:
@@ -64,7 +60,12 @@ def _clip(text: str) -> str:
 
 
 def _ask(agent: Agent, request: ModelRequest, state: AgentState) -> tuple[ModelResponse, Update]:
-    """Call the role's model; return its response and the updates recording the call."""
+    """Call the role's model; return its response and the updates recording the call.
+
+    The request is numbered by the role's earlier calls in this run, so a scripted model replays
+    the right turn in whichever process resumes the run.
+    """
+    request = replace(request, sequence=state["calls_per_role"].get(request.role.value, 0))
     response = agent.models.for_role(request.role).request(request)
     u = response.usage
     record = ModelCallRecord(
@@ -86,6 +87,14 @@ def _ask(agent: Agent, request: ModelRequest, state: AgentState) -> tuple[ModelR
     return response, {"model_calls": [record], "messages": [entry], "calls_per_role": counts}
 
 
+def _unavailable(
+    state: AgentState, node: str, request: ModelRequest, exc: AgentlabError, **changes: Any
+) -> Update:
+    """End the run: a model that cannot answer is a failure to report, not to hide."""
+    reason = f"{request.role.value} unavailable: {exc}"
+    return _move(state, Status.FAILED, node, reason, outcome=reason, **changes)
+
+
 def plan(state: AgentState, *, agent: Agent) -> Update:
     """Ask the planner for the steps that (still) accomplish the task."""
     iterations = state["iterations"] + 1
@@ -96,19 +105,11 @@ def plan(state: AgentState, *, agent: Agent) -> Update:
         results=state.get("results", []),
         approvals=state.get("approvals", []),
         feedback=state["feedback"],
-        sequence=_sequence(state, "planner"),
     )
     try:
         response, logs = _ask(agent, request, state)
     except AgentlabError as exc:
-        return _move(
-            state,
-            Status.FAILED,
-            "plan",
-            f"planner unavailable: {exc}",
-            iterations=iterations,
-            outcome=f"planner unavailable: {exc}",
-        )
+        return _unavailable(state, "plan", request, exc, iterations=iterations)
 
     def replan(problem: str) -> Update:
         return _move(
@@ -211,18 +212,11 @@ def prepare(state: AgentState, *, agent: Agent) -> Update:
             tool,
             results=state.get("results", []),
             problem=problem,
-            sequence=_sequence(state, "executor"),
         )
         try:
             response, logs = _ask(agent, request, state)
         except AgentlabError as exc:
-            return _move(
-                state,
-                Status.FAILED,
-                "prepare",
-                f"executor unavailable: {exc}",
-                outcome=f"executor unavailable: {exc}",
-            )
+            return _unavailable(state, "prepare", request, exc)
         call = response.tool_call(tool.name)
         if call is None:
             reason = f"step {step['id']}: the executor did not call {tool.name}"
@@ -245,7 +239,7 @@ def prepare(state: AgentState, *, agent: Agent) -> Update:
     return {"status": Status.EXECUTING.value, "pending": pending, **logs}
 
 
-def approve(state: AgentState, *, agent: Agent) -> Update:
+def approve(state: AgentState) -> Update:
     """Pause for a human decision on the pending call.
 
     Only the interrupt sits here: on resume this node re-runs from its top, so anything with a side
@@ -383,18 +377,11 @@ def validate(state: AgentState, *, agent: Agent) -> Update:
         state["task"],
         plan=state["plan"],
         results=state.get("results", []),
-        sequence=_sequence(state, "validator"),
     )
     try:
         response, logs = _ask(agent, request, state)
     except AgentlabError as exc:
-        return _move(
-            state,
-            Status.FAILED,
-            "validate",
-            f"validator unavailable: {exc}",
-            outcome=f"validator unavailable: {exc}",
-        )
+        return _unavailable(state, "validate", request, exc)
     call = response.tool_call(prompts.SUBMIT_VERDICT.name)
     try:
         verdict = prompts.Verdict.model_validate(call.arguments if call else {})

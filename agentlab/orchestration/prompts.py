@@ -107,7 +107,6 @@ def planner_request(
     results: Sequence[StepResult],
     approvals: Sequence[Approval],
     feedback: str,
-    sequence: int,
 ) -> ModelRequest:
     system = (
         f"You are the planner of {agent.name}: {agent.purpose}\n"
@@ -137,7 +136,6 @@ def planner_request(
         tools=(SUBMIT_PLAN,),
         tool_choice=SUBMIT_PLAN.name,
         max_tokens=4096,
-        sequence=sequence,
     )
 
 
@@ -148,7 +146,6 @@ def executor_request(
     *,
     results: Sequence[StepResult],
     problem: str,
-    sequence: int,
 ) -> ModelRequest:
     system = (
         "You are the executor. Make the tool call for the current step of the plan, taking the "
@@ -166,12 +163,11 @@ def executor_request(
         messages=(Message("user", user),),
         tools=(tool.spec,),
         tool_choice=tool.name,
-        sequence=sequence,
     )
 
 
 def validator_request(
-    task: str, *, plan: Sequence[PlanStep], results: Sequence[StepResult], sequence: int
+    task: str, *, plan: Sequence[PlanStep], results: Sequence[StepResult]
 ) -> ModelRequest:
     system = (
         "You are the validator. Decide from the results whether the task is fully accomplished. "
@@ -186,5 +182,4 @@ def validator_request(
         messages=(Message("user", user),),
         tools=(SUBMIT_VERDICT,),
         tool_choice=SUBMIT_VERDICT.name,
-        sequence=sequence,
     )
