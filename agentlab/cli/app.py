@@ -7,6 +7,7 @@ settings and the SDKs load inside the commands that use them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -90,7 +91,7 @@ def _drive(
     console: Console,
     runner: Runner,
     run_id: str,
-    events: typer.Iterable[RunEvent] | object,
+    events: Iterable[RunEvent],
     *,
     decide: str,
     note: str = "",
@@ -103,7 +104,7 @@ def _drive(
     from agentlab.cli import render
 
     while True:
-        ended, waiting = render.render_stream(console, events)  # type: ignore[arg-type]
+        ended, waiting = render.render_stream(console, events)
         if waiting is None:
             break
         decision: Decision | None
@@ -122,8 +123,8 @@ def _drive(
             )
             break
         verdict = "approved" if decision["approve"] else "rejected"
-        note = decision.get("note")
-        console.print(f"  [bold]{verdict}[/]" + (f" ({note})" if note else ""))
+        why = decision.get("note")
+        console.print(f"  [bold]{verdict}[/]" + (f" ({why})" if why else ""))
         events = runner.resume(run_id, decision)
     console.print(render.summary_panel(runner.get(run_id)))
     return ended.status

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -23,6 +23,7 @@ from agentlab.orchestration import (
     ToolCalled,
     summarize,
 )
+from agentlab.orchestration.state import PlanStep
 
 _STATUS_STYLE = {
     "completed": "bold green",
@@ -47,7 +48,7 @@ def status_text(status: str) -> Text:
     return Text(status, style=_STATUS_STYLE.get(status, ""))
 
 
-def plan_table(round_: int, steps: list[dict[str, Any]]) -> Table:
+def plan_table(round_: int, steps: Sequence[PlanStep]) -> Table:
     table = Table(title=f"Plan {round_}", title_justify="left", show_lines=False)
     table.add_column("step")
     table.add_column("what")

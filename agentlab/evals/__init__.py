@@ -1,0 +1,1 @@
+"""evals: arrives with its own issue; nothing here yet."""

@@ -1,0 +1,1 @@
+"""memory: arrives with its own issue; nothing here yet."""

@@ -43,10 +43,10 @@ class ScriptedUsage(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input_tokens: int = Field(0, ge=0)
-    output_tokens: int = Field(0, ge=0)
-    cache_read_input_tokens: int = Field(0, ge=0)
-    cache_creation_input_tokens: int = Field(0, ge=0)
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    cache_read_input_tokens: int = Field(default=0, ge=0)
+    cache_creation_input_tokens: int = Field(default=0, ge=0)
 
 
 class ScriptedError(BaseModel):
@@ -67,7 +67,7 @@ class Turn(BaseModel):
     text: str | None = None
     tool_use: ScriptedToolUse | None = None
     tool_uses: list[ScriptedToolUse] = Field(default_factory=list)
-    usage: ScriptedUsage = Field(default_factory=ScriptedUsage)
+    usage: ScriptedUsage = Field(default_factory=lambda: ScriptedUsage())
     stop_reason: str | None = None
     error: ScriptedError | None = None
 

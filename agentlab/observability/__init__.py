@@ -1,0 +1,1 @@
+"""observability: arrives with its own issue; nothing here yet."""

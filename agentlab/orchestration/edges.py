@@ -13,6 +13,8 @@ from langgraph.graph import END
 from agentlab.orchestration.state import AgentState, Status
 
 End = Literal["__end__"]
+_END: End = "__end__"
+assert _END == END
 
 
 def _may_iterate(state: AgentState) -> bool:
@@ -35,7 +37,7 @@ def after_plan(state: AgentState) -> Literal["prepare", "validate", "plan", "hal
             return "validate"
         case Status.PLANNING:
             return _replan(state)
-    return END
+    return _END
 
 
 def after_prepare(state: AgentState) -> Literal["approve", "execute", "plan", "halt"] | End:
@@ -46,7 +48,7 @@ def after_prepare(state: AgentState) -> Literal["approve", "execute", "plan", "h
             return "execute"
         case Status.PLANNING:
             return _replan(state)
-    return END
+    return _END
 
 
 def after_approve(state: AgentState) -> Literal["execute", "plan", "halt"] | End:
@@ -55,7 +57,7 @@ def after_approve(state: AgentState) -> Literal["execute", "plan", "halt"] | End
             return "execute"
         case Status.PLANNING:
             return _replan(state)
-    return END
+    return _END
 
 
 def after_execute(state: AgentState) -> Literal["prepare", "validate", "plan", "halt"]:
@@ -70,4 +72,4 @@ def after_execute(state: AgentState) -> Literal["prepare", "validate", "plan", "
 def after_validate(state: AgentState) -> Literal["plan", "halt"] | End:
     if state["status"] == Status.PLANNING:
         return _replan(state)
-    return END
+    return _END

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -142,11 +143,10 @@ class Runner:
         ), router
 
     @staticmethod
-    def _config(run_id: str, max_iterations: int) -> dict[str, Any]:
-        return {
-            "configurable": {"thread_id": run_id},
-            "recursion_limit": recursion_limit(max_iterations),
-        }
+    def _config(run_id: str, max_iterations: int) -> RunnableConfig:
+        return RunnableConfig(
+            configurable={"thread_id": run_id}, recursion_limit=recursion_limit(max_iterations)
+        )
 
     def _stream(
         self, run_id: str, graph: CompiledStateGraph, payload: Any, max_iterations: int

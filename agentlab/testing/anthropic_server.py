@@ -58,8 +58,8 @@ class AnthropicTestServer:
         """The URL to pass as the client's ``base_url``, e.g. ``http://127.0.0.1:51234``."""
         if self._httpd is None:
             raise RuntimeError("AnthropicTestServer is not running: call start() or use `with`")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     @property
     def turns_left(self) -> int:
@@ -275,7 +275,7 @@ def _sse(message: dict[str, Any]) -> bytes:
     ]
     for index, block in enumerate(message["content"]):
         if block["type"] == "text":
-            first = {"type": "text", "text": ""}
+            first: dict[str, Any] = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": part} for part in _split(block["text"])]
         else:
             first = {**block, "input": {}}

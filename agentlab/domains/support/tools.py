@@ -36,7 +36,8 @@ def support_tools(db: SupportDatabase) -> Toolset:
         Use it before acting on a customer, to learn their id."""
         if email is None and customer_id is None:
             raise ToolError("give an email or a customer_id to search by")
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[object] = []
         if email is not None:
             literal = email.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             clauses.append("email LIKE ? ESCAPE '\\'")
