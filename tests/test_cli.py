@@ -109,6 +109,48 @@ def test_runs_and_show_describe_a_run(env):
     assert f"agentlab resume {run_id} --approve" in shown.stdout
 
 
+def answer_prompts(env: dict[str, str], args: list[str], answers: list[str]) -> tuple[int, str]:
+    """Run agentlab at a pseudo-terminal, typing one answer at each approval prompt."""
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [*AGENTLAB, *args],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(secondary)
+    screen, pending = "", list(answers)
+    deadline = time.monotonic() + 90
+    try:
+        while proc.poll() is None or select.select([primary], [], [], 0)[0]:
+            assert time.monotonic() < deadline, f"agentlab did not finish:\n{screen}"
+            if not select.select([primary], [], [], 0.5)[0]:
+                continue
+            try:
+                chunk = os.read(primary, 65536).decode(errors="replace")
+            except OSError:  # the terminal closed with the process
+                break
+            screen += ANSI.sub("", chunk)
+            if pending and screen.count("Approve this call?") > len(answers) - len(pending):
+                os.write(primary, (pending.pop(0) + "\n").encode())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        os.close(primary)
+    return proc.returncode, screen
+
+
+def test_resume_at_a_terminal_asks_for_each_decision(env):
+    run_id = run_id_in(agentlab(env, "run", DEMO_TASK, "--script", demo_script_path()).stdout)
+    code, screen = answer_prompts(env, ["resume", run_id], ["y", "y"])
+    assert code == 0, screen
+    assert screen.count("Approve this call?") == 2
+    assert re.search(r"status\s+completed", screen)
+
+
 def test_resume_after_the_process_was_killed_while_awaiting_approval(env):
     """A run waits at an interactive prompt; its process is killed; another process approves."""
     primary, secondary = pty.openpty()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agentlab.config import Settings
-    from agentlab.orchestration import ApprovalRequested, Decision, RunEvent, Runner
+    from agentlab.orchestration import Decision, RunEvent, Runner
 
 app = typer.Typer(
     name="agentlab",
@@ -70,7 +70,7 @@ def _runner(settings: Settings) -> Runner:
     return Runner(settings, domains.resolver(settings))
 
 
-def _ask(console: Console, request: ApprovalRequested) -> Decision | None:
+def _ask(console: Console) -> Decision | None:
     """Ask at the terminal: approve, reject (re-plan without the step) or stop the run."""
     from rich.prompt import Prompt
 
@@ -113,7 +113,7 @@ def _drive(
         elif decide == "reject":
             decision = {"approve": False, "note": note or "--reject"}
         elif decide == "ask":
-            decision = _ask(console, waiting)
+            decision = _ask(console)
         else:
             decision = None
         if decision is None:
@@ -277,8 +277,10 @@ def resume(
 ) -> None:
     """Continue a saved run: decide the approval it waits for, or carry on after a crash.
 
-    Later pauses in the same run are asked at a terminal; otherwise the run stops there again.
+    At a terminal, a run waiting for approval without --approve/--reject asks you, and so do its
+    later pauses; otherwise the run stops at its next pause again.
     """
+    from agentlab.cli import render
 
     if stop and not reject:
         raise typer.BadParameter("--stop goes with --reject")
@@ -287,9 +289,18 @@ def resume(
         _decide_mode(approve, reject)
         decision = {"approve": approve, "note": note, "stop": stop}
     console = _console()
+    interactive = sys.stdin.isatty()
     with _runner(_settings(ctx)) as runner:
+        if decision is None and interactive:
+            waiting = runner.get(run_id).waiting_for
+            if waiting is not None:
+                console.print(render.approval_panel(waiting))
+                decision = _ask(console)
+                if decision is None:
+                    console.print(f"Run [bold]{run_id}[/] is still waiting for approval.")
+                    return
         events = runner.resume(run_id, decision)
-        mode = "ask" if sys.stdin.isatty() else "leave"
+        mode = "ask" if interactive else "leave"
         status = _drive(console, runner, run_id, events, decide=mode)
     raise typer.Exit(0 if status in ("completed", "awaiting_human") else 1)
 
