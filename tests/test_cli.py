@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,74 +110,83 @@ def test_runs_and_show_describe_a_run(env):
     assert f"agentlab resume {run_id} --approve" in shown.stdout
 
 
-def answer_prompts(env: dict[str, str], args: list[str], answers: list[str]) -> tuple[int, str]:
-    """Run agentlab at a pseudo-terminal, typing one answer at each approval prompt."""
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(
-        [*AGENTLAB, *args],
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(secondary)
-    screen, pending = "", list(answers)
-    deadline = time.monotonic() + 90
-    try:
-        while proc.poll() is None or select.select([primary], [], [], 0)[0]:
-            assert time.monotonic() < deadline, f"agentlab did not finish:\n{screen}"
-            if not select.select([primary], [], [], 0.5)[0]:
-                continue
-            try:
-                chunk = os.read(primary, 65536).decode(errors="replace")
-            except OSError:  # the terminal closed with the process
-                break
-            screen += ANSI.sub("", chunk)
-            if pending and screen.count("Approve this call?") > len(answers) - len(pending):
-                os.write(primary, (pending.pop(0) + "\n").encode())
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
-        os.close(primary)
-    return proc.returncode, screen
+class Terminal:
+    """agentlab at a pseudo-terminal, as a person runs it: read the screen, type answers."""
+
+    def __init__(self, env: dict[str, str], *args: str | Path) -> None:
+        self._fd, secondary = pty.openpty()
+        self.proc = subprocess.Popen(
+            [*AGENTLAB, *map(str, args)],
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(secondary)
+        self.screen = ""
+
+    def _read(self, wait: float) -> bool:
+        """Read what is there within ``wait`` seconds; False once the terminal is closed."""
+        if not select.select([self._fd], [], [], wait)[0]:
+            return True
+        try:
+            chunk = os.read(self._fd, 65536)
+        except OSError:  # the process exited and the terminal closed
+            return False
+        self.screen += ANSI.sub("", chunk.decode(errors="replace"))
+        return bool(chunk)
+
+    def wait_for(self, text: str, *, count: int = 1, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while self.screen.count(text) < count:
+            assert time.monotonic() < deadline, f"no {text!r} on screen:\n{self.screen}"
+            assert self._read(0.5), f"exited before {text!r}:\n{self.screen}"
+
+    def type(self, line: str) -> None:
+        os.write(self._fd, (line + "\n").encode())
+
+    def finish(self, timeout: float = 60) -> int:
+        """Read until the process exits and its terminal closes; return its exit code."""
+        deadline = time.monotonic() + timeout
+        while self._read(0.2):
+            assert time.monotonic() < deadline, f"agentlab did not finish:\n{self.screen}"
+        return self.proc.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+        os.close(self._fd)
 
 
-def test_resume_at_a_terminal_asks_for_each_decision(env):
+@pytest.fixture
+def terminals() -> Iterator[list[Terminal]]:
+    opened: list[Terminal] = []
+    yield opened
+    for t in opened:
+        t.close()
+
+
+def test_resume_at_a_terminal_asks_for_each_decision(env, terminals):
     run_id = run_id_in(agentlab(env, "run", DEMO_TASK, "--script", demo_script_path()).stdout)
-    code, screen = answer_prompts(env, ["resume", run_id], ["y", "y"])
-    assert code == 0, screen
-    assert screen.count("Approve this call?") == 2
-    assert re.search(r"status\s+completed", screen)
+    term = Terminal(env, "resume", run_id)
+    terminals.append(term)
+    for n in (1, 2):
+        term.wait_for("Approve this call?", count=n)
+        term.type("y")
+    assert term.finish() == 0, term.screen
+    assert re.search(r"status\s+completed", term.screen)
 
 
-def test_resume_after_the_process_was_killed_while_awaiting_approval(env):
+def test_resume_after_the_process_was_killed_while_awaiting_approval(env, terminals):
     """A run waits at an interactive prompt; its process is killed; another process approves."""
-    primary, secondary = pty.openpty()
-    proc = subprocess.Popen(
-        [*AGENTLAB, "run", DEMO_TASK, "--script", str(demo_script_path())],
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(secondary)
-    screen = ""
-    deadline = time.monotonic() + 60
-    try:
-        while "Approve this call?" not in screen:
-            assert time.monotonic() < deadline, f"no approval prompt:\n{screen}"
-            ready, _, _ = select.select([primary], [], [], 1.0)
-            if ready:
-                screen += ANSI.sub("", os.read(primary, 65536).decode(errors="replace"))
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-        os.close(primary)
-    assert proc.returncode == -9
-    run_id = run_id_in(screen)
+    term = Terminal(env, "run", DEMO_TASK, "--script", demo_script_path())
+    terminals.append(term)
+    term.wait_for("Approve this call?")
+    term.proc.kill()
+    assert term.proc.wait(timeout=30) == -9
+    run_id = run_id_in(term.screen)
 
     first = agentlab(env, "resume", run_id, "--approve")  # sends the email, pauses at delete
     assert first.returncode == 0, first.stderr
