@@ -237,10 +237,6 @@ def test_iteration_cap_ends_the_run_failed_not_looping(make_agent):
     assert state["transitions"][-1]["node"] == "halt"
 
 
-def test_default_iteration_cap_is_ten(settings):
-    assert settings.max_iterations == 10
-
-
 def test_planner_giving_up_fails_the_run(make_agent):
     agent = make_agent(script(planner=[plan(give_up="no tool can do that")]))
     state = Run(agent).start()

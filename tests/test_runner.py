@@ -82,6 +82,39 @@ def test_a_second_runner_approves_a_paused_run(settings, tmp_path, ledger):
     assert ledger.names() == ["store", "wipe"]
 
 
+def test_a_run_builds_its_agent_once_per_runner(settings, tmp_path, ledger):
+    builds: list[str] = []
+    resolve = toy_resolver(ledger)
+
+    def counting(name, options, router):
+        builds.append(name)
+        return resolve(name, options, router)
+
+    with Runner(settings, counting) as runner:
+        run_id, events = runner.start("toy", "t", models=write_script(tmp_path, APPROVAL_SCRIPT))
+        drain(events)
+        runner.get(run_id)
+        drain(runner.resume(run_id, {"approve": True}))
+        assert runner.get(run_id).status == "completed"
+    assert builds == ["toy"]
+    with Runner(settings, counting) as other:  # another process builds it once too
+        other.get(run_id)
+        other.get(run_id)
+    assert builds == ["toy", "toy"]
+
+
+def test_runs_stop_after_ten_iterations_by_default(settings, tmp_path, ledger):
+    forever = script(
+        planner=[plan(step("lookup", key="a"))] * 30, validator=[verdict(False, "not yet")] * 30
+    )
+    with Runner(settings, toy_resolver(ledger)) as runner:
+        run_id, events = runner.start("toy", "t", models=write_script(tmp_path, forever))
+        ended = drain(events)[-1]
+        state = runner.get(run_id).state
+    assert ended.status == "failed" and "10 of 10 iterations" in ended.outcome
+    assert state["iterations"] == 10
+
+
 def test_waiting_run_needs_a_decision_to_resume(settings, tmp_path, ledger):
     with Runner(settings, toy_resolver(ledger)) as runner:
         run_id, events = runner.start("toy", "t", models=write_script(tmp_path, APPROVAL_SCRIPT))

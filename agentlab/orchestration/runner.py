@@ -56,6 +56,8 @@ class Runner:
         self._saver.setup()
         self._runs = open_database(settings.checkpoint_path)
         self.registry = RunRegistry(self._runs)
+        # A run's agent, options and models never change: build its graph once per runner.
+        self._built: dict[str, tuple[CompiledStateGraph, ModelRouter]] = {}
 
     def __enter__(self) -> Runner:
         return self
@@ -80,7 +82,7 @@ class Runner:
         if not task:
             raise AgentlabError("the task is empty: say what the agent should do")
         options = dict(options or {})
-        graph, _ = self._graph(agent, options, models)  # fails here, before a run is recorded
+        built = self._build(agent, options, models)  # fails here, before a run is recorded
         run_id = f"run-{uuid.uuid4().hex[:10]}"
         max_iterations = self._settings.max_iterations
         self.registry.create(
@@ -92,13 +94,14 @@ class Runner:
             options=options,
             max_iterations=max_iterations,
         )
+        self._built[run_id] = built
         start = initial_state(task, max_iterations=max_iterations)
-        return run_id, self._stream(run_id, graph, start, max_iterations)
+        return run_id, self._stream(run_id, built[0], start, max_iterations)
 
     def resume(self, run_id: str, decision: Decision | None = None) -> Iterator[RunEvent]:
         """Continue a run: with a decision if it waits for approval, else from its checkpoint."""
         record = self.registry.get(run_id)
-        graph, _ = self._graph(record.agent, record.options, ModelSpec(**record.models))
+        graph, _ = self._for_run(record)
         snapshot = graph.get_state(self._config(run_id, record.max_iterations))
         status = snapshot.values.get("status", record.status)
         command: Command | None
@@ -124,8 +127,7 @@ class Runner:
     def get(self, run_id: str) -> RunView:
         """A run's record and latest state."""
         record = self.registry.get(run_id)
-        spec = ModelSpec(**record.models)
-        graph, router = self._graph(record.agent, record.options, spec)
+        graph, router = self._for_run(record)
         snapshot = graph.get_state(self._config(run_id, record.max_iterations))
         waiting = dict(snapshot.interrupts[0].value) if snapshot.interrupts else None
         return RunView(record, dict(snapshot.values), waiting, router.source)
@@ -134,13 +136,19 @@ class Runner:
         """The most recent runs first."""
         return self.registry.list(limit)
 
-    def _graph(
+    def _build(
         self, agent: str, options: Mapping[str, Any], models: ModelSpec
     ) -> tuple[CompiledStateGraph, ModelRouter]:
         router = router_from_spec(models, self._settings)
-        return compile_agent(
-            self._resolve(agent, options, router), checkpointer=self._saver
-        ), router
+        graph = compile_agent(self._resolve(agent, options, router), checkpointer=self._saver)
+        return graph, router
+
+    def _for_run(self, record: RunRecord) -> tuple[CompiledStateGraph, ModelRouter]:
+        if record.run_id not in self._built:
+            self._built[record.run_id] = self._build(
+                record.agent, record.options, ModelSpec(**record.models)
+            )
+        return self._built[record.run_id]
 
     @staticmethod
     def _config(run_id: str, max_iterations: int) -> RunnableConfig:
