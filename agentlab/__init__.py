@@ -2,7 +2,7 @@
 
 The public API, loaded on first use so that ``import agentlab`` (and the CLI) stays fast::
 
-    from agentlab import Runner, load_settings, tool, Toolset, Agent, compile_agent
+    from agentlab import Agent, Runner, SyncRunner, load_settings, tool, FunctionToolset
 """
 
 from __future__ import annotations
@@ -12,13 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "AgentlabError": "agentlab.errors",
+    "AgentNotFoundError": "agentlab.errors",
     "ConfigError": "agentlab.errors",
+    "ModelOverloadedError": "agentlab.errors",
     "ModelUnavailableError": "agentlab.errors",
     "RunNotFoundError": "agentlab.errors",
     "RunStateError": "agentlab.errors",
     "ScriptError": "agentlab.errors",
     "Settings": "agentlab.config",
     "load_settings": "agentlab.config",
+    "ApprovalRequested": "agentlab.events",
+    "ModelCalled": "agentlab.events",
+    "PlanMade": "agentlab.events",
+    "RunEnded": "agentlab.events",
+    "RunEvent": "agentlab.events",
+    "StatusChanged": "agentlab.events",
+    "ToolCalled": "agentlab.events",
+    "FallbackModel": "agentlab.models",
     "Model": "agentlab.models",
     "ModelRequest": "agentlab.models",
     "ModelResponse": "agentlab.models",
@@ -27,33 +37,55 @@ _EXPORTS = {
     "Role": "agentlab.models",
     "ScriptedModel": "agentlab.models",
     "Usage": "agentlab.models",
-    "Permission": "agentlab.tools",
+    "DefaultPolicy": "agentlab.tools",
+    "FunctionToolset": "agentlab.tools",
+    "Policy": "agentlab.tools",
+    "Risk": "agentlab.tools",
     "Tool": "agentlab.tools",
     "ToolContext": "agentlab.tools",
     "ToolError": "agentlab.tools",
     "Toolset": "agentlab.tools",
+    "Verdict": "agentlab.tools",
+    "WrapperToolset": "agentlab.tools",
     "tool": "agentlab.tools",
     "Agent": "agentlab.orchestration",
     "Decision": "agentlab.orchestration",
+    "Limits": "agentlab.orchestration",
+    "RunContext": "agentlab.orchestration",
     "Runner": "agentlab.orchestration",
     "Status": "agentlab.orchestration",
+    "SyncRunner": "agentlab.orchestration",
     "compile_agent": "agentlab.orchestration",
+    "load_agent": "agentlab.orchestration",
     "summarize": "agentlab.orchestration",
 }
 
 __all__ = [
     "Agent",
+    "AgentNotFoundError",
     "AgentlabError",
+    "ApprovalRequested",
     "ConfigError",
     "Decision",
+    "DefaultPolicy",
+    "FallbackModel",
+    "FunctionToolset",
+    "Limits",
     "Model",
+    "ModelCalled",
+    "ModelOverloadedError",
     "ModelRequest",
     "ModelResponse",
     "ModelRouter",
     "ModelSpec",
     "ModelUnavailableError",
-    "Permission",
+    "PlanMade",
+    "Policy",
+    "Risk",
     "Role",
+    "RunContext",
+    "RunEnded",
+    "RunEvent",
     "RunNotFoundError",
     "RunStateError",
     "Runner",
@@ -61,12 +93,18 @@ __all__ = [
     "ScriptedModel",
     "Settings",
     "Status",
+    "StatusChanged",
+    "SyncRunner",
     "Tool",
+    "ToolCalled",
     "ToolContext",
     "ToolError",
     "Toolset",
     "Usage",
+    "Verdict",
+    "WrapperToolset",
     "compile_agent",
+    "load_agent",
     "load_settings",
     "summarize",
     "tool",
@@ -82,16 +120,31 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
-    from agentlab.config import Settings, load_settings
+    from agentlab.config import (
+        Settings,
+        load_settings,
+    )
     from agentlab.errors import (
         AgentlabError,
+        AgentNotFoundError,
         ConfigError,
+        ModelOverloadedError,
         ModelUnavailableError,
         RunNotFoundError,
         RunStateError,
         ScriptError,
     )
+    from agentlab.events import (
+        ApprovalRequested,
+        ModelCalled,
+        PlanMade,
+        RunEnded,
+        RunEvent,
+        StatusChanged,
+        ToolCalled,
+    )
     from agentlab.models import (
+        FallbackModel,
         Model,
         ModelRequest,
         ModelResponse,
@@ -104,9 +157,25 @@ if TYPE_CHECKING:
     from agentlab.orchestration import (
         Agent,
         Decision,
+        Limits,
+        RunContext,
         Runner,
         Status,
+        SyncRunner,
         compile_agent,
+        load_agent,
         summarize,
     )
-    from agentlab.tools import Permission, Tool, ToolContext, ToolError, Toolset, tool
+    from agentlab.tools import (
+        DefaultPolicy,
+        FunctionToolset,
+        Policy,
+        Risk,
+        Tool,
+        ToolContext,
+        ToolError,
+        Toolset,
+        Verdict,
+        WrapperToolset,
+        tool,
+    )

@@ -47,11 +47,18 @@ class Settings(BaseSettings):
         default_factory=lambda: user_data_path("agentlab"),
         description="Where runs (checkpoints) and domain databases are stored.",
     )
+    default_agent: str = Field(
+        "agentlab.domains.support:agent",
+        description="The agent runs use when none is named: 'package.module:attr' or "
+        "'path/to/file.py:attr'.",
+    )
     max_iterations: int = Field(
         10, ge=1, le=100_000, description="Planning rounds plus executed steps allowed per run."
     )
     approval_cost_threshold_usd: float = Field(
-        1.0, ge=0, description="Steps estimated above this cost wait for human approval."
+        1.0,
+        ge=0,
+        description="Under the default policy, steps estimated above this cost wait for a human.",
     )
     models: RoleModels = Field(default_factory=RoleModels)
     anthropic_api_key: SecretStr | None = Field(

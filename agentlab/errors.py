@@ -29,3 +29,11 @@ class RunStateError(AgentlabError):
 
 class ModelUnavailableError(AgentlabError):
     """A model provider failed after retries and fallbacks (overloaded, unreachable, refused)."""
+
+
+class ModelOverloadedError(ModelUnavailableError):
+    """A model could not answer for now (overloaded, rate limited, unreachable): another might."""
+
+
+class AgentNotFoundError(AgentlabError):
+    """An agent reference (``module:attr`` or ``path.py:attr``) does not lead to an agent."""

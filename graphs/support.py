@@ -1,19 +1,25 @@
-"""The customer-support agent, compiled for a LangGraph server (see ``langgraph.json``).
+"""The customer-support agent, for a LangGraph server (see ``langgraph.json``).
 
+``agent`` is the definition (``agentlab agents`` lists its tools); ``make_graph`` compiles it.
 Claude answers when ``ANTHROPIC_API_KEY`` is set; without it the graph replays the offline demo
 script. The server supplies the checkpointer, so none is attached here.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from langgraph.graph.state import CompiledStateGraph
 
 from agentlab.config import load_settings
-from agentlab.domains import agent_for, support
-from agentlab.orchestration import compile_agent
+from agentlab.domains.support import agent, demo_script_path
+from agentlab.models.router import ModelSpec
+from agentlab.orchestration import compile_agent, resolve_models
+
+__all__ = ["agent", "make_graph"]
 
 
-def make_graph() -> CompiledStateGraph:
+def make_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     settings = load_settings()
-    script = None if settings.has_anthropic_key else support.demo_script_path()
-    return compile_agent(agent_for(support.NAME, settings, script=script))
+    spec = ModelSpec.choose(settings, None if settings.has_anthropic_key else demo_script_path())
+    return compile_agent(agent, models=resolve_models(agent, settings, spec), settings=settings)

@@ -13,7 +13,7 @@ from agentlab.config import Settings, load_settings
 from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
 from agentlab.orchestration import Agent
-from agentlab.tools import Permission, ToolContext, ToolError, Toolset, tool
+from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ class Ledger:
         return [name for name, _ in self.calls]
 
 
-def toy_tools(ledger: Ledger) -> Toolset:
+def toy_tools(ledger: Ledger) -> FunctionToolset:
     """A read tool, a write tool that can fail, a destructive tool and a costly one."""
 
     @tool
@@ -54,7 +54,7 @@ def toy_tools(ledger: Ledger) -> Toolset:
         ledger.calls.append(("lookup", {"key": key}))
         return {"key": key, "value": len(key)}
 
-    @tool(permission=Permission.WRITE)
+    @tool(risk=Risk.WRITE)
     def store(ctx: ToolContext, key: str, value: Annotated[int, Field(ge=0, le=100)]) -> dict:
         """Store a value under a key. Fails for the key 'broken'."""
         if key == "broken":
@@ -62,19 +62,19 @@ def toy_tools(ledger: Ledger) -> Toolset:
         ledger.calls.append(("store", {"key": key, "value": value, "idem": ctx.idempotency_key}))
         return {"stored": key}
 
-    @tool(permission=Permission.DESTRUCTIVE)
+    @tool(risk=Risk.DESTRUCTIVE)
     def wipe(key: str) -> dict:
         """Delete a key for good."""
         ledger.calls.append(("wipe", {"key": key}))
         return {"wiped": key}
 
-    @tool(permission=Permission.WRITE, cost_usd=5.0)
+    @tool(risk=Risk.WRITE, cost_usd=5.0)
     def order(item: str) -> dict:
         """Order an item (costs money)."""
         ledger.calls.append(("order", {"item": item}))
         return {"ordered": item}
 
-    return Toolset([lookup, store, wipe, order])
+    return FunctionToolset([lookup, store, wipe, order])
 
 
 AgentFactory = Callable[[str], Agent]
@@ -91,6 +91,12 @@ def make_agent(ledger: Ledger) -> Callable[..., Agent]:
 
     def make(script: str, *, threshold: float = 1.0) -> Agent:
         router = scripted_router(parse_script(script), source="test script")
-        return Agent("toy", "a test agent", router, toy_tools(ledger), threshold)
+        return Agent(
+            "toy",
+            "a test agent",
+            toolsets=[toy_tools(ledger)],
+            policy=DefaultPolicy(threshold),
+            models=router,
+        )
 
     return make

@@ -11,11 +11,14 @@ from typing import Any
 import anthropic
 import pytest
 
-from agentlab.config import Settings
-from agentlab.errors import ModelUnavailableError
+from agentlab.config import RoleModels, Settings
+from agentlab.errors import ModelOverloadedError, ModelUnavailableError
 from agentlab.models.anthropic import ClaudeModel, claude_client
-from agentlab.models.base import Message, Model, ModelRequest, Role, ToolSpec
+from agentlab.models.base import Model, ModelRequest, Role, ToolSpec
+from agentlab.models.messages import Message, assistant, tool_result_block, tool_use_block, user
+from agentlab.models.router import claude_router
 from agentlab.models.script import ScriptedError, ScriptedToolUse, ScriptedUsage, Turn
+from agentlab.models.wrappers import FallbackModel
 from agentlab.testing import AnthropicTestServer
 
 PRIMARY = "claude-haiku-4-5"
@@ -47,11 +50,16 @@ def plan_turn(steps: list[str]) -> Turn:
     return Turn(tool_use=ScriptedToolUse(name="submit_plan", input={"steps": steps}, id="toolu_1"))
 
 
-def ask(*, tools: tuple[ToolSpec, ...] = (), tool_choice: str | None = None) -> ModelRequest:
+def ask(
+    *,
+    tools: tuple[ToolSpec, ...] = (),
+    tool_choice: str | None = None,
+    messages: tuple[Message, ...] = (user("Plan a picnic."),),
+) -> ModelRequest:
     return ModelRequest(
         role=Role.PLANNER,
         system="You plan tasks.",
-        messages=(Message("user", "Plan a picnic."),),
+        messages=messages,
         tools=tools,
         tool_choice=tool_choice,
         max_tokens=256,
@@ -73,19 +81,37 @@ def serve() -> Iterator[Serve]:
         server.stop()
 
 
+def client(server: AnthropicTestServer, *, max_retries: int = 1) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(
+        api_key="sk-test", base_url=server.base_url, max_retries=max_retries, timeout=5
+    )
+
+
 def claude(
     server: AnthropicTestServer,
     *,
     max_retries: int = 1,
-    fallbacks: tuple[str, ...] = (),
     stream: bool = False,
     prompt_caching: bool = True,
 ) -> ClaudeModel:
-    client = anthropic.Anthropic(
-        api_key="sk-test", base_url=server.base_url, max_retries=max_retries, timeout=5
-    )
     return ClaudeModel(
-        PRIMARY, client, fallbacks=fallbacks, stream=stream, prompt_caching=prompt_caching
+        PRIMARY,
+        client(server, max_retries=max_retries),
+        stream=stream,
+        prompt_caching=prompt_caching,
+    )
+
+
+def with_fallback(
+    server: AnthropicTestServer, *, max_retries: int = 1, stream: bool = False
+) -> FallbackModel:
+    """The primary model, then the fallback model, sharing one client."""
+    shared = client(server, max_retries=max_retries)
+    return FallbackModel(
+        [
+            ClaudeModel(PRIMARY, shared, stream=stream),
+            ClaudeModel(FALLBACK, shared, stream=stream),
+        ]
     )
 
 
@@ -110,6 +136,9 @@ def post(server: AnthropicTestServer, body: dict[str, Any]) -> tuple[int, bytes]
         return exc.code, exc.read()
 
 
+# --- one Claude model ----------------------------------------------------------------------------
+
+
 def test_claude_model_implements_the_model_interface(serve: Serve) -> None:
     model = claude(serve())
 
@@ -117,23 +146,25 @@ def test_claude_model_implements_the_model_interface(serve: Serve) -> None:
     assert model.name == PRIMARY
 
 
-def test_text_turn_becomes_response_text(serve: Serve) -> None:
+async def test_text_turn_becomes_response_text(serve: Serve) -> None:
     server = serve(Turn(text="Bring sandwiches."))
 
-    response = claude(server).request(ask())
+    response = await claude(server).request(ask())
 
     assert response.text == "Bring sandwiches."
+    assert response.content == ({"type": "text", "text": "Bring sandwiches."},)
     assert response.tool_calls == ()
     assert response.stop_reason == "end_turn"
     assert response.model == PRIMARY
+    assert response.provider == "anthropic"
     assert response.latency_s > 0
-    assert not response.scripted
+    assert response.fallbacks == ()
 
 
-def test_tool_use_turn_becomes_tool_call_with_arguments(serve: Serve) -> None:
+async def test_tool_use_turn_becomes_tool_call_with_arguments(serve: Serve) -> None:
     server = serve(plan_turn(["buy bread", "pack basket"]))
 
-    response = claude(server).request(ask(tools=(PLAN_TOOL,), tool_choice="submit_plan"))
+    response = await claude(server).request(ask(tools=(PLAN_TOOL,), tool_choice="submit_plan"))
 
     call = response.tool_call("submit_plan")
     assert call is not None
@@ -142,17 +173,59 @@ def test_tool_use_turn_becomes_tool_call_with_arguments(serve: Serve) -> None:
     assert response.stop_reason == "tool_use"
 
 
-def test_streamed_text_is_reassembled(serve: Serve) -> None:
+async def test_response_becomes_an_assistant_message_of_its_blocks(serve: Serve) -> None:
+    server = serve(Turn(text="Here.", tool_use=ScriptedToolUse(name="search", input={}, id="t1")))
+
+    response = await claude(server).request(ask(tools=(SEARCH_TOOL,)))
+
+    assert response.message() == assistant("Here.", tool_use_block("t1", "search", {}))
+
+
+async def test_content_block_conversation_is_sent_unchanged(serve: Serve) -> None:
+    server = serve(Turn(text="Parks are near."))
+    conversation = (
+        user("Plan a picnic."),
+        assistant("Let me look.", tool_use_block("toolu_7", "search", {"query": "parks"})),
+        user(tool_result_block("toolu_7", {"parks": ["Hyde"]}), "Go on."),
+    )
+
+    await claude(server).request(ask(tools=(SEARCH_TOOL,), messages=conversation))
+
+    assert server.requests[0]["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Plan a picnic."}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Let me look."},
+                {
+                    "type": "tool_use",
+                    "id": "toolu_7",
+                    "name": "search",
+                    "input": {"query": "parks"},
+                },
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_7", "content": '{"parks": ["Hyde"]}'},
+                {"type": "text", "text": "Go on."},
+            ],
+        },
+    ]
+
+
+async def test_streamed_text_is_reassembled(serve: Serve) -> None:
     server = serve(Turn(text="A long answer that arrives in several chunks."))
 
-    response = claude(server, stream=True).request(ask())
+    response = await claude(server, stream=True).request(ask())
 
     assert server.requests[0]["stream"] is True
     assert response.text == "A long answer that arrives in several chunks."
     assert response.stop_reason == "end_turn"
 
 
-def test_streamed_tool_use_input_is_reassembled_from_json_deltas(serve: Serve) -> None:
+async def test_streamed_tool_use_input_is_reassembled_from_json_deltas(serve: Serve) -> None:
     server = serve(
         Turn(
             text="Here is the plan.",
@@ -163,7 +236,7 @@ def test_streamed_tool_use_input_is_reassembled_from_json_deltas(serve: Serve) -
         )
     )
 
-    response = claude(server, stream=True).request(ask(tools=(PLAN_TOOL, SEARCH_TOOL)))
+    response = await claude(server, stream=True).request(ask(tools=(PLAN_TOOL, SEARCH_TOOL)))
 
     assert response.text == "Here is the plan."
     assert [(c.name, c.arguments) for c in response.tool_calls] == [
@@ -174,7 +247,7 @@ def test_streamed_tool_use_input_is_reassembled_from_json_deltas(serve: Serve) -
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
-def test_usage_reports_cache_read_and_write_tokens(serve: Serve, stream: bool) -> None:
+async def test_usage_reports_cache_read_and_write_tokens(serve: Serve, stream: bool) -> None:
     usage = ScriptedUsage(
         input_tokens=120,
         output_tokens=45,
@@ -183,7 +256,7 @@ def test_usage_reports_cache_read_and_write_tokens(serve: Serve, stream: bool) -
     )
     server = serve(Turn(text="ok", usage=usage))
 
-    response = claude(server, stream=stream).request(ask())
+    response = await claude(server, stream=stream).request(ask())
 
     assert response.usage.input_tokens == 120
     assert response.usage.output_tokens == 45
@@ -191,15 +264,17 @@ def test_usage_reports_cache_read_and_write_tokens(serve: Serve, stream: bool) -
     assert response.usage.cache_write_tokens == 300
 
 
-def test_request_carries_tools_forced_choice_and_cache_control(serve: Serve) -> None:
+async def test_request_carries_tools_forced_choice_and_cache_control(serve: Serve) -> None:
     server = serve(plan_turn(["x"]))
 
-    claude(server).request(ask(tools=(SEARCH_TOOL, PLAN_TOOL), tool_choice="submit_plan"))
+    await claude(server).request(ask(tools=(SEARCH_TOOL, PLAN_TOOL), tool_choice="submit_plan"))
 
     sent = server.requests[0]
     assert sent["model"] == PRIMARY
     assert sent["max_tokens"] == 256
-    assert sent["messages"] == [{"role": "user", "content": "Plan a picnic."}]
+    assert sent["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "Plan a picnic."}]}
+    ]
     assert sent["system"] == [
         {"type": "text", "text": "You plan tasks.", "cache_control": {"type": "ephemeral"}}
     ]
@@ -213,10 +288,10 @@ def test_request_carries_tools_forced_choice_and_cache_control(serve: Serve) -> 
     assert "anthropic-version" in sent["headers"]
 
 
-def test_prompt_caching_off_sends_no_cache_control(serve: Serve) -> None:
+async def test_prompt_caching_off_sends_no_cache_control(serve: Serve) -> None:
     server = serve(plan_turn(["x"]))
 
-    claude(server, prompt_caching=False).request(ask(tools=(SEARCH_TOOL, PLAN_TOOL)))
+    await claude(server, prompt_caching=False).request(ask(tools=(SEARCH_TOOL, PLAN_TOOL)))
 
     sent = server.requests[0]
     assert sent["system"] == "You plan tasks."
@@ -224,88 +299,114 @@ def test_prompt_caching_off_sends_no_cache_control(serve: Serve) -> None:
     assert "tool_choice" not in sent
 
 
-def test_transient_overload_is_retried_by_the_sdk(serve: Serve) -> None:
+async def test_transient_overload_is_retried_by_the_sdk(serve: Serve) -> None:
     server = serve(overloaded(), Turn(text="ok"))
 
-    response = claude(server, max_retries=1, fallbacks=(FALLBACK,)).request(ask())
+    response = await with_fallback(server, max_retries=1).request(ask())
 
     assert response.text == "ok"
     assert response.model == PRIMARY
+    assert response.fallbacks == ()
     assert [r["model"] for r in server.requests] == [PRIMARY, PRIMARY]
     assert [r["headers"]["x-stainless-retry-count"] for r in server.requests] == ["0", "1"]
 
 
-def test_persistent_overload_falls_back_to_next_model(serve: Serve) -> None:
+async def test_persistent_overload_is_an_overloaded_error_naming_the_model(serve: Serve) -> None:
+    server = serve(overloaded(), overloaded())
+
+    with pytest.raises(ModelOverloadedError) as caught:
+        await claude(server, max_retries=1).request(ask())
+
+    assert PRIMARY in str(caught.value)
+    assert "529 overloaded_error" in str(caught.value)
+
+
+# --- fallback ------------------------------------------------------------------------------------
+
+
+async def test_persistent_overload_falls_back_to_next_model(serve: Serve) -> None:
     server = serve(overloaded(), overloaded(), Turn(text="from the fallback"))
 
-    response = claude(server, max_retries=1, fallbacks=(FALLBACK,)).request(ask())
+    response = await with_fallback(server, max_retries=1).request(ask())
 
     assert [r["model"] for r in server.requests] == [PRIMARY, PRIMARY, FALLBACK]
     assert response.model == FALLBACK
     assert response.text == "from the fallback"
+    assert response.fallbacks == (PRIMARY,)
 
 
-def test_overload_while_streaming_falls_back_to_next_model(serve: Serve) -> None:
+async def test_overload_while_streaming_falls_back_to_next_model(serve: Serve) -> None:
     server = serve(overloaded(), Turn(text="streamed by the fallback"))
 
-    response = claude(server, max_retries=0, fallbacks=(FALLBACK,), stream=True).request(ask())
+    response = await with_fallback(server, max_retries=0, stream=True).request(ask())
 
     assert [r["model"] for r in server.requests] == [PRIMARY, FALLBACK]
+    assert all(r["stream"] is True for r in server.requests)
     assert response.text == "streamed by the fallback"
 
 
-def test_fallback_equal_to_primary_is_not_tried_twice(serve: Serve) -> None:
+async def test_fallback_equal_to_primary_is_not_tried_twice(serve: Serve) -> None:
     server = serve(overloaded(), overloaded(), Turn(text="never reached"))
+    settings = Settings(
+        ANTHROPIC_API_KEY="sk-test",
+        ANTHROPIC_BASE_URL=server.base_url,
+        anthropic_max_retries=1,
+        anthropic_timeout_s=5,
+    )
+    router = claude_router(settings, RoleModels(planner=PRIMARY, fallbacks=[PRIMARY]))
 
     with pytest.raises(ModelUnavailableError):
-        claude(server, max_retries=1, fallbacks=(PRIMARY,)).request(ask())
+        await router.for_role(Role.PLANNER).request(ask())
 
     assert len(server.requests) == 2
 
 
-def test_all_models_overloaded_raises_model_unavailable(serve: Serve) -> None:
+async def test_all_models_overloaded_raises_model_unavailable(serve: Serve) -> None:
     server = serve(*[overloaded() for _ in range(4)])
 
     with pytest.raises(ModelUnavailableError) as caught:
-        claude(server, max_retries=1, fallbacks=(FALLBACK,)).request(ask())
+        await with_fallback(server, max_retries=1).request(ask())
 
     message = str(caught.value)
-    assert PRIMARY in message and FALLBACK in message
+    assert f"tried {PRIMARY}, {FALLBACK}" in message
     assert "529 overloaded_error" in message
     assert "\n" not in message
     assert [r["model"] for r in server.requests] == [PRIMARY, PRIMARY, FALLBACK, FALLBACK]
 
 
-def test_bad_request_raises_without_fallback(serve: Serve) -> None:
+async def test_bad_request_raises_without_fallback(serve: Serve) -> None:
     bad = ScriptedError(status=400, type="invalid_request_error", message="tools.0: bad schema")
     server = serve(Turn(error=bad), Turn(text="never reached"))
 
-    with pytest.raises(ModelUnavailableError, match="tools.0: bad schema"):
-        claude(server, max_retries=1, fallbacks=(FALLBACK,)).request(ask())
+    with pytest.raises(ModelUnavailableError, match="tools.0: bad schema") as caught:
+        await with_fallback(server, max_retries=1).request(ask())
 
+    assert not isinstance(caught.value, ModelOverloadedError)
     assert [r["model"] for r in server.requests] == [PRIMARY]
 
 
-def test_rejected_api_key_says_to_check_it(serve: Serve) -> None:
+async def test_rejected_api_key_says_to_check_it(serve: Serve) -> None:
     denied = ScriptedError(status=401, type="authentication_error", message="invalid x-api-key")
     server = serve(Turn(error=denied))
 
     with pytest.raises(ModelUnavailableError, match="check ANTHROPIC_API_KEY"):
-        claude(server, fallbacks=(FALLBACK,)).request(ask())
+        await with_fallback(server).request(ask())
+
+    assert len(server.requests) == 1
 
 
-def test_exhausted_script_fails_without_retries(serve: Serve) -> None:
+async def test_exhausted_script_fails_without_retries(serve: Serve) -> None:
     server = serve(Turn(text="only one"))
     model = claude(server, max_retries=2)
-    model.request(ask())
+    await model.request(ask())
 
     with pytest.raises(ModelUnavailableError, match="script exhausted"):
-        model.request(ask())
+        await model.request(ask())
 
     assert len(server.requests) == 2
 
 
-def test_client_from_settings_uses_key_url_and_retries(serve: Serve) -> None:
+async def test_client_from_settings_uses_key_url_and_retries(serve: Serve) -> None:
     server = serve(overloaded(), Turn(text="ok"))
     settings = Settings(
         ANTHROPIC_API_KEY="sk-from-settings",
@@ -314,10 +415,15 @@ def test_client_from_settings_uses_key_url_and_retries(serve: Serve) -> None:
         anthropic_timeout_s=5,
     )
 
-    response = ClaudeModel(PRIMARY, claude_client(settings)).request(ask())
+    client = claude_client(settings)
+    response = await ClaudeModel(PRIMARY, client).request(ask())
 
+    assert isinstance(client, anthropic.AsyncAnthropic)
     assert response.text == "ok"
     assert [sent_key(r) for r in server.requests] == ["sk-from-settings"] * 2
+
+
+# --- the test server -----------------------------------------------------------------------------
 
 
 def test_server_rejects_request_without_max_tokens(serve: Serve) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -210,8 +211,25 @@ def test_resume_after_the_process_was_killed_while_awaiting_approval(env, termin
         (["run", "x", "--script", "nowhere.yaml"], "script file not found: /"),
         (
             ["run", "x", "--agent", "billing", "--script", str(demo_script_path())],
-            "unknown agent 'billing'",
+            "agent reference 'billing' is not 'package.module:attr' or 'path/to/file.py:attr'",
         ),
+        (
+            [
+                "run",
+                "x",
+                "--agent",
+                "no_such_pkg.agents:agent",
+                "--script",
+                str(demo_script_path()),
+            ],
+            "cannot import 'no_such_pkg.agents'",
+        ),
+        (
+            ["run", "x", "--agent", "agentlab.domains.support:nobody"],
+            "agentlab.domains.support has no attribute 'nobody'",
+        ),
+        (["run", "x", "--agent", "nowhere/agent.py:agent"], "no such file /"),
+        (["agents", "--graphs", "nowhere.json"], "no nowhere.json here"),
         (["run", " ", "--script", str(demo_script_path())], "the task is empty"),
     ],
 )
@@ -262,3 +280,150 @@ def test_conflicting_flags_are_a_usage_error(env):
     assert result.returncode == 2
     assert "choose one of --approve and --reject" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+AGENT_MODULE = """
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+
+from agentlab import Agent, FunctionToolset, Risk, ToolContext, tool
+
+EFFECTS = Path(__file__).with_name("effects.log")
+
+
+@tool
+def find_document(title: Annotated[str, Field(min_length=1)]) -> dict:
+    \"\"\"Find a document by its title.\"\"\"
+    return {"title": title, "pages": 3}
+
+
+@tool(risk=Risk.DESTRUCTIVE)
+def shred(ctx: ToolContext, title: str) -> dict:
+    \"\"\"Shred a document for good.\"\"\"
+    with EFFECTS.open("a") as log:
+        log.write(f"shred {title} {ctx.idempotency_key} for {ctx.principal}\\n")
+    return {"shredded": title}
+
+
+agent = Agent(
+    name="shredder",
+    purpose="an office assistant that finds and shreds documents",
+    toolsets=[FunctionToolset([find_document, shred])],
+)
+"""
+
+SHRED_SCRIPT = json.dumps(
+    {
+        "roles": {
+            "planner": [
+                {
+                    "tool_use": {
+                        "name": "submit_plan",
+                        "input": {
+                            "steps": [
+                                {
+                                    "description": "find the memo",
+                                    "tool": "find_document",
+                                    "arguments": {"title": "memo"},
+                                },
+                                {
+                                    "description": "shred the memo",
+                                    "tool": "shred",
+                                    "arguments": {"title": "memo"},
+                                },
+                            ]
+                        },
+                    }
+                }
+            ],
+            "validator": [
+                {
+                    "tool_use": {
+                        "name": "submit_verdict",
+                        "input": {"complete": True, "reason": "shredded"},
+                    }
+                }
+            ],
+        }
+    }
+)
+
+
+@pytest.fixture
+def user_agent(tmp_path: Path) -> Path:
+    """A project of the user's, outside the package: an agent module and a script."""
+    project = tmp_path / "project"
+    (project / "office").mkdir(parents=True)
+    (project / "office" / "__init__.py").write_text("")
+    (project / "office" / "agents.py").write_text(AGENT_MODULE)
+    (project / "script.json").write_text(SHRED_SCRIPT)
+    return project
+
+
+def effects(project: Path) -> list[str]:
+    log = project / "office" / "effects.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.mark.parametrize("reference", ["office/agents.py:agent", "office.agents:agent"])
+def test_user_agent_runs_pauses_and_is_approved_and_finished_by_another_process(
+    env, user_agent, reference
+):
+    env = {**env, "PYTHONPATH": str(user_agent)}
+    started = subprocess.run(
+        [
+            *AGENTLAB,
+            "run",
+            "Shred the memo",
+            "--agent",
+            reference,
+            "--script",
+            "script.json",
+            "--as",
+            "alice",
+        ],
+        env=env,
+        cwd=user_agent,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert started.returncode == 0, started.stderr
+    assert "approval needed" in started.stdout and "shred" in started.stdout
+    assert effects(user_agent) == []
+    run_id = run_id_in(started.stdout)
+
+    # Another process, started elsewhere, rebuilds the agent from the run's stored reference.
+    finished = agentlab(env, "resume", run_id, "--approve")
+    assert finished.returncode == 0, finished.stderr
+    assert re.search(r"status\s+completed", finished.stdout)
+    assert effects(user_agent) == [f"shred memo {run_id}:1.2 for alice"]
+    shown = agentlab(env, "show", run_id)
+    assert "shredder" in shown.stdout and "alice" in shown.stdout
+
+
+def test_agents_lists_each_agent_of_langgraph_json_with_its_tools(env, user_agent):
+    config = user_agent / "langgraph.json"
+    config.write_text(json.dumps({"graphs": {"office": "./office/agents.py:agent"}}))
+    result = agentlab(env, "agents", "--graphs", config)
+    assert result.returncode == 0, result.stderr
+    for text in ("office", "shredder", "find_document", "shred", "destructive", "ask"):
+        assert text in result.stdout
+
+
+def test_agents_lists_the_support_agent_of_the_repository(env):
+    result = subprocess.run(
+        [*AGENTLAB, "agents"],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for tool_name in ("search_customers", "send_notification", "delete_customer"):
+        assert tool_name in result.stdout
+    assert "the default agent" in result.stdout

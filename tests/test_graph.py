@@ -1,18 +1,33 @@
-"""The agent graph: every status transition, the iteration cap, approvals, re-planning."""
+"""The agent graph: every status transition, the iteration cap, approvals, re-planning, the tool
+executor (schema tools, failures) and the one policy both locks ask."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
-from agentlab.models.base import Role
-from agentlab.orchestration import Agent, compile_agent, initial_state, recursion_limit
+from agentlab.models.base import ModelRequest, Role
+from agentlab.models.messages import text_of
+from agentlab.models.router import scripted_router
+from agentlab.models.script import parse_script
+from agentlab.orchestration import Agent, Limits, RunContext, compile_agent, initial_state
+from agentlab.tools import (
+    DefaultPolicy,
+    FunctionToolset,
+    Policy,
+    PolicyDecision,
+    ProposedCall,
+    Risk,
+    Tool,
+    Verdict,
+    tool,
+)
+from tests.conftest import Ledger, toy_tools
 from tests.scripts import call, plan, script, step, verdict
 
 
@@ -23,27 +38,31 @@ class Run:
         self, agent: Agent, *, saver: Any = None, thread: str = "run-test", max_iterations: int = 10
     ) -> None:
         self.graph = compile_agent(agent, checkpointer=saver or InMemorySaver())
+        self.context = RunContext(limits=Limits(max_iterations=max_iterations))
         self.config = {
             "configurable": {"thread_id": thread},
-            "recursion_limit": recursion_limit(max_iterations),
+            "recursion_limit": self.context.limits.recursion_limit,
         }
-        self.max_iterations = max_iterations
 
-    def start(self, task: str = "do the task") -> dict[str, Any]:
-        self.graph.invoke(initial_state(task, max_iterations=self.max_iterations), self.config)
-        return self.state
+    async def start(self, task: str = "do the task", **kwargs: Any) -> dict[str, Any]:
+        await self.graph.ainvoke(initial_state(task), self.config, context=self.context, **kwargs)
+        return await self.state()
 
-    def decide(self, approve: bool, **extra: Any) -> dict[str, Any]:
-        self.graph.invoke(Command(resume={"approve": approve, **extra}), self.config)
-        return self.state
+    async def decide(self, approve: bool, **extra: Any) -> dict[str, Any]:
+        command = Command(resume={"approve": approve, **extra})
+        await self.graph.ainvoke(command, self.config, context=self.context)
+        return await self.state()
 
-    @property
-    def state(self) -> dict[str, Any]:
-        return dict(self.graph.get_state(self.config).values)
+    async def proceed(self) -> dict[str, Any]:
+        """Continue a run stopped by an ``interrupt_before`` (not by an approval)."""
+        await self.graph.ainvoke(None, self.config, context=self.context)
+        return await self.state()
 
-    @property
-    def waiting_for(self) -> dict[str, Any] | None:
-        interrupts = self.graph.get_state(self.config).interrupts
+    async def state(self) -> dict[str, Any]:
+        return dict((await self.graph.aget_state(self.config)).values)
+
+    async def waiting_for(self) -> dict[str, Any] | None:
+        interrupts = (await self.graph.aget_state(self.config)).interrupts
         return dict(interrupts[0].value) if interrupts else None
 
 
@@ -51,14 +70,52 @@ def moves(state: dict[str, Any]) -> list[tuple[str, str]]:
     return [(t["source"], t["target"]) for t in state["transitions"]]
 
 
-def test_plan_execute_validate_completes(make_agent, ledger):
+def errors(state: dict[str, Any]) -> list[str | None]:
+    return [r["outcome"]["error"] for r in state["results"]]
+
+
+def spy_on(agent: Agent, role: Role) -> list[ModelRequest]:
+    """Record the requests ``role``'s model gets (our own ScriptedModel, not an SDK object)."""
+    model = agent.models.for_role(role)
+    original = model.request
+    seen: list[ModelRequest] = []
+
+    async def spy(request: ModelRequest):
+        seen.append(request)
+        return await original(request)
+
+    model.request = spy
+    return seen
+
+
+def prompt(request: ModelRequest) -> str:
+    return "\n".join(text_of(m["content"]) for m in request.messages)
+
+
+def agent_with(
+    ledger: Ledger, text: str, *tools: Tool, policy: Policy | None = None, threshold: float = 1.0
+) -> Agent:
+    """The toy agent, with ``tools`` in a second toolset and ``policy`` deciding approvals."""
+    return Agent(
+        "toy",
+        "a test agent",
+        toolsets=[toy_tools(ledger), FunctionToolset(tools)],
+        policy=policy or DefaultPolicy(threshold),
+        models=scripted_router(parse_script(text), source="test script"),
+    )
+
+
+# --- the status machine ------------------------------------------------------------------------
+
+
+async def test_plan_execute_validate_completes(make_agent, ledger):
     agent = make_agent(
         script(
             planner=[plan(step("lookup", key="a"), step("store", key="a", value=1))],
             validator=[verdict(True, "stored")],
         )
     )
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert state["status"] == "completed"
     assert state["outcome"] == "stored"
     assert moves(state) == [
@@ -70,13 +127,13 @@ def test_plan_execute_validate_completes(make_agent, ledger):
     assert state["iterations"] == 3  # one planning round and two steps
 
 
-def test_every_transition_records_its_reason(make_agent):
+async def test_every_transition_records_its_reason(make_agent):
     agent = make_agent(script(planner=[plan(step("lookup", key="a"))], validator=[verdict(True)]))
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert all(t["reason"] and t["node"] for t in state["transitions"])
 
 
-def test_destructive_step_waits_for_approval(make_agent, ledger):
+async def test_destructive_step_waits_for_approval(make_agent, ledger):
     agent = make_agent(
         script(
             planner=[plan(step("lookup", key="a"), step("wipe", key="a"))],
@@ -84,10 +141,10 @@ def test_destructive_step_waits_for_approval(make_agent, ledger):
         )
     )
     run = Run(agent)
-    state = run.start()
+    state = await run.start()
     assert state["status"] == "awaiting_human"
     assert moves(state)[-1] == ("executing", "awaiting_human")
-    assert run.waiting_for == {
+    assert await run.waiting_for() == {
         "step_id": "1.2",
         "description": "call wipe",
         "tool": "wipe",
@@ -97,27 +154,28 @@ def test_destructive_step_waits_for_approval(make_agent, ledger):
     assert ledger.names() == ["lookup"]  # the destructive call has not run
 
 
-def test_step_the_planner_marks_destructive_waits_for_approval(make_agent, ledger):
+async def test_step_the_planner_marks_destructive_waits_for_approval(make_agent, ledger):
     agent = make_agent(script(planner=[plan(step("lookup", destructive=True, key="a"))]))
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert state["status"] == "awaiting_human"
     assert ledger.calls == []
 
 
-def test_step_above_cost_threshold_waits_for_approval(make_agent, ledger):
+async def test_step_above_cost_threshold_waits_for_approval(make_agent, ledger):
     agent = make_agent(script(planner=[plan(step("order", item="desk"))]), threshold=1.0)
     run = Run(agent)
-    run.start()
-    assert run.waiting_for is not None
-    assert run.waiting_for["reasons"] == ["estimated cost $5.00 > $1.00"]
+    await run.start()
+    waiting = await run.waiting_for()
+    assert waiting is not None
+    assert waiting["reasons"] == ["estimated cost $5.00 > $1.00"]
     assert ledger.calls == []
 
 
-def test_approve_runs_the_step_and_completes(make_agent, ledger):
+async def test_approve_runs_the_step_and_completes(make_agent, ledger):
     agent = make_agent(script(planner=[plan(step("wipe", key="a"))], validator=[verdict(True)]))
     run = Run(agent)
-    run.start()
-    state = run.decide(True, note="fine")
+    await run.start()
+    state = await run.decide(True, note="fine")
     assert state["status"] == "completed"
     assert ("awaiting_human", "executing") in moves(state)
     assert ledger.names() == ["wipe"]
@@ -126,7 +184,7 @@ def test_approve_runs_the_step_and_completes(make_agent, ledger):
     ]
 
 
-def test_reject_replans_without_the_step(make_agent, ledger):
+async def test_reject_replans_without_the_step(make_agent, ledger):
     agent = make_agent(
         script(
             planner=[plan(step("wipe", key="a")), plan(step("lookup", key="a"))],
@@ -134,45 +192,37 @@ def test_reject_replans_without_the_step(make_agent, ledger):
         )
     )
     run = Run(agent)
-    run.start()
-    state = run.decide(False, note="too risky")
+    await run.start()
+    state = await run.decide(False, note="too risky")
     assert state["status"] == "completed"
     assert ("awaiting_human", "planning") in moves(state)
     assert ledger.names() == ["lookup"]  # the rejected call never ran
     assert state["plan_round"] == 2
 
 
-def test_rejection_is_in_the_next_planner_prompt(make_agent):
+async def test_rejection_is_in_the_next_planner_prompt(make_agent):
     agent = make_agent(
         script(planner=[plan(step("wipe", key="a")), plan()], validator=[verdict(True)])
     )
-    seen: list[str] = []
-    planner = agent.models.for_role(Role.PLANNER)
-    original = planner.request
-
-    def spy(request):
-        seen.append(request.messages[0].content)
-        return original(request)
-
-    planner.request = spy  # our own ScriptedModel, not an SDK object
+    seen = spy_on(agent, Role.PLANNER)
     run = Run(agent)
-    run.start()
-    run.decide(False, note="too risky")
-    assert "Rejected by a human" in seen[1] and "too risky" in seen[1]
+    await run.start()
+    await run.decide(False, note="too risky")
+    assert "Rejected by a human" in prompt(seen[1]) and "too risky" in prompt(seen[1])
 
 
-def test_reject_with_stop_ends_the_run_failed(make_agent, ledger):
+async def test_reject_with_stop_ends_the_run_failed(make_agent, ledger):
     agent = make_agent(script(planner=[plan(step("wipe", key="a"))]))
     run = Run(agent)
-    run.start()
-    state = run.decide(False, stop=True, note="no")
+    await run.start()
+    state = await run.decide(False, stop=True, note="no")
     assert state["status"] == "failed"
     assert moves(state)[-1] == ("awaiting_human", "failed")
     assert "stopped by a human" in state["outcome"]
     assert ledger.calls == []
 
 
-def test_failed_step_replans_instead_of_repeating(make_agent, ledger):
+async def test_failed_step_replans_instead_of_repeating(make_agent, ledger):
     agent = make_agent(
         script(
             planner=[
@@ -182,23 +232,22 @@ def test_failed_step_replans_instead_of_repeating(make_agent, ledger):
             validator=[verdict(True)],
         )
     )
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert state["status"] == "completed"
     assert ("executing", "planning") in moves(state)
     assert "cannot be stored" in state["transitions"][1]["reason"]
     assert [r["outcome"]["ok"] for r in state["results"]] == [False, True]
 
 
-def test_identical_failed_call_is_not_run_again(make_agent, ledger):
+async def test_identical_failed_call_is_not_run_again(make_agent, ledger):
     same = step("store", key="broken", value=1)
     agent = make_agent(script(planner=[plan(same), plan(same), plan(give_up="cannot store it")]))
-    state = Run(agent).start()
-    errors = [r["outcome"]["error"] for r in state["results"]]
-    assert errors[1] == "the same call already failed earlier in this run"
+    state = await Run(agent).start()
+    assert errors(state)[1] == "the same call already failed earlier in this run"
     assert state["status"] == "failed" and "cannot store it" in state["outcome"]
 
 
-def test_invalid_tool_arguments_are_a_result_the_planner_sees(make_agent, ledger):
+async def test_invalid_tool_arguments_are_a_result_the_planner_sees(make_agent, ledger):
     agent = make_agent(
         script(
             planner=[
@@ -209,61 +258,63 @@ def test_invalid_tool_arguments_are_a_result_the_planner_sees(make_agent, ledger
             validator=[verdict(True)],
         )
     )
-    state = Run(agent).start()
+    seen = spy_on(agent, Role.PLANNER)
+    state = await Run(agent).start()
     first = state["results"][0]["outcome"]
     assert not first["ok"] and "value: Input should be less than or equal to 100" in first["error"]
+    assert "Input should be less than or equal to 100" in prompt(seen[1])
     assert state["status"] == "completed"
 
 
-def test_validator_falling_short_sends_the_run_back_to_planning(make_agent):
+async def test_validator_falling_short_sends_the_run_back_to_planning(make_agent):
     agent = make_agent(
         script(
             planner=[plan(step("lookup", key="a")), plan(step("lookup", key="b"))],
             validator=[verdict(False, "b is missing"), verdict(True)],
         )
     )
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert ("validating", "planning") in moves(state)
     assert state["status"] == "completed" and state["plan_round"] == 2
 
 
-def test_iteration_cap_ends_the_run_failed_not_looping(make_agent):
+async def test_iteration_cap_ends_the_run_failed_not_looping(make_agent):
     forever = [plan(step("lookup", key="a"))] * 20
     agent = make_agent(script(planner=forever, validator=[verdict(False, "not yet")] * 20))
-    state = Run(agent, max_iterations=5).start()
+    state = await Run(agent, max_iterations=5).start()
     assert state["status"] == "failed"
     assert state["iterations"] == 5
     assert "iteration cap reached" in state["outcome"]
     assert state["transitions"][-1]["node"] == "halt"
 
 
-def test_planner_giving_up_fails_the_run(make_agent):
+async def test_planner_giving_up_fails_the_run(make_agent):
     agent = make_agent(script(planner=[plan(give_up="no tool can do that")]))
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert moves(state) == [("planning", "failed")]
     assert state["outcome"] == "planner gave up: no tool can do that"
 
 
-def test_plan_naming_an_unknown_tool_is_replanned(make_agent):
+async def test_plan_naming_an_unknown_tool_is_replanned(make_agent):
     agent = make_agent(
         script(
             planner=[plan(step("teleport")), plan(step("lookup", key="a"))],
             validator=[verdict(True)],
         )
     )
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert ("planning", "planning") in moves(state)
     assert "unknown tool(s) teleport" in state["transitions"][0]["reason"]
     assert state["status"] == "completed"
 
 
-def test_empty_plan_goes_to_validation(make_agent):
+async def test_empty_plan_goes_to_validation(make_agent):
     agent = make_agent(script(planner=[plan()], validator=[verdict(True, "nothing to do")]))
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert moves(state) == [("planning", "validating"), ("validating", "completed")]
 
 
-def test_executor_fills_in_arguments_the_plan_left_out(make_agent, ledger):
+async def test_executor_fills_in_arguments_the_plan_left_out(make_agent, ledger):
     agent = make_agent(
         script(
             planner=[plan(step("lookup", key="a"), step("store", key="a"))],
@@ -271,19 +322,19 @@ def test_executor_fills_in_arguments_the_plan_left_out(make_agent, ledger):
             validator=[verdict(True)],
         )
     )
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert ledger.calls[1][1]["value"] == 7
     assert [c["role"] for c in state["model_calls"]] == ["planner", "executor", "validator"]
 
 
-def test_model_that_cannot_answer_fails_the_run_with_the_reason(make_agent):
+async def test_model_that_cannot_answer_fails_the_run_with_the_reason(make_agent):
     agent = make_agent(script(planner=[plan(step("lookup", key="a"))]))  # no validator turn
-    state = Run(agent).start()
+    state = await Run(agent).start()
     assert state["status"] == "failed"
     assert state["outcome"].startswith("validator unavailable: the script in test script has 0")
 
 
-def test_every_designed_transition_occurs(make_agent):
+async def test_every_designed_transition_occurs(make_agent):
     """Between them, these runs walk every edge of the status machine."""
     scenarios = [
         # unknown tool, approval, validator unhappy, empty re-plan, validator happy
@@ -315,11 +366,12 @@ def test_every_designed_transition_occurs(make_agent):
     seen: set[tuple[str, str]] = set()
     for i, (text, decisions) in enumerate(scenarios):
         run = Run(make_agent(text), thread=f"t{i}", max_iterations=10 if i < 4 else 2)
-        run.start()
+        await run.start()
         for d in decisions:
-            run.decide(**d)
-        assert run.state["status"] in ("completed", "failed"), run.state["transitions"]
-        seen |= set(moves(run.state))
+            await run.decide(**d)
+        state = await run.state()
+        assert state["status"] in ("completed", "failed"), state["transitions"]
+        seen |= set(moves(state))
     assert seen == {
         ("planning", "executing"),
         ("planning", "planning"),
@@ -338,7 +390,10 @@ def test_every_designed_transition_occurs(make_agent):
     }
 
 
-def test_checkpoints_store_history_as_deltas_not_copies(make_agent, tmp_path: Path):
+# --- checkpoints -------------------------------------------------------------------------------
+
+
+async def test_checkpoints_store_history_as_deltas_not_copies(make_agent, tmp_path: Path):
     n = 30
     agent = make_agent(
         script(
@@ -346,47 +401,337 @@ def test_checkpoints_store_history_as_deltas_not_copies(make_agent, tmp_path: Pa
             validator=[verdict(True)],
         )
     )
-    conn = sqlite3.connect(tmp_path / "cp.sqlite", check_same_thread=False)
-    saver = SqliteSaver(conn)
-    run = Run(agent, saver=saver, max_iterations=n + 5)
-    state = run.start()
-    assert len(state["results"]) == n and len(state["messages"]) == 1 + 1 + n + 1
-    latest = saver.get_tuple(run.config)
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "cp.sqlite")) as saver:
+        run = Run(agent, saver=saver, max_iterations=n + 5)
+        state = await run.start()
+        # the task, the plan and its answer, n results, the verdict and its answer
+        assert len(state["results"]) == n and len(state["transcript"]) == 1 + 2 + n + 2
+        latest = await saver.aget_tuple(run.config)
     assert latest is not None
     stored = latest.checkpoint["channel_values"]
-    for channel in ("messages", "results", "transitions", "model_calls"):
+    for channel in ("transcript", "results", "transitions", "model_calls"):
         assert channel not in stored, f"{channel} was copied into the checkpoint"
 
 
-def test_run_resumes_in_a_new_graph_from_the_sqlite_checkpoint(make_agent, ledger, tmp_path):
+async def test_run_resumes_in_a_new_graph_from_the_sqlite_checkpoint(make_agent, ledger, tmp_path):
     text = script(
         planner=[plan(step("store", key="a", value=1), step("wipe", key="a"))],
         validator=[verdict(True)],
     )
-    path = tmp_path / "cp.sqlite"
-    first = Run(make_agent(text), saver=SqliteSaver(sqlite3.connect(path, check_same_thread=False)))
-    first.start()
+    path = str(tmp_path / "cp.sqlite")
+    async with AsyncSqliteSaver.from_conn_string(path) as saver:
+        await Run(make_agent(text), saver=saver).start()
     # A new agent, graph and connection: as a second process would build them.
-    second = Run(
-        make_agent(text), saver=SqliteSaver(sqlite3.connect(path, check_same_thread=False))
-    )
-    state = second.decide(True)
+    async with AsyncSqliteSaver.from_conn_string(path) as saver:
+        state = await Run(make_agent(text), saver=saver).decide(True)
     assert state["status"] == "completed"
     assert ledger.names() == ["store", "wipe"]  # store ran once, before the pause
 
 
-def test_tool_gets_a_stable_idempotency_key_per_step(make_agent, ledger):
+async def test_tool_gets_a_stable_idempotency_key_per_step(make_agent, ledger):
     agent = make_agent(
         script(planner=[plan(step("store", key="a", value=1))], validator=[verdict(True)])
     )
-    Run(agent, thread="run-42").start()
+    await Run(agent, thread="run-42").start()
     assert ledger.calls[0][1]["idem"] == "run-42:1.1"
 
 
 @pytest.mark.parametrize("decision", [{"approve": "yes"}, "ok"])
-def test_resume_value_that_is_not_a_decision_is_refused(make_agent, decision):
+async def test_resume_value_that_is_not_a_decision_is_refused(make_agent, decision):
     agent = make_agent(script(planner=[plan(step("wipe", key="a"))]))
     run = Run(agent)
-    run.start()
+    await run.start()
     with pytest.raises(ValueError, match="resume value must be a Decision"):
-        run.graph.invoke(Command(resume=decision), run.config)
+        await run.graph.ainvoke(Command(resume=decision), run.config, context=run.context)
+
+
+# --- tools described by a JSON schema ----------------------------------------------------------
+
+TAG_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "key": {"type": "string", "minLength": 1},
+        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    },
+    "required": ["key", "tags"],
+    "additionalProperties": False,
+}
+
+
+def schema_tool(ledger: Ledger, name: str = "tag", **options: Any) -> Tool:
+    """A tool with no Python signature, as MCP and HTTP tools arrive."""
+
+    def run(arguments: dict[str, Any]) -> dict[str, Any]:
+        ledger.calls.append((name, dict(arguments)))
+        return {"tagged": arguments["key"], "count": len(arguments["tags"])}
+
+    return Tool.from_schema(name, "Tag a key with labels.", TAG_SCHEMA, run, **options)
+
+
+async def test_schema_tool_is_planned_and_executed_like_a_function_tool(ledger):
+    agent = agent_with(
+        ledger,
+        script(
+            planner=[plan(step("lookup", key="a"), step("tag", key="a", tags=["x", "y"]))],
+            validator=[verdict(True)],
+        ),
+        schema_tool(ledger),
+    )
+    seen = spy_on(agent, Role.PLANNER)
+    state = await Run(agent).start()
+    assert "- tag (read): Tag a key with labels." in seen[0].system
+    assert state["status"] == "completed"
+    assert ledger.calls[1] == ("tag", {"key": "a", "tags": ["x", "y"]})
+    assert state["results"][1]["outcome"] == {
+        "ok": True,
+        "output": {"tagged": "a", "count": 2},
+        "error": None,
+    }
+
+
+async def test_schema_tool_arguments_the_plan_left_out_are_asked_of_the_executor(ledger):
+    agent = agent_with(
+        ledger,
+        script(
+            planner=[plan(step("tag", key="a"))],
+            executor=[call("tag", key="a", tags=["z"])],
+            validator=[verdict(True)],
+        ),
+        schema_tool(ledger),
+    )
+    seen = spy_on(agent, Role.EXECUTOR)
+    state = await Run(agent).start()
+    [request] = seen
+    assert request.tools[0].input_schema == TAG_SCHEMA
+    assert "'tags' is a required property" in prompt(request)
+    assert state["status"] == "completed" and ledger.calls == [("tag", {"key": "a", "tags": ["z"]})]
+
+
+async def test_invalid_schema_tool_arguments_are_a_result_the_planner_sees(ledger):
+    agent = agent_with(
+        ledger,
+        script(
+            planner=[
+                plan(step("tag", key="a", tags="x")),
+                plan(step("tag", key="a", tags=["x"])),
+            ],
+            executor=[call("tag", key="a", tags="x")],
+            validator=[verdict(True)],
+        ),
+        schema_tool(ledger),
+    )
+    seen = spy_on(agent, Role.PLANNER)
+    state = await Run(agent).start()
+    first = state["results"][0]["outcome"]
+    assert not first["ok"]
+    assert first["error"] == "invalid arguments: tags: 'x' is not of type 'array'"
+    assert "'x' is not of type 'array'" in prompt(seen[1])
+    assert ledger.calls == [("tag", {"key": "a", "tags": ["x"]})]  # only the valid call ran
+    assert state["status"] == "completed"
+
+
+async def test_destructive_schema_tool_waits_for_approval(ledger):
+    agent = agent_with(
+        ledger,
+        script(planner=[plan(step("purge", key="a", tags=["old"]))], validator=[verdict(True)]),
+        schema_tool(ledger, "purge", risk=Risk.DESTRUCTIVE),
+    )
+    run = Run(agent)
+    await run.start()
+    waiting = await run.waiting_for()
+    assert waiting is not None and (waiting["tool"], waiting["reasons"]) == (
+        "purge",
+        ["destructive"],
+    )
+    assert ledger.calls == []
+    state = await run.decide(True)
+    assert state["status"] == "completed" and ledger.names() == ["purge"]
+
+
+# --- a tool's failure is a result, never a crash -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exception", "error"),
+    [
+        (RuntimeError("the disk is gone"), "RuntimeError: the disk is gone"),
+        (KeyError("missing"), "KeyError: 'missing'"),
+        (ZeroDivisionError("division by zero"), "ZeroDivisionError: division by zero"),
+    ],
+)
+async def test_tool_raising_any_exception_ends_as_an_error_result_and_the_run_goes_on(
+    ledger, exception, error
+):
+    @tool
+    def explode(key: str) -> dict:
+        """Fails the way buggy code fails."""
+        raise exception
+
+    agent = agent_with(
+        ledger,
+        script(
+            planner=[plan(step("explode", key="a")), plan(step("lookup", key="a"))],
+            validator=[verdict(True)],
+        ),
+        explode,
+    )
+    seen = spy_on(agent, Role.PLANNER)
+    state = await Run(agent).start()
+    assert errors(state) == [error, None]
+    assert ("executing", "planning") in moves(state)
+    assert error in prompt(seen[1])
+    assert state["status"] == "completed" and ledger.names() == ["lookup"]
+
+
+async def test_tool_error_result_does_not_carry_the_traceback(ledger):
+    @tool
+    def explode(key: str) -> dict:
+        """Fails deep inside."""
+        raise RuntimeError("boom")
+
+    agent = agent_with(
+        ledger, script(planner=[plan(step("explode", key="a")), plan(give_up="no")]), explode
+    )
+    state = await Run(agent).start()
+    assert errors(state) == ["RuntimeError: boom"]
+    assert all("Traceback" not in str(e["message"]) for e in state["transcript"])
+
+
+# --- one policy decides approvals --------------------------------------------------------------
+
+
+class Rules:
+    """A policy with verdicts per tool name that a test can change mid-run; else the default."""
+
+    def __init__(self, **verdicts: Verdict) -> None:
+        self.verdicts = dict(verdicts)
+        self.seen: list[ProposedCall] = []
+
+    def decide(self, call: ProposedCall) -> PolicyDecision:
+        self.seen.append(call)
+        verdict = self.verdicts.get(call.tool.name)
+        if verdict is None:
+            return DefaultPolicy().decide(call)
+        return PolicyDecision(verdict, (f"the rules say {verdict.value} for {call.tool.name}",))
+
+
+async def test_custom_policy_asking_for_a_write_tool_pauses_the_run(ledger):
+    agent = agent_with(
+        ledger,
+        script(planner=[plan(step("store", key="a", value=1))], validator=[verdict(True)]),
+        policy=Rules(store=Verdict.ASK),
+    )
+    run = Run(agent)
+    state = await run.start()
+    assert state["status"] == "awaiting_human"
+    waiting = await run.waiting_for()
+    assert waiting is not None
+    assert (waiting["tool"], waiting["reasons"]) == ("store", ["the rules say ask for store"])
+    assert ledger.calls == []
+    assert (await run.decide(True))["status"] == "completed"
+    assert ledger.names() == ["store"]
+
+
+async def test_planner_is_told_which_tools_the_policy_asks_about(ledger):
+    agent = agent_with(
+        ledger,
+        script(planner=[plan(give_up="just looking")]),
+        policy=Rules(store=Verdict.ASK, order=Verdict.DENY),
+    )
+    seen = spy_on(agent, Role.PLANNER)
+    await Run(agent).start()
+    assert "- store (write, needs human approval)" in seen[0].system
+    assert "- order (write, not allowed: the rules say deny for order)" in seen[0].system
+
+
+async def test_policy_change_after_the_gate_is_enforced_by_the_executor(ledger):
+    rules = Rules()
+    agent = agent_with(
+        ledger,
+        script(
+            planner=[plan(step("store", key="a", value=1)), plan(give_up="store needs a human")]
+        ),
+        policy=rules,
+    )
+    run = Run(agent)
+    state = await run.start(interrupt_before=["execute"])
+    assert state["pending"]["approval_reasons"] == []  # the gate let the call through
+    rules.verdicts["store"] = Verdict.ASK  # the policy changes before the call runs
+    state = await run.proceed()
+    assert errors(state) == [
+        "store needs a human's approval (the rules say ask for store) and was not approved"
+    ]
+    assert ledger.calls == []  # nothing ran unapproved
+    assert ("executing", "planning") in moves(state)
+
+
+async def test_call_the_executor_refused_runs_once_a_human_approves_it(ledger):
+    rules = Rules()
+    store = step("store", key="a", value=1)
+    agent = agent_with(
+        ledger, script(planner=[plan(store), plan(store)], validator=[verdict(True)]), policy=rules
+    )
+    run = Run(agent)
+    await run.start(interrupt_before=["execute"])
+    rules.verdicts["store"] = Verdict.ASK
+    state = await run.proceed()  # refused by the executor, re-planned, now held at the gate
+    assert state["status"] == "awaiting_human"
+    state = await run.decide(True)
+    assert state["status"] == "completed"
+    assert ledger.names() == ["store"]
+
+
+async def test_policy_changed_by_an_earlier_step_stops_a_later_step_at_the_gate(ledger):
+    rules = Rules()
+
+    @tool
+    def lock(key: str) -> dict:
+        """Lock a key: from now on, writing it needs a human."""
+        rules.verdicts["store"] = Verdict.ASK
+        return {"locked": key}
+
+    agent = agent_with(
+        ledger,
+        script(
+            planner=[plan(step("lock", key="a"), step("store", key="a", value=1))],
+            validator=[verdict(True)],
+        ),
+        lock,
+        policy=rules,
+    )
+    run = Run(agent)
+    state = await run.start()
+    assert state["status"] == "awaiting_human"
+    assert (await run.waiting_for())["tool"] == "store"
+    assert ledger.calls == []
+
+
+async def test_call_the_policy_denies_fails_and_the_run_replans(ledger):
+    agent = agent_with(
+        ledger,
+        script(
+            planner=[plan(step("store", key="a", value=1)), plan(step("lookup", key="a"))],
+            validator=[verdict(True)],
+        ),
+        policy=Rules(store=Verdict.DENY),
+    )
+    state = await Run(agent).start()
+    assert errors(state) == ["store is denied by policy: the rules say deny for store", None]
+    assert ("executing", "planning") in moves(state)
+    assert state["status"] == "completed" and ledger.names() == ["lookup"]
+
+
+async def test_policy_sees_the_call_and_the_principal(ledger):
+    rules = Rules()
+    agent = agent_with(
+        ledger,
+        script(planner=[plan(step("store", key="a", value=1))], validator=[verdict(True)]),
+        policy=rules,
+    )
+    run = Run(agent)
+    run.context = run.context.model_copy(update={"principal": "alice"})
+    await run.start()
+    calls = [c for c in rules.seen if c.tool.name == "store" and c.arguments]
+    assert calls and all(
+        (c.principal, dict(c.arguments)) == ("alice", {"key": "a", "value": 1}) for c in calls
+    )

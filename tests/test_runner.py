@@ -1,25 +1,30 @@
-"""Durable runs: listing, inspecting, approving from another runner, resuming after a crash."""
+"""Durable runs: listing, inspecting, approving from another runner, resuming after a crash, and
+the run context (principal, session, run id, limits) reaching tools and the runs table."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentlab.config import Settings
-from agentlab.errors import RunNotFoundError, RunStateError, ScriptError
-from agentlab.models.router import ModelRouter, ModelSpec
+from agentlab.errors import AgentNotFoundError, RunNotFoundError, RunStateError, ScriptError
+from agentlab.models.router import ModelSpec
 from agentlab.orchestration import (
     Agent,
     ApprovalRequested,
+    Limits,
     RunEnded,
     Runner,
     StatusChanged,
+    SyncRunner,
     ToolCalled,
+    summarize,
 )
-from agentlab.tools import Toolset, tool
+from agentlab.tools import FunctionToolset, Tool, ToolContext, tool
 from tests.conftest import Ledger, toy_tools
 from tests.scripts import plan, script, step, verdict
 
@@ -30,16 +35,13 @@ def write_script(tmp_path: Path, text: str) -> ModelSpec:
     return ModelSpec(kind="scripted", script=str(path))
 
 
-def toy_resolver(ledger: Ledger, extra: Toolset | None = None):
-    def resolve(name: str, options: Mapping[str, Any], router: ModelRouter) -> Agent:
-        tools = list(toy_tools(ledger)) + list(extra or [])
-        return Agent(name, "a test agent", router, Toolset(tools))
-
-    return resolve
+def toy_agent(ledger: Ledger, *extra: Tool) -> Agent:
+    """The toy agent as an object: runnable and resumable in the runner it is given to."""
+    return Agent("toy", "a test agent", toolsets=[toy_tools(ledger), FunctionToolset(extra)])
 
 
-def drain(events) -> list[Any]:
-    return list(events)
+async def drain(events: AsyncIterator[Any]) -> list[Any]:
+    return [e async for e in events]
 
 
 APPROVAL_SCRIPT = script(
@@ -47,114 +49,236 @@ APPROVAL_SCRIPT = script(
     validator=[verdict(True, "wiped")],
 )
 
+# An agent defined in a user's own module, outside the package. Its tools record what they do in
+# a file beside it, and `build` records each time the definition is built, so a test can see the
+# side effects of every runner that loads the module.
+AGENT_MODULE = '''
+import json
+from pathlib import Path
 
-def test_started_run_is_listed_with_its_status(settings: Settings, tmp_path, ledger):
-    with Runner(settings, toy_resolver(ledger)) as runner:
-        run_id, events = runner.start(
-            "toy", "wipe a", models=write_script(tmp_path, APPROVAL_SCRIPT)
+from agentlab import Agent, FunctionToolset, Risk, tool
+
+HERE = Path(__file__).parent
+
+
+def _record(name: str, **arguments) -> None:
+    with (HERE / "ledger.jsonl").open("a") as f:
+        f.write(json.dumps([name, arguments]) + "\\n")
+
+
+@tool(risk=Risk.WRITE)
+def store(key: str, value: int) -> dict:
+    """Store a value under a key."""
+    _record("store", key=key, value=value)
+    return {"stored": key}
+
+
+@tool(risk=Risk.DESTRUCTIVE)
+def wipe(key: str) -> dict:
+    """Delete a key for good."""
+    _record("wipe", key=key)
+    return {"wiped": key}
+
+
+def build() -> Agent:
+    with (HERE / "builds.txt").open("a") as f:
+        f.write("built\\n")
+    return Agent("mine", "a user's own agent", toolsets=[FunctionToolset([store, wipe])])
+
+
+agent = Agent("mine", "a user's own agent", toolsets=[FunctionToolset([store, wipe])])
+'''
+
+
+def agent_module(tmp_path: Path) -> Path:
+    folder = tmp_path / "user_agents"
+    folder.mkdir(exist_ok=True)
+    path = folder / "my_agent.py"
+    path.write_text(AGENT_MODULE)
+    return path
+
+
+def ledger_of(module: Path) -> list[str]:
+    path = module.with_name("ledger.jsonl")
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line)[0] for line in lines]
+
+
+def builds_of(module: Path) -> int:
+    path = module.with_name("builds.txt")
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+async def test_started_run_is_listed_with_its_status(settings: Settings, tmp_path, ledger):
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger), "wipe a", models=write_script(tmp_path, APPROVAL_SCRIPT)
         )
-        ended = drain(events)[-1]
+        ended = (await drain(events))[-1]
         assert ended == RunEnded(run_id, "awaiting_human", "")
         [record] = runner.list()
     assert (record.run_id, record.status, record.task) == (run_id, "awaiting_human", "wipe a")
 
 
-def test_events_report_tool_calls_transitions_and_the_pause(settings, tmp_path, ledger):
-    with Runner(settings, toy_resolver(ledger)) as runner:
-        _, events = runner.start("toy", "wipe a", models=write_script(tmp_path, APPROVAL_SCRIPT))
-        kinds = [type(e).__name__ for e in drain(events)]
+async def test_events_report_tool_calls_transitions_and_the_pause(settings, tmp_path, ledger):
+    async with Runner(settings) as runner:
+        _, events = await runner.start(
+            toy_agent(ledger), "wipe a", models=write_script(tmp_path, APPROVAL_SCRIPT)
+        )
+        kinds = [type(e).__name__ for e in await drain(events)]
     assert kinds.index("PlanMade") < kinds.index("ToolCalled") < kinds.index("ApprovalRequested")
     assert kinds.count("StatusChanged") == 2 and kinds[-1] == "RunEnded"
 
 
-def test_a_second_runner_approves_a_paused_run(settings, tmp_path, ledger):
+async def test_a_second_runner_approves_a_paused_run(settings, tmp_path):
+    module = agent_module(tmp_path)
     spec = write_script(tmp_path, APPROVAL_SCRIPT)
-    with Runner(settings, toy_resolver(ledger)) as first:
-        run_id, events = first.start("toy", "wipe a", models=spec)
-        drain(events)
-    with Runner(settings, toy_resolver(ledger)) as second:
-        view = second.get(run_id)
+    async with Runner(settings) as first:
+        run_id, events = await first.start(f"{module}:agent", "wipe a", models=spec)
+        await drain(events)
+    assert ledger_of(module) == ["store"]
+    async with Runner(settings) as second:
+        view = await second.get(run_id)
+        assert view.record.agent == f"{module.resolve()}:agent"
         assert view.waiting_for is not None and view.waiting_for["tool"] == "wipe"
-        events = drain(second.resume(run_id, {"approve": True}))
+        events = await drain(await second.resume(run_id, {"approve": True}))
         assert isinstance(events[0], StatusChanged)
         assert events[-1].status == "completed"
         assert second.registry.get(run_id).status == "completed"
-    assert ledger.names() == ["store", "wipe"]
+    assert ledger_of(module) == ["store", "wipe"]
 
 
-def test_a_run_builds_its_agent_once_per_runner(settings, tmp_path, ledger):
-    builds: list[str] = []
-    resolve = toy_resolver(ledger)
-
-    def counting(name, options, router):
-        builds.append(name)
-        return resolve(name, options, router)
-
-    with Runner(settings, counting) as runner:
-        run_id, events = runner.start("toy", "t", models=write_script(tmp_path, APPROVAL_SCRIPT))
-        drain(events)
-        runner.get(run_id)
-        drain(runner.resume(run_id, {"approve": True}))
-        assert runner.get(run_id).status == "completed"
-    assert builds == ["toy"]
-    with Runner(settings, counting) as other:  # another process builds it once too
-        other.get(run_id)
-        other.get(run_id)
-    assert builds == ["toy", "toy"]
+async def test_a_run_given_as_a_relative_file_reference_is_found_from_elsewhere(
+    settings, tmp_path, monkeypatch
+):
+    module = agent_module(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            "user_agents/my_agent.py:agent",
+            "wipe a",
+            models=write_script(tmp_path, APPROVAL_SCRIPT),
+        )
+        await drain(events)
+    monkeypatch.chdir(module.parent)
+    async with Runner(settings) as other:
+        ended = (await drain(await other.resume(run_id, {"approve": True})))[-1]
+    assert ended.status == "completed"
 
 
-def test_runs_stop_after_ten_iterations_by_default(settings, tmp_path, ledger):
+async def test_a_run_builds_its_agent_once_per_runner(settings, tmp_path):
+    module = agent_module(tmp_path)
+    spec = write_script(tmp_path, APPROVAL_SCRIPT)
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(f"{module}:build", "t", models=spec)
+        await drain(events)
+        await runner.get(run_id)
+        await drain(await runner.resume(run_id, {"approve": True}))
+        assert (await runner.get(run_id)).status == "completed"
+    assert builds_of(module) == 1
+    async with Runner(settings) as other:  # another process builds it once too
+        await other.get(run_id)
+        await other.get(run_id)
+    assert builds_of(module) == 2
+
+
+async def test_a_run_of_an_agent_object_cannot_be_resumed_by_another_runner(
+    settings, tmp_path, ledger
+):
+    async with Runner(settings) as first:
+        run_id, events = await first.start(
+            toy_agent(ledger), "wipe a", models=write_script(tmp_path, APPROVAL_SCRIPT)
+        )
+        await drain(events)
+    async with Runner(settings) as second:
+        with pytest.raises(AgentNotFoundError, match="start runs with a reference"):
+            await second.resume(run_id, {"approve": True})
+
+
+async def test_runs_stop_after_ten_iterations_by_default(settings, tmp_path, ledger):
     forever = script(
         planner=[plan(step("lookup", key="a"))] * 30, validator=[verdict(False, "not yet")] * 30
     )
-    with Runner(settings, toy_resolver(ledger)) as runner:
-        run_id, events = runner.start("toy", "t", models=write_script(tmp_path, forever))
-        ended = drain(events)[-1]
-        state = runner.get(run_id).state
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger), "t", models=write_script(tmp_path, forever)
+        )
+        ended = (await drain(events))[-1]
+        state = (await runner.get(run_id)).state
     assert ended.status == "failed" and "10 of 10 iterations" in ended.outcome
     assert state["iterations"] == 10
 
 
-def test_waiting_run_needs_a_decision_to_resume(settings, tmp_path, ledger):
-    with Runner(settings, toy_resolver(ledger)) as runner:
-        run_id, events = runner.start("toy", "t", models=write_script(tmp_path, APPROVAL_SCRIPT))
-        drain(events)
+async def test_limits_given_to_a_run_are_kept_when_it_resumes(settings, tmp_path, ledger):
+    text = script(
+        planner=[plan(step("wipe", key="a"), step("lookup", key="b"), step("lookup", key="c"))],
+        validator=[verdict(True)],
+    )
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger),
+            "t",
+            models=write_script(tmp_path, text),
+            limits=Limits(max_iterations=3),
+        )
+        await drain(events)
+        ended = (await drain(await runner.resume(run_id, {"approve": True})))[-1]
+        view = await runner.get(run_id)
+    assert view.limits == Limits(max_iterations=3)
+    assert ended.status == "failed" and "3 of 3 iterations" in ended.outcome
+
+
+async def test_waiting_run_needs_a_decision_to_resume(settings, tmp_path, ledger):
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger), "t", models=write_script(tmp_path, APPROVAL_SCRIPT)
+        )
+        await drain(events)
         with pytest.raises(RunStateError, match="waiting for approval of wipe"):
-            drain(runner.resume(run_id))
+            await runner.resume(run_id)
 
 
-def test_ended_run_cannot_be_resumed(settings, tmp_path, ledger):
+async def test_ended_run_cannot_be_resumed(settings, tmp_path, ledger):
     text = script(planner=[plan(step("lookup", key="a"))], validator=[verdict(True)])
-    with Runner(settings, toy_resolver(ledger)) as runner:
-        run_id, events = runner.start("toy", "t", models=write_script(tmp_path, text))
-        drain(events)
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger), "t", models=write_script(tmp_path, text)
+        )
+        await drain(events)
         with pytest.raises(RunStateError, match="has ended \\(completed\\)"):
-            drain(runner.resume(run_id, {"approve": True}))
+            await runner.resume(run_id, {"approve": True})
 
 
-def test_unknown_run_id_says_how_to_find_runs(settings, ledger):
-    with (
-        Runner(settings, toy_resolver(ledger)) as runner,
-        pytest.raises(RunNotFoundError, match="agentlab runs"),
-    ):
-        runner.get("run-missing")
+async def test_unknown_run_id_says_how_to_find_runs(settings):
+    async with Runner(settings) as runner:
+        with pytest.raises(RunNotFoundError, match="agentlab runs"):
+            await runner.get("run-missing")
 
 
-def test_broken_script_fails_before_a_run_is_recorded(settings, tmp_path, ledger):
+async def test_broken_script_fails_before_a_run_is_recorded(settings, tmp_path, ledger):
     bad = tmp_path / "bad.yaml"
     bad.write_text("roles: [")
-    with Runner(settings, toy_resolver(ledger)) as runner:
+    async with Runner(settings) as runner:
         with pytest.raises(ScriptError):
-            runner.start("toy", "t", models=ModelSpec(kind="scripted", script=str(bad)))
+            await runner.start(
+                toy_agent(ledger), "t", models=ModelSpec(kind="scripted", script=str(bad))
+            )
         assert runner.list() == []
 
 
-def test_empty_task_is_refused(settings, tmp_path, ledger):
-    with Runner(settings, toy_resolver(ledger)) as runner, pytest.raises(Exception, match="empty"):
-        runner.start("toy", "  ", models=write_script(tmp_path, APPROVAL_SCRIPT))
+async def test_empty_task_is_refused(settings, tmp_path, ledger):
+    async with Runner(settings) as runner:
+        with pytest.raises(Exception, match="empty"):
+            await runner.start(
+                toy_agent(ledger), "  ", models=write_script(tmp_path, APPROVAL_SCRIPT)
+            )
 
 
-def test_run_crashed_mid_step_resumes_from_its_last_checkpoint(settings, tmp_path, ledger):
+class Crash(BaseException):
+    """The process dying mid-step: not an error a tool reports, so nothing catches it."""
+
+
+async def test_run_crashed_mid_step_resumes_from_its_last_checkpoint(settings, tmp_path, ledger):
     crashes = {"left": 1}
 
     @tool
@@ -162,7 +286,7 @@ def test_run_crashed_mid_step_resumes_from_its_last_checkpoint(settings, tmp_pat
         """Crashes the first time, like a process dying in the middle of a step."""
         if crashes["left"]:
             crashes["left"] -= 1
-            raise RuntimeError("process died")
+            raise Crash("process died")
         ledger.calls.append(("flaky", {"key": key}))
         return {"ok": key}
 
@@ -171,34 +295,110 @@ def test_run_crashed_mid_step_resumes_from_its_last_checkpoint(settings, tmp_pat
         validator=[verdict(True)],
     )
     spec = write_script(tmp_path, text)
-    with Runner(settings, toy_resolver(ledger, Toolset([flaky]))) as runner:
-        run_id, events = runner.start("toy", "t", models=spec)
-        with pytest.raises(RuntimeError, match="process died"):
-            drain(events)
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(toy_agent(ledger, flaky), "t", models=spec)
+        with pytest.raises(Crash, match="process died"):
+            await drain(events)
         with pytest.raises(RunStateError, match="not waiting for approval"):
-            drain(runner.resume(run_id, {"approve": True}))
-        ended = drain(runner.resume(run_id))[-1]
+            await runner.resume(run_id, {"approve": True})
+        ended = (await drain(await runner.resume(run_id)))[-1]
     assert ended.status == "completed"
     assert ledger.names() == ["store", "flaky"]  # the step before the crash did not run again
 
 
-def test_summary_figures_follow_the_run(settings, tmp_path, ledger):
-    from agentlab.orchestration import summarize
-
-    with Runner(settings, toy_resolver(ledger)) as runner:
-        run_id, events = runner.start("toy", "t", models=write_script(tmp_path, APPROVAL_SCRIPT))
-        drain(events)
-        drain(runner.resume(run_id, {"approve": False, "stop": True}))
-        s = summarize(runner.get(run_id).state)
+async def test_summary_figures_follow_the_run(settings, tmp_path, ledger):
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger), "t", models=write_script(tmp_path, APPROVAL_SCRIPT)
+        )
+        await drain(events)
+        await drain(await runner.resume(run_id, {"approve": False, "stop": True}))
+        s = summarize((await runner.get(run_id)).state)
     assert (s.status, s.steps_ok, s.approved, s.rejected, s.model_calls) == ("failed", 1, 0, 1, 1)
     assert s.cost_usd == 0.0 and s.scripted
 
 
-def test_tool_events_carry_outcomes(settings, tmp_path, ledger):
-    with Runner(settings, toy_resolver(ledger)) as runner:
-        _, events = runner.start("toy", "t", models=write_script(tmp_path, APPROVAL_SCRIPT))
-        evs = drain(events)
+async def test_tool_events_carry_outcomes(settings, tmp_path, ledger):
+    async with Runner(settings) as runner:
+        _, events = await runner.start(
+            toy_agent(ledger), "t", models=write_script(tmp_path, APPROVAL_SCRIPT)
+        )
+        evs = await drain(events)
     [called] = [e for e in evs if isinstance(e, ToolCalled)]
     [paused] = [e for e in evs if isinstance(e, ApprovalRequested)]
     assert called.result["outcome"] == {"ok": True, "output": {"stored": "a"}, "error": None}
     assert paused.request["reasons"] == ["destructive"]
+
+
+# --- the run context ---------------------------------------------------------------------------
+
+
+async def test_tools_receive_the_runs_principal_session_and_id(settings, tmp_path, ledger):
+    seen: list[ToolContext] = []
+
+    @tool
+    def whoami(ctx: ToolContext, key: str) -> dict:
+        """Say who the call is made for."""
+        seen.append(ctx)
+        return {"principal": ctx.principal}
+
+    text = script(planner=[plan(step("whoami", key="a"))], validator=[verdict(True)])
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger, whoami),
+            "t",
+            models=write_script(tmp_path, text),
+            principal="alice",
+            session="chat-7",
+        )
+        await drain(events)
+    [ctx] = seen
+    assert (ctx.principal, ctx.session, ctx.run_id) == ("alice", "chat-7", run_id)
+    assert ctx.idempotency_key == f"{run_id}:1.1"
+
+
+async def test_runs_table_records_principal_session_and_limits(settings, tmp_path, ledger):
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger),
+            "wipe a",
+            models=write_script(tmp_path, APPROVAL_SCRIPT),
+            principal="alice",
+            session="chat-7",
+            limits=Limits(max_iterations=7),
+        )
+        await drain(events)
+    async with Runner(settings) as other:  # what another process reads back
+        record = other.registry.get(run_id)
+    assert (record.principal, record.session) == ("alice", "chat-7")
+    assert Limits.model_validate(record.limits) == Limits(max_iterations=7)
+    assert record.agent_name == "toy"
+
+
+async def test_principal_defaults_to_the_os_user(settings, tmp_path, ledger, monkeypatch):
+    monkeypatch.setattr("getpass.getuser", lambda: "os-user")
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            toy_agent(ledger), "t", models=write_script(tmp_path, APPROVAL_SCRIPT)
+        )
+        await drain(events)
+        assert runner.registry.get(run_id).principal == "os-user"
+
+
+# --- the sync facade ---------------------------------------------------------------------------
+
+
+def test_sync_runner_pauses_and_is_approved_by_a_second_sync_runner(settings, tmp_path):
+    module = agent_module(tmp_path)
+    spec = write_script(tmp_path, APPROVAL_SCRIPT)
+    with SyncRunner(settings) as first:
+        run_id, events = first.start(f"{module}:agent", "wipe a", models=spec)
+        paused = list(events)[-1]
+        assert paused == RunEnded(run_id, "awaiting_human", "")
+        assert [r.run_id for r in first.list()] == [run_id]
+    with SyncRunner(settings) as second:
+        assert second.get(run_id).waiting_for["tool"] == "wipe"
+        events = list(second.resume(run_id, {"approve": True}))
+        assert isinstance(events[0], StatusChanged) and events[-1].status == "completed"
+        assert second.registry.get(run_id).status == "completed"
+    assert ledger_of(module) == ["store", "wipe"]

@@ -7,10 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.config import load_settings
+from agentlab.config import RoleModels, load_settings
 from agentlab.domains.support import demo_script_path
-from agentlab.errors import ConfigError, ScriptError
-from agentlab.models.base import ModelRequest, Role, ToolCall, Usage
+from agentlab.errors import (
+    ConfigError,
+    ModelOverloadedError,
+    ModelUnavailableError,
+    ScriptError,
+)
+from agentlab.models.anthropic import ClaudeModel
+from agentlab.models.base import CallInfo, ModelRequest, ModelResponse, Role, ToolCall, Usage
+from agentlab.models.calls import call_model
+from agentlab.models.messages import user
 from agentlab.models.pricing import cost_usd
 from agentlab.models.router import (
     ModelSpec,
@@ -20,6 +28,7 @@ from agentlab.models.router import (
 )
 from agentlab.models.script import load_script, parse_script
 from agentlab.models.scripted import ScriptedModel
+from agentlab.models.wrappers import FallbackModel
 
 YAML_SCRIPT = """\
 version: 1
@@ -34,8 +43,10 @@ roles:
 """
 
 
-def request(role: Role = Role.PLANNER, sequence: int = 0) -> ModelRequest:
-    return ModelRequest(role=role, system="system", messages=(), sequence=sequence)
+def request(role: Role = Role.PLANNER, index: int = 0) -> ModelRequest:
+    return ModelRequest(
+        role=role, system="system", messages=(user("go"),), call=CallInfo(index=index)
+    )
 
 
 def script_error(text: str) -> str:
@@ -123,72 +134,115 @@ def planner_model() -> ScriptedModel:
     return ScriptedModel(turns, name="scripted-planner", source="s.yaml")
 
 
-def test_scripted_model_answers_with_the_turn_of_the_request_sequence():
-    response = planner_model().request(request(sequence=1))
+async def test_scripted_model_answers_with_the_turn_of_the_calls_index():
+    response = await planner_model().request(request(index=1))
     assert (response.text, response.tool_calls) == ("nothing left to plan", ())
 
 
-def test_scripted_model_replays_the_same_turn_for_the_same_sequence():
+async def test_scripted_model_replays_the_same_turn_for_the_same_index():
     model = planner_model()
-    assert model.request(request(sequence=0)) == model.request(request(sequence=0))
+    assert await model.request(request(index=0)) == await model.request(request(index=0))
 
 
-def test_scripted_tool_use_becomes_a_tool_call():
-    response = planner_model().request(request(sequence=0))
+async def test_scripted_tool_use_becomes_a_tool_call():
+    response = await planner_model().request(request(index=0))
     assert response.tool_call("submit_plan") == ToolCall(
         id="scripted_planner_0_0", name="submit_plan", arguments={"steps": []}
     )
 
 
-def test_scripted_tool_use_keeps_its_given_id():
+async def test_scripted_tool_use_keeps_its_given_id():
     turns = parse_script(YAML_SCRIPT).roles[Role.EXECUTOR]
-    response = ScriptedModel(turns).request(request(Role.EXECUTOR))
+    response = await ScriptedModel(turns).request(request(Role.EXECUTOR))
     assert [c.id for c in response.tool_calls] == ["call_1"]
 
 
-def test_scripted_usage_maps_every_token_count():
+async def test_scripted_turn_with_text_and_tool_use_gives_both_blocks_in_order():
+    turns = parse_script(
+        "roles:\n  planner:\n    - text: here\n      tool_use: {name: go, input: {}, id: t1}\n"
+    ).roles[Role.PLANNER]
+    response = await ScriptedModel(turns).request(request())
+    assert response.content == (
+        {"type": "text", "text": "here"},
+        {"type": "tool_use", "id": "t1", "name": "go", "input": {}},
+    )
+
+
+async def test_scripted_usage_maps_every_token_count():
     turn = parse_script(
         "roles:\n  planner:\n    - text: hi\n      usage: {input_tokens: 10, "
         "output_tokens: 20, cache_read_input_tokens: 30, "
         "cache_creation_input_tokens: 40}\n"
     ).roles[Role.PLANNER]
-    assert ScriptedModel(turn).request(request()).usage == Usage(10, 20, 30, 40)
+    assert (await ScriptedModel(turn).request(request())).usage == Usage(10, 20, 30, 40)
 
 
-def test_scripted_usage_defaults_to_zero():
-    response = planner_model().request(request(sequence=1))
+async def test_scripted_usage_defaults_to_zero():
+    response = await planner_model().request(request(index=1))
     assert response.usage == Usage(0, 0, 0, 0)
 
 
-def test_stop_reason_defaults_to_tool_use_or_end_turn():
+async def test_stop_reason_defaults_to_tool_use_or_end_turn():
     model = planner_model()
-    assert model.request(request(sequence=0)).stop_reason == "tool_use"
-    assert model.request(request(sequence=1)).stop_reason == "end_turn"
+    assert (await model.request(request(index=0))).stop_reason == "tool_use"
+    assert (await model.request(request(index=1))).stop_reason == "end_turn"
 
 
-def test_scripted_stop_reason_is_kept():
+async def test_scripted_stop_reason_is_kept():
     turns = parse_script("roles:\n  planner:\n    - {text: cut, stop_reason: max_tokens}\n")
-    assert ScriptedModel(turns.roles[Role.PLANNER]).request(request()).stop_reason == "max_tokens"
+    response = await ScriptedModel(turns.roles[Role.PLANNER]).request(request())
+    assert response.stop_reason == "max_tokens"
 
 
-def test_scripted_response_is_marked_scripted_with_the_model_name():
-    response = planner_model().request(request())
-    assert (response.model, response.scripted) == ("scripted-planner", True)
+async def test_scripted_response_names_the_scripted_provider_and_the_model():
+    response = await planner_model().request(request())
+    assert (response.model, response.provider) == ("scripted-planner", "scripted")
 
 
-def test_running_out_of_turns_names_the_role_and_the_count():
+async def test_running_out_of_turns_names_the_role_and_the_count():
     with pytest.raises(ScriptError) as caught:
-        planner_model().request(request(sequence=2))
+        await planner_model().request(request(index=2))
     message = str(caught.value)
     assert "s.yaml" in message
     assert "has 2 planner turn(s)" in message
     assert "asked for turn 3" in message
 
 
-def test_scripted_error_turn_is_a_script_error():
+async def test_scripted_error_turn_is_a_script_error():
     turns = parse_script("roles:\n  planner:\n    - error: {status: 529}\n").roles[Role.PLANNER]
     with pytest.raises(ScriptError, match="cannot be errors"):
-        ScriptedModel(turns).request(request())
+        await ScriptedModel(turns).request(request())
+
+
+async def test_assert_complete_passes_once_every_turn_was_answered():
+    model = planner_model()
+    await model.request(request(index=0))
+    await model.request(request(index=1))
+
+    model.assert_complete()
+
+
+async def test_assert_complete_names_the_unused_turns():
+    model = planner_model()
+    await model.request(request(index=1))
+
+    with pytest.raises(AssertionError, match=r"scripted-planner: turn\(s\) \[1\] of 2 unused"):
+        model.assert_complete()
+
+
+def test_assert_complete_fails_for_a_model_never_asked():
+    with pytest.raises(AssertionError, match=r"\[1, 2\]"):
+        planner_model().assert_complete()
+
+
+async def test_turn_that_failed_does_not_count_as_answered():
+    turns = parse_script("roles:\n  planner:\n    - error: {status: 529}\n").roles[Role.PLANNER]
+    model = ScriptedModel(turns)
+    with pytest.raises(ScriptError):
+        await model.request(request())
+
+    with pytest.raises(AssertionError):
+        model.assert_complete()
 
 
 # --- model choice and routing --------------------------------------------------------------------
@@ -216,27 +270,69 @@ def test_without_key_or_script_the_error_says_what_to_do(settings):
     assert "--script" in str(caught.value)
 
 
-def test_scripted_router_replays_the_script_for_every_role():
+async def test_scripted_router_replays_the_script_for_every_role():
     router = scripted_router(parse_script(YAML_SCRIPT))
     assert router.scripted is True
-    executor = router.for_role(Role.EXECUTOR).request(request(Role.EXECUTOR))
+    executor = await router.for_role(Role.EXECUTOR).request(request(Role.EXECUTOR))
     assert executor.tool_call("search_customers") is not None
 
 
-def test_role_missing_from_the_script_has_no_turns():
+async def test_router_call_records_who_answered_the_tokens_and_the_cost():
+    router = scripted_router(parse_script(YAML_SCRIPT))
+
+    response, record = await router.call(request(Role.PLANNER, index=0))
+
+    assert response.tool_call("submit_plan") is not None
+    assert record == {
+        "role": "planner",
+        "index": 0,
+        "model": "scripted-planner",
+        "provider": "scripted",
+        "input_tokens": 812,
+        "output_tokens": 95,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cost_usd": 0.0,
+        "latency_s": 0.0,
+        "fallbacks": [],
+    }
+
+
+async def test_call_record_prices_a_claude_answer_and_lists_its_fallbacks():
+    class Priced:
+        name = "claude-haiku-4-5"
+
+        async def request(self, request: ModelRequest) -> ModelResponse:
+            return ModelResponse(
+                model="claude-haiku-4-5",
+                provider="anthropic",
+                usage=Usage(input_tokens=1_000_000),
+                latency_s=0.5,
+                fallbacks=("claude-sonnet-4-6",),
+            )
+
+    _, record = await call_model(Priced(), request(Role.VALIDATOR, index=3))
+
+    assert (record["role"], record["index"]) == ("validator", 3)
+    assert record["cost_usd"] == pytest.approx(1.0)
+    assert (record["latency_s"], record["fallbacks"]) == (0.5, ["claude-sonnet-4-6"])
+
+
+async def test_role_missing_from_the_script_has_no_turns():
     router = scripted_router(parse_script(YAML_SCRIPT), source="s.yaml")
     with pytest.raises(ScriptError, match="has 0 validator turn"):
-        router.for_role(Role.VALIDATOR).request(request(Role.VALIDATOR))
+        await router.for_role(Role.VALIDATOR).request(request(Role.VALIDATOR))
 
 
-def test_router_from_scripted_spec_loads_the_script(settings, tmp_path):
+async def test_router_from_scripted_spec_loads_the_script(settings, tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(YAML_SCRIPT)
 
     router = router_from_spec(ModelSpec.choose(settings, path), settings)
 
     assert router.scripted is True
-    assert router.for_role(Role.PLANNER).request(request(sequence=1)).text == "nothing left to plan"
+    response = await router.for_role(Role.PLANNER).request(request(index=1))
+    assert response.text == "nothing left to plan"
 
 
 def test_router_from_spec_with_missing_script_is_a_script_error(settings, tmp_path):
@@ -255,7 +351,16 @@ def test_router_from_anthropic_spec_without_key_is_a_config_error(settings):
         router_from_spec(ModelSpec(kind="anthropic"), settings)
 
 
-def test_claude_router_uses_the_configured_model_per_role(monkeypatch):
+def model_names(model) -> list[str]:
+    """The Claude models a role tries, in order."""
+    if isinstance(model, FallbackModel):
+        assert all(isinstance(m, ClaudeModel) for m in model.models)
+        return [m.name for m in model.models]
+    assert isinstance(model, ClaudeModel)
+    return [model.name]
+
+
+def test_claude_router_uses_the_configured_model_per_role_then_the_fallbacks(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
     monkeypatch.setenv("AGENTLAB_MODELS__EXECUTOR", "claude-sonnet-4-6")
 
@@ -267,6 +372,88 @@ def test_claude_router_uses_the_configured_model_per_role(monkeypatch):
         Role.EXECUTOR: "claude-sonnet-4-6",
         Role.VALIDATOR: "claude-haiku-4-5",
     }
+    assert {r: model_names(router.for_role(r)) for r in Role} == {
+        Role.PLANNER: ["claude-sonnet-4-6", "claude-haiku-4-5"],
+        Role.EXECUTOR: ["claude-sonnet-4-6", "claude-haiku-4-5"],
+        Role.VALIDATOR: ["claude-haiku-4-5", "claude-sonnet-4-6"],
+    }
+
+
+def test_claude_router_does_not_repeat_a_fallback_equal_to_the_primary(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    roles = RoleModels(
+        planner="claude-opus-4-6",
+        fallbacks=["claude-opus-4-6", "claude-haiku-4-5", "claude-haiku-4-5"],
+    )
+
+    router = claude_router(load_settings(), roles)
+
+    assert model_names(router.for_role(Role.PLANNER)) == ["claude-opus-4-6", "claude-haiku-4-5"]
+
+
+def test_claude_router_role_without_other_models_is_a_plain_claude_model(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    roles = RoleModels(planner="claude-haiku-4-5", fallbacks=["claude-haiku-4-5"])
+
+    router = claude_router(load_settings(), roles)
+
+    assert isinstance(router.for_role(Role.PLANNER), ClaudeModel)
+    assert isinstance(router.for_role(Role.EXECUTOR), ClaudeModel)
+
+
+def test_claude_router_names_the_endpoint_and_the_models(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+
+    source = claude_router(load_settings()).source
+
+    assert "http://127.0.0.1:9" in source
+    assert "planner=claude-sonnet-4-6" in source
+
+
+# --- the fallback wrapper ------------------------------------------------------------------------
+
+
+class Refusing:
+    """A model that refuses every request (as Claude does for a bad key or a bad request)."""
+
+    name = "refusing"
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        self.asked += 1
+        raise ModelUnavailableError("refused: check ANTHROPIC_API_KEY")
+
+
+class Answering:
+    """A model that always answers."""
+
+    name = "answering"
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        self.asked += 1
+        return ModelResponse(model=self.name, provider="fake")
+
+
+async def test_fallback_model_does_not_fall_back_on_a_refusal():
+    first, second = Refusing(), Answering()
+
+    with pytest.raises(ModelUnavailableError, match="refused") as caught:
+        await FallbackModel([first, second]).request(request())
+
+    assert not isinstance(caught.value, ModelOverloadedError)
+    assert (first.asked, second.asked) == (1, 0)
+
+
+def test_fallback_model_is_named_after_its_primary_and_needs_a_model():
+    assert FallbackModel([Answering(), Refusing()]).name == "answering"
+    with pytest.raises(ValueError, match="at least one model"):
+        FallbackModel([])
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -393,7 +580,11 @@ MILLION = 1_000_000
 
 
 def test_scripted_calls_cost_nothing():
-    assert cost_usd("scripted-planner", Usage(MILLION, MILLION), scripted=True) == 0.0
+    assert cost_usd("scripted-planner", Usage(MILLION, MILLION), provider="scripted") == 0.0
+
+
+def test_scripted_provider_costs_nothing_even_for_a_priced_model_name():
+    assert cost_usd("claude-opus-4-6", Usage(MILLION, MILLION), provider="scripted") == 0.0
 
 
 def test_unknown_model_has_unknown_cost():

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agentlab.config import Settings
-    from agentlab.orchestration import Decision, RunEvent, Runner
+    from agentlab.orchestration import Decision, RunEvent, SyncRunner
 
 app = typer.Typer(
     name="agentlab",
@@ -63,11 +63,10 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
-def _runner(settings: Settings) -> Runner:
-    from agentlab import domains
-    from agentlab.orchestration import Runner
+def _runner(settings: Settings) -> SyncRunner:
+    from agentlab.orchestration import SyncRunner
 
-    return Runner(settings, domains.resolver(settings))
+    return SyncRunner(settings)
 
 
 def _ask(console: Console) -> Decision | None:
@@ -89,7 +88,7 @@ def _ask(console: Console) -> Decision | None:
 
 def _drive(
     console: Console,
-    runner: Runner,
+    runner: SyncRunner,
     run_id: str,
     events: Iterable[RunEvent],
     *,
@@ -140,15 +139,27 @@ def _decide_mode(approve: bool, reject: bool) -> str:
     return "ask" if sys.stdin.isatty() else "leave"
 
 
+_PRINCIPAL_HELP = "Who the run acts for (a user or service; default: your OS user)."
+
+
 @app.command()
 def run(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(metavar="TASK", help="What the agent should do.")],
-    agent: Annotated[str, typer.Option(help="Which agent runs the task.")] = "support",
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REF",
+            help="The agent: 'package.module:attr' or 'path/to/file.py:attr' "
+            "(default: the configured default_agent, the support agent).",
+        ),
+    ] = None,
     script: Annotated[
         Path | None,
         typer.Option(help="Replay this scripted-model file instead of calling Claude."),
     ] = None,
+    principal: Annotated[str | None, typer.Option("--as", help=_PRINCIPAL_HELP)] = None,
+    session: Annotated[str | None, typer.Option(help="A session id grouping related runs.")] = None,
     approve: Annotated[bool, typer.Option("--approve", help="Approve every pause.")] = False,
     reject: Annotated[bool, typer.Option("--reject", help="Reject every pause.")] = False,
     max_iterations: Annotated[
@@ -161,19 +172,23 @@ def run(
     At a terminal you are asked at each pause; otherwise pass --approve or --reject, or the run
     stops at its first pause, saved, for 'agentlab resume'.
     """
-    from agentlab import domains
     from agentlab.models.router import ModelSpec
+    from agentlab.orchestration import Limits
 
     mode = _decide_mode(approve, reject)
-    settings = _settings(ctx, max_iterations=max_iterations)
-    spec = ModelSpec.choose(settings, script)
+    settings = _settings(ctx)
+    spec = ModelSpec(kind="scripted", script=str(script.resolve())) if script else None
+    limits = Limits(max_iterations=max_iterations) if max_iterations else None
     console = _console()
     with _runner(settings) as runner:
         run_id, events = runner.start(
-            agent, task, models=spec, options=domains.default_options(agent, settings.data_dir)
+            agent, task, models=spec, principal=principal, session=session, limits=limits
         )
         view = runner.get(run_id)
-        console.print(f"Run [bold]{run_id}[/] · agent {agent} · models: {view.model_source}")
+        console.print(
+            f"Run [bold]{run_id}[/] · agent {view.record.agent_name} ({view.record.agent}) · "
+            f"as {view.record.principal} · models: {view.model_source}"
+        )
         status = _drive(console, runner, run_id, events, decide=mode)
     raise typer.Exit(0 if status in ("completed", "awaiting_human") else 1)
 
@@ -212,7 +227,7 @@ def demo(
         )
     with _runner(settings) as runner:
         run_id, events = runner.start(
-            support.NAME,
+            support.REFERENCE,
             support.DEMO_TASK,
             models=ModelSpec(kind="scripted", script=str(support.demo_script_path())),
             options={"db_path": str(db.path)},
@@ -221,6 +236,22 @@ def demo(
             console, runner, run_id, events, decide=mode, note="approved automatically by the demo"
         )
     raise typer.Exit(0 if status == "completed" else 1)
+
+
+@app.command()
+def agents(
+    ctx: typer.Context,
+    graphs: Annotated[
+        Path,
+        typer.Option("--graphs", metavar="FILE", help="The langgraph.json listing the agents."),
+    ] = Path("langgraph.json"),
+) -> None:
+    """List the agents of langgraph.json, with their tools and what the policy says of each."""
+    from agentlab.cli import catalog, render
+
+    settings = _settings(ctx)
+    entries = catalog.agents_of(graphs, settings)
+    _console().print(render.agents_table(entries))
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from agentlab.cli.catalog import AgentEntry
 from agentlab.orchestration import (
     ApprovalRequested,
     ModelCalled,
@@ -23,7 +24,6 @@ from agentlab.orchestration import (
     ToolCalled,
     summarize,
 )
-from agentlab.orchestration.state import PlanStep
 
 _STATUS_STYLE = {
     "completed": "bold green",
@@ -48,7 +48,7 @@ def status_text(status: str) -> Text:
     return Text(status, style=_STATUS_STYLE.get(status, ""))
 
 
-def plan_table(round_: int, steps: Sequence[PlanStep]) -> Table:
+def plan_table(round_: int, steps: Sequence[Mapping[str, Any]]) -> Table:
     table = Table(title=f"Plan {round_}", title_justify="left", show_lines=False)
     table.add_column("step")
     table.add_column("what")
@@ -127,7 +127,7 @@ def render_stream(
 
 
 def summary_panel(view: RunView) -> Panel:
-    s = summarize(view.state)
+    s = summarize(view.state, view.limits)
     u = s.usage
     cost = "unknown (a model has no price)" if s.cost_usd is None else f"${s.cost_usd:.4f}"
     if s.scripted:
@@ -140,6 +140,10 @@ def summary_panel(view: RunView) -> Panel:
     if s.outcome:
         grid.add_row("outcome", s.outcome)
     grid.add_row("task", view.record.task)
+    grid.add_row("agent", f"{view.record.agent_name} ({view.record.agent})")
+    session = view.record.session
+    who = view.record.principal + (f", session {session}" if session else "")
+    grid.add_row("for", who)
     grid.add_row("iterations", f"{s.iterations} of {s.max_iterations}")
     grid.add_row(
         "plans / steps", f"{s.plans} plan(s), {s.steps_ok} step(s) ok, {s.steps_failed} failed"
@@ -195,8 +199,34 @@ def runs_table(records: list[RunRecord]) -> Table:
         table.add_row(
             r.run_id,
             status_text(r.status),
-            r.agent,
+            r.agent_name,
             _short(r.task, 60),
             r.updated_at.replace("T", " ").removesuffix("+00:00"),
         )
+    return table
+
+
+def agents_table(entries: Sequence[AgentEntry]) -> Table:
+    """The agents of ``langgraph.json``, each tool with its risk and the policy's verdict."""
+    table = Table(title="Agents (langgraph.json)", title_justify="left", show_lines=True)
+    for col in ("graph", "agent", "tools"):
+        table.add_column(col)
+    for e in entries:
+        if e.agent is None:
+            table.add_row(e.graph, e.reference, Text(e.problem, style="red"))
+            continue
+        lines = Text()
+        for i, line in enumerate(e.tools):
+            if i:
+                lines.append("\n")
+            lines.append(line.tool.name, style="bold")
+            flags = [line.tool.risk.value] + (["idempotent"] if line.tool.idempotent else [])
+            lines.append(f" ({', '.join(flags)}) ")
+            style = {"allow": "green", "ask": "yellow", "deny": "red"}[line.verdict]
+            why = f": {', '.join(line.reasons)}" if line.reasons else ""
+            lines.append(f"{line.verdict}{why}", style=style)
+        name = f"{e.agent.name}\n{e.agent_reference}"
+        if e.default:
+            name += "\n(the default agent)"
+        table.add_row(e.graph, name, lines or Text("(no tools)", style="dim"))
     return table

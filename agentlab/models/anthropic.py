@@ -1,24 +1,25 @@
 """Claude through the ``anthropic`` SDK: the production ``Model`` provider.
 
-Retries with backoff are the SDK's own (``max_retries`` on the client). This module adds what the
-SDK does not do: marking the system prompt and tools cacheable, falling back to other models when
-one stays overloaded, and turning API failures into ``ModelUnavailableError`` messages a user can
-act on.
+The adapter only speaks the Messages API: retries with backoff are the SDK's own (``max_retries``
+on the client), fallback to other models is ``FallbackModel``'s. What it adds: marking the system
+prompt and tools cacheable, and turning API failures into errors a user can act on —
+``ModelOverloadedError`` when another model might answer, ``ModelUnavailableError`` when not.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import anthropic
 from anthropic.types import Message as ApiMessage
 
 from agentlab.config import Settings
-from agentlab.errors import ModelUnavailableError
-from agentlab.models.base import ModelRequest, ModelResponse, ToolCall, Usage
+from agentlab.errors import ModelOverloadedError, ModelUnavailableError
+from agentlab.models.base import ModelRequest, ModelResponse, Usage
+from agentlab.models.messages import Block, text_block, tool_use_block
 
+PROVIDER = "anthropic"
 _UNAVAILABLE = (
     anthropic.OverloadedError,
     anthropic.ServiceUnavailableError,
@@ -31,13 +32,13 @@ _UNAVAILABLE_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_err
 _EPHEMERAL = {"type": "ephemeral"}
 
 
-def claude_client(settings: Settings) -> anthropic.Anthropic:
-    """An ``anthropic.Anthropic`` client configured from ``settings`` (key, URL, retries, timeout).
+def claude_client(settings: Settings) -> anthropic.AsyncAnthropic:
+    """An async client configured from ``settings`` (key, URL, retries, timeout).
 
     Without a key or URL in ``settings`` the SDK resolves them itself (environment, profiles).
     """
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
-    return anthropic.Anthropic(
+    return anthropic.AsyncAnthropic(
         api_key=key or None,
         base_url=settings.anthropic_base_url or None,
         max_retries=settings.anthropic_max_retries,
@@ -46,68 +47,47 @@ def claude_client(settings: Settings) -> anthropic.Anthropic:
 
 
 class ClaudeModel:
-    """A ``Model`` answering with Claude ``model``, then each of ``fallbacks`` while overloaded.
+    """A ``Model`` answering with Claude ``model`` through an ``AsyncAnthropic`` client.
 
-    The SDK retries each model first; a fallback is tried only when a model still fails with
-    overload, rate limiting, a server error or a lost connection. Refusals (bad request, bad key,
-    unknown model) fail at once, since another model would not fix them. ``prompt_caching`` marks
-    the system prompt and the tool list cacheable, so repeated calls in a run pay less for them.
+    ``prompt_caching`` marks the system prompt and the tool list cacheable, so repeated calls in a
+    run pay less for them. ``latency_s`` covers the whole call, the SDK's retries included.
     """
 
     def __init__(
         self,
         model: str,
-        client: anthropic.Anthropic,
+        client: anthropic.AsyncAnthropic,
         *,
-        fallbacks: Sequence[str] = (),
         stream: bool = False,
         prompt_caching: bool = True,
     ) -> None:
-        self._models = tuple(dict.fromkeys([model, *fallbacks]))
+        self._model = model
         self._client = client
         self._stream = stream
         self._prompt_caching = prompt_caching
 
     @property
     def name(self) -> str:
-        """The primary model id; ``ModelResponse.model`` says which model actually answered."""
-        return self._models[0]
+        return self._model
 
-    @property
-    def models(self) -> tuple[str, ...]:
-        """The models this provider tries, in order: the primary, then the fallbacks."""
-        return self._models
-
-    def request(self, request: ModelRequest) -> ModelResponse:
-        """Call Claude, falling back while models are unavailable.
-
-        ``latency_s`` covers the whole call, SDK retries and fallbacks included: the wait the caller
-        saw. Raises ``ModelUnavailableError`` when no model could answer.
-        """
+    async def request(self, request: ModelRequest) -> ModelResponse:
         params = self._params(request)
         started = time.perf_counter()
-        last: anthropic.APIError | None = None
-        for model in self._models:
-            try:
-                message = self._send(model, params)
-            except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
-                if not _is_unavailable(exc):
-                    raise ModelUnavailableError(_refusal(model, exc)) from exc
-                last = exc
-                continue
-            return _response(message, time.perf_counter() - started)
-        assert last is not None
-        tried = ", ".join(self._models)
-        raise ModelUnavailableError(
-            f"no Claude model could answer at {self._client.base_url} (tried {tried}; last error: "
-            f"{_describe(last)}): try again later, raise anthropic_max_retries, or add models to "
-            f"models.fallbacks"
-        ) from last
+        try:
+            message = await self._send(params)
+        except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
+            if _is_unavailable(exc):
+                raise ModelOverloadedError(
+                    f"{self._model} at {self._client.base_url} could not answer: {_describe(exc)}"
+                ) from exc
+            raise ModelUnavailableError(_refusal(self._model, exc)) from exc
+        return _response(message, time.perf_counter() - started)
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
+            "model": self._model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": list(request.messages),
         }
         if request.system:
             params["system"] = (
@@ -127,11 +107,11 @@ class ClaudeModel:
             params["tool_choice"] = {"type": "tool", "name": request.tool_choice}
         return params
 
-    def _send(self, model: str, params: dict[str, Any]) -> ApiMessage:
+    async def _send(self, params: dict[str, Any]) -> ApiMessage:
         if not self._stream:
-            return self._client.messages.create(model=model, **params)
-        with self._client.messages.stream(model=model, **params) as stream:
-            return stream.get_final_message()
+            return await self._client.messages.create(**params)
+        async with self._client.messages.stream(**params) as stream:
+            return await stream.get_final_message()
 
 
 def _is_unavailable(exc: anthropic.APIError) -> bool:
@@ -141,17 +121,17 @@ def _is_unavailable(exc: anthropic.APIError) -> bool:
 
 
 def _response(message: ApiMessage, latency_s: float) -> ModelResponse:
-    text = "".join(block.text for block in message.content if block.type == "text")
-    calls = tuple(
-        ToolCall(id=block.id, name=block.name, arguments=dict(block.input or {}))
-        for block in message.content
-        if block.type == "tool_use"
-    )
+    content: list[Block] = []
+    for block in message.content:
+        if block.type == "text":
+            content.append(text_block(block.text))
+        elif block.type == "tool_use":
+            content.append(tool_use_block(block.id, block.name, dict(block.input or {})))
     u = message.usage
     return ModelResponse(
         model=message.model,
-        text=text,
-        tool_calls=calls,
+        provider=PROVIDER,
+        content=tuple(content),
         usage=Usage(
             input_tokens=u.input_tokens,
             output_tokens=u.output_tokens,

@@ -1,15 +1,18 @@
 """The one narrow interface every model provider implements.
 
-A node builds a ``ModelRequest`` and gets a ``ModelResponse`` back, with the tokens it used.
-Providers (Claude through the ``anthropic`` SDK, the scripted model) implement ``Model``; the router
-maps roles to them. Nothing above this layer knows which provider answered.
+A node builds a ``ModelRequest`` and awaits a ``ModelResponse``: content blocks plus the tokens the
+call used. Providers (Claude through the ``anthropic`` SDK, the scripted model) implement ``Model``;
+wrappers (``FallbackModel``) implement it too, around another model; the router maps roles to them.
+Nothing above this layer knows which provider answered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
+
+from agentlab.models.messages import Block, Message, text_of
 
 
 class Role(StrEnum):
@@ -57,11 +60,17 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
-    """One text message of a prompt."""
+class CallInfo:
+    """Which run a call belongs to, and where in it.
 
-    role: Literal["user", "assistant"]
-    content: str
+    The same on every execution of the same call (a resumed run asks again with the same info), so
+    wrappers can attribute and label it (tracing, ledgers, budgets) and a replaying model can find
+    its answer. ``index`` counts the earlier calls of the same role in the run.
+    """
+
+    run_id: str = ""
+    principal: str = ""
+    index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +78,7 @@ class ModelRequest:
     """Everything a provider needs for one call.
 
     ``tool_choice`` names a tool the model must call (structured output), or is ``None`` to let the
-    model decide. ``sequence`` counts the earlier calls for this role in the same run; a scripted
-    model replays by it, so a run resumed in a new process picks up at the right turn.
+    model decide. ``messages`` are content-block messages, as the Messages API takes them.
     """
 
     role: Role
@@ -79,35 +87,56 @@ class ModelRequest:
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: str | None = None
     max_tokens: int = 1024
-    sequence: int = 0
+    call: CallInfo = field(default_factory=CallInfo)
 
 
 @dataclass(frozen=True, slots=True)
 class ModelResponse:
-    """A model's answer: its text, the tools it called, and what the call used."""
+    """A model's answer: its content blocks and what the call used.
+
+    ``provider`` says who answered (``anthropic``, ``scripted``...), ``model`` which model;
+    ``fallbacks`` lists the models that were tried first and could not answer.
+    """
 
     model: str
-    text: str = ""
-    tool_calls: tuple[ToolCall, ...] = ()
+    provider: str
+    content: tuple[Block, ...] = ()
     usage: Usage = field(default_factory=Usage)
     stop_reason: str | None = None
     latency_s: float = 0.0
-    scripted: bool = False
+    fallbacks: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return text_of(self.content)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(
+            ToolCall(b["id"], b["name"], dict(b["input"]))
+            for b in self.content
+            if b["type"] == "tool_use"
+        )
 
     def tool_call(self, name: str) -> ToolCall | None:
         """The first call of the tool ``name``, if the model made one."""
         return next((c for c in self.tool_calls if c.name == name), None)
 
+    def message(self) -> Message:
+        """The answer as an assistant message, to append to a transcript."""
+        return Message(role="assistant", content=list(self.content))
+
 
 @runtime_checkable
 class Model(Protocol):
-    """A model provider. Implementations raise ``ModelUnavailableError`` when they cannot answer."""
+    """A model provider. Implementations raise ``ModelUnavailableError`` when they cannot answer
+    (``ModelOverloadedError`` when another model might)."""
 
     @property
     def name(self) -> str:
         """The model's identifier, as pricing and traces name it."""
         ...
 
-    def request(self, request: ModelRequest) -> ModelResponse:
+    async def request(self, request: ModelRequest) -> ModelResponse:
         """Send one request and return the model's response."""
         ...

@@ -2,7 +2,8 @@
 
 Prices are US dollars per million tokens, from Anthropic's public price list. Cache writes (5-minute
 TTL) cost 1.25x the input price and cache reads 0.1x. A model not listed has an unknown cost
-(``None``), which is reported as such rather than as zero.
+(``None``), which is reported as such rather than as zero. Providers that call no LLM (the scripted
+model) cost nothing.
 """
 
 from __future__ import annotations
@@ -56,9 +57,12 @@ def price_of(model: str) -> Price | None:
     return PRICES.get(dated.group("id")) if dated else None
 
 
-def cost_usd(model: str, usage: Usage, *, scripted: bool = False) -> float | None:
-    """What a call cost; scripted calls cost nothing, unknown models ``None``."""
-    if scripted:
+FREE_PROVIDERS = frozenset({"scripted"})
+
+
+def cost_usd(model: str, usage: Usage, *, provider: str = "anthropic") -> float | None:
+    """What a call cost; calls to a free provider cost nothing, unknown models ``None``."""
+    if provider in FREE_PROVIDERS:
         return 0.0
     price = price_of(model)
     if price is None:

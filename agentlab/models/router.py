@@ -9,11 +9,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from agentlab.config import Settings
+from agentlab.config import RoleModels, Settings
 from agentlab.errors import ConfigError
-from agentlab.models.base import Model, Role
+from agentlab.models.base import Model, ModelRequest, ModelResponse, Role
+from agentlab.models.calls import ModelCallRecord, call_model
 from agentlab.models.script import Script, load_script
 from agentlab.models.scripted import ScriptedModel
+from agentlab.models.wrappers import FallbackModel
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class ModelRouter:
         """True when no LLM is called: every role replays a script."""
         return all(isinstance(m, ScriptedModel) for m in self.models.values())
 
+    async def call(self, request: ModelRequest) -> tuple[ModelResponse, ModelCallRecord]:
+        """Ask the request's role's model; return the response and the record of the call."""
+        return await call_model(self.models[request.role], request)
+
 
 def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
     """Every role replays its turns from ``script``."""
@@ -47,8 +53,9 @@ def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
     return ModelRouter(models, source=f"scripted model replaying {label} (no LLM is called)")
 
 
-def claude_router(settings: Settings) -> ModelRouter:
-    """Each role uses its configured Claude model through the ``anthropic`` SDK."""
+def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelRouter:
+    """Each role uses its Claude model (from ``roles``, else the configured ``[models]``) through
+    the ``anthropic`` SDK, falling back to the configured fallbacks while overloaded."""
     if not settings.has_anthropic_key:
         raise ConfigError(
             "no ANTHROPIC_API_KEY is set: export it to use Claude, or pass --script FILE to "
@@ -57,17 +64,19 @@ def claude_router(settings: Settings) -> ModelRouter:
     from agentlab.models.anthropic import ClaudeModel, claude_client  # the SDK only when used
 
     client = claude_client(settings)
-    roles = settings.models
-    models: dict[Role, Model] = {
-        role: ClaudeModel(
-            getattr(roles, role.value),
-            client,
-            fallbacks=roles.fallbacks,
-            stream=settings.anthropic_stream,
-            prompt_caching=settings.prompt_caching,
+    roles = roles or settings.models
+
+    def claude(name: str) -> ClaudeModel:
+        return ClaudeModel(
+            name, client, stream=settings.anthropic_stream, prompt_caching=settings.prompt_caching
         )
-        for role in Role
-    }
+
+    models: dict[Role, Model] = {}
+    for role in Role:
+        tried = list(dict.fromkeys([getattr(roles, role.value), *roles.fallbacks]))
+        models[role] = (
+            claude(tried[0]) if len(tried) == 1 else FallbackModel([claude(n) for n in tried])
+        )
     endpoint = settings.anthropic_base_url or "api.anthropic.com"
     names = ", ".join(f"{r.value}={m.name}" for r, m in models.items())
     return ModelRouter(models, source=f"Claude via {endpoint} ({names})")

@@ -1,8 +1,9 @@
 """A model that replays a script of turns instead of calling an LLM.
 
-Offline runs and graph tests use it; everything else in such a run is real. It picks the turn by
-``ModelRequest.sequence`` rather than by an internal counter, so a run that resumes in another
-process replays from where it stopped.
+Offline runs and graph tests use it; everything else in such a run is real. It answers a request
+with the turn at ``request.call.index`` (the call's place among its role's calls in the run), so a
+run resumed in another process replays from where it stopped; ``assert_complete()`` checks that a
+test used every turn.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentlab.errors import ScriptError
-from agentlab.models.base import ModelRequest, ModelResponse, ToolCall, Usage
+from agentlab.models.base import ModelRequest, ModelResponse, Usage
+from agentlab.models.messages import Block, text_block, tool_use_block
 from agentlab.models.script import Turn
+
+PROVIDER = "scripted"
 
 
 class ScriptedModel:
@@ -21,13 +25,14 @@ class ScriptedModel:
         self._turns = list(turns)
         self._name = name
         self._source = source
+        self._answered: set[int] = set()
 
     @property
     def name(self) -> str:
         return self._name
 
-    def request(self, request: ModelRequest) -> ModelResponse:
-        index = request.sequence
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        index = request.call.index
         if index >= len(self._turns):
             where = f" in {self._source}" if self._source else ""
             raise ScriptError(
@@ -38,25 +43,31 @@ class ScriptedModel:
         turn = self._turns[index]
         if turn.error is not None:
             raise ScriptError(f"scripted model turns cannot be errors (turn {index + 1})")
-        calls = tuple(
-            ToolCall(
-                id=use.id or f"scripted_{request.role.value}_{index}_{i}",
-                name=use.name,
-                arguments=dict(use.input),
+        self._answered.add(index)
+        content: list[Block] = [text_block(turn.text)] if turn.text else []
+        content += [
+            tool_use_block(
+                use.id or f"scripted_{request.role.value}_{index}_{i}", use.name, use.input
             )
             for i, use in enumerate(turn.all_tool_uses())
-        )
+        ]
         u = turn.usage
+        has_calls = any(b["type"] == "tool_use" for b in content)
         return ModelResponse(
             model=self._name,
-            text=turn.text or "",
-            tool_calls=calls,
+            provider=PROVIDER,
+            content=tuple(content),
             usage=Usage(
                 u.input_tokens,
                 u.output_tokens,
                 u.cache_read_input_tokens,
                 u.cache_creation_input_tokens,
             ),
-            stop_reason=turn.stop_reason or ("tool_use" if calls else "end_turn"),
-            scripted=True,
+            stop_reason=turn.stop_reason or ("tool_use" if has_calls else "end_turn"),
         )
+
+    def assert_complete(self) -> None:
+        """Raise ``AssertionError`` unless every turn was answered."""
+        unused = [i + 1 for i in range(len(self._turns)) if i not in self._answered]
+        if unused:
+            raise AssertionError(f"{self._name}: turn(s) {unused} of {len(self._turns)} unused")

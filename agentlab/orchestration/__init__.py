@@ -1,7 +1,6 @@
-"""Orchestration: the agent's state graph, its nodes and edges, and durable runs."""
+"""Orchestration: agent definitions, the state graph, its nodes and edges, and durable runs."""
 
-from agentlab.orchestration.agent import Agent
-from agentlab.orchestration.events import (
+from agentlab.events import (
     ApprovalRequested,
     ModelCalled,
     PlanMade,
@@ -10,20 +9,25 @@ from agentlab.orchestration.events import (
     StatusChanged,
     ToolCalled,
 )
-from agentlab.orchestration.graph import build_graph, compile_agent, recursion_limit
-from agentlab.orchestration.runner import AgentResolver, Runner, RunView
+from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.context import RunContext
+from agentlab.orchestration.graph import build_graph, compile_agent, resolve_models
+from agentlab.orchestration.limits import Limits
+from agentlab.orchestration.references import load_agent, normalize_reference
+from agentlab.orchestration.runner import Runner, RunView, SyncRunner
 from agentlab.orchestration.runs import RunRecord
 from agentlab.orchestration.state import AgentState, Decision, Status, initial_state
 from agentlab.orchestration.summary import RunSummary, summarize
 
 __all__ = [
     "Agent",
-    "AgentResolver",
     "AgentState",
     "ApprovalRequested",
     "Decision",
+    "Limits",
     "ModelCalled",
     "PlanMade",
+    "RunContext",
     "RunEnded",
     "RunEvent",
     "RunRecord",
@@ -32,10 +36,13 @@ __all__ = [
     "Runner",
     "Status",
     "StatusChanged",
+    "SyncRunner",
     "ToolCalled",
     "build_graph",
     "compile_agent",
     "initial_state",
-    "recursion_limit",
+    "load_agent",
+    "normalize_reference",
+    "resolve_models",
     "summarize",
 ]

@@ -1,23 +1,52 @@
-"""What a graph is assembled from: the models, the tools, and the rules of one agent."""
+"""An agent definition: what a user writes to make an agent, in any module.
+
+A definition is data: name, purpose, toolsets, approval policy, models per role, limits, and a
+factory for what its tools need (``deps``). A run records the definition's reference
+(``package.module:attr`` or ``path/to/file.py:attr``), so any process can rebuild it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from agentlab.config import RoleModels
 from agentlab.models.router import ModelRouter
+from agentlab.orchestration.limits import Limits
+from agentlab.tools.policy import Policy
 from agentlab.tools.toolset import Toolset
+
+DepsFactory = Callable[[Path, Mapping[str, Any]], Any]
+"""Builds what an agent's tools need from the data directory and the run's options."""
 
 
 @dataclass(frozen=True)
 class Agent:
-    """The parts of an agent that nodes use; the graph binds it to every node.
+    """An agent, as its author defines it.
 
-    ``purpose`` tells the planner what the agent is for (one or two sentences).
-    ``approval_cost_threshold_usd``: a step estimated to cost more waits for a human.
+    - ``purpose`` tells the planner what the agent is for (one or two sentences).
+    - ``toolsets`` are where its tools come from.
+    - ``policy`` decides which calls need a human (default: ``DefaultPolicy`` with the configured
+      ``approval_cost_threshold_usd``).
+    - ``models``: Claude model ids per role (``RoleModels``), or a ready ``ModelRouter`` (e.g.
+      scripted, for tests); ``None`` uses the configured ``[models]``.
+    - ``limits``: the run limits (default: the configured ``max_iterations``).
+    - ``deps(data_dir, options)`` builds what the tools get as ``ctx.deps`` (sync factories run in
+      a worker thread); it is called on the first tool call of a run, never at import.
     """
 
     name: str
     purpose: str
-    models: ModelRouter
-    tools: Toolset
-    approval_cost_threshold_usd: float = 1.0
+    toolsets: Sequence[Toolset] = ()
+    policy: Policy | None = None
+    models: RoleModels | ModelRouter | None = None
+    limits: Limits | None = None
+    deps: DepsFactory | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("an agent needs a name")
+        if not self.purpose.strip():
+            raise ValueError(f"agent {self.name!r} needs a purpose: the planner is told it")

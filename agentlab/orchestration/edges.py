@@ -1,7 +1,7 @@
 """Where the run goes after each node: small functions of the state, one per node.
 
-They route on ``status``. Before a new planning round or a new step they check the iteration cap,
-so no path loops past ``max_iterations``: it goes to ``halt`` instead.
+They route on ``status``. Before a new planning round or a new step they ask the run's ``Limits``
+(from the run context), so no path loops past them: it goes to ``halt`` instead.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Literal
 
 from langgraph.graph import END
+from langgraph.runtime import Runtime
 
+from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.state import AgentState, Status
 
 End = Literal["__end__"]
@@ -17,59 +19,69 @@ _END: End = "__end__"
 assert _END == END
 
 
-def _may_iterate(state: AgentState) -> bool:
-    return state["iterations"] < state["max_iterations"]
+def _may_iterate(state: AgentState, runtime: Runtime[RunContext]) -> bool:
+    return run_context(runtime).limits.exceeded(iterations=state["iterations"]) is None
 
 
-def _replan(state: AgentState) -> Literal["plan", "halt"]:
-    return "plan" if _may_iterate(state) else "halt"
+def _replan(state: AgentState, runtime: Runtime[RunContext]) -> Literal["plan", "halt"]:
+    return "plan" if _may_iterate(state, runtime) else "halt"
 
 
-def _next_step(state: AgentState) -> Literal["prepare", "halt"]:
-    return "prepare" if _may_iterate(state) else "halt"
+def _next_step(state: AgentState, runtime: Runtime[RunContext]) -> Literal["prepare", "halt"]:
+    return "prepare" if _may_iterate(state, runtime) else "halt"
 
 
-def after_plan(state: AgentState) -> Literal["prepare", "validate", "plan", "halt"] | End:
+def after_plan(
+    state: AgentState, runtime: Runtime[RunContext]
+) -> Literal["prepare", "validate", "plan", "halt"] | End:
     match state["status"]:
         case Status.EXECUTING:
-            return _next_step(state)
+            return _next_step(state, runtime)
         case Status.VALIDATING:
             return "validate"
         case Status.PLANNING:
-            return _replan(state)
+            return _replan(state, runtime)
     return _END
 
 
-def after_prepare(state: AgentState) -> Literal["approve", "execute", "plan", "halt"] | End:
+def after_prepare(
+    state: AgentState, runtime: Runtime[RunContext]
+) -> Literal["approve", "execute", "plan", "halt"] | End:
     match state["status"]:
         case Status.AWAITING_HUMAN:
             return "approve"
         case Status.EXECUTING:
             return "execute"
         case Status.PLANNING:
-            return _replan(state)
+            return _replan(state, runtime)
     return _END
 
 
-def after_approve(state: AgentState) -> Literal["execute", "plan", "halt"] | End:
+def after_approve(
+    state: AgentState, runtime: Runtime[RunContext]
+) -> Literal["execute", "plan", "halt"] | End:
     match state["status"]:
         case Status.EXECUTING:
             return "execute"
         case Status.PLANNING:
-            return _replan(state)
+            return _replan(state, runtime)
     return _END
 
 
-def after_execute(state: AgentState) -> Literal["prepare", "validate", "plan", "halt"]:
+def after_execute(
+    state: AgentState, runtime: Runtime[RunContext]
+) -> Literal["prepare", "validate", "plan", "halt"]:
     match state["status"]:
         case Status.EXECUTING:
-            return _next_step(state)
+            return _next_step(state, runtime)
         case Status.VALIDATING:
             return "validate"
-    return _replan(state)
+    return _replan(state, runtime)
 
 
-def after_validate(state: AgentState) -> Literal["plan", "halt"] | End:
+def after_validate(
+    state: AgentState, runtime: Runtime[RunContext]
+) -> Literal["plan", "halt"] | End:
     if state["status"] == Status.PLANNING:
-        return _replan(state)
+        return _replan(state, runtime)
     return _END

@@ -1,49 +1,118 @@
-"""Assemble the agent graph: plan -> prepare -> (approve) -> execute -> validate."""
+"""Assemble an agent's graph: plan -> prepare -> (approve) -> execute -> validate."""
 
 from __future__ import annotations
 
-from functools import partial
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
-from agentlab.orchestration import edges, nodes
+from agentlab.config import RoleModels, Settings
+from agentlab.errors import ConfigError
+from agentlab.models.router import ModelRouter, ModelSpec, claude_router, router_from_spec
+from agentlab.orchestration import edges
 from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.context import RunContext
+from agentlab.orchestration.nodes import AgentNodes
 from agentlab.orchestration.state import AgentState
+from agentlab.tools.executor import ToolExecutor
+from agentlab.tools.policy import DefaultPolicy, Policy
+from agentlab.tools.toolset import ToolRegistry
 
-# A planning round or a step takes at most four supersteps (prepare, approve, execute, validate).
-_SUPERSTEPS_PER_ITERATION = 4
+
+def resolve_models(agent: Agent, settings: Settings, spec: ModelSpec | None = None) -> ModelRouter:
+    """The models a run of ``agent`` uses: the run's ``spec`` if given (a script, or Claude), else
+    the agent's own router, else Claude with the agent's (or the configured) model per role."""
+    if spec is not None and spec.kind == "scripted":
+        return router_from_spec(spec, settings)
+    if isinstance(agent.models, ModelRouter) and spec is None:
+        return agent.models
+    if spec is None and not settings.has_anthropic_key:
+        raise ConfigError(
+            f"agent {agent.name!r} has no models of its own and no ANTHROPIC_API_KEY is set: "
+            "export the key to use Claude, or give a scripted model (--script FILE)"
+        )
+    roles = agent.models if isinstance(agent.models, RoleModels) else None
+    return claude_router(settings, roles)
 
 
-def build_graph(agent: Agent) -> StateGraph:
-    """The uncompiled graph of ``agent``: nodes that use it get it bound; edges see the state."""
-    g = StateGraph(AgentState)
-    g.add_node("plan", partial(nodes.plan, agent=agent))
-    g.add_node("prepare", partial(nodes.prepare, agent=agent))
-    g.add_node("approve", nodes.approve)
-    g.add_node("execute", partial(nodes.execute, agent=agent))
-    g.add_node("validate", partial(nodes.validate, agent=agent))
-    g.add_node("halt", nodes.halt)
+def resolve_policy(agent: Agent, settings: Settings | None) -> Policy:
+    """The agent's policy, or the default one with the configured cost threshold."""
+    if agent.policy is not None:
+        return agent.policy
+    threshold = settings.approval_cost_threshold_usd if settings else 1.0
+    return DefaultPolicy(cost_threshold_usd=threshold)
+
+
+def _on_loop(route: Callable[[AgentState, Runtime[RunContext]], Any]) -> Callable[..., Any]:
+    """``route`` as a coroutine function: LangGraph runs a plain function of an async graph in a
+    worker thread, and an edge is cheap and pure, so it runs on the event loop (no thread hop)."""
+
+    @functools.wraps(route)
+    async def on_loop(state: AgentState, runtime: Runtime[RunContext]) -> Any:
+        return route(state, runtime)
+
+    return on_loop
+
+
+def build_graph(
+    agent: Agent, models: ModelRouter, *, policy: Policy, data_dir: Path | None = None
+) -> StateGraph[AgentState, RunContext, AgentState, AgentState]:
+    """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``."""
+    n = AgentNodes(agent, models, ToolExecutor(ToolRegistry(agent.toolsets), policy), data_dir)
+    g = StateGraph(AgentState, context_schema=RunContext)
+    g.add_node("plan", n.plan)
+    g.add_node("prepare", n.prepare)
+    g.add_node("approve", n.approve)
+    g.add_node("execute", n.execute)
+    g.add_node("validate", n.validate)
+    g.add_node("halt", n.halt)
     g.add_edge(START, "plan")
-    g.add_conditional_edges("plan", edges.after_plan, ["prepare", "validate", "plan", "halt", END])
     g.add_conditional_edges(
-        "prepare", edges.after_prepare, ["approve", "execute", "plan", "halt", END]
+        "plan", _on_loop(edges.after_plan), ["prepare", "validate", "plan", "halt", END]
     )
-    g.add_conditional_edges("approve", edges.after_approve, ["execute", "plan", "halt", END])
-    g.add_conditional_edges("execute", edges.after_execute, ["prepare", "validate", "plan", "halt"])
-    g.add_conditional_edges("validate", edges.after_validate, ["plan", "halt", END])
+    g.add_conditional_edges(
+        "prepare", _on_loop(edges.after_prepare), ["approve", "execute", "plan", "halt", END]
+    )
+    g.add_conditional_edges(
+        "approve", _on_loop(edges.after_approve), ["execute", "plan", "halt", END]
+    )
+    g.add_conditional_edges(
+        "execute", _on_loop(edges.after_execute), ["prepare", "validate", "plan", "halt"]
+    )
+    g.add_conditional_edges("validate", _on_loop(edges.after_validate), ["plan", "halt", END])
     g.add_edge("halt", END)
     return g
 
 
 def compile_agent(
-    agent: Agent, *, checkpointer: BaseCheckpointSaver | None = None
-) -> CompiledStateGraph:
-    """Compile ``agent``'s graph; approvals need a ``checkpointer`` to pause and resume."""
-    return build_graph(agent).compile(checkpointer=checkpointer, name=agent.name)
+    agent: Agent,
+    *,
+    models: ModelRouter | None = None,
+    settings: Settings | None = None,
+    checkpointer: BaseCheckpointSaver | None = None,
+) -> CompiledStateGraph[AgentState, RunContext, AgentState, AgentState]:
+    """Compile ``agent``'s graph; approvals need a ``checkpointer`` to pause and resume.
 
+    Without ``models`` the agent's own router is used (Claude per ``settings`` otherwise). The
+    graph takes a ``RunContext`` (``context=``) with each invocation.
+    """
+    if models is None:
+        if isinstance(agent.models, ModelRouter):
+            models = agent.models
+        else:
+            from agentlab.config import load_settings
 
-def recursion_limit(max_iterations: int) -> int:
-    """A LangGraph recursion limit that the iteration cap always reaches first."""
-    return _SUPERSTEPS_PER_ITERATION * (max_iterations + 1) + 10
+            models = resolve_models(agent, settings or load_settings())
+    graph = build_graph(
+        agent,
+        models,
+        policy=resolve_policy(agent, settings),
+        data_dir=settings.data_dir if settings else None,
+    )
+    return graph.compile(checkpointer=checkpointer, name=agent.name)

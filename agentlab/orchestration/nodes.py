@@ -1,54 +1,86 @@
-"""The nodes of the agent graph: plain functions of the state that return partial updates.
+"""The nodes of the agent graph: async functions of the state that return partial updates.
 
 Each node sets ``status`` and, when it changes the course of the run, records a ``Transition`` with
-its reason; the edges in ``edges.py`` route on ``status``. Nodes never raise for a model's mistake
-or an unavailable model: the first re-plans, the second ends the run ``failed`` with the reason.
+its reason and emits it; the edges in ``edges.py`` route on ``status``. Nodes never raise for a
+model's mistake or an unavailable model: the first re-plans, the second ends the run ``failed``
+with the reason. Run-level facts (run id, principal, limits) come from the run context; models and
+tools from the agent the graph was built for.
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from pydantic import ValidationError
 
 from agentlab.errors import AgentlabError
-from agentlab.models.base import ModelRequest, ModelResponse
-from agentlab.models.pricing import cost_usd
+from agentlab.events import (
+    ApprovalRequested,
+    Emit,
+    ModelCalled,
+    PlanMade,
+    StatusChanged,
+    writer_emit,
+)
+from agentlab.models.base import CallInfo, ModelRequest, ModelResponse
+from agentlab.models.messages import Message, tool_result_block, user
+from agentlab.models.router import ModelRouter
 from agentlab.orchestration import prompts
 from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.state import (
     AgentState,
     Approval,
-    ChatEntry,
     Decision,
-    ModelCallRecord,
     PendingCall,
     PlanStep,
     Status,
     StepResult,
+    TranscriptEntry,
     Transition,
 )
-from agentlab.tools.base import Permission, Tool, ToolContext, ToolOutcome, format_validation_error
-from agentlab.tools.toolset import authorization_error
+from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
+from agentlab.tools.policy import ProposedCall, Verdict
+from agentlab.tools.tool import Risk, ToolOutcome, format_validation_error
 
 Update = dict[str, Any]
 
-
-def _move(state: AgentState, target: Status, node: str, reason: str, **changes: Any) -> Update:
-    """An update that sets the status and records the transition with its reason."""
-    iteration = changes.get("iterations", state["iterations"])
-    transition = Transition(
-        source=state["status"], target=target.value, node=node, reason=reason, iteration=iteration
-    )
-    return {"status": target.value, "transitions": [transition], **changes}
+# Tool results kept in the transcript are cut at this length; the full output is in ``results``.
+_TRANSCRIPT_CHARS = 4000
 
 
-# Transcript lines are for people; the full plan and results live in their own channels.
-_TRANSCRIPT_CHARS = 1000
+@dataclass(frozen=True)
+class _Visit:
+    """One execution of a node: the state it saw, the run's context, and where events go."""
+
+    node: str
+    state: AgentState
+    ctx: RunContext
+    emit: Emit
+
+    def move(self, target: Status, reason: str, **changes: Any) -> Update:
+        """An update that sets the status and records (and emits) the transition with its reason."""
+        transition = Transition(
+            source=self.state["status"],
+            target=target.value,
+            node=self.node,
+            reason=reason,
+            iteration=changes.get("iterations", self.state["iterations"]),
+        )
+        self.emit(StatusChanged(dict(transition)))
+        return {"status": target.value, "transitions": [transition], **changes}
+
+    def call_info(self, role: str) -> CallInfo:
+        index = self.state["calls_per_role"].get(role, 0)
+        return CallInfo(run_id=self.ctx.run_id or "", principal=self.ctx.principal, index=index)
 
 
 def _fingerprint(tool: str, arguments: dict[str, Any]) -> str:
@@ -59,245 +91,400 @@ def _clip(text: str) -> str:
     return text if len(text) <= _TRANSCRIPT_CHARS else text[: _TRANSCRIPT_CHARS - 1] + "…"
 
 
-def _ask(agent: Agent, request: ModelRequest, state: AgentState) -> tuple[ModelResponse, Update]:
-    """Call the role's model; return its response and the updates recording the call.
-
-    The request is numbered by the role's earlier calls in this run, so a scripted model replays
-    the right turn in whichever process resumes the run.
-    """
-    request = replace(request, sequence=state["calls_per_role"].get(request.role.value, 0))
-    response = agent.models.for_role(request.role).request(request)
-    u = response.usage
-    record = ModelCallRecord(
-        role=request.role.value,
-        model=response.model,
-        sequence=request.sequence,
-        input_tokens=u.input_tokens,
-        output_tokens=u.output_tokens,
-        cache_read_tokens=u.cache_read_tokens,
-        cache_write_tokens=u.cache_write_tokens,
-        cost_usd=cost_usd(response.model, u, scripted=response.scripted),
-        latency_s=response.latency_s,
-        scripted=response.scripted,
-    )
-    said = [response.text] if response.text else []
-    said += [f"{c.name}({json.dumps(c.arguments, default=str)})" for c in response.tool_calls]
-    entry = ChatEntry(speaker="assistant", name=request.role.value, content=_clip("\n".join(said)))
-    counts = {**state["calls_per_role"], request.role.value: request.sequence + 1}
-    return response, {"model_calls": [record], "messages": [entry], "calls_per_role": counts}
+def _entry(node: str, message: Message) -> TranscriptEntry:
+    return TranscriptEntry(node=node, message=message)
 
 
-def _unavailable(
-    state: AgentState, node: str, request: ModelRequest, exc: AgentlabError, **changes: Any
-) -> Update:
-    """End the run: a model that cannot answer is a failure to report, not to hide."""
-    reason = f"{request.role.value} unavailable: {exc}"
-    return _move(state, Status.FAILED, node, reason, outcome=reason, **changes)
+def _answer(
+    node: str, response: ModelResponse, text: str, *, is_error: bool = False
+) -> list[TranscriptEntry]:
+    """A user message answering each tool-use block of ``response`` with ``text``, so the
+    transcript stays a valid conversation; none if the model called no tool."""
+    blocks = [tool_result_block(c.id, text, is_error=is_error) for c in response.tool_calls]
+    return [_entry(node, user(*blocks))] if blocks else []
 
 
-def plan(state: AgentState, *, agent: Agent) -> Update:
-    """Ask the planner for the steps that (still) accomplish the task."""
-    iterations = state["iterations"] + 1
-    plan_round = state["plan_round"] + 1
-    request = prompts.planner_request(
-        agent,
-        state["task"],
-        results=state.get("results", []),
-        approvals=state.get("approvals", []),
-        feedback=state["feedback"],
-    )
-    try:
-        response, logs = _ask(agent, request, state)
-    except AgentlabError as exc:
-        return _unavailable(state, "plan", request, exc, iterations=iterations)
+class AgentNodes:
+    """The nodes of one agent's graph, holding what they share: its models, tools and deps."""
 
-    def replan(problem: str) -> Update:
-        return _move(
-            state,
-            Status.PLANNING,
-            "plan",
-            f"unusable plan: {problem}",
-            iterations=iterations,
-            plan_round=plan_round,
-            feedback=problem,
-            **logs,
+    def __init__(
+        self, agent: Agent, models: ModelRouter, executor: ToolExecutor, data_dir: Path | None
+    ) -> None:
+        self.agent = agent
+        self.models = models
+        self.executor = executor
+        self._data_dir = data_dir
+        self._deps: dict[str, Any] = {}
+        self._deps_lock = asyncio.Lock()
+
+    @staticmethod
+    def _visit(node: str, state: AgentState, runtime: Runtime[RunContext]) -> _Visit:
+        return _Visit(node, state, run_context(runtime), writer_emit(runtime.stream_writer))
+
+    async def _ask(self, visit: _Visit, request: ModelRequest) -> tuple[ModelResponse, Update]:
+        """Call the role's model; return its response and the updates recording the call."""
+        response, record = await self.models.call(request)
+        visit.emit(ModelCalled(dict(record)))
+        role = request.role.value
+        counts = {**visit.state["calls_per_role"], role: request.call.index + 1}
+        return response, {
+            "model_calls": [record],
+            "transcript": [_entry(visit.node, response.message())],
+            "calls_per_role": counts,
+        }
+
+    @staticmethod
+    def _unavailable(
+        visit: _Visit, request: ModelRequest, exc: AgentlabError, **changes: Any
+    ) -> Update:
+        """End the run: a model that cannot answer is a failure to report, not to hide."""
+        reason = f"{request.role.value} unavailable: {exc}"
+        return visit.move(Status.FAILED, reason, outcome=reason, **changes)
+
+    async def deps(self, ctx: RunContext) -> Any:
+        """What the agent's ``deps`` factory builds for the run's options (once per process)."""
+        factory = self.agent.deps
+        if factory is None:
+            return None
+        key = json.dumps(ctx.options, sort_keys=True, default=str)
+        async with self._deps_lock:
+            if key not in self._deps:
+                data_dir = self._data_dir or _default_data_dir()
+                if inspect.iscoroutinefunction(factory):
+                    self._deps[key] = await factory(data_dir, ctx.options)
+                else:  # files and databases open off the event loop
+                    self._deps[key] = await asyncio.to_thread(factory, data_dir, ctx.options)
+            return self._deps[key]
+
+    # --- nodes ------------------------------------------------------------------------------
+
+    async def plan(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
+        """Ask the planner for the steps that (still) accomplish the task."""
+        visit = self._visit("plan", state, runtime)
+        iterations = state["iterations"] + 1
+        plan_round = state["plan_round"] + 1
+        tools = await self.executor.tools.tools()
+        catalog = [
+            (t, self.executor.policy.decide(ProposedCall(t, principal=visit.ctx.principal)))
+            for t in tools
+        ]
+        request = prompts.planner_request(
+            (self.agent.name, self.agent.purpose),
+            catalog,
+            state["task"],
+            results=state.get("results", []),
+            approvals=state.get("approvals", []),
+            feedback=state["feedback"],
+            call=visit.call_info("planner"),
         )
+        try:
+            response, logs = await self._ask(visit, request)
+        except AgentlabError as exc:
+            return self._unavailable(visit, request, exc, iterations=iterations)
 
-    call = response.tool_call(prompts.SUBMIT_PLAN.name)
-    if call is None:
-        return replan("the planner did not call submit_plan")
-    try:
-        submission = prompts.PlanSubmission.model_validate(call.arguments)
-    except ValidationError as exc:
-        return replan(f"submit_plan arguments are invalid: {format_validation_error(exc)}")
-    if submission.give_up:
-        reason = f"planner gave up: {submission.give_up}"
-        return _move(
-            state,
-            Status.FAILED,
-            "plan",
-            reason,
-            iterations=iterations,
-            plan_round=plan_round,
-            outcome=reason,
-            **logs,
-        )
-    unknown = sorted({s.tool for s in submission.steps if s.tool not in agent.tools})
-    if unknown:
-        return replan(
-            f"unknown tool(s) {', '.join(unknown)}; use only {', '.join(agent.tools.names)}"
-        )
+        def replan(problem: str) -> Update:
+            logs["transcript"] += _answer(visit.node, response, problem, is_error=True)
+            return visit.move(
+                Status.PLANNING,
+                f"unusable plan: {problem}",
+                iterations=iterations,
+                plan_round=plan_round,
+                feedback=problem,
+                **logs,
+            )
 
-    steps: list[PlanStep] = []
-    for i, s in enumerate(submission.steps, start=1):
-        tool = agent.tools.get(s.tool)
-        assert tool is not None
-        steps.append(
+        call = response.tool_call(prompts.SUBMIT_PLAN.name)
+        if call is None:
+            return replan("the planner did not call submit_plan")
+        try:
+            submission = prompts.PlanSubmission.model_validate(call.arguments)
+        except ValidationError as exc:
+            return replan(f"submit_plan arguments are invalid: {format_validation_error(exc)}")
+        if submission.give_up:
+            reason = f"planner gave up: {submission.give_up}"
+            logs["transcript"] += _answer(visit.node, response, "noted: the task is given up")
+            return visit.move(
+                Status.FAILED,
+                reason,
+                iterations=iterations,
+                plan_round=plan_round,
+                outcome=reason,
+                **logs,
+            )
+        by_name = {t.name: t for t in tools}
+        unknown = sorted({s.tool for s in submission.steps if s.tool not in by_name})
+        if unknown:
+            return replan(f"unknown tool(s) {', '.join(unknown)}; use only {', '.join(by_name)}")
+
+        steps = [
             PlanStep(
                 id=f"{plan_round}.{i}",
                 description=s.description,
                 tool=s.tool,
                 arguments=s.arguments,
-                destructive=s.destructive or tool.permission is Permission.DESTRUCTIVE,
-                estimated_cost_usd=max(s.estimated_cost_usd, tool.cost_usd),
+                destructive=s.destructive or by_name[s.tool].risk is Risk.DESTRUCTIVE,
+                estimated_cost_usd=max(s.estimated_cost_usd, by_name[s.tool].cost_usd),
             )
+            for i, s in enumerate(submission.steps, start=1)
+        ]
+        logs["transcript"] += _answer(
+            visit.node, response, f"plan {plan_round} accepted: {len(steps)} step(s)"
         )
-    common = dict(
-        iterations=iterations,
-        plan=steps,
-        plan_round=plan_round,
-        cursor=0,
-        pending=None,
-        feedback="",
-        **logs,
-    )
-    if not steps:
-        return _move(
-            state, Status.VALIDATING, "plan", "the planner found nothing left to do", **common
-        )
-    names = ", ".join(s["tool"] for s in steps)
-    return _move(
-        state,
-        Status.EXECUTING,
-        "plan",
-        f"plan {plan_round}: {len(steps)} step(s): {names}",
-        **common,
-    )
-
-
-def approval_reasons(step: PlanStep, tool: Tool, threshold_usd: float) -> list[str]:
-    """Why a step must wait for a human (empty when it need not)."""
-    reasons = []
-    if step["destructive"] or tool.permission is Permission.DESTRUCTIVE:
-        reasons.append("destructive")
-    if tool.requires_confirmation:
-        reasons.append("needs confirmation")
-    if step["estimated_cost_usd"] > threshold_usd:
-        reasons.append(f"estimated cost ${step['estimated_cost_usd']:.2f} > ${threshold_usd:.2f}")
-    return reasons
-
-
-def prepare(state: AgentState, *, agent: Agent) -> Update:
-    """Bind the current step to a concrete call, asking the executor only for missing arguments."""
-    step = state["plan"][state["cursor"]]
-    tool = agent.tools.get(step["tool"])
-    assert tool is not None, "plan() admits only known tools"
-    arguments = dict(step["arguments"])
-    logs: Update = {}
-    problem = tool.invalid_arguments(arguments)
-    if problem:
-        request = prompts.executor_request(
-            state["task"],
-            step,
-            tool,
-            results=state.get("results", []),
-            problem=problem,
-        )
-        try:
-            response, logs = _ask(agent, request, state)
-        except AgentlabError as exc:
-            return _unavailable(state, "prepare", request, exc)
-        call = response.tool_call(tool.name)
-        if call is None:
-            reason = f"step {step['id']}: the executor did not call {tool.name}"
-            return _move(state, Status.PLANNING, "prepare", reason, feedback=reason, **logs)
-        arguments = {**arguments, **call.arguments}
-
-    reasons = approval_reasons(step, tool, agent.approval_cost_threshold_usd)
-    pending = PendingCall(
-        step_id=step["id"], tool=tool.name, arguments=arguments, approval_reasons=reasons
-    )
-    if reasons:
-        return _move(
-            state,
-            Status.AWAITING_HUMAN,
-            "prepare",
-            f"step {step['id']} {tool.name} needs approval: {', '.join(reasons)}",
-            pending=pending,
+        visit.emit(PlanMade(plan_round, [dict(s) for s in steps]))
+        common = dict(
+            iterations=iterations,
+            plan=steps,
+            plan_round=plan_round,
+            cursor=0,
+            pending=None,
+            feedback="",
             **logs,
         )
-    return {"status": Status.EXECUTING.value, "pending": pending, **logs}
-
-
-def approve(state: AgentState) -> Update:
-    """Pause for a human decision on the pending call.
-
-    Only the interrupt sits here: on resume this node re-runs from its top, so anything with a side
-    effect belongs in ``execute``, after the decision is recorded.
-    """
-    pending = state["pending"]
-    assert pending is not None
-    step = state["plan"][state["cursor"]]
-    answer = interrupt(
-        {
-            "step_id": pending["step_id"],
-            "description": step["description"],
-            "tool": pending["tool"],
-            "arguments": pending["arguments"],
-            "reasons": pending["approval_reasons"],
-        }
-    )
-    decision = _as_decision(answer)
-    note = decision.get("note", "")
-    record = Approval(
-        step_id=pending["step_id"], tool=pending["tool"], approved=decision["approve"], note=note
-    )
-    suffix = f": {note}" if note else ""
-    if decision["approve"]:
-        return _move(
-            state,
-            Status.EXECUTING,
-            "approve",
-            f"approved {pending['tool']} (step {pending['step_id']}){suffix}",
-            approvals=[record],
+        if not steps:
+            return visit.move(Status.VALIDATING, "the planner found nothing left to do", **common)
+        names = ", ".join(s["tool"] for s in steps)
+        return visit.move(
+            Status.EXECUTING, f"plan {plan_round}: {len(steps)} step(s): {names}", **common
         )
-    if decision.get("stop"):
-        reason = f"stopped by a human at step {pending['step_id']} ({pending['tool']}){suffix}"
-        return _move(
-            state,
-            Status.FAILED,
-            "approve",
-            reason,
+
+    async def prepare(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
+        """Bind the current step to a concrete call (asking the executor model only for missing
+        arguments), then ask the policy whether it needs a human."""
+        visit = self._visit("prepare", state, runtime)
+        step = state["plan"][state["cursor"]]
+        tool = await self.executor.tools.get(step["tool"])
+        assert tool is not None, "plan() admits only known tools"
+        arguments = dict(step["arguments"])
+        tool_use_id: str | None = None
+        logs: Update = {}
+        problem = tool.invalid_arguments(arguments)
+        if problem:
+            request = prompts.executor_request(
+                state["task"],
+                step,
+                tool,
+                results=state.get("results", []),
+                problem=problem,
+                call=visit.call_info("executor"),
+            )
+            try:
+                response, logs = await self._ask(visit, request)
+            except AgentlabError as exc:
+                return self._unavailable(visit, request, exc)
+            call = response.tool_call(tool.name)
+            if call is None:
+                reason = f"step {step['id']}: the executor did not call {tool.name}"
+                logs["transcript"] += _answer(visit.node, response, reason, is_error=True)
+                return visit.move(Status.PLANNING, reason, feedback=reason, **logs)
+            arguments = {**arguments, **call.arguments}
+            tool_use_id = call.id
+
+        decision = self.executor.decide(
+            tool, _call_request(step, arguments, approved=False), visit.ctx.principal
+        )
+        reasons = list(decision.reasons) if decision.verdict is Verdict.ASK else []
+        pending = PendingCall(
+            step_id=step["id"],
+            tool=tool.name,
+            arguments=arguments,
+            approval_reasons=reasons,
+            tool_use_id=tool_use_id,
+        )
+        if reasons:
+            update = visit.move(
+                Status.AWAITING_HUMAN,
+                f"step {step['id']} {tool.name} needs approval: {', '.join(reasons)}",
+                pending=pending,
+                **logs,
+            )
+            visit.emit(ApprovalRequested(visit.ctx.run_id or "", _approval_request(step, pending)))
+            return update
+        return {"status": Status.EXECUTING.value, "pending": pending, **logs}
+
+    async def approve(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
+        """Pause for a human decision on the pending call.
+
+        Only the interrupt sits before the decision: on resume this node re-runs from its top, so
+        anything with a side effect belongs in ``execute``, after the decision is recorded.
+        """
+        pending = state["pending"]
+        assert pending is not None
+        answer = interrupt(_approval_request(state["plan"][state["cursor"]], pending))
+        visit = self._visit("approve", state, runtime)
+        decision = _as_decision(answer)
+        note = decision.get("note", "")
+        record = Approval(
+            step_id=pending["step_id"],
+            tool=pending["tool"],
+            approved=decision["approve"],
+            note=note,
+        )
+        suffix = f": {note}" if note else ""
+        if decision["approve"]:
+            return visit.move(
+                Status.EXECUTING,
+                f"approved {pending['tool']} (step {pending['step_id']}){suffix}",
+                approvals=[record],
+            )
+        answered = _result_message(
+            visit.node, pending, f"rejected by a human{suffix}", is_error=True
+        )
+        if decision.get("stop"):
+            reason = f"stopped by a human at step {pending['step_id']} ({pending['tool']}){suffix}"
+            return visit.move(
+                Status.FAILED,
+                reason,
+                approvals=[record],
+                pending=None,
+                outcome=reason,
+                transcript=answered,
+            )
+        reason = f"rejected {pending['tool']} (step {pending['step_id']}){suffix}"
+        return visit.move(
+            Status.PLANNING,
+            f"{reason}; re-planning without it",
             approvals=[record],
             pending=None,
-            outcome=reason,
+            feedback=f"a human {reason}; plan the rest of the task without that call",
+            transcript=answered,
         )
-    reason = f"rejected {pending['tool']} (step {pending['step_id']}){suffix}"
-    return _move(
-        state,
-        Status.PLANNING,
-        "approve",
-        f"{reason}; re-planning without it",
-        approvals=[record],
-        pending=None,
-        feedback=f"a human {reason}; plan the rest of the task without that call",
+
+    async def execute(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
+        """Run the pending call through the tool executor (which asks the policy again)."""
+        visit = self._visit("execute", state, runtime)
+        pending = state["pending"]
+        assert pending is not None
+        iterations = state["iterations"] + 1
+        step = state["plan"][state["cursor"]]
+        approved = any(
+            a["approved"] and a["step_id"] == pending["step_id"] for a in state.get("approvals", [])
+        )
+        fingerprint = _fingerprint(pending["tool"], pending["arguments"])
+        outcome: ToolOutcome
+        # A human's approval of this very call overrides the guard: the earlier "failure" may
+        # have been the executor refusing it for want of that approval (the policy changed).
+        if fingerprint in state["failed_calls"] and not approved:
+            outcome = ToolOutcome(
+                ok=False, output=None, error="the same call already failed earlier in this run"
+            )
+        else:
+            scope = CallScope(
+                run_id=visit.ctx.run_id or "",
+                principal=visit.ctx.principal,
+                session=visit.ctx.session,
+                deps=await self.deps(visit.ctx),
+            )
+            request = _call_request(step, pending["arguments"], approved=approved)
+            outcome = await self.executor.run(request, scope, visit.emit)
+
+        result = StepResult(
+            step_id=pending["step_id"],
+            tool=pending["tool"],
+            arguments=pending["arguments"],
+            outcome=outcome,
+        )
+        shown = outcome["output"] if outcome["ok"] else {"error": outcome["error"]}
+        logs: Update = {
+            "results": [result],
+            "transcript": _result_message(visit.node, pending, shown, is_error=not outcome["ok"]),
+            "iterations": iterations,
+            "pending": None,
+        }
+        if not outcome["ok"]:
+            reason = f"step {pending['step_id']} {pending['tool']} failed: {outcome['error']}"
+            return visit.move(
+                Status.PLANNING,
+                f"{reason}; re-planning",
+                feedback=reason,
+                failed_calls=[*state["failed_calls"], fingerprint],
+                **logs,
+            )
+        if state["cursor"] + 1 < len(state["plan"]):
+            return {"status": Status.EXECUTING.value, "cursor": state["cursor"] + 1, **logs}
+        return visit.move(
+            Status.VALIDATING,
+            f"all {len(state['plan'])} step(s) of plan {state['plan_round']} ran",
+            **logs,
+        )
+
+    async def validate(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
+        """Ask the validator whether the results accomplish the task."""
+        visit = self._visit("validate", state, runtime)
+        request = prompts.validator_request(
+            state["task"],
+            plan=state["plan"],
+            results=state.get("results", []),
+            call=visit.call_info("validator"),
+        )
+        try:
+            response, logs = await self._ask(visit, request)
+        except AgentlabError as exc:
+            return self._unavailable(visit, request, exc)
+        call = response.tool_call(prompts.SUBMIT_VERDICT.name)
+        try:
+            verdict = prompts.Verdict.model_validate(call.arguments if call else {})
+        except ValidationError as exc:
+            reason = f"the validator gave no usable verdict ({format_validation_error(exc)})"
+            logs["transcript"] += _answer(visit.node, response, reason, is_error=True)
+            return visit.move(Status.FAILED, reason, outcome=reason, **logs)
+        logs["transcript"] += _answer(visit.node, response, "verdict recorded")
+        if verdict.complete:
+            return visit.move(Status.COMPLETED, verdict.reason, outcome=verdict.reason, **logs)
+        return visit.move(
+            Status.PLANNING,
+            f"falls short: {verdict.reason}",
+            feedback=f"the validator found the task unfinished: {verdict.reason}",
+            **logs,
+        )
+
+    async def halt(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
+        """End a run that used up its iterations."""
+        visit = self._visit("halt", state, runtime)
+        reason = visit.ctx.limits.exceeded(iterations=state["iterations"]) or "limit reached"
+        return visit.move(Status.FAILED, reason, outcome=reason)
+
+
+def _call_request(step: PlanStep, arguments: dict[str, Any], *, approved: bool) -> CallRequest:
+    return CallRequest(
+        call_id=step["id"],
+        tool=step["tool"],
+        arguments=arguments,
+        planned_destructive=step["destructive"],
+        estimated_cost_usd=step["estimated_cost_usd"],
+        approved=approved,
     )
+
+
+def _approval_request(step: PlanStep, pending: PendingCall) -> dict[str, Any]:
+    """What a person deciding on the call is shown."""
+    return {
+        "step_id": pending["step_id"],
+        "description": step["description"],
+        "tool": pending["tool"],
+        "arguments": pending["arguments"],
+        "reasons": pending["approval_reasons"],
+    }
+
+
+def _result_message(
+    node: str, pending: PendingCall, content: Any, *, is_error: bool
+) -> list[TranscriptEntry]:
+    """The transcript entry of a call's result: a tool result answering the executor model's
+    tool-use block, or, for a call the plan bound itself, a line of text."""
+    shown = _clip(content if isinstance(content, str) else json.dumps(content, default=str))
+    if pending["tool_use_id"] is not None:
+        message = user(tool_result_block(pending["tool_use_id"], shown, is_error=is_error))
+    else:
+        args = json.dumps(pending["arguments"], default=str)
+        status = "failed" if is_error else "returned"
+        message = user(f"Step {pending['step_id']} {pending['tool']}({args}) {status}: {shown}")
+    return [_entry(node, message)]
 
 
 def _as_decision(answer: Any) -> Decision:
     if isinstance(answer, bool):
         return Decision(approve=answer)
-    if isinstance(answer, dict) and isinstance(answer.get("approve"), bool):
+    if isinstance(answer, Mapping) and isinstance(answer.get("approve"), bool):
         return Decision(
             approve=answer["approve"],
             note=str(answer.get("note") or ""),
@@ -306,106 +493,7 @@ def _as_decision(answer: Any) -> Decision:
     raise ValueError(f"resume value must be a Decision, got {answer!r}")
 
 
-def execute(state: AgentState, config: RunnableConfig, *, agent: Agent) -> Update:
-    """Run the pending call, once: the idempotency key lets a tool recognise a re-execution."""
-    pending = state["pending"]
-    assert pending is not None
-    iterations = state["iterations"] + 1
-    run_id = str(config.get("configurable", {}).get("thread_id", "local"))
-    tool = agent.tools.get(pending["tool"])
-    approved = any(
-        a["approved"] and a["step_id"] == pending["step_id"] for a in state.get("approvals", [])
-    )
-    fingerprint = _fingerprint(pending["tool"], pending["arguments"])
-    outcome: ToolOutcome
-    if tool is None:
-        outcome = ToolOutcome(ok=False, output=None, error=f"unknown tool {pending['tool']}")
-    elif refusal := authorization_error(tool, approved=approved):
-        outcome = ToolOutcome(ok=False, output=None, error=refusal)
-    elif fingerprint in state["failed_calls"]:
-        outcome = ToolOutcome(
-            ok=False, output=None, error="the same call already failed earlier in this run"
-        )
-    else:
-        context = ToolContext(
-            run_id=run_id,
-            step_id=pending["step_id"],
-            idempotency_key=f"{run_id}:{pending['step_id']}",
-        )
-        outcome = tool.run(context, pending["arguments"])
+def _default_data_dir() -> Path:
+    from agentlab.config import load_settings
 
-    result = StepResult(
-        step_id=pending["step_id"],
-        tool=pending["tool"],
-        arguments=pending["arguments"],
-        outcome=outcome,
-    )
-    shown = json.dumps(
-        outcome["output"] if outcome["ok"] else {"error": outcome["error"]}, default=str
-    )
-    logs: Update = {
-        "results": [result],
-        "messages": [ChatEntry(speaker="tool", name=pending["tool"], content=_clip(shown))],
-        "iterations": iterations,
-        "pending": None,
-    }
-    if not outcome["ok"]:
-        reason = f"step {pending['step_id']} {pending['tool']} failed: {outcome['error']}"
-        return _move(
-            state,
-            Status.PLANNING,
-            "execute",
-            f"{reason}; re-planning",
-            feedback=reason,
-            failed_calls=[*state["failed_calls"], fingerprint],
-            **logs,
-        )
-    if state["cursor"] + 1 < len(state["plan"]):
-        return {"status": Status.EXECUTING.value, "cursor": state["cursor"] + 1, **logs}
-    return _move(
-        state,
-        Status.VALIDATING,
-        "execute",
-        f"all {len(state['plan'])} step(s) of plan {state['plan_round']} ran",
-        **logs,
-    )
-
-
-def validate(state: AgentState, *, agent: Agent) -> Update:
-    """Ask the validator whether the results accomplish the task."""
-    request = prompts.validator_request(
-        state["task"],
-        plan=state["plan"],
-        results=state.get("results", []),
-    )
-    try:
-        response, logs = _ask(agent, request, state)
-    except AgentlabError as exc:
-        return _unavailable(state, "validate", request, exc)
-    call = response.tool_call(prompts.SUBMIT_VERDICT.name)
-    try:
-        verdict = prompts.Verdict.model_validate(call.arguments if call else {})
-    except ValidationError as exc:
-        reason = f"the validator gave no usable verdict ({format_validation_error(exc)})"
-        return _move(state, Status.FAILED, "validate", reason, outcome=reason, **logs)
-    if verdict.complete:
-        return _move(
-            state, Status.COMPLETED, "validate", verdict.reason, outcome=verdict.reason, **logs
-        )
-    return _move(
-        state,
-        Status.PLANNING,
-        "validate",
-        f"falls short: {verdict.reason}",
-        feedback=f"the validator found the task unfinished: {verdict.reason}",
-        **logs,
-    )
-
-
-def halt(state: AgentState) -> Update:
-    """End a run that used up its iterations."""
-    reason = (
-        f"iteration cap reached: {state['iterations']} of {state['max_iterations']} "
-        "iterations used before the task was done"
-    )
-    return _move(state, Status.FAILED, "halt", reason, outcome=reason)
+    return load_settings().data_dir

@@ -12,10 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentlab.models.base import Message, ModelRequest, Role, ToolSpec
-from agentlab.orchestration.agent import Agent
+from agentlab.models.base import CallInfo, ModelRequest, Role, ToolSpec
+from agentlab.models.messages import user
 from agentlab.orchestration.state import Approval, PlanStep, StepResult
-from agentlab.tools.base import Tool
+from agentlab.tools.policy import PolicyDecision
+from agentlab.tools.tool import Tool
 
 RECENT_RESULTS = 8
 OUTPUT_CHARS = 1500
@@ -70,12 +71,14 @@ SUBMIT_PLAN = _schema_tool(
 SUBMIT_VERDICT = _schema_tool("submit_verdict", "Submit whether the task is accomplished.", Verdict)
 
 
-def _tool_catalog(tools: Sequence[Tool]) -> str:
+def _tool_catalog(tools: Sequence[tuple[Tool, PolicyDecision]]) -> str:
     lines = []
-    for t in tools:
-        flags = [t.permission.value]
-        if t.needs_approval:
+    for t, decision in tools:
+        flags = [t.risk.value]
+        if decision.verdict.value == "ask":
             flags.append("needs human approval")
+        elif decision.verdict.value == "deny":
+            flags.append("not allowed: " + ", ".join(decision.reasons))
         schema = json.dumps(t.spec.input_schema, separators=(",", ":"))
         lines.append(f"- {t.name} ({', '.join(flags)}): {t.description}\n  arguments: {schema}")
     return "\n".join(lines)
@@ -101,17 +104,21 @@ def _digest(results: Sequence[StepResult]) -> str:
 
 
 def planner_request(
-    agent: Agent,
+    agent: tuple[str, str],
+    tools: Sequence[tuple[Tool, PolicyDecision]],
     task: str,
     *,
     results: Sequence[StepResult],
     approvals: Sequence[Approval],
     feedback: str,
+    call: CallInfo,
 ) -> ModelRequest:
+    """``agent`` is its name and purpose; ``tools`` come with what the policy says of each."""
+    name, purpose = agent
     system = (
-        f"You are the planner of {agent.name}: {agent.purpose}\n"
+        f"You are the planner of {name}: {purpose}\n"
         "Break the task into the fewest tool calls that accomplish it, in order. Use only these "
-        f"tools:\n{_tool_catalog(list(agent.tools))}\n"
+        f"tools:\n{_tool_catalog(tools)}\n"
         "Leave out argument values that depend on results of earlier steps: they are filled in "
         "when the step runs. Never repeat a call that already failed unchanged, and never plan a "
         "step a human rejected. If earlier steps already did part of the task, plan only the rest. "
@@ -132,10 +139,11 @@ def planner_request(
     return ModelRequest(
         role=Role.PLANNER,
         system=system,
-        messages=(Message("user", "\n\n".join(parts)),),
+        messages=(user("\n\n".join(parts)),),
         tools=(SUBMIT_PLAN,),
         tool_choice=SUBMIT_PLAN.name,
         max_tokens=4096,
+        call=call,
     )
 
 
@@ -146,13 +154,14 @@ def executor_request(
     *,
     results: Sequence[StepResult],
     problem: str,
+    call: CallInfo,
 ) -> ModelRequest:
     system = (
         "You are the executor. Make the tool call for the current step of the plan, taking the "
         "missing argument values from the results of earlier steps. Call the step's tool exactly "
         "once, with complete arguments."
     )
-    user = (
+    text = (
         f"Task: {task}\n\nCurrent step {step['id']}: {step['description']}\n"
         f"Tool: {tool.name}\nPlanned arguments: {json.dumps(step['arguments'], default=str)}\n"
         f"Missing or invalid: {problem}\n\nResults so far:\n{_digest(results)}"
@@ -160,14 +169,15 @@ def executor_request(
     return ModelRequest(
         role=Role.EXECUTOR,
         system=system,
-        messages=(Message("user", user),),
+        messages=(user(text),),
         tools=(tool.spec,),
         tool_choice=tool.name,
+        call=call,
     )
 
 
 def validator_request(
-    task: str, *, plan: Sequence[PlanStep], results: Sequence[StepResult]
+    task: str, *, plan: Sequence[PlanStep], results: Sequence[StepResult], call: CallInfo
 ) -> ModelRequest:
     system = (
         "You are the validator. Decide from the results whether the task is fully accomplished. "
@@ -175,11 +185,12 @@ def validator_request(
         "submit_verdict."
     )
     steps = "\n".join(f"- {s['id']}: {s['description']} ({s['tool']})" for s in plan)
-    user = f"Task: {task}\n\nPlan:\n{steps or '(no steps)'}\n\nResults:\n{_digest(results)}"
+    text = f"Task: {task}\n\nPlan:\n{steps or '(no steps)'}\n\nResults:\n{_digest(results)}"
     return ModelRequest(
         role=Role.VALIDATOR,
         system=system,
-        messages=(Message("user", user),),
+        messages=(user(text),),
         tools=(SUBMIT_VERDICT,),
         tool_choice=SUBMIT_VERDICT.name,
+        call=call,
     )

@@ -1,32 +1,41 @@
 """Durable runs: start, resume, list and inspect runs whose state lives in one SQLite file.
 
-Every step is checkpointed by LangGraph's ``SqliteSaver``, so a run survives its process: it can be
-approved from another process, or continued after a crash from its last checkpoint.
+Every step is checkpointed by LangGraph's ``AsyncSqliteSaver``, so a run survives its process: it
+can be approved from another process, or continued after a crash from its last checkpoint. A run
+records its agent's reference, so the process that resumes it loads the same definition.
+
+``Runner`` is async (a notebook awaits it); ``SyncRunner`` drives it from plain code and the CLI.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import aiosqlite
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agentlab.config import Settings
-from agentlab.errors import AgentlabError, RunStateError
-from agentlab.models.router import ModelRouter, ModelSpec, router_from_spec
+from agentlab.errors import AgentlabError, AgentNotFoundError, RunStateError
+from agentlab.events import RunEnded, RunEvent, StatusChanged, event_from_dict
+from agentlab.models.router import ModelRouter, ModelSpec
 from agentlab.orchestration.agent import Agent
-from agentlab.orchestration.events import RunEnded, RunEvent, StatusChanged, events_from_update
-from agentlab.orchestration.graph import compile_agent, recursion_limit
+from agentlab.orchestration.context import RunContext, default_principal
+from agentlab.orchestration.graph import build_graph, resolve_models, resolve_policy
+from agentlab.orchestration.limits import Limits
+from agentlab.orchestration.references import load_agent, normalize_reference
 from agentlab.orchestration.runs import RunRecord, RunRegistry, open_database
 from agentlab.orchestration.state import Decision, Status, initial_state
 
-AgentResolver = Callable[[str, Mapping[str, Any], ModelRouter], Agent]
-"""Builds the agent named in a run record from its stored options and a model router."""
+T = TypeVar("T")
+Graph = CompiledStateGraph[Any, RunContext, Any, Any]
 
 
 @dataclass(frozen=True)
@@ -42,67 +51,114 @@ class RunView:
     def status(self) -> str:
         return str(self.state.get("status", self.record.status))
 
+    @property
+    def limits(self) -> Limits:
+        return Limits.model_validate(self.record.limits)
+
 
 class Runner:
-    """Runs agents durably. Use as a context manager, or call ``close()``."""
+    """Runs agents durably. ``async with Runner(settings) as runner: ...``"""
 
-    def __init__(self, settings: Settings, resolve: AgentResolver) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._resolve = resolve
-        # Two connections: LangGraph writes checkpoints from a background thread, and a shared
-        # connection would interleave its transactions with the runs table's.
-        self._checkpoints = open_database(settings.checkpoint_path)
-        self._saver = SqliteSaver(self._checkpoints)
-        self._saver.setup()
-        self._runs = open_database(settings.checkpoint_path)
-        self.registry = RunRegistry(self._runs)
-        # A run's agent, options and models never change: build its graph once per runner.
-        self._built: dict[str, tuple[CompiledStateGraph, ModelRouter]] = {}
+        self._checkpoints: aiosqlite.Connection | None = None
+        self._saver: AsyncSqliteSaver | None = None
+        self._runs: sqlite3.Connection | None = None
+        self._registry: RunRegistry | None = None
+        # A run's agent, models and options never change: build its graph once per runner.
+        self._built: dict[str, tuple[Graph, ModelRouter]] = {}
+        self._agents: dict[str, Agent] = {}
 
-    def __enter__(self) -> Runner:
+    async def open(self) -> Runner:
+        """Open the runs database (created on first use)."""
+        if self._saver is not None:
+            return self
+        path = self._settings.checkpoint_path
+        # Two connections: checkpoints are written through aiosqlite's thread, the runs table from
+        # worker threads; sharing one would interleave their transactions.
+        self._runs = await asyncio.to_thread(open_database, path)
+        self._registry = RunRegistry(self._runs)
+        self._checkpoints = await aiosqlite.connect(path, timeout=30)
+        self._saver = AsyncSqliteSaver(self._checkpoints)
+        await self._saver.setup()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    async def close(self) -> None:
+        if self._checkpoints is not None:
+            await self._checkpoints.close()
+        if self._runs is not None:
+            self._runs.close()
+        self._checkpoints = self._saver = self._runs = self._registry = None
 
-    def close(self) -> None:
-        self._checkpoints.close()
-        self._runs.close()
+    async def __aenter__(self) -> Runner:
+        return await self.open()
 
-    def start(
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def registry(self) -> RunRegistry:
+        if self._registry is None:
+            raise RuntimeError("the Runner is not open: use 'async with Runner(...)' or open()")
+        return self._registry
+
+    async def start(
         self,
-        agent: str,
+        agent: str | Agent | None,
         task: str,
         *,
-        models: ModelSpec,
+        models: ModelSpec | None = None,
         options: Mapping[str, Any] | None = None,
-    ) -> tuple[str, Iterator[RunEvent]]:
-        """Create a run and return its id and the stream of its events (lazy: iterate to run)."""
+        principal: str | None = None,
+        session: str | None = None,
+        limits: Limits | None = None,
+    ) -> tuple[str, AsyncIterator[RunEvent]]:
+        """Create a run and return its id and the stream of its events (lazy: iterate to run).
+
+        ``agent`` is a reference (``module:attr`` or ``file.py:attr``), an ``Agent`` (which only
+        this runner can resume), or ``None`` for the configured default agent. ``models`` is the
+        run's model spec (a script, or Claude); ``None`` uses the agent's own models.
+        """
         task = task.strip()
         if not task:
             raise AgentlabError("the task is empty: say what the agent should do")
+        reference, definition = self._definition(agent)
         options = dict(options or {})
-        built = self._build(agent, options, models)  # fails here, before a run is recorded
+        limits = limits or definition.limits or Limits(max_iterations=self._settings.max_iterations)
+        built = self._build(definition, models)  # fails here, before a run is recorded
         run_id = f"run-{uuid.uuid4().hex[:10]}"
-        max_iterations = self._settings.max_iterations
-        self.registry.create(
+        ctx = RunContext(
+            run_id=run_id,
+            principal=principal or default_principal(),
+            session=session,
+            agent=reference,
+            options=options,
+            limits=limits,
+        )
+        await asyncio.to_thread(
+            self.registry.create,
             run_id,
-            agent=agent,
+            agent=reference,
+            agent_name=definition.name,
             task=task,
             status=Status.PLANNING.value,
-            models=models.model_dump(),
+            models=models.model_dump() if models else None,
             options=options,
-            max_iterations=max_iterations,
+            limits=limits.model_dump(),
+            principal=ctx.principal,
+            session=session,
         )
         self._built[run_id] = built
-        start = initial_state(task, max_iterations=max_iterations)
-        return run_id, self._stream(run_id, built[0], start, max_iterations)
+        return run_id, self._stream(ctx, built[0], initial_state(task))
 
-    def resume(self, run_id: str, decision: Decision | None = None) -> Iterator[RunEvent]:
+    async def resume(
+        self, run_id: str, decision: Decision | None = None
+    ) -> AsyncIterator[RunEvent]:
         """Continue a run: with a decision if it waits for approval, else from its checkpoint."""
-        record = self.registry.get(run_id)
+        record = await asyncio.to_thread(self.registry.get, run_id)
         graph, _ = self._for_run(record)
-        snapshot = graph.get_state(self._config(run_id, record.max_iterations))
+        ctx = _context(record)
+        snapshot = await graph.aget_state(_config(ctx))
         status = snapshot.values.get("status", record.status)
         command: Command | None
         if snapshot.interrupts:
@@ -122,13 +178,13 @@ class Runner:
             command = None
         else:
             raise RunStateError(f"run {run_id} has ended ({status}): there is nothing to resume")
-        return self._stream(run_id, graph, command, record.max_iterations)
+        return self._stream(ctx, graph, command)
 
-    def get(self, run_id: str) -> RunView:
+    async def get(self, run_id: str) -> RunView:
         """A run's record and latest state."""
-        record = self.registry.get(run_id)
+        record = await asyncio.to_thread(self.registry.get, run_id)
         graph, router = self._for_run(record)
-        snapshot = graph.get_state(self._config(run_id, record.max_iterations))
+        snapshot = await graph.aget_state(_config(_context(record)))
         waiting = dict(snapshot.interrupts[0].value) if snapshot.interrupts else None
         return RunView(record, dict(snapshot.values), waiting, router.source)
 
@@ -136,35 +192,127 @@ class Runner:
         """The most recent runs first."""
         return self.registry.list(limit)
 
-    def _build(
-        self, agent: str, options: Mapping[str, Any], models: ModelSpec
-    ) -> tuple[CompiledStateGraph, ModelRouter]:
-        router = router_from_spec(models, self._settings)
-        graph = compile_agent(self._resolve(agent, options, router), checkpointer=self._saver)
+    def _definition(self, agent: str | Agent | None) -> tuple[str, Agent]:
+        if isinstance(agent, Agent):
+            reference = f"<in-process>:{agent.name}"
+            self._agents[reference] = agent
+            return reference, agent
+        reference = normalize_reference(agent or self._settings.default_agent)
+        if reference not in self._agents:
+            self._agents[reference] = load_agent(reference)
+        return reference, self._agents[reference]
+
+    def _build(self, agent: Agent, spec: ModelSpec | None) -> tuple[Graph, ModelRouter]:
+        router = resolve_models(agent, self._settings, spec)
+        graph = build_graph(
+            agent,
+            router,
+            policy=resolve_policy(agent, self._settings),
+            data_dir=self._settings.data_dir,
+        ).compile(checkpointer=self._saver, name=agent.name)
         return graph, router
 
-    def _for_run(self, record: RunRecord) -> tuple[CompiledStateGraph, ModelRouter]:
+    def _for_run(self, record: RunRecord) -> tuple[Graph, ModelRouter]:
         if record.run_id not in self._built:
-            self._built[record.run_id] = self._build(
-                record.agent, record.options, ModelSpec(**record.models)
-            )
+            if record.agent not in self._agents and record.agent.startswith("<in-process>"):
+                raise AgentNotFoundError(
+                    f"run {record.run_id}'s agent {record.agent_name!r} was given as an object, "
+                    "not a reference, so only the process that started it can load it: start "
+                    "runs with a reference (module:attr or file.py:attr) to resume them anywhere"
+                )
+            _, agent = self._definition(record.agent)
+            spec = ModelSpec(**record.models) if record.models else None
+            self._built[record.run_id] = self._build(agent, spec)
         return self._built[record.run_id]
 
-    @staticmethod
-    def _config(run_id: str, max_iterations: int) -> RunnableConfig:
-        return RunnableConfig(
-            configurable={"thread_id": run_id}, recursion_limit=recursion_limit(max_iterations)
+    async def _stream(self, ctx: RunContext, graph: Graph, payload: Any) -> AsyncIterator[RunEvent]:
+        run_id = ctx.run_id or ""
+        config = _config(ctx)
+        async for chunk in graph.astream(payload, config, context=ctx, stream_mode="custom"):
+            event = event_from_dict(chunk) if isinstance(chunk, Mapping) else None
+            if event is None:
+                continue
+            if isinstance(event, StatusChanged):
+                await asyncio.to_thread(
+                    self.registry.set_status, run_id, event.transition["target"]
+                )
+            yield event
+        values = (await graph.aget_state(config)).values
+        await asyncio.to_thread(
+            self.registry.set_status, run_id, values["status"], values.get("outcome", "")
         )
-
-    def _stream(
-        self, run_id: str, graph: CompiledStateGraph, payload: Any, max_iterations: int
-    ) -> Iterator[RunEvent]:
-        config = self._config(run_id, max_iterations)
-        for chunk in graph.stream(payload, config, stream_mode="updates"):
-            for event in events_from_update(run_id, chunk):
-                if isinstance(event, StatusChanged):
-                    self.registry.set_status(run_id, event.transition["target"])
-                yield event
-        values = graph.get_state(config).values
-        self.registry.set_status(run_id, values["status"], values.get("outcome", ""))
         yield RunEnded(run_id, values["status"], values.get("outcome", ""))
+
+
+def _context(record: RunRecord) -> RunContext:
+    return RunContext(
+        run_id=record.run_id,
+        principal=record.principal,
+        session=record.session,
+        agent=record.agent,
+        options=record.options,
+        limits=Limits.model_validate(record.limits),
+    )
+
+
+def _config(ctx: RunContext) -> RunnableConfig:
+    return RunnableConfig(
+        configurable={"thread_id": ctx.run_id}, recursion_limit=ctx.limits.recursion_limit
+    )
+
+
+class SyncRunner:
+    """``Runner`` for code that does not await: scripts and the CLI. Not for use inside a running
+    event loop (in a notebook, ``await`` the ``Runner`` instead)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._loop = asyncio.Runner()
+        self.runner = Runner(settings)
+        try:
+            self._loop.run(self.runner.open())
+        except BaseException:
+            self._loop.close()
+            raise
+
+    def __enter__(self) -> SyncRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self._loop.run(self.runner.close())
+        finally:
+            self._loop.close()
+
+    @property
+    def registry(self) -> RunRegistry:
+        return self.runner.registry
+
+    def start(
+        self, agent: str | Agent | None, task: str, **kwargs: Any
+    ) -> tuple[str, Iterator[RunEvent]]:
+        """As ``Runner.start``; the events are a plain iterator."""
+        run_id, events = self._loop.run(self.runner.start(agent, task, **kwargs))
+        return run_id, self._iterate(events)
+
+    def resume(self, run_id: str, decision: Decision | None = None) -> Iterator[RunEvent]:
+        return self._iterate(self._loop.run(self.runner.resume(run_id, decision)))
+
+    def get(self, run_id: str) -> RunView:
+        return self._loop.run(self.runner.get(run_id))
+
+    def list(self, limit: int = 50) -> list[RunRecord]:
+        return self.runner.list(limit)
+
+    def _iterate(self, events: AsyncIterator[T]) -> Iterator[T]:
+        while True:
+            try:
+                yield self._loop.run(_next(events))
+            except StopAsyncIteration:
+                return
+
+
+async def _next(events: AsyncIterator[T]) -> T:
+    return await anext(events)

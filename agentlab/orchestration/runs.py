@@ -1,13 +1,17 @@
 """The runs table: one row per run, beside LangGraph's checkpoints in the same SQLite file.
 
+Its methods block: async code calls them in a worker thread, so that the event loop stays free to
+finish the checkpoint writes that may hold the database's write lock meanwhile.
+
 Checkpoints hold a run's state; this table holds what is needed to list runs quickly and to rebuild
-a run's agent in another process (which agent, with which options and models).
+a run in another process: the agent's reference, its models, options, principal, session, limits.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,20 +19,28 @@ from typing import Any
 
 from agentlab.errors import ConfigError, RunNotFoundError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS agentlab_runs (
+_TABLE = "agentlab_run_records"
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {_TABLE} (
     run_id TEXT PRIMARY KEY,
     agent TEXT NOT NULL,
+    agent_name TEXT NOT NULL,
     task TEXT NOT NULL,
     status TEXT NOT NULL,
     outcome TEXT NOT NULL DEFAULT '',
     models TEXT NOT NULL,
     options TEXT NOT NULL,
-    max_iterations INTEGER NOT NULL,
+    limits TEXT NOT NULL,
+    principal TEXT NOT NULL,
+    session TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 )
 """
+_COLUMNS = (
+    "run_id, agent, agent_name, task, status, outcome, models, options, limits, principal, "
+    "session, created_at, updated_at"
+)
 
 
 def open_database(path: Path) -> sqlite3.Connection:
@@ -36,15 +48,15 @@ def open_database(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(_SCHEMA)
+        conn.commit()
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(
-            f"cannot open the runs database {path}: {exc}; set --data-dir "
-            "or AGENTLAB_DATA_DIR to a writable directory"
+            f"cannot open the runs database {path}: {exc}; set data_dir (AGENTLAB_DATA_DIR) "
+            "to a writable directory"
         ) from None
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(_SCHEMA)
-    conn.commit()
     return conn
 
 
@@ -54,47 +66,61 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class RunRecord:
+    """A run's row: ``agent`` is the definition's reference, ``models`` the run's model spec
+    (``None``: the agent's own models), ``limits`` its ``Limits`` as data."""
+
     run_id: str
     agent: str
+    agent_name: str
     task: str
     status: str
     outcome: str
-    models: dict[str, Any]
+    models: dict[str, Any] | None
     options: dict[str, Any]
-    max_iterations: int
+    limits: dict[str, Any]
+    principal: str
+    session: str | None
     created_at: str
     updated_at: str
 
 
 class RunRegistry:
-    """Reads and writes the runs table."""
+    """Reads and writes the runs table. Safe to call from several threads (one at a time)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self._lock = threading.Lock()
 
     def create(
         self,
         run_id: str,
         *,
         agent: str,
+        agent_name: str,
         task: str,
         status: str,
-        models: dict[str, Any],
+        models: dict[str, Any] | None,
         options: dict[str, Any],
-        max_iterations: int,
+        limits: dict[str, Any],
+        principal: str,
+        session: str | None,
     ) -> RunRecord:
         now = _now()
-        with self._conn:
+        with self._lock, self._conn:
             self._conn.execute(
-                "INSERT INTO agentlab_runs VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?)",
+                f"INSERT INTO {_TABLE} ({_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     agent,
+                    agent_name,
                     task,
                     status,
                     json.dumps(models),
                     json.dumps(options),
-                    max_iterations,
+                    json.dumps(limits),
+                    principal,
+                    session,
                     now,
                     now,
                 ),
@@ -102,49 +128,32 @@ class RunRegistry:
         return self.get(run_id)
 
     def set_status(self, run_id: str, status: str, outcome: str = "") -> None:
-        with self._conn:
+        with self._lock, self._conn:
             self._conn.execute(
-                "UPDATE agentlab_runs SET status = ?, outcome = ?, updated_at = ? WHERE run_id = ?",
+                f"UPDATE {_TABLE} SET status = ?, outcome = ?, updated_at = ? WHERE run_id = ?",
                 (status, outcome, _now(), run_id),
             )
 
     def get(self, run_id: str) -> RunRecord:
-        row = self._conn.execute(
-            "SELECT * FROM agentlab_runs WHERE run_id = ?", (run_id,)
-        ).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM {_TABLE} WHERE run_id = ?", (run_id,)
+            ).fetchone()
         if row is None:
             raise RunNotFoundError(f"no run {run_id!r}: 'agentlab runs' lists the runs there are")
         return _record(row)
 
     def list(self, limit: int = 50) -> list[RunRecord]:
-        rows = self._conn.execute(
-            "SELECT * FROM agentlab_runs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
-        ).fetchall()
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM {_TABLE} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         return [_record(r) for r in rows]
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    (
-        run_id,
-        agent,
-        task,
-        status,
-        outcome,
-        models,
-        options,
-        max_iterations,
-        created_at,
-        updated_at,
-    ) = row
-    return RunRecord(
-        run_id,
-        agent,
-        task,
-        status,
-        outcome,
-        json.loads(models),
-        json.loads(options),
-        max_iterations,
-        created_at,
-        updated_at,
-    )
+    values = list(row)
+    for i in (6, 7, 8):  # models, options, limits
+        values[i] = json.loads(values[i])
+    return RunRecord(*values)

@@ -1,6 +1,6 @@
 """The run state: what a checkpoint holds.
 
-Growing logs (messages, results, transitions, model calls, approvals) and the plan are
+Growing logs (the transcript, results, transitions, model calls, approvals) and the plan are
 ``DeltaChannel``s: a checkpoint stores only the new entries, not a fresh copy of the history, so
 storage grows linearly with the run and the per-step cost does not grow with its length. Everything
 is plain data (TypedDicts of JSON types) so checkpoints stay readable by any process.
@@ -8,13 +8,15 @@ is plain data (TypedDicts of JSON types) so checkpoints stay readable by any pro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from langgraph.channels import DeltaChannel
 
-from agentlab.tools.base import ToolOutcome
+from agentlab.models.calls import ModelCallRecord
+from agentlab.models.messages import Message, user
+from agentlab.tools.tool import ToolOutcome
 
 
 class Status(StrEnum):
@@ -45,13 +47,15 @@ class PlanStep(TypedDict):
 class PendingCall(TypedDict):
     """The concrete call of the current step, bound but not yet run.
 
-    ``approval_reasons`` is empty when it may run without a human.
+    ``approval_reasons`` is empty when it may run without a human. ``tool_use_id`` is the executor
+    model's tool-use block the call came from, if a model made it (its result answers that block).
     """
 
     step_id: str
     tool: str
     arguments: dict[str, Any]
     approval_reasons: list[str]
+    tool_use_id: str | None
 
 
 class StepResult(TypedDict):
@@ -71,19 +75,6 @@ class Transition(TypedDict):
     iteration: int
 
 
-class ModelCallRecord(TypedDict):
-    role: str
-    model: str
-    sequence: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
-    cost_usd: float | None
-    latency_s: float
-    scripted: bool
-
-
 class Approval(TypedDict):
     step_id: str
     tool: str
@@ -91,15 +82,20 @@ class Approval(TypedDict):
     note: str
 
 
-class ChatEntry(TypedDict):
-    """A line of the run's transcript: the task, model turns, tool results.
+class TranscriptEntry(TypedDict):
+    """A message of the run's transcript and the node that added it.
 
-    The speaker is not called ``role``: LangGraph would coerce such dicts into LangChain messages.
+    The message is wrapped: LangGraph turns bare message-like dicts in a ``DeltaChannel`` into
+    LangChain messages, and the transcript must stay plain Messages API data.
     """
 
-    speaker: Literal["user", "assistant", "tool"]
-    name: str
-    content: str
+    node: str
+    message: Message
+
+
+def transcript_messages(state: Mapping[str, Any]) -> list[Message]:
+    """The run's transcript as Messages API messages, ready to send to a model."""
+    return [entry["message"] for entry in state.get("transcript", [])]
 
 
 class Decision(TypedDict):
@@ -131,7 +127,6 @@ def _latest(current: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
 class AgentState(TypedDict):
     task: str
     status: str  # a Status value
-    max_iterations: int
     iterations: int
     plan: Annotated[list[PlanStep], DeltaChannel(_latest)]
     plan_round: int
@@ -150,15 +145,17 @@ class AgentState(TypedDict):
         list[ModelCallRecord], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
     ]
     approvals: Annotated[list[Approval], DeltaChannel(_append)]
-    messages: Annotated[list[ChatEntry], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)]
+    transcript: Annotated[
+        list[TranscriptEntry], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
+    ]
+    """The run as a conversation of content-block messages, which a model can be sent unchanged."""
 
 
-def initial_state(task: str, *, max_iterations: int) -> dict[str, Any]:
+def initial_state(task: str) -> dict[str, Any]:
     """The input that starts a run."""
     return {
         "task": task,
         "status": Status.PLANNING.value,
-        "max_iterations": max_iterations,
         "iterations": 0,
         "plan": [],
         "plan_round": 0,
@@ -168,5 +165,5 @@ def initial_state(task: str, *, max_iterations: int) -> dict[str, Any]:
         "outcome": "",
         "calls_per_role": {},
         "failed_calls": [],
-        "messages": [ChatEntry(speaker="user", name="task", content=task)],
+        "transcript": [TranscriptEntry(node="input", message=user(task))],
     }

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentlab.models.base import Usage
+from agentlab.models.pricing import FREE_PROVIDERS
+from agentlab.orchestration.limits import Limits
 
 
 @dataclass(frozen=True)
@@ -25,10 +27,12 @@ class RunSummary:
     cost_usd: float | None
     """``None`` when a model's price is unknown: the total would be wrong, not merely low."""
     scripted: bool
+    """True when every model call was answered by a scripted model: no LLM was called."""
 
 
-def summarize(state: Mapping[str, Any]) -> RunSummary:
-    """Figures for a run from its state (as ``Runner.get`` or a graph's ``get_state`` returns)."""
+def summarize(state: Mapping[str, Any], limits: Limits | None = None) -> RunSummary:
+    """Figures for a run from its state (as ``Runner.get`` or a graph's ``get_state`` returns)
+    and the limits it ran under (default ``Limits()``)."""
     calls = state.get("model_calls", [])
     results = state.get("results", [])
     approvals = state.get("approvals", [])
@@ -42,7 +46,7 @@ def summarize(state: Mapping[str, Any]) -> RunSummary:
         status=state.get("status", "unknown"),
         outcome=state.get("outcome", ""),
         iterations=state.get("iterations", 0),
-        max_iterations=state.get("max_iterations", 0),
+        max_iterations=(limits or Limits()).max_iterations,
         plans=state.get("plan_round", 0),
         steps_ok=sum(1 for r in results if r["outcome"]["ok"]),
         steps_failed=sum(1 for r in results if not r["outcome"]["ok"]),
@@ -51,5 +55,5 @@ def summarize(state: Mapping[str, Any]) -> RunSummary:
         model_calls=len(calls),
         usage=usage,
         cost_usd=None if any(c is None for c in costs) else sum(costs),
-        scripted=bool(calls) and all(c["scripted"] for c in calls),
+        scripted=bool(calls) and all(c["provider"] in FREE_PROVIDERS for c in calls),
     )

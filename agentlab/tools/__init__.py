@@ -1,7 +1,10 @@
-"""Tools: typed functions with derived JSON schemas, validation, and authorization."""
+"""Tools: declaration (typed functions, JSON schemas), toolsets, the policy and the one executor."""
 
-from agentlab.tools.base import (
-    Permission,
+from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
+from agentlab.tools.policy import DefaultPolicy, Policy, PolicyDecision, ProposedCall, Verdict
+from agentlab.tools.tool import (
+    InvalidArguments,
+    Risk,
     Tool,
     ToolContext,
     ToolError,
@@ -9,16 +12,27 @@ from agentlab.tools.base import (
     format_validation_error,
     tool,
 )
-from agentlab.tools.toolset import Toolset, authorization_error
+from agentlab.tools.toolset import FunctionToolset, ToolRegistry, Toolset, WrapperToolset
 
 __all__ = [
-    "Permission",
+    "CallRequest",
+    "CallScope",
+    "PolicyDecision",
+    "DefaultPolicy",
+    "FunctionToolset",
+    "InvalidArguments",
+    "Policy",
+    "ProposedCall",
+    "Risk",
     "Tool",
     "ToolContext",
     "ToolError",
+    "ToolExecutor",
     "ToolOutcome",
+    "ToolRegistry",
     "Toolset",
-    "authorization_error",
+    "Verdict",
+    "WrapperToolset",
     "format_validation_error",
     "tool",
 ]

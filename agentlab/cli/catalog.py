@@ -1,0 +1,83 @@
+"""The agents a ``langgraph.json`` lists, loaded to show their tools."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agentlab.config import Settings
+from agentlab.errors import AgentlabError, ConfigError
+from agentlab.orchestration import Agent, load_agent, normalize_reference
+from agentlab.orchestration.graph import resolve_policy
+from agentlab.tools import ProposedCall, Tool, ToolRegistry
+
+
+@dataclass(frozen=True)
+class ToolLine:
+    tool: Tool
+    verdict: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """One graph of ``langgraph.json``: its name, reference, and the agent behind it if any."""
+
+    graph: str
+    reference: str
+    agent_reference: str | None = None
+    agent: Agent | None = None
+    tools: list[ToolLine] = field(default_factory=list)
+    problem: str = ""
+    default: bool = False
+
+
+def agents_of(config_file: Path, settings: Settings) -> list[AgentEntry]:
+    """Load each graph's agent definition (the attribute itself, or the module's ``agent``)."""
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no {config_file} here: run in the project directory, or pass its path"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read {config_file}: {exc}") from None
+    graphs = config.get("graphs") if isinstance(config, dict) else None
+    if not isinstance(graphs, dict):
+        raise ConfigError(f"{config_file} has no 'graphs' mapping of names to references")
+    base = config_file.resolve().parent
+    entries = [_entry(name, str(ref), base, settings) for name, ref in graphs.items()]
+    try:
+        default = load_agent(normalize_reference(settings.default_agent))
+    except AgentlabError:
+        return entries
+    return [dataclasses.replace(e, default=e.agent is default) for e in entries]
+
+
+def _entry(name: str, reference: str, base: Path, settings: Settings) -> AgentEntry:
+    try:
+        absolute = normalize_reference(reference, base=base)
+        target, _, attr = absolute.rpartition(":")
+        candidates = [absolute] if attr == "agent" else [f"{target}:agent", absolute]
+        for candidate in candidates:
+            try:
+                agent = load_agent(candidate)
+            except AgentlabError:
+                continue
+            return AgentEntry(name, reference, candidate, agent, _tools(agent, settings))
+    except AgentlabError as exc:
+        return AgentEntry(name, reference, problem=str(exc))
+    return AgentEntry(name, reference, problem="not an agentlab agent (no Agent definition)")
+
+
+def _tools(agent: Agent, settings: Settings) -> list[ToolLine]:
+    policy = resolve_policy(agent, settings)
+    tools = asyncio.run(ToolRegistry(agent.toolsets).tools())
+    lines = []
+    for t in tools:
+        decision = policy.decide(ProposedCall(t))
+        lines.append(ToolLine(t, decision.verdict.value, decision.reasons))
+    return lines

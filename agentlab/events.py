@@ -1,0 +1,97 @@
+"""What a run reports while it goes: typed events, emitted by the code that acts.
+
+Nodes and the tool executor emit events through LangGraph's stream writer as plain dicts (so a
+LangGraph server can stream them as JSON); ``event_from_dict`` turns them back into these classes.
+Every driver (the ``Runner``, a notebook, ``langgraph dev``, a tracer) sees the same stream.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """``transition``: source, target, node, reason, iteration."""
+
+    transition: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PlanMade:
+    round: int
+    steps: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ModelCalled:
+    """``call``: the model call's record (role, model, provider, tokens, cost, latency...)."""
+
+    call: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCalled:
+    """``result``: step_id, tool, arguments, outcome (ok, output, error) and duration_s."""
+
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ApprovalRequested:
+    """The run waits for a human; ``request`` says which call and why."""
+
+    run_id: str
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """A driver's stream stopped: the run finished, or paused (status ``awaiting_human``)."""
+
+    run_id: str
+    status: str
+    outcome: str
+
+
+RunEvent = StatusChanged | PlanMade | ModelCalled | ToolCalled | ApprovalRequested | RunEnded
+
+Emit = Callable[[RunEvent], None]
+"""Where code that acts reports what it did."""
+
+_KINDS: dict[str, type[Any]] = {
+    "status_changed": StatusChanged,
+    "plan_made": PlanMade,
+    "model_called": ModelCalled,
+    "tool_called": ToolCalled,
+    "approval_requested": ApprovalRequested,
+    "run_ended": RunEnded,
+}
+_NAMES = {cls: name for name, cls in _KINDS.items()}
+
+
+def event_to_dict(event: RunEvent) -> dict[str, Any]:
+    """The event as JSON-ready data: ``{"event": kind, **fields}``."""
+    return {"event": _NAMES[type(event)], **dataclasses.asdict(event)}
+
+
+def event_from_dict(data: Mapping[str, Any]) -> RunEvent | None:
+    """The event a dict describes, or ``None`` if it is not one of ours."""
+    cls = _KINDS.get(str(data.get("event")))
+    if cls is None:
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}
+    event: RunEvent = cls(**{k: v for k, v in data.items() if k in names})
+    return event
+
+
+def writer_emit(write: Callable[[Any], None]) -> Emit:
+    """An ``Emit`` writing events as dicts to a LangGraph stream writer."""
+
+    def emit(event: RunEvent) -> None:
+        write(event_to_dict(event))
+
+    return emit

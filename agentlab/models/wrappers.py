@@ -1,0 +1,51 @@
+"""Models that wrap other models, for concerns that cut across providers.
+
+A wrapper implements ``Model`` around one or more models, so wrappers stack: fallback now; bounded
+retries, tracing and cost ceilings later, each in its own class. Provider adapters only speak
+their API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from agentlab.errors import ModelOverloadedError, ModelUnavailableError
+from agentlab.models.base import Model, ModelRequest, ModelResponse
+
+
+class FallbackModel:
+    """Asks each model in turn while they are overloaded; the first answer wins.
+
+    Only ``ModelOverloadedError`` moves on to the next model: a refusal (bad request, bad key)
+    would be refused by the next one too, so it is raised at once. The response lists the models
+    that were tried before the one that answered.
+    """
+
+    def __init__(self, models: Sequence[Model]) -> None:
+        if not models:
+            raise ValueError("FallbackModel needs at least one model")
+        self.models = tuple(models)
+
+    @property
+    def name(self) -> str:
+        """The primary model's name; ``ModelResponse.model`` says which model actually answered."""
+        return self.models[0].name
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        failed: list[tuple[str, ModelOverloadedError]] = []
+        for model in self.models:
+            try:
+                response = await model.request(request)
+            except ModelOverloadedError as exc:
+                failed.append((model.name, exc))
+                continue
+            if failed:
+                tried = tuple(name for name, _ in failed)
+                response = dataclasses.replace(response, fallbacks=tried + response.fallbacks)
+            return response
+        names = ", ".join(name for name, _ in failed)
+        raise ModelUnavailableError(
+            f"no model could answer (tried {names}; last error: {failed[-1][1]}): try again later, "
+            "raise anthropic_max_retries, or add models to models.fallbacks"
+        ) from failed[-1][1]

@@ -1,0 +1,51 @@
+"""The run context: who a run acts for and under which limits, given to every node and tool.
+
+It is LangGraph's ``context_schema``: a driver passes it with each invocation (``context=``), and
+nodes read it from their ``Runtime``. A LangGraph server passes it as JSON, so it holds data only;
+connections an agent's tools need come from the agent's ``deps`` factory.
+"""
+
+from __future__ import annotations
+
+import getpass
+from typing import Any
+
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentlab.orchestration.limits import Limits
+
+
+def default_principal() -> str:
+    """The OS user, as the principal of runs started without ``--as``."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class RunContext(BaseModel):
+    """What a run is: its id, principal, session, agent reference, options and limits.
+
+    ``run_id`` defaults to the LangGraph thread id; ``principal`` is the user or service the run
+    acts for; ``options`` are the agent's run options (JSON), passed to its ``deps`` factory.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: str | None = None
+    principal: str = Field(default_factory=default_principal)
+    session: str | None = None
+    agent: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=lambda: Limits())
+
+
+def run_context(runtime: Runtime[Any]) -> RunContext:
+    """The run's context, with its id filled in from the thread when the driver gave none."""
+    ctx = runtime.context if isinstance(runtime.context, RunContext) else RunContext()
+    if ctx.run_id is None:
+        info = getattr(runtime, "execution_info", None)
+        thread = getattr(info, "thread_id", None)
+        ctx = ctx.model_copy(update={"run_id": thread or "local"})
+    return ctx

@@ -1,0 +1,270 @@
+"""Tools: what a model may call, from a typed Python function or from a JSON schema.
+
+A function tool states its constraints once, in its signature (``Literal`` for enums,
+``Annotated[int, Field(ge=1, le=50)]`` for ranges, ``Field(pattern=...)`` for patterns); the same
+Pydantic model gives the JSON schema the model sees and validates calls. A schema tool (how MCP,
+HTTP and A2A tools arrive) has no Python signature: its JSON schema is checked with ``jsonschema``.
+Either way a bad call is data (an error result the planner can act on), never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypedDict, get_type_hints
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from agentlab.models.base import ToolSpec
+
+DEFAULT_TIMEOUT_S = 60.0
+
+
+class Risk(StrEnum):
+    """What a tool may do to the world: read it, change it, or change it irreversibly."""
+
+    READ = "read"
+    WRITE = "write"
+    DESTRUCTIVE = "destructive"
+
+
+class ToolError(Exception):
+    """Raised by a tool for an expected failure (not found, refused); it becomes an error result."""
+
+
+class InvalidArguments(ValueError):
+    """Arguments that do not fit a tool's schema; the message lists every problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """What the runtime tells a tool about the call.
+
+    ``idempotency_key`` is the same every time the same call of the same run is executed (after a
+    crash, on resume), so a tool can pass it to an external API and not act twice. ``deps`` is what
+    the agent's ``deps`` factory built for the run (database handles, clients), or ``None``.
+    """
+
+    run_id: str
+    call_id: str
+    idempotency_key: str
+    principal: str = ""
+    session: str | None = None
+    deps: Any = None
+
+
+class ToolOutcome(TypedDict):
+    """The result of one tool call, as stored in the run state and shown to models."""
+
+    ok: bool
+    output: Any
+    error: str | None
+
+
+Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[Any]]
+"""Runs a tool: the call's context and its validated arguments in, the output back."""
+
+Validator = Callable[[dict[str, Any]], dict[str, Any]]
+"""Checks raw arguments; returns them as the handler receives them, or raises InvalidArguments."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool: what the model is told (name, description, schema), how risky it is, how to run it.
+
+    ``idempotent`` tools may safely run twice with the same arguments; ``timeout_s`` bounds a
+    call; ``requires_confirmation`` asks a human for every call; ``cost_usd`` is what a call costs.
+    Build one with ``@tool`` (a typed function) or ``Tool.from_schema`` (a JSON schema).
+    """
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    handler: Handler = field(repr=False)
+    validator: Validator = field(repr=False)
+    risk: Risk = Risk.READ
+    idempotent: bool = False
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    requires_confirmation: bool = False
+    cost_usd: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a tool needs a name")
+        if not self.description.strip():
+            raise ValueError(f"tool {self.name!r} needs a description: it is the model's prompt")
+        if self.timeout_s <= 0:
+            raise ValueError(f"tool {self.name!r}: timeout_s must be positive")
+
+    @property
+    def spec(self) -> ToolSpec:
+        """The name, description and JSON schema a model is given."""
+        return ToolSpec(self.name, self.description, self.input_schema)
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """The arguments as the tool receives them; raises ``InvalidArguments``."""
+        return self.validator(dict(arguments))
+
+    def invalid_arguments(self, arguments: Mapping[str, Any]) -> str | None:
+        """Why ``arguments`` would be refused, or ``None`` when they are valid."""
+        try:
+            self.validate(arguments)
+        except InvalidArguments as exc:
+            return str(exc)
+        return None
+
+    def renamed(self, name: str, description: str | None = None) -> Tool:
+        """The same tool under another name (and optionally description)."""
+        return dataclasses.replace(self, name=name, description=description or self.description)
+
+    @classmethod
+    def from_schema(
+        cls,
+        name: str,
+        description: str,
+        input_schema: Mapping[str, Any],
+        function: Callable[..., Any],
+        **options: Any,
+    ) -> Tool:
+        """A tool described by a JSON schema; ``function(arguments)`` or
+        ``function(ctx, arguments)`` runs it (sync functions in a worker thread).
+
+        ``options`` are the other fields: ``risk``, ``idempotent``, ``timeout_s``...
+        """
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        schema = dict(input_schema)
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise ValueError(f"tool {name!r}: its input schema is invalid: {exc.message}") from None
+        checker = Draft202012Validator(schema)
+
+        def validate(arguments: dict[str, Any]) -> dict[str, Any]:
+            errors = sorted(checker.iter_errors(arguments), key=lambda e: list(e.path))
+            if errors:
+                raise InvalidArguments(
+                    "; ".join(
+                        f"{'.'.join(str(p) for p in e.path) or 'arguments'}: {e.message}"
+                        for e in errors
+                    )
+                )
+            return arguments
+
+        wants_context = _takes_context(function, positional=2)
+
+        async def handle(ctx: ToolContext, arguments: dict[str, Any]) -> Any:
+            args = (ctx, arguments) if wants_context else (arguments,)
+            return await _call(function, *args)
+
+        return cls(name, description, schema, handle, validate, **options)
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    risk: Risk = Risk.READ,
+    idempotent: bool | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    requires_confirmation: bool = False,
+    cost_usd: float = 0.0,
+) -> Any:
+    """Declare a tool from a typed function: ``@tool`` or ``@tool(risk=Risk.WRITE, ...)``.
+
+    The schema comes from the type hints, the description from the docstring. A first parameter
+    typed ``ToolContext`` receives the call's context. Read tools are idempotent unless told
+    otherwise; others are not. Sync functions run in a worker thread.
+    """
+
+    def wrap(f: Callable[..., Any]) -> Tool:
+        tool_name = name or f.__name__
+        description = inspect.cleandoc(f.__doc__ or "").strip()
+        if not description:
+            raise ValueError(f"tool {tool_name!r} needs a docstring: it is the model's prompt")
+        wants_context, model = _arguments_model(f, tool_name)
+        schema = model.model_json_schema()
+        schema.pop("title", None)
+
+        def validate(arguments: dict[str, Any]) -> dict[str, Any]:
+            try:
+                parsed = model.model_validate(arguments)
+            except ValidationError as exc:
+                raise InvalidArguments(format_validation_error(exc)) from None
+            return {k: getattr(parsed, k) for k in type(parsed).model_fields}
+
+        async def handle(ctx: ToolContext, arguments: dict[str, Any]) -> Any:
+            if wants_context:
+                return await _call(f, ctx, **arguments)
+            return await _call(f, **arguments)
+
+        return Tool(
+            tool_name,
+            description,
+            schema,
+            handle,
+            validate,
+            risk=risk,
+            idempotent=(risk is Risk.READ) if idempotent is None else idempotent,
+            timeout_s=timeout_s,
+            requires_confirmation=requires_confirmation,
+            cost_usd=cost_usd,
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem, in the words a model (or a person) can act on."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "arguments"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Await a coroutine function; run a plain one in a worker thread, off the event loop."""
+    if inspect.iscoroutinefunction(function):
+        return await function(*args, **kwargs)
+    return await asyncio.to_thread(function, *args, **kwargs)
+
+
+def _takes_context(function: Callable[..., Any], *, positional: int) -> bool:
+    try:
+        params = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= positional
+
+
+def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[bool, type[BaseModel]]:
+    """Build the Pydantic model of ``fn``'s parameters (a leading ``ToolContext`` is not one)."""
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except NameError as exc:
+        raise TypeError(
+            f"tool {name!r}: cannot resolve its type hints ({exc}); define the types "
+            "it uses at module level"
+        ) from None
+    params = list(inspect.signature(fn).parameters.values())
+    wants_context = bool(params) and hints.get(params[0].name) is ToolContext
+    if wants_context:
+        params = params[1:]
+    fields: dict[str, Any] = {}
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"tool {name!r}: *args/**kwargs cannot be described to a model")
+        if p.name not in hints:
+            raise TypeError(f"tool {name!r}: parameter {p.name!r} needs a type hint")
+        default = ... if p.default is inspect.Parameter.empty else p.default
+        fields[p.name] = (hints[p.name], default)
+    model = create_model(  # type: ignore[call-overload]
+        f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
+    )
+    return wants_context, model
