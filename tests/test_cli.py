@@ -208,6 +208,7 @@ def test_resume_after_the_process_was_killed_while_awaiting_approval(env, termin
         (["resume", "run-0000000000", "--approve"], "no run 'run-0000000000'"),
         (["--config", "missing.toml", "runs"], "config file not found: missing.toml"),
         (["run", "close an account"], "no ANTHROPIC_API_KEY is set"),
+        (["run", "close an account"], "or replay a scripted model (--script FILE)"),
         (["run", "x", "--script", "nowhere.yaml"], "script file not found: /"),
         (
             ["run", "x", "--agent", "billing", "--script", str(demo_script_path())],

@@ -336,6 +336,21 @@ def resume(
     raise typer.Exit(0 if status in ("completed", "awaiting_human") else 1)
 
 
+# Lower layers speak of the API; at the command line the same advice names the flags.
+_FLAGS = {
+    "a decision (approve or reject)": "--approve or --reject",
+    "without a decision": "without --approve/--reject",
+    "a scripted model (a script file)": "a scripted model (--script FILE)",
+    "set data_dir (AGENTLAB_DATA_DIR)": "pass --data-dir (or set AGENTLAB_DATA_DIR)",
+}
+
+
+def _in_cli_words(message: str) -> str:
+    for api, cli in _FLAGS.items():
+        message = message.replace(api, cli)
+    return message
+
+
 def main() -> None:
     """Entry point: user mistakes print one line and exit 2; bugs keep their traceback."""
     from agentlab.errors import AgentlabError
@@ -343,7 +358,7 @@ def main() -> None:
     try:
         app()
     except AgentlabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_in_cli_words(str(exc))}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print(

@@ -58,8 +58,8 @@ def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelR
     the ``anthropic`` SDK, falling back to the configured fallbacks while overloaded."""
     if not settings.has_anthropic_key:
         raise ConfigError(
-            "no ANTHROPIC_API_KEY is set: export it to use Claude, or pass --script FILE to "
-            "replay a scripted model offline (see 'agentlab demo')"
+            "no ANTHROPIC_API_KEY is set: export it to use Claude, or replay a scripted model "
+            "(a script file) offline (see 'agentlab demo')"
         )
     from agentlab.models.anthropic import ClaudeModel, claude_client  # the SDK only when used
 
@@ -98,8 +98,8 @@ class ModelSpec(BaseModel):
         if settings.has_anthropic_key:
             return cls(kind="anthropic")
         raise ConfigError(
-            "no ANTHROPIC_API_KEY is set: export it to use Claude, or pass --script FILE to "
-            "replay a scripted model offline (try 'agentlab demo')"
+            "no ANTHROPIC_API_KEY is set: export it to use Claude, or replay a scripted model "
+            "(a script file) offline (try 'agentlab demo')"
         )
 
 

@@ -35,7 +35,7 @@ def resolve_models(agent: Agent, settings: Settings, spec: ModelSpec | None = No
     if spec is None and not settings.has_anthropic_key:
         raise ConfigError(
             f"agent {agent.name!r} has no models of its own and no ANTHROPIC_API_KEY is set: "
-            "export the key to use Claude, or give a scripted model (--script FILE)"
+            "export the key to use Claude, or replay a scripted model (a script file)"
         )
     roles = agent.models if isinstance(agent.models, RoleModels) else None
     return claude_router(settings, roles)

@@ -166,14 +166,14 @@ class Runner:
                 tool = snapshot.interrupts[0].value.get("tool", "a step")
                 raise RunStateError(
                     f"run {run_id} is waiting for approval of {tool}: "
-                    "resume it with --approve or --reject"
+                    "resume it with a decision (approve or reject)"
                 )
             command = Command(resume=decision)
         elif snapshot.next:
             if decision is not None:
                 raise RunStateError(
                     f"run {run_id} is not waiting for approval (status {status}); "
-                    "resume it without --approve/--reject to continue it"
+                    "resume it without a decision to continue it"
                 )
             command = None
         else:
