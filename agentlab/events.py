@@ -71,11 +71,14 @@ _KINDS: dict[str, type[Any]] = {
     "run_ended": RunEnded,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}
+_FIELDS = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _KINDS.values()}
 
 
 def event_to_dict(event: RunEvent) -> dict[str, Any]:
     """The event as JSON-ready data: ``{"event": kind, **fields}``."""
-    return {"event": _NAMES[type(event)], **dataclasses.asdict(event)}
+    # Shallow on purpose: payloads are already plain data, and a deep copy per event would cost
+    # more than the rest of a step's bookkeeping.
+    return {"event": _NAMES[type(event)], **{f: getattr(event, f) for f in _FIELDS[type(event)]}}
 
 
 def event_from_dict(data: Mapping[str, Any]) -> RunEvent | None:
@@ -83,8 +86,7 @@ def event_from_dict(data: Mapping[str, Any]) -> RunEvent | None:
     cls = _KINDS.get(str(data.get("event")))
     if cls is None:
         return None
-    names = {f.name for f in dataclasses.fields(cls)}
-    event: RunEvent = cls(**{k: v for k, v in data.items() if k in names})
+    event: RunEvent = cls(**{k: data[k] for k in _FIELDS[cls] if k in data})
     return event
 
 

@@ -267,7 +267,7 @@ def test_without_key_or_script_the_error_says_what_to_do(settings):
     with pytest.raises(ConfigError) as caught:
         ModelSpec.choose(settings, None)
     assert "ANTHROPIC_API_KEY" in str(caught.value)
-    assert "--script" in str(caught.value)
+    assert "scripted model (a script file)" in str(caught.value)  # the CLI names its flag
 
 
 async def test_scripted_router_replays_the_script_for_every_role():

@@ -1,7 +1,8 @@
 """Where the run goes after each node: small functions of the state, one per node.
 
 They route on ``status``. Before a new planning round or a new step they ask the run's ``Limits``
-(from the run context), so no path loops past them: it goes to ``halt`` instead.
+(from the run context), so no path loops past them: it goes to ``halt`` instead. They are coroutine
+functions only so that LangGraph runs them on the event loop rather than in a worker thread.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _next_step(state: AgentState, runtime: Runtime[RunContext]) -> Literal["prep
     return "prepare" if _may_iterate(state, runtime) else "halt"
 
 
-def after_plan(
+async def after_plan(
     state: AgentState, runtime: Runtime[RunContext]
 ) -> Literal["prepare", "validate", "plan", "halt"] | End:
     match state["status"]:
@@ -44,7 +45,7 @@ def after_plan(
     return _END
 
 
-def after_prepare(
+async def after_prepare(
     state: AgentState, runtime: Runtime[RunContext]
 ) -> Literal["approve", "execute", "plan", "halt"] | End:
     match state["status"]:
@@ -57,7 +58,7 @@ def after_prepare(
     return _END
 
 
-def after_approve(
+async def after_approve(
     state: AgentState, runtime: Runtime[RunContext]
 ) -> Literal["execute", "plan", "halt"] | End:
     match state["status"]:
@@ -68,7 +69,7 @@ def after_approve(
     return _END
 
 
-def after_execute(
+async def after_execute(
     state: AgentState, runtime: Runtime[RunContext]
 ) -> Literal["prepare", "validate", "plan", "halt"]:
     match state["status"]:
@@ -79,7 +80,7 @@ def after_execute(
     return _replan(state, runtime)
 
 
-def after_validate(
+async def after_validate(
     state: AgentState, runtime: Runtime[RunContext]
 ) -> Literal["plan", "halt"] | End:
     if state["status"] == Status.PLANNING:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
 
 from agentlab.config import RoleModels, Settings
 from agentlab.errors import ConfigError
@@ -49,17 +45,6 @@ def resolve_policy(agent: Agent, settings: Settings | None) -> Policy:
     return DefaultPolicy(cost_threshold_usd=threshold)
 
 
-def _on_loop(route: Callable[[AgentState, Runtime[RunContext]], Any]) -> Callable[..., Any]:
-    """``route`` as a coroutine function: LangGraph runs a plain function of an async graph in a
-    worker thread, and an edge is cheap and pure, so it runs on the event loop (no thread hop)."""
-
-    @functools.wraps(route)
-    async def on_loop(state: AgentState, runtime: Runtime[RunContext]) -> Any:
-        return route(state, runtime)
-
-    return on_loop
-
-
 def build_graph(
     agent: Agent, models: ModelRouter, *, policy: Policy, data_dir: Path | None = None
 ) -> StateGraph[AgentState, RunContext, AgentState, AgentState]:
@@ -73,19 +58,13 @@ def build_graph(
     g.add_node("validate", n.validate)
     g.add_node("halt", n.halt)
     g.add_edge(START, "plan")
+    g.add_conditional_edges("plan", edges.after_plan, ["prepare", "validate", "plan", "halt", END])
     g.add_conditional_edges(
-        "plan", _on_loop(edges.after_plan), ["prepare", "validate", "plan", "halt", END]
+        "prepare", edges.after_prepare, ["approve", "execute", "plan", "halt", END]
     )
-    g.add_conditional_edges(
-        "prepare", _on_loop(edges.after_prepare), ["approve", "execute", "plan", "halt", END]
-    )
-    g.add_conditional_edges(
-        "approve", _on_loop(edges.after_approve), ["execute", "plan", "halt", END]
-    )
-    g.add_conditional_edges(
-        "execute", _on_loop(edges.after_execute), ["prepare", "validate", "plan", "halt"]
-    )
-    g.add_conditional_edges("validate", _on_loop(edges.after_validate), ["plan", "halt", END])
+    g.add_conditional_edges("approve", edges.after_approve, ["execute", "plan", "halt", END])
+    g.add_conditional_edges("execute", edges.after_execute, ["prepare", "validate", "plan", "halt"])
+    g.add_conditional_edges("validate", edges.after_validate, ["plan", "halt", END])
     g.add_edge("halt", END)
     return g
 

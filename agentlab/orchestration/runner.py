@@ -1,6 +1,7 @@
 """Durable runs: start, resume, list and inspect runs whose state lives in one SQLite file.
 
-Every step is checkpointed by LangGraph's ``AsyncSqliteSaver``, so a run survives its process: it
+Every step is checkpointed by LangGraph's ``SqliteSaver`` (awaited on the loop: see
+``checkpoints.py``), so a run survives its process: it
 can be approved from another process, or continued after a crash from its last checkpoint. A run
 records its agent's reference, so the process that resumes it loads the same definition.
 
@@ -16,9 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import aiosqlite
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -27,6 +26,7 @@ from agentlab.errors import AgentlabError, AgentNotFoundError, RunStateError
 from agentlab.events import RunEnded, RunEvent, StatusChanged, event_from_dict
 from agentlab.models.router import ModelRouter, ModelSpec
 from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.checkpoints import LoopSqliteSaver
 from agentlab.orchestration.context import RunContext, default_principal
 from agentlab.orchestration.graph import build_graph, resolve_models, resolve_policy
 from agentlab.orchestration.limits import Limits
@@ -61,8 +61,7 @@ class Runner:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._checkpoints: aiosqlite.Connection | None = None
-        self._saver: AsyncSqliteSaver | None = None
+        self._saver: LoopSqliteSaver | None = None
         self._runs: sqlite3.Connection | None = None
         self._registry: RunRegistry | None = None
         # A run's agent, models and options never change: build its graph once per runner.
@@ -74,21 +73,21 @@ class Runner:
         if self._saver is not None:
             return self
         path = self._settings.checkpoint_path
-        # Two connections: checkpoints are written through aiosqlite's thread, the runs table from
-        # worker threads; sharing one would interleave their transactions.
+        # Two connections: checkpoints are written on the loop, the runs table from worker
+        # threads; sharing one would interleave their transactions.
         self._runs = await asyncio.to_thread(open_database, path)
         self._registry = RunRegistry(self._runs)
-        self._checkpoints = await aiosqlite.connect(path, timeout=30)
-        self._saver = AsyncSqliteSaver(self._checkpoints)
-        await self._saver.setup()
+        self._saver = LoopSqliteSaver.open(path)
         return self
 
     async def close(self) -> None:
-        if self._checkpoints is not None:
-            await self._checkpoints.close()
+        if self._saver is not None:
+            self._saver.close()
         if self._runs is not None:
             self._runs.close()
-        self._checkpoints = self._saver = self._runs = self._registry = None
+        self._saver = None
+        self._runs = None
+        self._registry = None
 
     async def __aenter__(self) -> Runner:
         return await self.open()

@@ -118,9 +118,8 @@ class ToolExecutor:
     async def _invoke(self, tool: Tool, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         """Run the tool within its timeout. (The exactly-once journal will wrap this call.)"""
         try:
-            output = await asyncio.wait_for(
-                self.tools.call(tool.name, arguments, ctx), timeout=tool.timeout_s
-            )
+            async with asyncio.timeout(tool.timeout_s):
+                output = await self.tools.call(tool.name, arguments, ctx)
         except ToolError as exc:
             return _error(str(exc))
         except TimeoutError:

@@ -1,0 +1,83 @@
+"""Where runs are checkpointed on one machine: LangGraph's ``SqliteSaver``, awaited on the loop.
+
+LangGraph's ``AsyncSqliteSaver`` sends each statement to aiosqlite's thread and back: about 14
+thread round trips per step, which more than doubled agentlab's per-step cost
+(``benchmarks/overhead.py``). ``LoopSqliteSaver`` runs the sync saver's methods directly instead.
+Each write (WAL, ``synchronous=NORMAL``) holds the event loop for tens of microseconds, and while
+another process holds the database's write lock, for as long as it does (bounded by the busy
+timeout): right for a CLI or a notebook driving a few runs; a server with many concurrent runs
+should use ``AsyncSqliteSaver`` or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+
+class LoopSqliteSaver(SqliteSaver):
+    """``SqliteSaver`` whose async methods call its sync ones on the event loop."""
+
+    @classmethod
+    def open(cls, path: Path) -> LoopSqliteSaver:
+        """A saver over the SQLite file ``path`` (WAL), with its tables created."""
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        saver = cls(conn)
+        saver.setup()
+        return saver
+
+    def close(self) -> None:
+        self.conn.close()
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self.get_tuple(config)
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        for item in self.list(config, filter=filter, before=before, limit=limit):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self.put(config, checkpoint, metadata, new_versions)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self.put_writes(config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        self.delete_thread(thread_id)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, Any]:
+        return self.get_delta_channel_history(config=config, channels=channels)
