@@ -21,6 +21,7 @@ _EXPORTS = {
     "ScriptError": "agentlab.errors",
     "Settings": "agentlab.config",
     "load_settings": "agentlab.config",
+    "ApprovalDecided": "agentlab.events",
     "ApprovalRequested": "agentlab.events",
     "ModelCalled": "agentlab.events",
     "PlanMade": "agentlab.events",
@@ -64,6 +65,7 @@ __all__ = [
     "Agent",
     "AgentNotFoundError",
     "AgentlabError",
+    "ApprovalDecided",
     "ApprovalRequested",
     "ConfigError",
     "Decision",
@@ -135,6 +137,7 @@ if TYPE_CHECKING:
         ScriptError,
     )
     from agentlab.events import (
+        ApprovalDecided,
         ApprovalRequested,
         ModelCalled,
         PlanMade,

@@ -49,6 +49,18 @@ class ApprovalRequested:
 
 
 @dataclass(frozen=True)
+class ApprovalDecided:
+    """A human decided on the call the run waited for; ``stop`` ends the run."""
+
+    run_id: str
+    step_id: str
+    tool: str
+    approved: bool
+    note: str
+    stop: bool
+
+
+@dataclass(frozen=True)
 class RunEnded:
     """A driver's stream stopped: the run finished, or paused (status ``awaiting_human``)."""
 
@@ -57,7 +69,15 @@ class RunEnded:
     outcome: str
 
 
-RunEvent = StatusChanged | PlanMade | ModelCalled | ToolCalled | ApprovalRequested | RunEnded
+RunEvent = (
+    StatusChanged
+    | PlanMade
+    | ModelCalled
+    | ToolCalled
+    | ApprovalRequested
+    | ApprovalDecided
+    | RunEnded
+)
 
 Emit = Callable[[RunEvent], None]
 """Where code that acts reports what it did."""
@@ -68,6 +88,7 @@ _KINDS: dict[str, type[Any]] = {
     "model_called": ModelCalled,
     "tool_called": ToolCalled,
     "approval_requested": ApprovalRequested,
+    "approval_decided": ApprovalDecided,
     "run_ended": RunEnded,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}

@@ -231,6 +231,10 @@ def test_resume_after_the_process_was_killed_while_awaiting_approval(env, termin
         ),
         (["run", "x", "--agent", "nowhere/agent.py:agent"], "no such file /"),
         (["agents", "--graphs", "nowhere.json"], "no nowhere.json here"),
+        (
+            ["run", "x", "--agent", "json:dumps", "--script", str(demo_script_path())],
+            "json:dumps is a function, not an agentlab Agent",
+        ),
         (["run", " ", "--script", str(demo_script_path())], "the task is empty"),
     ],
 )
@@ -274,6 +278,12 @@ def test_resuming_an_ended_run_is_refused(env):
     result = agentlab(env, "resume", run_id, "--approve")
     assert result.returncode == 2
     assert f"run {run_id} has ended (completed)" in result.stderr
+
+
+def test_iteration_cap_beyond_the_limit_is_a_usage_error(env):
+    result = agentlab(env, "run", "x", "--max-iterations", "200000", "--script", demo_script_path())
+    assert result.returncode == 2
+    assert "--max-iterations" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_conflicting_flags_are_a_usage_error(env):

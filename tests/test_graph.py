@@ -3,6 +3,7 @@ executor (schema tools, failures) and the one policy both locks ask."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
 
+from agentlab.config import load_settings
 from agentlab.models.base import ModelRequest, Role
 from agentlab.models.messages import text_of
 from agentlab.models.router import scripted_router
@@ -735,3 +737,52 @@ async def test_policy_sees_the_call_and_the_principal(ledger):
     assert calls and all(
         (c.principal, dict(c.arguments)) == ("alice", {"key": "a", "value": 1}) for c in calls
     )
+
+
+FOREVER = script(
+    planner=[plan(step("lookup", key="a"))] * 20, validator=[verdict(False, "not yet")] * 20
+)
+
+
+async def drive_without_limits(graph: Any) -> dict[str, Any]:
+    """Drive a graph as LangGraph would, with no run context at all."""
+    config = {"configurable": {"thread_id": "no-context"}, "recursion_limit": 200}
+    return await graph.ainvoke(initial_state("t"), config)
+
+
+async def test_a_graph_driven_without_a_context_keeps_the_agents_limits(make_agent, settings):
+    agent = dataclasses.replace(make_agent(FOREVER), limits=Limits(max_iterations=3))
+    state = await drive_without_limits(compile_agent(agent, settings=settings))
+    assert state["status"] == "failed" and state["iterations"] == 3
+    assert "iteration cap reached: 3 of 3" in state["outcome"]
+
+
+async def test_a_graph_driven_without_a_context_keeps_the_configured_limits(make_agent, tmp_path):
+    settings = load_settings(data_dir=tmp_path, max_iterations=2)
+    state = await drive_without_limits(compile_agent(make_agent(FOREVER), settings=settings))
+    assert state["status"] == "failed" and state["iterations"] == 2
+
+
+async def test_deps_that_cannot_be_opened_fail_the_run_with_the_reason(make_agent):
+    def broken(data_dir: Path, options: Any) -> None:
+        raise OSError("disk full")
+
+    text = script(planner=[plan(step("lookup", key="a"))], validator=[verdict(True)])
+    agent = dataclasses.replace(make_agent(text), deps=broken)
+    state = await Run(agent).start()
+    assert state["status"] == "failed"
+    assert state["outcome"] == "could not open what toy's tools need: OSError: disk full"
+
+
+async def test_a_toolset_that_cannot_list_its_tools_fails_the_run_with_the_reason(make_agent):
+    class Down:
+        async def list_tools(self) -> list[Tool]:
+            raise ConnectionError("server gone")
+
+        async def call_tool(self, name: str, arguments: dict[str, Any], ctx: Any) -> Any:
+            raise AssertionError("never called")
+
+    agent = dataclasses.replace(make_agent(script(planner=[plan()])), toolsets=[Down()])
+    state = await Run(agent).start()
+    assert state["status"] == "failed"
+    assert state["outcome"] == "could not list toy's tools: ConnectionError: server gone"

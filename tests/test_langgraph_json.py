@@ -112,4 +112,11 @@ async def test_served_graph_emits_the_same_events_as_a_runner(settings: Settings
         comparable(e) for e in through_runner if not isinstance(e, RunEnded)
     ]
     kinds = {type(e).__name__ for e in direct}
-    assert kinds == {"StatusChanged", "PlanMade", "ModelCalled", "ToolCalled", "ApprovalRequested"}
+    assert kinds == {
+        "StatusChanged",
+        "PlanMade",
+        "ModelCalled",
+        "ToolCalled",
+        "ApprovalRequested",
+        "ApprovalDecided",
+    }

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from agentlab.config import Settings
+from agentlab.domains import support
 from agentlab.errors import AgentNotFoundError, RunNotFoundError, RunStateError, ScriptError
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import (
     Agent,
+    ApprovalDecided,
     ApprovalRequested,
     Limits,
     RunEnded,
@@ -142,7 +144,8 @@ async def test_a_second_runner_approves_a_paused_run(settings, tmp_path):
         assert view.record.agent == f"{module.resolve()}:agent"
         assert view.waiting_for is not None and view.waiting_for["tool"] == "wipe"
         events = await drain(await second.resume(run_id, {"approve": True}))
-        assert isinstance(events[0], StatusChanged)
+        assert isinstance(events[0], ApprovalDecided) and events[0].approved
+        assert isinstance(events[1], StatusChanged)
         assert events[-1].status == "completed"
         assert second.registry.get(run_id).status == "completed"
     assert ledger_of(module) == ["store", "wipe"]
@@ -399,6 +402,25 @@ def test_sync_runner_pauses_and_is_approved_by_a_second_sync_runner(settings, tm
     with SyncRunner(settings) as second:
         assert second.get(run_id).waiting_for["tool"] == "wipe"
         events = list(second.resume(run_id, {"approve": True}))
-        assert isinstance(events[0], StatusChanged) and events[-1].status == "completed"
+        assert isinstance(events[0], ApprovalDecided) and events[0].approved
+        assert isinstance(events[1], StatusChanged) and events[-1].status == "completed"
         assert second.registry.get(run_id).status == "completed"
     assert ledger_of(module) == ["store", "wipe"]
+
+
+async def test_a_run_whose_driver_stopped_listening_at_the_pause_can_be_resumed(settings, tmp_path):
+    """The driver leaves the event stream at ApprovalRequested (the pausing node's writes are
+    saved, the next checkpoint is not): another runner still finds the run and its pause."""
+    demo = ModelSpec(kind="scripted", script=str(support.demo_script_path()))
+    options = {"db_path": str(tmp_path / "customers.sqlite")}
+    async with Runner(settings) as first:
+        run_id, events = await first.start(None, support.DEMO_TASK, models=demo, options=options)
+        async for event in events:
+            if isinstance(event, ApprovalRequested):
+                break
+        await events.aclose()
+    async with Runner(settings) as second:
+        ended = [e async for e in await second.resume(run_id)][-1]
+        assert ended == RunEnded(run_id, "awaiting_human", "")
+        waiting = (await second.get(run_id)).waiting_for
+        assert waiting is not None and waiting["tool"] == "send_notification"

@@ -272,7 +272,7 @@ def test_without_key_or_script_the_error_says_what_to_do(settings):
 
 async def test_scripted_router_replays_the_script_for_every_role():
     router = scripted_router(parse_script(YAML_SCRIPT))
-    assert router.scripted is True
+    assert all(isinstance(m, ScriptedModel) for m in router.models.values())
     executor = await router.for_role(Role.EXECUTOR).request(request(Role.EXECUTOR))
     assert executor.tool_call("search_customers") is not None
 
@@ -330,7 +330,7 @@ async def test_router_from_scripted_spec_loads_the_script(settings, tmp_path):
 
     router = router_from_spec(ModelSpec.choose(settings, path), settings)
 
-    assert router.scripted is True
+    assert all(isinstance(m, ScriptedModel) for m in router.models.values())
     response = await router.for_role(Role.PLANNER).request(request(index=1))
     assert response.text == "nothing left to plan"
 
@@ -366,7 +366,7 @@ def test_claude_router_uses_the_configured_model_per_role_then_the_fallbacks(mon
 
     router = claude_router(load_settings())
 
-    assert router.scripted is False
+    assert not any(isinstance(m, ScriptedModel) for m in router.models.values())
     assert {r: router.for_role(r).name for r in Role} == {
         Role.PLANNER: "claude-sonnet-4-6",
         Role.EXECUTOR: "claude-sonnet-4-6",

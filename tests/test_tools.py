@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -883,3 +884,55 @@ async def test_tool_called_event_measures_the_calls_duration():
     [event] = events
     assert isinstance(event, ToolCalled)
     assert 0.05 <= event.result["duration_s"] < 5
+
+
+async def test_a_call_that_failed_before_is_refused_unless_approved_and_still_reported():
+    runs, mix = counter()
+    ex = executor(mix)
+    events: list[RunEvent] = []
+    request = CallRequest(call_id="1.2", tool="mix", arguments={"paint": "red"}, failed_before=True)
+
+    refused = await ex.run(request, SCOPE, events.append)
+    approved = await ex.run(dataclasses.replace(request, approved=True), SCOPE, events.append)
+
+    assert refused["error"] == "the same call already failed earlier in this run"
+    assert approved["ok"] and runs == [{"paint": "red"}]
+    assert [type(e) for e in events] == [ToolCalled, ToolCalled]
+
+
+async def test_a_tools_own_timeout_error_is_reported_as_its_error_not_as_our_deadline():
+    @tool(timeout_s=5)
+    async def fetch(url: str) -> str:
+        """Fetch a page."""
+        raise TimeoutError("the server did not answer")
+
+    outcome = await call(fetch, {"url": "http://127.0.0.1:9"})
+
+    assert outcome["error"] == "TimeoutError: the server did not answer"
+
+
+async def test_a_timed_out_write_tool_says_its_effect_is_unknown():
+    @tool(risk=Risk.WRITE, timeout_s=0.05)
+    async def slow_write(key: str) -> str:
+        """Write slowly."""
+        await asyncio.sleep(1)
+        return key
+
+    outcome = await call(slow_write, {"key": "a"})
+
+    assert outcome["error"] == (
+        "slow_write timed out after 0.05 s; it may still complete, so its effect is unknown"
+    )
+
+
+async def test_a_schema_function_with_optional_parameters_gets_its_arguments_not_the_context():
+    seen: list[Any] = []
+
+    def handle(arguments: dict[str, Any], retries: int = 3) -> str:
+        seen.append(arguments)
+        return "ok"
+
+    echo = Tool.from_schema("echo", "Echo.", {"type": "object"}, handle)
+
+    assert (await call(echo, {"x": 1}))["ok"]
+    assert seen == [{"x": 1}]

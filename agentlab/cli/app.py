@@ -103,9 +103,15 @@ def _drive(
     from agentlab.cli import render
 
     while True:
-        ended, waiting = render.render_stream(console, events)
+        ended, announced = render.render_stream(console, events)
+        if ended.status != "awaiting_human":
+            break
+        # Ask the run itself: the pause may have been announced to a process that died.
+        waiting = runner.get(run_id).waiting_for
         if waiting is None:
             break
+        if announced is None:
+            console.print(render.approval_panel(waiting))
         decision: Decision | None
         if decide == "approve":
             decision = {"approve": True, "note": note or "--approve"}
@@ -121,9 +127,6 @@ def _drive(
                 f"  agentlab resume {run_id} --approve   (or --reject)"
             )
             break
-        verdict = "approved" if decision["approve"] else "rejected"
-        why = decision.get("note")
-        console.print(f"  [bold]{verdict}[/]" + (f" ({why})" if why else ""))
         events = runner.resume(run_id, decision)
     console.print(render.summary_panel(runner.get(run_id)))
     return ended.status
@@ -164,7 +167,11 @@ def run(
     reject: Annotated[bool, typer.Option("--reject", help="Reject every pause.")] = False,
     max_iterations: Annotated[
         int | None,
-        typer.Option(min=1, help="Planning rounds plus steps allowed (default: from config, 10)."),
+        typer.Option(
+            min=1,
+            max=100_000,
+            help="Planning rounds plus steps allowed (default: the agent's, else config, 10).",
+        ),
     ] = None,
 ) -> None:
     """Run TASK, streaming each transition, tool call and approval pause.

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from agentlab.config import Settings
 from agentlab.errors import AgentlabError, ConfigError
-from agentlab.orchestration import Agent, load_agent, normalize_reference
-from agentlab.orchestration.graph import resolve_policy
+from agentlab.orchestration import Agent, load_agent, normalize_reference, resolve_policy
 from agentlab.tools import ProposedCall, Tool, ToolRegistry
 
 

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from agentlab.cli.catalog import AgentEntry
 from agentlab.orchestration import (
+    ApprovalDecided,
     ApprovalRequested,
     ModelCalled,
     PlanMade,
@@ -97,6 +98,9 @@ def render_event(console: Console, event: RunEvent) -> None:
             console.print(line)
         case ApprovalRequested(request=req):
             console.print(approval_panel(req))
+        case ApprovalDecided(approved=approved, note=note, stop=stop):
+            verdict = "approved" if approved else ("rejected, stop" if stop else "rejected")
+            console.print(f"  [bold]{verdict}[/]" + (f" ({note})" if note else ""))
         case RunEnded():
             pass
 

@@ -33,14 +33,18 @@ class ModelRouter:
     def for_role(self, role: Role) -> Model:
         return self.models[role]
 
-    @property
-    def scripted(self) -> bool:
-        """True when no LLM is called: every role replays a script."""
-        return all(isinstance(m, ScriptedModel) for m in self.models.values())
-
     async def call(self, request: ModelRequest) -> tuple[ModelResponse, ModelCallRecord]:
         """Ask the request's role's model; return the response and the record of the call."""
         return await call_model(self.models[request.role], request)
+
+
+def no_key_error(who: str = "") -> ConfigError:
+    """Claude was asked for (by ``who``, if named) but there is no key to call it with."""
+    lead = f"{who} needs a model: " if who else ""
+    return ConfigError(
+        f"{lead}no ANTHROPIC_API_KEY is set: export it to use Claude, or replay a scripted model "
+        "(a script file) offline"
+    )
 
 
 def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
@@ -57,10 +61,7 @@ def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelR
     """Each role uses its Claude model (from ``roles``, else the configured ``[models]``) through
     the ``anthropic`` SDK, falling back to the configured fallbacks while overloaded."""
     if not settings.has_anthropic_key:
-        raise ConfigError(
-            "no ANTHROPIC_API_KEY is set: export it to use Claude, or replay a scripted model "
-            "(a script file) offline (see 'agentlab demo')"
-        )
+        raise no_key_error()
     from agentlab.models.anthropic import ClaudeModel, claude_client  # the SDK only when used
 
     client = claude_client(settings)
@@ -97,10 +98,7 @@ class ModelSpec(BaseModel):
             return cls(kind="scripted", script=str(Path(script).resolve()))
         if settings.has_anthropic_key:
             return cls(kind="anthropic")
-        raise ConfigError(
-            "no ANTHROPIC_API_KEY is set: export it to use Claude, or replay a scripted model "
-            "(a script file) offline (try 'agentlab demo')"
-        )
+        raise no_key_error()
 
 
 def router_from_spec(spec: ModelSpec, settings: Settings) -> ModelRouter:

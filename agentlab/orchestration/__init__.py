@@ -1,6 +1,7 @@
 """Orchestration: agent definitions, the state graph, its nodes and edges, and durable runs."""
 
 from agentlab.events import (
+    ApprovalDecided,
     ApprovalRequested,
     ModelCalled,
     PlanMade,
@@ -11,7 +12,13 @@ from agentlab.events import (
 )
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.context import RunContext
-from agentlab.orchestration.graph import build_graph, compile_agent, resolve_models
+from agentlab.orchestration.graph import (
+    build_graph,
+    compile_agent,
+    resolve_limits,
+    resolve_models,
+    resolve_policy,
+)
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.references import load_agent, normalize_reference
 from agentlab.orchestration.runner import Runner, RunView, SyncRunner
@@ -22,6 +29,7 @@ from agentlab.orchestration.summary import RunSummary, summarize
 __all__ = [
     "Agent",
     "AgentState",
+    "ApprovalDecided",
     "ApprovalRequested",
     "Decision",
     "Limits",
@@ -43,6 +51,8 @@ __all__ = [
     "initial_state",
     "load_agent",
     "normalize_reference",
+    "resolve_limits",
     "resolve_models",
+    "resolve_policy",
     "summarize",
 ]

@@ -28,7 +28,8 @@ class RunContext(BaseModel):
     """What a run is: its id, principal, session, agent reference, options and limits.
 
     ``run_id`` defaults to the LangGraph thread id; ``principal`` is the user or service the run
-    acts for; ``options`` are the agent's run options (JSON), passed to its ``deps`` factory.
+    acts for; ``options`` are the agent's run options (JSON), passed to its ``deps`` factory;
+    ``limits`` default to the graph's (the agent's, else the configured ``max_iterations``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -38,7 +39,7 @@ class RunContext(BaseModel):
     session: str | None = None
     agent: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
-    limits: Limits = Field(default_factory=lambda: Limits())
+    limits: Limits | None = None
 
 
 def run_context(runtime: Runtime[Any]) -> RunContext:

@@ -1,8 +1,9 @@
 """Where the run goes after each node: small functions of the state, one per node.
 
 They route on ``status``. Before a new planning round or a new step they ask the run's ``Limits``
-(from the run context), so no path loops past them: it goes to ``halt`` instead. They are coroutine
-functions only so that LangGraph runs them on the event loop rather than in a worker thread.
+(the run context's, else the graph's default), so no path loops past them: it goes to ``halt``
+instead. They are coroutine functions only so that LangGraph runs them on the event loop rather
+than in a worker thread.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from langgraph.graph import END
 from langgraph.runtime import Runtime
 
 from agentlab.orchestration.context import RunContext, run_context
+from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.state import AgentState, Status
 
 End = Literal["__end__"]
@@ -20,69 +22,73 @@ _END: End = "__end__"
 assert _END == END
 
 
-def _may_iterate(state: AgentState, runtime: Runtime[RunContext]) -> bool:
-    return run_context(runtime).limits.exceeded(iterations=state["iterations"]) is None
+class Routes:
+    """The edge functions of a graph whose runs default to ``limits``."""
 
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
 
-def _replan(state: AgentState, runtime: Runtime[RunContext]) -> Literal["plan", "halt"]:
-    return "plan" if _may_iterate(state, runtime) else "halt"
+    def _may_iterate(self, state: AgentState, runtime: Runtime[RunContext]) -> bool:
+        limits = run_context(runtime).limits or self.limits
+        return limits.exceeded(iterations=state["iterations"]) is None
 
+    def _replan(self, state: AgentState, runtime: Runtime[RunContext]) -> Literal["plan", "halt"]:
+        return "plan" if self._may_iterate(state, runtime) else "halt"
 
-def _next_step(state: AgentState, runtime: Runtime[RunContext]) -> Literal["prepare", "halt"]:
-    return "prepare" if _may_iterate(state, runtime) else "halt"
+    def _next_step(
+        self, state: AgentState, runtime: Runtime[RunContext]
+    ) -> Literal["prepare", "halt"]:
+        return "prepare" if self._may_iterate(state, runtime) else "halt"
 
+    async def after_plan(
+        self, state: AgentState, runtime: Runtime[RunContext]
+    ) -> Literal["prepare", "validate", "plan", "halt"] | End:
+        match state["status"]:
+            case Status.EXECUTING:
+                return self._next_step(state, runtime)
+            case Status.VALIDATING:
+                return "validate"
+            case Status.PLANNING:
+                return self._replan(state, runtime)
+        return _END
 
-async def after_plan(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["prepare", "validate", "plan", "halt"] | End:
-    match state["status"]:
-        case Status.EXECUTING:
-            return _next_step(state, runtime)
-        case Status.VALIDATING:
-            return "validate"
-        case Status.PLANNING:
-            return _replan(state, runtime)
-    return _END
+    async def after_prepare(
+        self, state: AgentState, runtime: Runtime[RunContext]
+    ) -> Literal["approve", "execute", "plan", "halt"] | End:
+        match state["status"]:
+            case Status.AWAITING_HUMAN:
+                return "approve"
+            case Status.EXECUTING:
+                return "execute"
+            case Status.PLANNING:
+                return self._replan(state, runtime)
+        return _END
 
+    async def after_approve(
+        self, state: AgentState, runtime: Runtime[RunContext]
+    ) -> Literal["execute", "plan", "halt"] | End:
+        match state["status"]:
+            case Status.EXECUTING:
+                return "execute"
+            case Status.PLANNING:
+                return self._replan(state, runtime)
+        return _END
 
-async def after_prepare(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["approve", "execute", "plan", "halt"] | End:
-    match state["status"]:
-        case Status.AWAITING_HUMAN:
-            return "approve"
-        case Status.EXECUTING:
-            return "execute"
-        case Status.PLANNING:
-            return _replan(state, runtime)
-    return _END
+    async def after_execute(
+        self, state: AgentState, runtime: Runtime[RunContext]
+    ) -> Literal["prepare", "validate", "plan", "halt"] | End:
+        match state["status"]:
+            case Status.EXECUTING:
+                return self._next_step(state, runtime)
+            case Status.VALIDATING:
+                return "validate"
+            case Status.PLANNING:
+                return self._replan(state, runtime)
+        return _END
 
-
-async def after_approve(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["execute", "plan", "halt"] | End:
-    match state["status"]:
-        case Status.EXECUTING:
-            return "execute"
-        case Status.PLANNING:
-            return _replan(state, runtime)
-    return _END
-
-
-async def after_execute(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["prepare", "validate", "plan", "halt"]:
-    match state["status"]:
-        case Status.EXECUTING:
-            return _next_step(state, runtime)
-        case Status.VALIDATING:
-            return "validate"
-    return _replan(state, runtime)
-
-
-async def after_validate(
-    state: AgentState, runtime: Runtime[RunContext]
-) -> Literal["plan", "halt"] | End:
-    if state["status"] == Status.PLANNING:
-        return _replan(state, runtime)
-    return _END
+    async def after_validate(
+        self, state: AgentState, runtime: Runtime[RunContext]
+    ) -> Literal["plan", "halt"] | End:
+        if state["status"] == Status.PLANNING:
+            return self._replan(state, runtime)
+        return _END

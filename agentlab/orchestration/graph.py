@@ -9,11 +9,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agentlab.config import RoleModels, Settings
-from agentlab.errors import ConfigError
-from agentlab.models.router import ModelRouter, ModelSpec, claude_router, router_from_spec
-from agentlab.orchestration import edges
+from agentlab.models.router import (
+    ModelRouter,
+    ModelSpec,
+    claude_router,
+    no_key_error,
+    router_from_spec,
+)
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.context import RunContext
+from agentlab.orchestration.edges import Routes
+from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.nodes import AgentNodes
 from agentlab.orchestration.state import AgentState
 from agentlab.tools.executor import ToolExecutor
@@ -29,27 +35,31 @@ def resolve_models(agent: Agent, settings: Settings, spec: ModelSpec | None = No
     if isinstance(agent.models, ModelRouter) and spec is None:
         return agent.models
     if spec is None and not settings.has_anthropic_key:
-        raise ConfigError(
-            f"agent {agent.name!r} has no models of its own and no ANTHROPIC_API_KEY is set: "
-            "export the key to use Claude, or replay a scripted model (a script file)"
-        )
+        raise no_key_error(f"agent {agent.name!r} has no models of its own, so it")
     roles = agent.models if isinstance(agent.models, RoleModels) else None
     return claude_router(settings, roles)
 
 
-def resolve_policy(agent: Agent, settings: Settings | None) -> Policy:
+def resolve_policy(agent: Agent, settings: Settings) -> Policy:
     """The agent's policy, or the default one with the configured cost threshold."""
     if agent.policy is not None:
         return agent.policy
-    threshold = settings.approval_cost_threshold_usd if settings else 1.0
-    return DefaultPolicy(cost_threshold_usd=threshold)
+    return DefaultPolicy(cost_threshold_usd=settings.approval_cost_threshold_usd)
+
+
+def resolve_limits(agent: Agent, settings: Settings) -> Limits:
+    """The agent's limits, or the configured ones."""
+    return agent.limits or Limits(max_iterations=settings.max_iterations)
 
 
 def build_graph(
-    agent: Agent, models: ModelRouter, *, policy: Policy, data_dir: Path | None = None
+    agent: Agent, models: ModelRouter, *, policy: Policy, limits: Limits, data_dir: Path
 ) -> StateGraph[AgentState, RunContext, AgentState, AgentState]:
-    """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``."""
-    n = AgentNodes(agent, models, ToolExecutor(ToolRegistry(agent.toolsets), policy), data_dir)
+    """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
+    context gives no limits get ``limits``; the agent's deps are made under ``data_dir``."""
+    executor = ToolExecutor(ToolRegistry(agent.toolsets), policy)
+    n = AgentNodes(agent, models, executor, limits=limits, data_dir=data_dir)
+    edges = Routes(limits)
     g = StateGraph(AgentState, context_schema=RunContext)
     g.add_node("plan", n.plan)
     g.add_node("prepare", n.prepare)
@@ -63,7 +73,9 @@ def build_graph(
         "prepare", edges.after_prepare, ["approve", "execute", "plan", "halt", END]
     )
     g.add_conditional_edges("approve", edges.after_approve, ["execute", "plan", "halt", END])
-    g.add_conditional_edges("execute", edges.after_execute, ["prepare", "validate", "plan", "halt"])
+    g.add_conditional_edges(
+        "execute", edges.after_execute, ["prepare", "validate", "plan", "halt", END]
+    )
     g.add_conditional_edges("validate", edges.after_validate, ["plan", "halt", END])
     g.add_edge("halt", END)
     return g
@@ -78,20 +90,19 @@ def compile_agent(
 ) -> CompiledStateGraph[AgentState, RunContext, AgentState, AgentState]:
     """Compile ``agent``'s graph; approvals need a ``checkpointer`` to pause and resume.
 
-    Without ``models`` the agent's own router is used (Claude per ``settings`` otherwise). The
-    graph takes a ``RunContext`` (``context=``) with each invocation.
+    Without ``models`` the agent's own router is used (Claude per ``settings`` otherwise); without
+    ``settings`` they are loaded from the environment. The graph takes a ``RunContext``
+    (``context=``) with each invocation.
     """
-    if models is None:
-        if isinstance(agent.models, ModelRouter):
-            models = agent.models
-        else:
-            from agentlab.config import load_settings
+    if settings is None:
+        from agentlab.config import load_settings
 
-            models = resolve_models(agent, settings or load_settings())
+        settings = load_settings()
     graph = build_graph(
         agent,
-        models,
+        models or resolve_models(agent, settings),
         policy=resolve_policy(agent, settings),
-        data_dir=settings.data_dir if settings else None,
+        limits=resolve_limits(agent, settings),
+        data_dir=settings.data_dir,
     )
     return graph.compile(checkpointer=checkpointer, name=agent.name)

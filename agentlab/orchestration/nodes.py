@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +23,18 @@ from pydantic import ValidationError
 
 from agentlab.errors import AgentlabError
 from agentlab.events import (
+    ApprovalDecided,
     ApprovalRequested,
-    Emit,
     ModelCalled,
     PlanMade,
-    StatusChanged,
     writer_emit,
 )
-from agentlab.models.base import CallInfo, ModelRequest, ModelResponse
-from agentlab.models.messages import Message, tool_result_block, user
+from agentlab.models.base import ModelRequest, ModelResponse
 from agentlab.models.router import ModelRouter
-from agentlab.orchestration import prompts
+from agentlab.orchestration import prompts, transcript
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.context import RunContext, run_context
+from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.state import (
     AgentState,
     Approval,
@@ -44,84 +43,44 @@ from agentlab.orchestration.state import (
     PlanStep,
     Status,
     StepResult,
-    TranscriptEntry,
-    Transition,
 )
+from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
 from agentlab.tools.policy import ProposedCall, Verdict
-from agentlab.tools.tool import Risk, ToolOutcome, format_validation_error
+from agentlab.tools.tool import Risk, format_validation_error
 
-Update = dict[str, Any]
-
-# Tool results kept in the transcript are cut at this length; the full output is in ``results``.
-_TRANSCRIPT_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class _Visit:
-    """One execution of a node: the state it saw, the run's context, and where events go."""
-
-    node: str
-    state: AgentState
-    ctx: RunContext
-    emit: Emit
-
-    def move(self, target: Status, reason: str, **changes: Any) -> Update:
-        """An update that sets the status and records (and emits) the transition with its reason."""
-        transition = Transition(
-            source=self.state["status"],
-            target=target.value,
-            node=self.node,
-            reason=reason,
-            iteration=changes.get("iterations", self.state["iterations"]),
-        )
-        self.emit(StatusChanged(dict(transition)))
-        return {"status": target.value, "transitions": [transition], **changes}
-
-    def call_info(self, role: str) -> CallInfo:
-        index = self.state["calls_per_role"].get(role, 0)
-        return CallInfo(run_id=self.ctx.run_id or "", principal=self.ctx.principal, index=index)
+log = logging.getLogger(__name__)
 
 
 def _fingerprint(tool: str, arguments: dict[str, Any]) -> str:
     return f"{tool}:{json.dumps(arguments, sort_keys=True, default=str)}"
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= _TRANSCRIPT_CHARS else text[: _TRANSCRIPT_CHARS - 1] + "…"
-
-
-def _entry(node: str, message: Message) -> TranscriptEntry:
-    return TranscriptEntry(node=node, message=message)
-
-
-def _answer(
-    node: str, response: ModelResponse, text: str, *, is_error: bool = False
-) -> list[TranscriptEntry]:
-    """A user message answering each tool-use block of ``response`` with ``text``, so the
-    transcript stays a valid conversation; none if the model called no tool."""
-    blocks = [tool_result_block(c.id, text, is_error=is_error) for c in response.tool_calls]
-    return [_entry(node, user(*blocks))] if blocks else []
-
-
 class AgentNodes:
     """The nodes of one agent's graph, holding what they share: its models, tools and deps."""
 
     def __init__(
-        self, agent: Agent, models: ModelRouter, executor: ToolExecutor, data_dir: Path | None
+        self,
+        agent: Agent,
+        models: ModelRouter,
+        executor: ToolExecutor,
+        *,
+        limits: Limits,
+        data_dir: Path,
     ) -> None:
         self.agent = agent
         self.models = models
         self.executor = executor
+        self.limits = limits
         self._data_dir = data_dir
         self._deps: dict[str, Any] = {}
         self._deps_lock = asyncio.Lock()
 
     @staticmethod
-    def _visit(node: str, state: AgentState, runtime: Runtime[RunContext]) -> _Visit:
-        return _Visit(node, state, run_context(runtime), writer_emit(runtime.stream_writer))
+    def _visit(node: str, state: AgentState, runtime: Runtime[RunContext]) -> Visit:
+        return Visit(node, state, run_context(runtime), writer_emit(runtime.stream_writer))
 
-    async def _ask(self, visit: _Visit, request: ModelRequest) -> tuple[ModelResponse, Update]:
+    async def _ask(self, visit: Visit, request: ModelRequest) -> tuple[ModelResponse, Update]:
         """Call the role's model; return its response and the updates recording the call."""
         response, record = await self.models.call(request)
         visit.emit(ModelCalled(dict(record)))
@@ -129,13 +88,13 @@ class AgentNodes:
         counts = {**visit.state["calls_per_role"], role: request.call.index + 1}
         return response, {
             "model_calls": [record],
-            "transcript": [_entry(visit.node, response.message())],
+            "transcript": [transcript.entry(visit.node, response.message())],
             "calls_per_role": counts,
         }
 
     @staticmethod
     def _unavailable(
-        visit: _Visit, request: ModelRequest, exc: AgentlabError, **changes: Any
+        visit: Visit, request: ModelRequest, exc: AgentlabError, **changes: Any
     ) -> Update:
         """End the run: a model that cannot answer is a failure to report, not to hide."""
         reason = f"{request.role.value} unavailable: {exc}"
@@ -149,11 +108,10 @@ class AgentNodes:
         key = json.dumps(ctx.options, sort_keys=True, default=str)
         async with self._deps_lock:
             if key not in self._deps:
-                data_dir = self._data_dir or _default_data_dir()
                 if inspect.iscoroutinefunction(factory):
-                    self._deps[key] = await factory(data_dir, ctx.options)
+                    self._deps[key] = await factory(self._data_dir, ctx.options)
                 else:  # files and databases open off the event loop
-                    self._deps[key] = await asyncio.to_thread(factory, data_dir, ctx.options)
+                    self._deps[key] = await asyncio.to_thread(factory, self._data_dir, ctx.options)
             return self._deps[key]
 
     # --- nodes ------------------------------------------------------------------------------
@@ -163,7 +121,12 @@ class AgentNodes:
         visit = self._visit("plan", state, runtime)
         iterations = state["iterations"] + 1
         plan_round = state["plan_round"] + 1
-        tools = await self.executor.tools.tools()
+        try:
+            tools = await self.executor.tools.tools()
+        except Exception as exc:  # a toolset that cannot list its tools: the run cannot go on
+            log.exception("the toolsets of agent %s could not list their tools", self.agent.name)
+            reason = f"could not list {self.agent.name}'s tools: {type(exc).__name__}: {exc}"
+            return visit.move(Status.FAILED, reason, iterations=iterations, outcome=reason)
         catalog = [
             (t, self.executor.policy.decide(ProposedCall(t, principal=visit.ctx.principal)))
             for t in tools
@@ -183,7 +146,7 @@ class AgentNodes:
             return self._unavailable(visit, request, exc, iterations=iterations)
 
         def replan(problem: str) -> Update:
-            logs["transcript"] += _answer(visit.node, response, problem, is_error=True)
+            logs["transcript"] += transcript.answer(visit.node, response, problem, is_error=True)
             return visit.move(
                 Status.PLANNING,
                 f"unusable plan: {problem}",
@@ -202,7 +165,9 @@ class AgentNodes:
             return replan(f"submit_plan arguments are invalid: {format_validation_error(exc)}")
         if submission.give_up:
             reason = f"planner gave up: {submission.give_up}"
-            logs["transcript"] += _answer(visit.node, response, "noted: the task is given up")
+            logs["transcript"] += transcript.answer(
+                visit.node, response, "noted: the task is given up"
+            )
             return visit.move(
                 Status.FAILED,
                 reason,
@@ -227,7 +192,7 @@ class AgentNodes:
             )
             for i, s in enumerate(submission.steps, start=1)
         ]
-        logs["transcript"] += _answer(
+        logs["transcript"] += transcript.answer(
             visit.node, response, f"plan {plan_round} accepted: {len(steps)} step(s)"
         )
         visit.emit(PlanMade(plan_round, [dict(s) for s in steps]))
@@ -274,7 +239,7 @@ class AgentNodes:
             call = response.tool_call(tool.name)
             if call is None:
                 reason = f"step {step['id']}: the executor did not call {tool.name}"
-                logs["transcript"] += _answer(visit.node, response, reason, is_error=True)
+                logs["transcript"] += transcript.answer(visit.node, response, reason, is_error=True)
                 return visit.move(Status.PLANNING, reason, feedback=reason, **logs)
             arguments = {**arguments, **call.arguments}
             tool_use_id = call.id
@@ -320,13 +285,23 @@ class AgentNodes:
             note=note,
         )
         suffix = f": {note}" if note else ""
+        visit.emit(
+            ApprovalDecided(
+                run_id=visit.ctx.run_id or "",
+                step_id=pending["step_id"],
+                tool=pending["tool"],
+                approved=decision["approve"],
+                note=note,
+                stop=bool(decision.get("stop", False)),
+            )
+        )
         if decision["approve"]:
             return visit.move(
                 Status.EXECUTING,
                 f"approved {pending['tool']} (step {pending['step_id']}){suffix}",
                 approvals=[record],
             )
-        answered = _result_message(
+        answered = transcript.call_result(
             visit.node, pending, f"rejected by a human{suffix}", is_error=True
         )
         if decision.get("stop"):
@@ -360,22 +335,27 @@ class AgentNodes:
             a["approved"] and a["step_id"] == pending["step_id"] for a in state.get("approvals", [])
         )
         fingerprint = _fingerprint(pending["tool"], pending["arguments"])
-        outcome: ToolOutcome
-        # A human's approval of this very call overrides the guard: the earlier "failure" may
-        # have been the executor refusing it for want of that approval (the policy changed).
-        if fingerprint in state["failed_calls"] and not approved:
-            outcome = ToolOutcome(
-                ok=False, output=None, error="the same call already failed earlier in this run"
+        try:
+            deps = await self.deps(visit.ctx)
+        except Exception as exc:  # the run cannot do its job: say so, never crash the process
+            log.exception("the deps of agent %s could not be opened", self.agent.name)
+            reason = (
+                f"could not open what {self.agent.name}'s tools need: {type(exc).__name__}: {exc}"
             )
-        else:
-            scope = CallScope(
-                run_id=visit.ctx.run_id or "",
-                principal=visit.ctx.principal,
-                session=visit.ctx.session,
-                deps=await self.deps(visit.ctx),
-            )
-            request = _call_request(step, pending["arguments"], approved=approved)
-            outcome = await self.executor.run(request, scope, visit.emit)
+            return visit.move(Status.FAILED, reason, outcome=reason)
+        scope = CallScope(
+            run_id=visit.ctx.run_id or "",
+            principal=visit.ctx.principal,
+            session=visit.ctx.session,
+            deps=deps,
+        )
+        request = _call_request(
+            step,
+            pending["arguments"],
+            approved=approved,
+            failed_before=fingerprint in state["failed_calls"],
+        )
+        outcome = await self.executor.run(request, scope, visit.emit)
 
         result = StepResult(
             step_id=pending["step_id"],
@@ -386,7 +366,9 @@ class AgentNodes:
         shown = outcome["output"] if outcome["ok"] else {"error": outcome["error"]}
         logs: Update = {
             "results": [result],
-            "transcript": _result_message(visit.node, pending, shown, is_error=not outcome["ok"]),
+            "transcript": transcript.call_result(
+                visit.node, pending, shown, is_error=not outcome["ok"]
+            ),
             "iterations": iterations,
             "pending": None,
         }
@@ -425,9 +407,9 @@ class AgentNodes:
             verdict = prompts.Verdict.model_validate(call.arguments if call else {})
         except ValidationError as exc:
             reason = f"the validator gave no usable verdict ({format_validation_error(exc)})"
-            logs["transcript"] += _answer(visit.node, response, reason, is_error=True)
+            logs["transcript"] += transcript.answer(visit.node, response, reason, is_error=True)
             return visit.move(Status.FAILED, reason, outcome=reason, **logs)
-        logs["transcript"] += _answer(visit.node, response, "verdict recorded")
+        logs["transcript"] += transcript.answer(visit.node, response, "verdict recorded")
         if verdict.complete:
             return visit.move(Status.COMPLETED, verdict.reason, outcome=verdict.reason, **logs)
         return visit.move(
@@ -440,11 +422,14 @@ class AgentNodes:
     async def halt(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """End a run that used up its iterations."""
         visit = self._visit("halt", state, runtime)
-        reason = visit.ctx.limits.exceeded(iterations=state["iterations"]) or "limit reached"
+        limits = visit.ctx.limits or self.limits
+        reason = limits.exceeded(iterations=state["iterations"]) or "limit reached"
         return visit.move(Status.FAILED, reason, outcome=reason)
 
 
-def _call_request(step: PlanStep, arguments: dict[str, Any], *, approved: bool) -> CallRequest:
+def _call_request(
+    step: PlanStep, arguments: dict[str, Any], *, approved: bool, failed_before: bool = False
+) -> CallRequest:
     return CallRequest(
         call_id=step["id"],
         tool=step["tool"],
@@ -452,6 +437,7 @@ def _call_request(step: PlanStep, arguments: dict[str, Any], *, approved: bool) 
         planned_destructive=step["destructive"],
         estimated_cost_usd=step["estimated_cost_usd"],
         approved=approved,
+        failed_before=failed_before,
     )
 
 
@@ -466,21 +452,6 @@ def _approval_request(step: PlanStep, pending: PendingCall) -> dict[str, Any]:
     }
 
 
-def _result_message(
-    node: str, pending: PendingCall, content: Any, *, is_error: bool
-) -> list[TranscriptEntry]:
-    """The transcript entry of a call's result: a tool result answering the executor model's
-    tool-use block, or, for a call the plan bound itself, a line of text."""
-    shown = _clip(content if isinstance(content, str) else json.dumps(content, default=str))
-    if pending["tool_use_id"] is not None:
-        message = user(tool_result_block(pending["tool_use_id"], shown, is_error=is_error))
-    else:
-        args = json.dumps(pending["arguments"], default=str)
-        status = "failed" if is_error else "returned"
-        message = user(f"Step {pending['step_id']} {pending['tool']}({args}) {status}: {shown}")
-    return [_entry(node, message)]
-
-
 def _as_decision(answer: Any) -> Decision:
     if isinstance(answer, bool):
         return Decision(approve=answer)
@@ -491,9 +462,3 @@ def _as_decision(answer: Any) -> Decision:
             stop=bool(answer.get("stop", False)),
         )
     raise ValueError(f"resume value must be a Decision, got {answer!r}")
-
-
-def _default_data_dir() -> Path:
-    from agentlab.config import load_settings
-
-    return load_settings().data_dir

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -37,7 +38,7 @@ def load_agent(reference: str) -> Agent:
         hint = f"; agents there: {', '.join(found)}" if found else ""
         raise AgentNotFoundError(f"{target} has no attribute {attr!r} ({reference}){hint}")
     value = getattr(module, attr)
-    if callable(value) and not isinstance(value, Agent):
+    if _is_factory(value):
         value = value()
     if not isinstance(value, Agent):
         raise AgentNotFoundError(
@@ -45,6 +46,16 @@ def load_agent(reference: str) -> Agent:
             "Agent(...) definition"
         )
     return value
+
+
+def _is_factory(value: object) -> bool:
+    """A plain function callable without arguments (not a class, not an ``Agent``)."""
+    if not inspect.isfunction(value):
+        return False
+    params = inspect.signature(value).parameters.values()
+    return all(
+        p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
+    )
 
 
 def _split(reference: str) -> tuple[str, str]:

@@ -28,11 +28,16 @@ from agentlab.models.router import ModelRouter, ModelSpec
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
 from agentlab.orchestration.context import RunContext, default_principal
-from agentlab.orchestration.graph import build_graph, resolve_models, resolve_policy
+from agentlab.orchestration.graph import (
+    build_graph,
+    resolve_limits,
+    resolve_models,
+    resolve_policy,
+)
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.references import load_agent, normalize_reference
 from agentlab.orchestration.runs import RunRecord, RunRegistry, open_database
-from agentlab.orchestration.state import Decision, Status, initial_state
+from agentlab.orchestration.state import TERMINAL, Decision, Status, initial_state
 
 T = TypeVar("T")
 Graph = CompiledStateGraph[Any, RunContext, Any, Any]
@@ -123,7 +128,7 @@ class Runner:
             raise AgentlabError("the task is empty: say what the agent should do")
         reference, definition = self._definition(agent)
         options = dict(options or {})
-        limits = limits or definition.limits or Limits(max_iterations=self._settings.max_iterations)
+        limits = limits or resolve_limits(definition, self._settings)
         built = self._build(definition, models)  # fails here, before a run is recorded
         run_id = f"run-{uuid.uuid4().hex[:10]}"
         ctx = RunContext(
@@ -168,7 +173,9 @@ class Runner:
                     "resume it with a decision (approve or reject)"
                 )
             command = Command(resume=decision)
-        elif snapshot.next:
+        elif snapshot.next or status not in TERMINAL:
+            # A run killed after a node's writes were saved but before the next checkpoint shows
+            # no next node; given no input, LangGraph applies those writes and goes on.
             if decision is not None:
                 raise RunStateError(
                     f"run {run_id} is not waiting for approval (status {status}); "
@@ -207,6 +214,7 @@ class Runner:
             agent,
             router,
             policy=resolve_policy(agent, self._settings),
+            limits=resolve_limits(agent, self._settings),
             data_dir=self._settings.data_dir,
         ).compile(checkpointer=self._saver, name=agent.name)
         return graph, router
@@ -255,6 +263,7 @@ def _context(record: RunRecord) -> RunContext:
 
 
 def _config(ctx: RunContext) -> RunnableConfig:
+    assert ctx.limits is not None, "a Runner's runs always have their limits"
     return RunnableConfig(
         configurable={"thread_id": ctx.run_id}, recursion_limit=ctx.limits.recursion_limit
     )

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 class CallRequest:
     """A call the graph wants made: ``call_id`` is unique and stable within the run (the step id).
 
-    ``approved`` says a human approved exactly this call.
+    ``approved`` says a human approved exactly this call; ``failed_before`` that the same call
+    (tool and arguments) already failed in this run, so it is not run again unless approved.
     """
 
     call_id: str
@@ -36,6 +37,7 @@ class CallRequest:
     planned_destructive: bool = False
     estimated_cost_usd: float = 0.0
     approved: bool = False
+    failed_before: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,10 @@ class ToolExecutor:
                 f"{tool.name} needs a human's approval ({', '.join(decision.reasons)}) "
                 "and was not approved"
             )
+        # A human's approval of this very call overrides the guard: the earlier failure may have
+        # been this executor refusing it for want of that approval.
+        if request.failed_before and not request.approved:
+            return _error("the same call already failed earlier in this run")
         ctx = ToolContext(
             run_id=scope.run_id,
             call_id=request.call_id,
@@ -117,13 +123,18 @@ class ToolExecutor:
 
     async def _invoke(self, tool: Tool, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
         """Run the tool within its timeout. (The exactly-once journal will wrap this call.)"""
+        deadline = asyncio.timeout(tool.timeout_s)
         try:
-            async with asyncio.timeout(tool.timeout_s):
+            async with deadline:
                 output = await self.tools.call(tool.name, arguments, ctx)
         except ToolError as exc:
             return _error(str(exc))
-        except TimeoutError:
-            return _error(f"{tool.name} timed out after {tool.timeout_s:g} s")
+        except TimeoutError as exc:
+            if not deadline.expired():  # the tool's own timeout (a socket, an API): its error
+                return _error(f"{type(exc).__name__}: {exc}")
+            # A sync tool's thread cannot be stopped: a call with side effects may still finish.
+            unknown = "" if tool.idempotent else "; it may still complete, so its effect is unknown"
+            return _error(f"{tool.name} timed out after {tool.timeout_s:g} s{unknown}")
         except Exception as exc:  # any failure of a tool is the model's to see, not a crash
             log.exception("tool %s failed in run %s (call %s)", tool.name, ctx.run_id, ctx.call_id)
             return _error(f"{type(exc).__name__}: {exc}")

@@ -236,11 +236,14 @@ async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def _takes_context(function: Callable[..., Any], *, positional: int) -> bool:
+    """Whether ``function`` requires ``positional`` positional arguments (context first)."""
     try:
-        params = inspect.signature(function).parameters
+        params = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
         return False
-    return len(params) >= positional
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
+    return len(required) >= positional
 
 
 def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[bool, type[BaseModel]]:
