@@ -69,8 +69,8 @@ class Runner:
         self._saver: LoopSqliteSaver | None = None
         self._runs: sqlite3.Connection | None = None
         self._registry: RunRegistry | None = None
-        # A run's agent, models and options never change: build its graph once per runner.
-        self._built: dict[str, tuple[Graph, ModelRouter]] = {}
+        # A run's agent and models never change: one graph per (agent, models) serves its runs.
+        self._built: dict[tuple[str, str], tuple[Graph, ModelRouter]] = {}
         self._agents: dict[str, Agent] = {}
 
     async def open(self) -> Runner:
@@ -129,7 +129,7 @@ class Runner:
         reference, definition = self._definition(agent)
         options = dict(options or {})
         limits = limits or resolve_limits(definition, self._settings)
-        built = self._build(definition, models)  # fails here, before a run is recorded
+        built = self._graph(reference, definition, models)  # fails here, before a run exists
         run_id = f"run-{uuid.uuid4().hex[:10]}"
         ctx = RunContext(
             run_id=run_id,
@@ -152,7 +152,6 @@ class Runner:
             principal=ctx.principal,
             session=session,
         )
-        self._built[run_id] = built
         return run_id, self._stream(ctx, built[0], initial_state(task))
 
     async def resume(
@@ -200,13 +199,23 @@ class Runner:
 
     def _definition(self, agent: str | Agent | None) -> tuple[str, Agent]:
         if isinstance(agent, Agent):
-            reference = f"<in-process>:{agent.name}"
+            reference = f"<in-process>:{agent.name}#{id(agent):x}"
             self._agents[reference] = agent
             return reference, agent
+        if agent in self._agents:  # loaded before, or an in-process agent of this runner
+            return agent, self._agents[agent]
         reference = normalize_reference(agent or self._settings.default_agent)
         if reference not in self._agents:
             self._agents[reference] = load_agent(reference)
         return reference, self._agents[reference]
+
+    def _graph(
+        self, reference: str, agent: Agent, spec: ModelSpec | None
+    ) -> tuple[Graph, ModelRouter]:
+        key = (reference, spec.model_dump_json() if spec else "")
+        if key not in self._built:
+            self._built[key] = self._build(agent, spec)
+        return self._built[key]
 
     def _build(self, agent: Agent, spec: ModelSpec | None) -> tuple[Graph, ModelRouter]:
         router = resolve_models(agent, self._settings, spec)
@@ -220,17 +229,15 @@ class Runner:
         return graph, router
 
     def _for_run(self, record: RunRecord) -> tuple[Graph, ModelRouter]:
-        if record.run_id not in self._built:
-            if record.agent not in self._agents and record.agent.startswith("<in-process>"):
-                raise AgentNotFoundError(
-                    f"run {record.run_id}'s agent {record.agent_name!r} was given as an object, "
-                    "not a reference, so only the process that started it can load it: start "
-                    "runs with a reference (module:attr or file.py:attr) to resume them anywhere"
-                )
-            _, agent = self._definition(record.agent)
-            spec = ModelSpec(**record.models) if record.models else None
-            self._built[record.run_id] = self._build(agent, spec)
-        return self._built[record.run_id]
+        if record.agent not in self._agents and record.agent.startswith("<in-process>"):
+            raise AgentNotFoundError(
+                f"run {record.run_id}'s agent {record.agent_name!r} was given as an object, "
+                "not a reference, so only the process that started it can load it: start "
+                "runs with a reference (module:attr or file.py:attr) to resume them anywhere"
+            )
+        reference, agent = self._definition(record.agent)
+        spec = ModelSpec(**record.models) if record.models else None
+        return self._graph(reference, agent, spec)
 
     async def _stream(self, ctx: RunContext, graph: Graph, payload: Any) -> AsyncIterator[RunEvent]:
         run_id = ctx.run_id or ""
