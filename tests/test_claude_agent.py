@@ -10,6 +10,7 @@ import pytest
 
 from agentlab.config import Settings, load_settings
 from agentlab.domains import support
+from agentlab.errors import ConfigError
 from agentlab.models.anthropic import ClaudeModel, claude_client
 from agentlab.models.base import ModelRequest, Role
 from agentlab.models.messages import Message
@@ -174,3 +175,23 @@ async def test_transcript_of_a_run_is_accepted_unchanged_by_the_anthropic_client
     assert response.text == "Ada's account is closed."
     [sent] = follow_up.requests
     assert sent["messages"] == transcript
+
+
+async def test_a_claude_run_can_be_read_without_a_key_but_not_resumed(
+    server, tmp_path, monkeypatch
+):
+    settings = claude_settings(tmp_path)
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            support.REFERENCE,
+            support.DEMO_TASK,
+            models=ModelSpec(kind="anthropic"),
+            options=options(tmp_path),
+        )
+        [_ async for _ in events]  # paused at the first approval
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    async with Runner(load_settings(data_dir=tmp_path)) as reader:
+        view = await reader.get(run_id)
+        assert view.waiting_for is not None and view.waiting_for["tool"] == "send_notification"
+        with pytest.raises(ConfigError, match="no ANTHROPIC_API_KEY is set"):
+            await reader.resume(run_id, {"approve": True})

@@ -424,3 +424,40 @@ async def test_a_run_whose_driver_stopped_listening_at_the_pause_can_be_resumed(
         assert ended == RunEnded(run_id, "awaiting_human", "")
         waiting = (await second.get(run_id)).waiting_for
         assert waiting is not None and waiting["tool"] == "send_notification"
+
+
+class Handle:
+    """A connection-like deps object that records being closed."""
+
+    def __init__(self, options: Any) -> None:
+        self.options = dict(options)
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_deps_are_opened_once_per_options_and_closed_with_the_runner(settings, tmp_path):
+    opened: list[Handle] = []
+    seen: list[Any] = []
+
+    def open_handle(data_dir: Path, options: Any) -> Handle:
+        opened.append(Handle(options))
+        return opened[-1]
+
+    @tool
+    def peek(ctx: ToolContext) -> str:
+        """Look at the deps."""
+        seen.append(ctx.deps)
+        return "ok"
+
+    agent = Agent("peeker", "peeks", toolsets=[FunctionToolset([peek])], deps=open_handle)
+    spec = write_script(tmp_path, script(planner=[plan(step("peek"))], validator=[verdict(True)]))
+    async with Runner(settings) as runner:
+        for db in ("a", "a", "b"):
+            _, events = await runner.start(agent, "peek", models=spec, options={"db": db})
+            assert (await drain(events))[-1].status == "completed"
+        assert [h.options for h in opened] == [{"db": "a"}, {"db": "b"}]
+        assert seen == [opened[0], opened[0], opened[1]]
+        assert not any(h.closed for h in opened)
+    assert all(h.closed for h in opened)

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from agentlab.config import RoleModels, Settings
-from agentlab.errors import ConfigError
+from agentlab.errors import ConfigError, ModelUnavailableError
 from agentlab.models.base import Model, ModelRequest, ModelResponse, Role
 from agentlab.models.calls import ModelCallRecord, call_model
 from agentlab.models.script import Script, load_script
@@ -45,6 +45,25 @@ def no_key_error(who: str = "") -> ConfigError:
         f"{lead}no ANTHROPIC_API_KEY is set: export it to use Claude, or replay a scripted model "
         "(a script file) offline"
     )
+
+
+class _NoModel:
+    """Stands in for a model that cannot be built here: every request fails with ``why``."""
+
+    def __init__(self, why: str) -> None:
+        self._why = why
+
+    @property
+    def name(self) -> str:
+        return "unavailable"
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        raise ModelUnavailableError(self._why)
+
+
+def unavailable_router(why: str) -> ModelRouter:
+    """A router whose models all fail with ``why``: enough to read a stored run, not to run one."""
+    return ModelRouter({role: _NoModel(why) for role in Role}, source=f"models unavailable ({why})")
 
 
 def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:

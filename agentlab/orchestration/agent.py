@@ -34,7 +34,8 @@ class Agent:
       scripted, for tests); ``None`` uses the configured ``[models]``.
     - ``limits``: the run limits (default: the configured ``max_iterations``).
     - ``deps(data_dir, options)`` builds what the tools get as ``ctx.deps`` (sync factories run in
-      a worker thread); it is called on the first tool call of a run, never at import.
+      a worker thread); it is called on the first tool call of a run, never at import, once per
+      options, and what it returns is closed (``aclose()``/``close()``) with the ``Runner``.
     """
 
     name: str

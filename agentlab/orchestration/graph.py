@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -18,6 +16,7 @@ from agentlab.models.router import (
 )
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.context import RunContext
+from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.edges import Routes
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.nodes import AgentNodes
@@ -53,12 +52,12 @@ def resolve_limits(agent: Agent, settings: Settings) -> Limits:
 
 
 def build_graph(
-    agent: Agent, models: ModelRouter, *, policy: Policy, limits: Limits, data_dir: Path
+    agent: Agent, models: ModelRouter, *, policy: Policy, limits: Limits, deps: Deps
 ) -> StateGraph[AgentState, RunContext, AgentState, AgentState]:
     """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
-    context gives no limits get ``limits``; the agent's deps are made under ``data_dir``."""
+    context gives no limits get ``limits``; the agent's deps are opened into ``deps``."""
     executor = ToolExecutor(ToolRegistry(agent.toolsets), policy)
-    n = AgentNodes(agent, models, executor, limits=limits, data_dir=data_dir)
+    n = AgentNodes(agent, models, executor, limits=limits, deps=deps)
     edges = Routes(limits)
     g = StateGraph(AgentState, context_schema=RunContext)
     g.add_node("plan", n.plan)
@@ -103,6 +102,6 @@ def compile_agent(
         models or resolve_models(agent, settings),
         policy=resolve_policy(agent, settings),
         limits=resolve_limits(agent, settings),
-        data_dir=settings.data_dir,
+        deps=Deps(settings.data_dir),
     )
     return graph.compile(checkpointer=checkpointer, name=agent.name)

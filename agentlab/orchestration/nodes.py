@@ -9,12 +9,9 @@ tools from the agent the graph was built for.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -34,6 +31,7 @@ from agentlab.models.router import ModelRouter
 from agentlab.orchestration import prompts, transcript
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.context import RunContext, run_context
+from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.state import (
     AgentState,
@@ -66,15 +64,13 @@ class AgentNodes:
         executor: ToolExecutor,
         *,
         limits: Limits,
-        data_dir: Path,
+        deps: Deps,
     ) -> None:
         self.agent = agent
         self.models = models
         self.executor = executor
         self.limits = limits
-        self._data_dir = data_dir
-        self._deps: dict[str, Any] = {}
-        self._deps_lock = asyncio.Lock()
+        self._deps = deps
 
     @staticmethod
     def _visit(node: str, state: AgentState, runtime: Runtime[RunContext]) -> Visit:
@@ -101,18 +97,10 @@ class AgentNodes:
         return visit.move(Status.FAILED, reason, outcome=reason, **changes)
 
     async def deps(self, ctx: RunContext) -> Any:
-        """What the agent's ``deps`` factory builds for the run's options (once per process)."""
-        factory = self.agent.deps
-        if factory is None:
+        """What the agent's ``deps`` factory builds for the run's options, or ``None``."""
+        if self.agent.deps is None:
             return None
-        key = json.dumps(ctx.options, sort_keys=True, default=str)
-        async with self._deps_lock:
-            if key not in self._deps:
-                if inspect.iscoroutinefunction(factory):
-                    self._deps[key] = await factory(self._data_dir, ctx.options)
-                else:  # files and databases open off the event loop
-                    self._deps[key] = await asyncio.to_thread(factory, self._data_dir, ctx.options)
-            return self._deps[key]
+        return await self._deps.get(self.agent.deps, ctx.options)
 
     # --- nodes ------------------------------------------------------------------------------
 

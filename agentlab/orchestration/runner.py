@@ -22,12 +22,13 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agentlab.config import Settings
-from agentlab.errors import AgentlabError, AgentNotFoundError, RunStateError
+from agentlab.errors import AgentlabError, AgentNotFoundError, ConfigError, RunStateError
 from agentlab.events import RunEnded, RunEvent, StatusChanged, event_from_dict
-from agentlab.models.router import ModelRouter, ModelSpec
+from agentlab.models.router import ModelRouter, ModelSpec, unavailable_router
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
 from agentlab.orchestration.context import RunContext, default_principal
+from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.graph import (
     build_graph,
     resolve_limits,
@@ -72,6 +73,7 @@ class Runner:
         # A run's agent and models never change: one graph per (agent, models) serves its runs.
         self._built: dict[tuple[str, str], tuple[Graph, ModelRouter]] = {}
         self._agents: dict[str, Agent] = {}
+        self._deps = Deps(settings.data_dir)
 
     async def open(self) -> Runner:
         """Open the runs database (created on first use)."""
@@ -86,6 +88,8 @@ class Runner:
         return self
 
     async def close(self) -> None:
+        """Close the agents' deps and the database."""
+        await self._deps.aclose()
         if self._saver is not None:
             self._saver.close()
         if self._runs is not None:
@@ -188,7 +192,7 @@ class Runner:
     async def get(self, run_id: str) -> RunView:
         """A run's record and latest state."""
         record = await asyncio.to_thread(self.registry.get, run_id)
-        graph, router = self._for_run(record)
+        graph, router = self._for_run(record, reading=True)
         snapshot = await graph.aget_state(_config(_context(record)))
         waiting = dict(snapshot.interrupts[0].value) if snapshot.interrupts else None
         return RunView(record, dict(snapshot.values), waiting, router.source)
@@ -210,25 +214,30 @@ class Runner:
         return reference, self._agents[reference]
 
     def _graph(
-        self, reference: str, agent: Agent, spec: ModelSpec | None
+        self, reference: str, agent: Agent, spec: ModelSpec | None, *, reading: bool = False
     ) -> tuple[Graph, ModelRouter]:
         key = (reference, spec.model_dump_json() if spec else "")
         if key not in self._built:
-            self._built[key] = self._build(agent, spec)
+            try:
+                self._built[key] = self._build(agent, resolve_models(agent, self._settings, spec))
+            except ConfigError as exc:
+                if not reading:
+                    raise
+                # Reading a run needs its graph, not its models (e.g. 'show' without an API key).
+                return self._build(agent, unavailable_router(str(exc)))
         return self._built[key]
 
-    def _build(self, agent: Agent, spec: ModelSpec | None) -> tuple[Graph, ModelRouter]:
-        router = resolve_models(agent, self._settings, spec)
+    def _build(self, agent: Agent, router: ModelRouter) -> tuple[Graph, ModelRouter]:
         graph = build_graph(
             agent,
             router,
             policy=resolve_policy(agent, self._settings),
             limits=resolve_limits(agent, self._settings),
-            data_dir=self._settings.data_dir,
+            deps=self._deps,
         ).compile(checkpointer=self._saver, name=agent.name)
         return graph, router
 
-    def _for_run(self, record: RunRecord) -> tuple[Graph, ModelRouter]:
+    def _for_run(self, record: RunRecord, *, reading: bool = False) -> tuple[Graph, ModelRouter]:
         if record.agent not in self._agents and record.agent.startswith("<in-process>"):
             raise AgentNotFoundError(
                 f"run {record.run_id}'s agent {record.agent_name!r} was given as an object, "
@@ -237,7 +246,7 @@ class Runner:
             )
         reference, agent = self._definition(record.agent)
         spec = ModelSpec(**record.models) if record.models else None
-        return self._graph(reference, agent, spec)
+        return self._graph(reference, agent, spec, reading=reading)
 
     async def _stream(self, ctx: RunContext, graph: Graph, payload: Any) -> AsyncIterator[RunEvent]:
         run_id = ctx.run_id or ""
