@@ -97,6 +97,7 @@ class Runner:
         self._saver = None
         self._runs = None
         self._registry = None
+        self._built.clear()  # compiled with the closed saver
 
     async def __aenter__(self) -> Runner:
         return await self.open()
