@@ -26,6 +26,7 @@ from agentlab.tools import (
     ProposedCall,
     Risk,
     Tool,
+    ToolContext,
     Verdict,
     tool,
 )
@@ -747,19 +748,22 @@ FOREVER = script(
 async def drive_without_limits(graph: Any) -> dict[str, Any]:
     """Drive a graph as LangGraph would, with no run context at all."""
     config = {"configurable": {"thread_id": "no-context"}, "recursion_limit": 200}
-    return await graph.ainvoke(initial_state("t"), config)
+    await graph.ainvoke(initial_state("t"), config)
+    return dict((await graph.aget_state(config)).values)
 
 
 async def test_a_graph_driven_without_a_context_keeps_the_agents_limits(make_agent, settings):
     agent = dataclasses.replace(make_agent(FOREVER), limits=Limits(max_iterations=3))
-    state = await drive_without_limits(compile_agent(agent, settings=settings))
+    graph = compile_agent(agent, settings=settings, checkpointer=InMemorySaver())
+    state = await drive_without_limits(graph)
     assert state["status"] == "failed" and state["iterations"] == 3
     assert "iteration cap reached: 3 of 3" in state["outcome"]
 
 
 async def test_a_graph_driven_without_a_context_keeps_the_configured_limits(make_agent, tmp_path):
     settings = load_settings(data_dir=tmp_path, max_iterations=2)
-    state = await drive_without_limits(compile_agent(make_agent(FOREVER), settings=settings))
+    graph = compile_agent(make_agent(FOREVER), settings=settings, checkpointer=InMemorySaver())
+    state = await drive_without_limits(graph)
     assert state["status"] == "failed" and state["iterations"] == 2
 
 
@@ -786,3 +790,27 @@ async def test_a_toolset_that_cannot_list_its_tools_fails_the_run_with_the_reaso
     state = await Run(agent).start()
     assert state["status"] == "failed"
     assert state["outcome"] == "could not list toy's tools: ConnectionError: server gone"
+
+
+async def test_the_graph_takes_just_a_task_and_an_optional_principal_and_session(ledger):
+    seen: list[tuple[str, str | None]] = []
+
+    @tool
+    def whoami(ctx: ToolContext) -> str:
+        """Say who the run acts for."""
+        seen.append((ctx.principal, ctx.session))
+        return ctx.principal
+
+    text = script(planner=[plan(step("whoami"))], validator=[verdict(True)])
+    agent = Agent(
+        "who",
+        "answers who it acts for",
+        toolsets=[FunctionToolset([whoami])],
+        models=scripted_router(parse_script(text)),
+    )
+    graph = compile_agent(agent, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "served"}}
+    output = await graph.ainvoke({"task": "who?", "principal": "bob", "session": "s-1"}, config)
+    assert seen == [("bob", "s-1")]
+    assert output["status"] == "completed" and output["results"][0]["outcome"]["output"] == "bob"
+    assert set(output) == {"status", "outcome", "plan", "results"}

@@ -7,7 +7,7 @@ prices and records.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing_extensions import TypedDict
 
 from agentlab.models.base import Model, ModelRequest, ModelResponse
 from agentlab.models.pricing import cost_usd

@@ -8,6 +8,7 @@ connections an agent's tools need come from the agent's ``deps`` factory.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -42,9 +43,20 @@ class RunContext(BaseModel):
     limits: Limits | None = None
 
 
-def run_context(runtime: Runtime[Any]) -> RunContext:
-    """The run's context, with its id filled in from the thread when the driver gave none."""
-    ctx = runtime.context if isinstance(runtime.context, RunContext) else RunContext()
+def run_context(runtime: Runtime[Any], state: Mapping[str, Any] | None = None) -> RunContext:
+    """The run's context, with its id filled in from the thread when the driver gave none.
+
+    Without a context (a LangGraph server's caller may give none), the principal and session
+    come from the run's input, if it named them.
+    """
+    if isinstance(runtime.context, RunContext):
+        ctx = runtime.context
+    elif state is not None and (state.get("principal") or state.get("session")):
+        ctx = RunContext(
+            principal=state.get("principal") or default_principal(), session=state.get("session")
+        )
+    else:
+        ctx = RunContext()
     if ctx.run_id is None:
         info = getattr(runtime, "execution_info", None)
         thread = getattr(info, "thread_id", None)

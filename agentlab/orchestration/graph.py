@@ -20,7 +20,7 @@ from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.edges import Routes
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.nodes import AgentNodes
-from agentlab.orchestration.state import AgentState
+from agentlab.orchestration.state import AgentState, RunInput, RunOutput
 from agentlab.tools.executor import ToolExecutor
 from agentlab.tools.policy import DefaultPolicy, Policy
 from agentlab.tools.toolset import ToolRegistry
@@ -53,20 +53,24 @@ def resolve_limits(agent: Agent, settings: Settings) -> Limits:
 
 def build_graph(
     agent: Agent, models: ModelRouter, *, policy: Policy, limits: Limits, deps: Deps
-) -> StateGraph[AgentState, RunContext, AgentState, AgentState]:
+) -> StateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
     context gives no limits get ``limits``; the agent's deps are opened into ``deps``."""
     executor = ToolExecutor(ToolRegistry(agent.toolsets), policy)
     n = AgentNodes(agent, models, executor, limits=limits, deps=deps)
     edges = Routes(limits)
-    g = StateGraph(AgentState, context_schema=RunContext)
+    g = StateGraph(
+        AgentState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
+    )
+    g.add_node("begin", n.begin)
     g.add_node("plan", n.plan)
     g.add_node("prepare", n.prepare)
     g.add_node("approve", n.approve)
     g.add_node("execute", n.execute)
     g.add_node("validate", n.validate)
     g.add_node("halt", n.halt)
-    g.add_edge(START, "plan")
+    g.add_edge(START, "begin")
+    g.add_edge("begin", "plan")
     g.add_conditional_edges("plan", edges.after_plan, ["prepare", "validate", "plan", "halt", END])
     g.add_conditional_edges(
         "prepare", edges.after_prepare, ["approve", "execute", "plan", "halt", END]
@@ -86,7 +90,7 @@ def compile_agent(
     models: ModelRouter | None = None,
     settings: Settings | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
-) -> CompiledStateGraph[AgentState, RunContext, AgentState, AgentState]:
+) -> CompiledStateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """Compile ``agent``'s graph; approvals need a ``checkpointer`` to pause and resume.
 
     Without ``models`` the agent's own router is used (Claude per ``settings`` otherwise); without

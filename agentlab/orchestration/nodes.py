@@ -39,8 +39,10 @@ from agentlab.orchestration.state import (
     Decision,
     PendingCall,
     PlanStep,
+    RunInput,
     Status,
     StepResult,
+    begin_state,
 )
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
@@ -74,7 +76,7 @@ class AgentNodes:
 
     @staticmethod
     def _visit(node: str, state: AgentState, runtime: Runtime[RunContext]) -> Visit:
-        return Visit(node, state, run_context(runtime), writer_emit(runtime.stream_writer))
+        return Visit(node, state, run_context(runtime, state), writer_emit(runtime.stream_writer))
 
     async def _ask(self, visit: Visit, request: ModelRequest) -> tuple[ModelResponse, Update]:
         """Call the role's model; return its response and the updates recording the call."""
@@ -103,6 +105,10 @@ class AgentNodes:
         return await self._deps.get(self.agent.deps, ctx.options)
 
     # --- nodes ------------------------------------------------------------------------------
+
+    async def begin(self, state: RunInput) -> Update:
+        """Start the run from what the caller gave: the task (and maybe principal, session)."""
+        return begin_state(state)
 
     async def plan(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """Ask the planner for the steps that (still) accomplish the task."""

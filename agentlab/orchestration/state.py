@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired
 
 from langgraph.channels import DeltaChannel
+from typing_extensions import TypedDict
 
 from agentlab.models.calls import ModelCallRecord
 from agentlab.models.messages import Message, user
@@ -126,6 +127,8 @@ def _latest(current: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
 
 class AgentState(TypedDict):
     task: str
+    principal: NotRequired[str]
+    session: NotRequired[str]
     status: str  # a Status value
     iterations: int
     plan: Annotated[list[PlanStep], DeltaChannel(_latest)]
@@ -151,10 +154,32 @@ class AgentState(TypedDict):
     """The run as a conversation of content-block messages, which a model can be sent unchanged."""
 
 
-def initial_state(task: str) -> dict[str, Any]:
+class RunInput(TypedDict):
+    """What a caller gives to start a run (the graph's input schema): the task, and optionally
+    who the run acts for and its session when no run context says so."""
+
+    task: str
+    principal: NotRequired[str]
+    session: NotRequired[str]
+
+
+class RunOutput(TypedDict):
+    """What a finished (or paused) run answers (the graph's output schema)."""
+
+    status: str
+    outcome: str
+    plan: list[PlanStep]
+    results: list[StepResult]
+
+
+def initial_state(task: str) -> RunInput:
     """The input that starts a run."""
+    return RunInput(task=task)
+
+
+def begin_state(run: RunInput) -> dict[str, Any]:
+    """The whole state of a run that starts with ``run``: what the ``begin`` node writes."""
     return {
-        "task": task,
         "status": Status.PLANNING.value,
         "iterations": 0,
         "plan": [],
@@ -165,5 +190,5 @@ def initial_state(task: str) -> dict[str, Any]:
         "outcome": "",
         "calls_per_role": {},
         "failed_calls": [],
-        "transcript": [TranscriptEntry(node="input", message=user(task))],
+        "transcript": [TranscriptEntry(node="begin", message=user(run["task"]))],
     }

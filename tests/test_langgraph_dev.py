@@ -1,0 +1,131 @@
+"""The graphs of ``langgraph.json`` served by ``langgraph dev``, driven through ``langgraph-sdk``.
+
+The test starts the real development server (in-memory runtime, no ``--allow-blocking``) on a free
+loopback port and stops it; the support graph runs offline on the demo script.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph_sdk import get_sync_client
+
+from agentlab.domains.support import DEMO_TASK
+
+ROOT = Path(__file__).resolve().parents[1]
+LANGGRAPH = Path(sys.executable).with_name("langgraph")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``langgraph dev`` on 127.0.0.1 with agentlab's data in ``tmp_path``: (url, data dir).
+
+    It runs in the repository, as a user runs it (graph paths are relative to the working
+    directory); its own state goes to ``.langgraph_api/``, which git ignores."""
+    port = free_port()
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
+    env.update(
+        AGENTLAB_DATA_DIR=str(data_dir),
+        LANGGRAPH_CLI_NO_ANALYTICS="1",
+        LANGSMITH_TRACING="false",
+    )
+    log = (tmp_path / "langgraph-dev.log").open("w")
+    proc = subprocess.Popen(
+        [
+            str(LANGGRAPH),
+            "dev",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+            "--no-browser",
+            "--no-reload",
+            "--config",
+            str(ROOT / "langgraph.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "langgraph-dev.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/ok", timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "langgraph dev did not answer within 60 s"
+                time.sleep(0.3)
+        yield url, data_dir
+    finally:
+        stop(proc)
+        log.close()
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server and everything it started (its process group)."""
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 20)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def interrupted_tools(state: dict[str, Any]) -> list[str]:
+    return [i["value"]["tool"] for task in state["tasks"] for i in task.get("interrupts", [])]
+
+
+def test_support_graph_runs_to_completed_through_its_approvals_in_langgraph_dev(server):
+    url, data_dir = server
+    client = get_sync_client(url=url)
+    [assistant] = client.assistants.search(graph_id="support")
+    schemas = client.assistants.get_schemas(assistant["assistant_id"])
+    assert schemas["input_schema"]["required"] == ["task"]
+    assert set(schemas["input_schema"]["properties"]) == {"task", "principal", "session"}
+    assert {"status", "outcome"} <= set(schemas["output_schema"]["properties"])
+
+    thread = client.threads.create()
+    first = client.runs.wait(
+        thread["thread_id"], assistant["assistant_id"], input={"task": DEMO_TASK}
+    )
+    assert first["status"] == "awaiting_human"
+    paused_at = []
+    for _ in range(2):
+        state = client.threads.get_state(thread["thread_id"])
+        paused_at += interrupted_tools(state)
+        client.runs.wait(
+            thread["thread_id"], assistant["assistant_id"], command={"resume": {"approve": True}}
+        )
+    final = client.threads.get_state(thread["thread_id"])
+    assert paused_at == ["send_notification", "delete_customer"]
+    assert final["values"]["status"] == "completed" and not final["next"]
+    db = sqlite3.connect(data_dir / "support.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM customers WHERE id = 1").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 1
