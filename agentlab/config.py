@@ -6,8 +6,10 @@ Precedence, highest first: values passed in code (CLI flags), ``AGENTLAB_*`` env
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +105,11 @@ class _TomlSource(PydanticBaseSettingsSource):
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build ``Settings`` from ``config_file`` (TOML), the environment and ``overrides``.
 
-    Raises ``ConfigError`` with a one-line explanation when the file is missing or a value is
-    invalid.
+    Raises ``ConfigError`` with a one-line explanation when the file is missing, a value is
+    invalid, or an ``AGENTLAB_*`` environment variable names no setting (a typo would otherwise
+    be ignored silently).
     """
+    _check_environment(os.environ)
     file_values: dict[str, Any] = {}
     if config_file is not None:
         path = Path(config_file)
@@ -156,3 +160,27 @@ def _source_of(
     if name in file_values or any(a in file_values for a in aliases):
         return f" in {config_file}"
     return ""
+
+
+# Read by the command line itself, not by Settings.
+_OTHER_VARIABLES = frozenset({"AGENTLAB_CONFIG"})
+
+
+def _known_variables() -> set[str]:
+    known = set(_OTHER_VARIABLES)
+    for name, field in Settings.model_fields.items():
+        known.add(f"AGENTLAB_{name.upper()}")
+        aliases = getattr(field.validation_alias, "choices", [])
+        known.update(a for a in aliases if isinstance(a, str) and a.startswith("AGENTLAB_"))
+    known.update(f"AGENTLAB_MODELS__{name.upper()}" for name in RoleModels.model_fields)
+    return known
+
+
+def _check_environment(environ: Mapping[str, str]) -> None:
+    """Refuse ``AGENTLAB_*`` variables that name no setting, suggesting the closest one."""
+    known = _known_variables()
+    for name in sorted(environ):
+        if name.startswith("AGENTLAB_") and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+            hint = f": did you mean {close[0]}?" if close else ": remove or rename it"
+            raise ConfigError(f"unknown setting in the environment variable {name}{hint}")

@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -96,7 +97,7 @@ def test_reject_and_stop_from_another_process_ends_the_run(env):
     result = agentlab(
         env, "resume", run_id, "--reject", "--stop", "--note", "customer changed mind"
     )
-    assert result.returncode == 1
+    assert result.returncode == 3  # stopped by a human: not a failure of the run itself
     assert re.search(r"status\s+failed", result.stdout)
     assert "customer changed mind" in result.stdout
 
@@ -438,3 +439,96 @@ def test_agents_lists_the_support_agent_of_the_repository(env):
     for tool_name in ("search_customers", "send_notification", "delete_customer"):
         assert tool_name in result.stdout
     assert "the default agent" in result.stdout
+
+
+# --- what a newcomer meets -------------------------------------------------------------------
+
+
+def test_version_and_short_help_flags(env):
+    version = agentlab(env, "--version")
+    assert version.returncode == 0 and re.fullmatch(r"agentlab \d+\.\d+\.\d+\n", version.stdout)
+    short = agentlab(env, "run", "-h")
+    assert short.returncode == 0 and "Usage: agentlab run" in short.stdout
+
+
+def test_bare_agentlab_prints_its_help_and_succeeds(env):
+    result = agentlab(env)
+    assert result.returncode == 0
+    assert "Usage: agentlab" in result.stdout and "Commands:" in result.stdout
+
+
+def test_help_shows_no_type_noise_on_flags(env):
+    assert "<bool>" not in agentlab(env, "resume", "--help").stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run"], "error: Missing argument 'TASK'; see 'agentlab run --help'"),
+        (["run", "x", "--bogus"], "error: No such option: --bogus; see 'agentlab run --help'"),
+        (["frobnicate"], "error: No such command 'frobnicate'"),
+    ],
+)
+def test_usage_errors_are_one_error_line_like_other_errors(env, args, message):
+    result = agentlab(env, *args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith(message)
+
+
+def test_approval_panel_shows_every_argument_in_full(env):
+    result = agentlab(env, "run", DEMO_TASK, "--script", demo_script_path())
+    message = (
+        "Hello Ada, as you asked, we are closing your account today. Thank you for being a "
+        "customer."
+    )
+    panel = result.stdout[result.stdout.index("approval needed") :]
+    assert message in " ".join(line.strip(" │") for line in panel.splitlines())
+
+
+def test_demo_reset_reseeds_the_customers_a_run_deleted(env):
+    agentlab(env, "run", DEMO_TASK, "--script", demo_script_path(), "--approve")
+    assert support_db(env).execute("SELECT COUNT(*) FROM customers WHERE id = 1").fetchone()[0] == 0
+    result = agentlab(env, "demo", "--reset")
+    assert result.returncode == 0 and "re-seeded" in result.stdout
+    assert support_db(env).execute("SELECT COUNT(*) FROM customers WHERE id = 1").fetchone()[0] == 1
+
+
+def test_misspelled_environment_variable_is_reported_like_a_config_typo(env):
+    result = agentlab({**env, "AGENTLAB_MAX_ITERATONS": "3"}, "runs")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: unknown setting in the environment variable AGENTLAB_MAX_ITERATONS: did you mean "
+        "AGENTLAB_MAX_ITERATIONS?\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["runs"],
+        ["show", "run-0000000000"],
+        ["demo"],
+        ["run", "x", "--script", str(demo_script_path())],
+        ["resume", "run-0000000000"],
+    ],
+)
+def test_unwritable_data_directory_is_an_error_line_in_every_command(env, tmp_path, args):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    result = agentlab({**env, "AGENTLAB_DATA_DIR": str(blocked / "data")}, *args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: cannot ") and "data-dir" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_at_the_approval_prompt_names_the_saved_run(env, terminals):
+    term = Terminal(env, "run", DEMO_TASK, "--script", demo_script_path())
+    terminals.append(term)
+    term.wait_for("Approve this call?")
+    term.proc.send_signal(signal.SIGINT)  # what Ctrl-C at its terminal sends
+    assert term.finish() == 130
+    run_id = run_id_in(term.screen)
+    assert f"interrupted: run {run_id} is saved; 'agentlab resume {run_id}' continues it" in (
+        term.screen.replace("\r", "")
+    )

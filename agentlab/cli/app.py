@@ -7,25 +7,27 @@ settings and the SDKs load inside the commands that use them.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from agentlab.cli import drive
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from agentlab.config import Settings
-    from agentlab.orchestration import Decision, RunEvent, SyncRunner
+    from agentlab.orchestration import Decision, SyncRunner
 
 app = typer.Typer(
     name="agentlab",
     help="Run, approve and inspect durable LLM agent runs.",
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode=None,  # plain help: no type noise such as <bool> on flags
 )
 
 
@@ -33,6 +35,14 @@ app = typer.Typer(
 class _Options:
     config: Path | None
     data_dir: Path | None
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"agentlab {version('agentlab')}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -46,6 +56,12 @@ def _root(
         Path | None,
         typer.Option("--data-dir", envvar="AGENTLAB_DATA_DIR", help="Where runs are stored."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     ctx.obj = _Options(config, data_dir)
 
@@ -67,79 +83,6 @@ def _runner(settings: Settings) -> SyncRunner:
     from agentlab.orchestration import SyncRunner
 
     return SyncRunner(settings)
-
-
-def _ask(console: Console) -> Decision | None:
-    """Ask at the terminal: approve, reject (re-plan without the step) or stop the run."""
-    from rich.prompt import Prompt
-
-    choice = Prompt.ask(
-        "Approve this call? [bold]y[/]es / [bold]n[/]o, re-plan without it / [bold]s[/]top the run"
-        " / [bold]l[/]ater",
-        choices=["y", "n", "s", "l"],
-        console=console,
-        show_choices=False,
-    )
-    if choice == "l":
-        return None
-    note = "" if choice == "y" else Prompt.ask("Reason (optional)", default="", console=console)
-    return {"approve": choice == "y", "note": note, "stop": choice == "s"}
-
-
-def _drive(
-    console: Console,
-    runner: SyncRunner,
-    run_id: str,
-    events: Iterable[RunEvent],
-    *,
-    decide: str,
-    note: str = "",
-) -> str:
-    """Print a run's events, answering approval pauses per ``decide``; return the final status.
-
-    ``decide`` is ``approve``, ``reject``, ``ask`` (prompt at the terminal) or ``leave`` (stop at
-    the first pause and say how to resume); ``note`` is recorded with automatic decisions.
-    """
-    from agentlab.cli import render
-
-    while True:
-        ended, announced = render.render_stream(console, events)
-        if ended.status != "awaiting_human":
-            break
-        # Ask the run itself: the pause may have been announced to a process that died.
-        waiting = runner.get(run_id).waiting_for
-        if waiting is None:
-            break
-        if announced is None:
-            console.print(render.approval_panel(waiting))
-        decision: Decision | None
-        if decide == "approve":
-            decision = {"approve": True, "note": note or "--approve"}
-        elif decide == "reject":
-            decision = {"approve": False, "note": note or "--reject"}
-        elif decide == "ask":
-            decision = _ask(console)
-        else:
-            decision = None
-        if decision is None:
-            console.print(
-                f"Run [bold]{run_id}[/] is waiting for approval. It is saved: decide later with\n"
-                f"  agentlab resume {run_id} --approve   (or --reject)"
-            )
-            break
-        events = runner.resume(run_id, decision)
-    console.print(render.summary_panel(runner.get(run_id)))
-    return ended.status
-
-
-def _decide_mode(approve: bool, reject: bool) -> str:
-    if approve and reject:
-        raise typer.BadParameter("choose one of --approve and --reject")
-    if approve:
-        return "approve"
-    if reject:
-        return "reject"
-    return "ask" if sys.stdin.isatty() else "leave"
 
 
 _PRINCIPAL_HELP = "Who the run acts for (a user or service; default: your OS user)."
@@ -182,7 +125,7 @@ def run(
     from agentlab.models.router import ModelSpec
     from agentlab.orchestration import Limits
 
-    mode = _decide_mode(approve, reject)
+    mode = drive.decide_mode(approve, reject)
     settings = _settings(ctx)
     spec = ModelSpec(kind="scripted", script=str(script.resolve())) if script else None
     limits = Limits(max_iterations=max_iterations) if max_iterations else None
@@ -196,8 +139,8 @@ def run(
             f"Run [bold]{run_id}[/] · agent {view.record.agent_name} ({view.record.agent}) · "
             f"as {view.record.principal} · models: {view.model_source}"
         )
-        status = _drive(console, runner, run_id, events, decide=mode)
-    raise typer.Exit(0 if status in ("completed", "awaiting_human") else 1)
+        code = drive.drive(console, runner, run_id, events, decide=mode)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -206,6 +149,14 @@ def demo(
     interactive: Annotated[
         bool,
         typer.Option("--interactive", help="Decide each approval yourself instead of approving."),
+    ] = False,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Only re-seed the example customer databases (the demo's, and the one 'run' "
+            "uses), so examples that change them work again.",
+        ),
     ] = False,
 ) -> None:
     """The support scenario, offline: a scripted model closes a customer's account.
@@ -219,6 +170,11 @@ def demo(
     settings = _settings(ctx)
     console = _console()
     db = support.SupportDatabase(settings.data_dir / "demo" / "support.sqlite")
+    if reset:
+        for each in (db, support.SupportDatabase(settings.data_dir / "support.sqlite")):
+            each.reset()
+            console.print(f"re-seeded {each.path} ({support.SEED_CUSTOMERS} customers)")
+        return
     db.reset()
     console.print(
         "[bold]agentlab demo[/] · offline: the model is [bold yellow]scripted[/] (it replays "
@@ -239,10 +195,10 @@ def demo(
             models=ModelSpec(kind="scripted", script=str(support.demo_script_path())),
             options={"db_path": str(db.path)},
         )
-        status = _drive(
+        code = drive.drive(
             console, runner, run_id, events, decide=mode, note="approved automatically by the demo"
         )
-    raise typer.Exit(0 if status == "completed" else 1)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -324,7 +280,7 @@ def resume(
         raise typer.BadParameter("--stop goes with --reject")
     decision: Decision | None = None
     if approve or reject:
-        _decide_mode(approve, reject)
+        drive.decide_mode(approve, reject)
         decision = {"approve": approve, "note": note, "stop": stop}
     console = _console()
     interactive = sys.stdin.isatty()
@@ -333,14 +289,14 @@ def resume(
             waiting = runner.get(run_id).waiting_for
             if waiting is not None:
                 console.print(render.approval_panel(waiting))
-                decision = _ask(console)
+                decision = drive.ask(console)
                 if decision is None:
                     console.print(f"Run [bold]{run_id}[/] is still waiting for approval.")
                     return
         events = runner.resume(run_id, decision)
         mode = "ask" if interactive else "leave"
-        status = _drive(console, runner, run_id, events, decide=mode)
-    raise typer.Exit(0 if status in ("completed", "awaiting_human") else 1)
+        code = drive.drive(console, runner, run_id, events, decide=mode)
+    raise typer.Exit(code)
 
 
 # Lower layers speak of the API; at the command line the same advice names the flags.
@@ -359,18 +315,30 @@ def _in_cli_words(message: str) -> str:
 
 
 def main() -> None:
-    """Entry point: user mistakes print one line and exit 2; bugs keep their traceback."""
+    """Entry point: user mistakes print one ``error:`` line and exit 2; bugs keep their traceback.
+
+    Typer runs outside its standalone mode so that usage errors read like every other error.
+    Ctrl-C becomes exit code 130 in Typer; a command driving a run first says which run is saved.
+    """
+    # Typer (>= 0.29) vendors Click: its usage errors are these classes.
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
     from agentlab.errors import AgentlabError
 
     try:
-        app()
+        # Outside standalone mode Click returns the code of a `typer.Exit` instead of exiting.
+        code = app(prog_name="agentlab", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # bare `agentlab`: its help, not an error
+        print(exc.ctx.get_help() if exc.ctx else exc.format_message())
+    except UsageError as exc:
+        hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx else ""
+        print(f"error: {exc.format_message().rstrip('.')}{hint}", file=sys.stderr)
+        sys.exit(2)
     except AgentlabError as exc:
         print(f"error: {_in_cli_words(str(exc))}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print(
-            "interrupted: the run is saved; 'agentlab runs' lists it, 'agentlab resume RUN' "
-            "continues it",
-            file=sys.stderr,
-        )
+    except typer.Abort:  # end of input at a prompt
+        print("interrupted", file=sys.stderr)
         sys.exit(130)
+    else:
+        sys.exit(code if isinstance(code, int) else 0)

@@ -106,10 +106,13 @@ def render_event(console: Console, event: RunEvent) -> None:
 
 
 def approval_panel(request: dict[str, Any]) -> Panel:
+    """The call a person is asked to approve, with every argument in full: nothing cut short."""
+    arguments = json.dumps(request["arguments"], indent=2, ensure_ascii=False, default=str)
     body = Text.assemble(
         (f"{request['tool']}", "bold"),
-        f"({_args(request['arguments'])})\n",
-        f"step {request['step_id']}: {request['description']}\n",
+        f" (step {request['step_id']}: {request['description']})\n",
+        ("arguments: ", "dim"),
+        f"{arguments}\n",
         ("why: ", "dim"),
         ", ".join(request["reasons"]),
     )

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from agentlab.errors import ConfigError
+
 SEED_CUSTOMERS = 300
 _SEED = 20261125
 
@@ -130,7 +132,16 @@ class SupportDatabase:
 
     def ensure(self, customers: int = SEED_CUSTOMERS) -> None:
         """Create the schema and seed customers if the database is new."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._ensure(customers)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise ConfigError(
+                f"cannot create the support database {self.path}: {exc}; set data_dir "
+                "(AGENTLAB_DATA_DIR) to a writable directory"
+            ) from None
+
+    def _ensure(self, customers: int) -> None:
         with self.connect() as conn:
             conn.executescript(_SCHEMA)
             with conn:  # the check and the seeding in one write transaction: no double seeding
@@ -144,7 +155,13 @@ class SupportDatabase:
 
     def reset(self, customers: int = SEED_CUSTOMERS) -> None:
         """Start over from a freshly seeded database."""
-        self.path.unlink(missing_ok=True)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot remove the support database {self.path}: {exc}; set data_dir "
+                "(AGENTLAB_DATA_DIR) to a writable directory"
+            ) from None
         self.ensure(customers)
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
