@@ -218,6 +218,31 @@ def agents(
 
 
 @app.command()
+def promote(
+    notebook: Annotated[
+        Path, typer.Argument(metavar="NOTEBOOK", help="The notebook whose 'export' cells to take.")
+    ],
+    name: Annotated[str, typer.Option(help="The graph's name: graphs/NAME.py.")],
+    project: Annotated[
+        Path, typer.Option(help="The project directory, holding langgraph.json.")
+    ] = Path("."),
+) -> None:
+    """Write a notebook's cells tagged 'export' into graphs/NAME.py and register it in
+    langgraph.json. Promoting again updates the module in place."""
+    from agentlab.lab import promote as promote_notebook
+
+    done = promote_notebook(notebook, name, project=project)
+    console = _console()
+    verb = "updated" if done.updated else "wrote"
+    console.print(f"{verb} {done.module} from {done.cells} cell(s) of {notebook}")
+    if done.registered:
+        console.print(f"registered graph {done.graph!r} in {project / 'langgraph.json'}")
+    else:
+        console.print(f"graph {done.graph!r} was already registered in langgraph.json")
+    console.print(f"run it: agentlab run --agent {done.reference} TASK")
+
+
+@app.command()
 def runs(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
