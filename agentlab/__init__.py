@@ -49,6 +49,7 @@ _EXPORTS = {
     "Verdict": "agentlab.tools",
     "WrapperToolset": "agentlab.tools",
     "tool": "agentlab.tools",
+    "Lab": "agentlab.lab",
     "Agent": "agentlab.orchestration",
     "Decision": "agentlab.orchestration",
     "Limits": "agentlab.orchestration",
@@ -72,6 +73,7 @@ __all__ = [
     "DefaultPolicy",
     "FallbackModel",
     "FunctionToolset",
+    "Lab",
     "Limits",
     "Model",
     "ModelCalled",
@@ -145,6 +147,9 @@ if TYPE_CHECKING:
         RunEvent,
         StatusChanged,
         ToolCalled,
+    )
+    from agentlab.lab import (
+        Lab,
     )
     from agentlab.models import (
         FallbackModel,

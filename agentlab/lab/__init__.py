@@ -1,5 +1,6 @@
-"""The lab: from a notebook to the package (promotion); the notebook API joins it later."""
+"""The lab: the notebook API (``Lab``, ``LabRun``) and promotion from notebooks to the package."""
 
+from agentlab.lab.notebook import Lab, LabRun, print_event
 from agentlab.lab.promote import Promotion, promote
 
-__all__ = ["Promotion", "promote"]
+__all__ = ["Lab", "LabRun", "Promotion", "print_event", "promote"]

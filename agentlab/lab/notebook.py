@@ -1,0 +1,309 @@
+"""The notebook API: start runs of agents you define in the notebook, watch their events, decide
+their approvals in a cell (or with buttons), and read them as pandas DataFrames.
+
+A ``Lab`` opens the same data directory as the CLI by default, so a run started in a notebook
+shows in ``agentlab runs`` and can be resumed from a shell, and the other way round::
+
+    async with Lab() as lab:
+        run = await lab.start(my_agent, "Close Ada's account", script="script.yaml")
+        run                      # status, plan, pending approval, cost
+        await run.approve()      # or run.approval_buttons()
+        run.tool_calls()         # a DataFrame
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agentlab.config import Settings, load_settings
+from agentlab.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    RunEvent,
+    StatusChanged,
+    ToolCalled,
+)
+from agentlab.models.router import ModelSpec
+from agentlab.orchestration import Agent, Decision, Runner, RunView, summarize
+from agentlab.orchestration.summary import RunSummary
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+OnEvent = Callable[[RunEvent], None]
+
+
+def print_event(event: RunEvent) -> None:
+    """One line per event worth a person's attention (the default ``on_event``)."""
+    match event:
+        case StatusChanged(transition=t):
+            print(f"{t['source']} -> {t['target']}: {t['reason']}")
+        case ToolCalled(result=r):
+            o = r["outcome"]
+            said = json.dumps(o["output"], default=str) if o["ok"] else f"error: {o['error']}"
+            print(f"  {r['tool']}({json.dumps(r['arguments'], default=str)}) -> {said[:200]}")
+        case ApprovalRequested(request=req):
+            print(f"  waiting for approval of {req['tool']}: {', '.join(req['reasons'])}")
+        case ApprovalDecided(approved=ok, tool=tool, note=note):
+            print(f"  {'approved' if ok else 'rejected'} {tool}" + (f" ({note})" if note else ""))
+
+
+class Lab:
+    """A notebook's handle on agentlab: a data directory and the runs in it."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, data_dir: str | Path | None = None
+    ) -> None:
+        self.settings = settings or load_settings(data_dir=data_dir)
+        self.runner = Runner(self.settings)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir
+
+    async def open(self) -> Lab:
+        await self.runner.open()
+        return self
+
+    async def close(self) -> None:
+        await self.runner.close()
+
+    async def __aenter__(self) -> Lab:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(
+        self,
+        agent: Agent | str | None,
+        task: str,
+        *,
+        script: str | Path | None = None,
+        models: ModelSpec | None = None,
+        options: Mapping[str, Any] | None = None,
+        principal: str | None = None,
+        session: str | None = None,
+        on_event: OnEvent | None = print_event,
+    ) -> LabRun:
+        """Start ``task`` with ``agent`` (an ``Agent`` or a reference) and follow it until it ends
+        or waits for a human. ``script`` replays a scripted model; ``on_event`` sees each event."""
+        if script is not None:
+            models = ModelSpec(kind="scripted", script=str(Path(script).resolve()))
+        run_id, events = await self.runner.start(
+            agent, task, models=models, options=options, principal=principal, session=session
+        )
+        run = LabRun(self, run_id, on_event)
+        await run._follow(events)
+        return run
+
+    async def run(self, run_id: str, *, on_event: OnEvent | None = print_event) -> LabRun:
+        """A run already in the data directory (started here, by the CLI, or elsewhere)."""
+        run = LabRun(self, run_id, on_event)
+        await run.refresh()
+        return run
+
+    def runs(self, limit: int = 50) -> pd.DataFrame:
+        """The most recent runs, newest first."""
+        import pandas as pd
+
+        columns = ["run_id", "status", "agent_name", "principal", "session", "task", "updated_at"]
+        rows = [[getattr(r, c) for c in columns] for r in self.runner.list(limit)]
+        return pd.DataFrame(rows, columns=columns)
+
+
+class LabRun:
+    """One run, as a notebook sees it: its events so far, its latest state, its decisions."""
+
+    def __init__(self, lab: Lab, run_id: str, on_event: OnEvent | None) -> None:
+        self.lab = lab
+        self.run_id = run_id
+        self.on_event = on_event
+        self.events: list[RunEvent] = []
+        self.view: RunView | None = None
+        self._pending: asyncio.Task[LabRun] | None = None
+
+    # --- driving ------------------------------------------------------------------------------
+
+    async def approve(self, note: str = "") -> LabRun:
+        """Approve the call the run waits for, and follow the run to its next stop."""
+        return await self.decide({"approve": True, "note": note})
+
+    async def reject(self, note: str = "", *, stop: bool = False) -> LabRun:
+        """Reject the waiting call: the run re-plans without it, or ends if ``stop``."""
+        return await self.decide({"approve": False, "note": note, "stop": stop})
+
+    async def decide(self, decision: Decision) -> LabRun:
+        await self._follow(await self.lab.runner.resume(self.run_id, decision))
+        return self
+
+    async def resume(self) -> LabRun:
+        """Continue a run that stopped without waiting for a human (e.g. its process died)."""
+        await self._follow(await self.lab.runner.resume(self.run_id))
+        return self
+
+    async def refresh(self) -> LabRun:
+        self.view = await self.lab.runner.get(self.run_id)
+        return self
+
+    async def _follow(self, events: AsyncIterator[RunEvent]) -> None:
+        async for event in events:
+            self.events.append(event)
+            if self.on_event is not None:
+                self.on_event(event)
+        await self.refresh()
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def _state(self) -> dict[str, Any]:
+        if self.view is None:
+            raise RuntimeError("the run has not been read yet: await run.refresh()")
+        return self.view.state
+
+    @property
+    def status(self) -> str:
+        return self.view.status if self.view else "unknown"
+
+    @property
+    def waiting_for(self) -> dict[str, Any] | None:
+        """The call waiting for a human's decision, with its full arguments, or ``None``."""
+        return self.view.waiting_for if self.view else None
+
+    @property
+    def summary(self) -> RunSummary:
+        assert self.view is not None
+        return summarize(self.view.state, self.view.limits)
+
+    def plan(self) -> pd.DataFrame:
+        """The current plan: one row per step."""
+        import pandas as pd
+
+        columns = ["id", "description", "tool", "arguments", "destructive", "estimated_cost_usd"]
+        return pd.DataFrame(self._state.get("plan", []), columns=columns)
+
+    def transitions(self) -> pd.DataFrame:
+        """Every status change and why it happened."""
+        import pandas as pd
+
+        columns = ["iteration", "source", "target", "node", "reason"]
+        return pd.DataFrame(self._state.get("transitions", []), columns=columns)
+
+    def tool_calls(self) -> pd.DataFrame:
+        """Every tool call: arguments, whether it worked, its output or error."""
+        import pandas as pd
+
+        rows = [
+            {
+                "step_id": r["step_id"],
+                "tool": r["tool"],
+                "arguments": r["arguments"],
+                "ok": r["outcome"]["ok"],
+                "output": r["outcome"]["output"],
+                "error": r["outcome"]["error"],
+            }
+            for r in self._state.get("results", [])
+        ]
+        columns = ["step_id", "tool", "arguments", "ok", "output", "error"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def model_calls(self) -> pd.DataFrame:
+        """Every model call: role, model, tokens, cost (``NaN`` when the price is unknown)."""
+        import pandas as pd
+
+        columns = [
+            "role",
+            "index",
+            "model",
+            "provider",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "cost_usd",
+            "latency_s",
+        ]
+        return pd.DataFrame(self._state.get("model_calls", []), columns=columns)
+
+    def _repr_html_(self) -> str:
+        if self.view is None:
+            return f"<b>run {html.escape(self.run_id)}</b> (not read yet)"
+        s = self.summary
+        cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:.4f}"
+        if s.scripted:
+            cost += " (scripted: no LLM was called)"
+        parts = [
+            f"<h4>run {html.escape(self.run_id)}: {html.escape(s.status)}</h4>",
+            f"<p>{html.escape(self.view.record.task)}</p>",
+            f"<p>{s.steps_ok} step(s) ok, {s.steps_failed} failed · {s.model_calls} model "
+            f"call(s) · cost {html.escape(cost)}</p>",
+        ]
+        if s.outcome:
+            parts.append(f"<p><i>{html.escape(s.outcome)}</i></p>")
+        if self._state.get("plan"):
+            parts.append(self.plan().to_html(index=False))
+        if self.waiting_for:
+            parts.append(_approval_html(self.waiting_for))
+        return "\n".join(parts)
+
+    # --- deciding with buttons ----------------------------------------------------------------
+
+    def approval_buttons(self) -> Any:
+        """Approve / reject / stop buttons for the waiting call (ipywidgets), its full arguments
+        shown. Each click resumes the run in the notebook's event loop."""
+        import ipywidgets as widgets  # type: ignore[import-untyped]
+
+        waiting = self.waiting_for
+        if waiting is None:
+            return widgets.HTML(f"<p>run {html.escape(self.run_id)} waits for no approval</p>")
+        out = widgets.Output()
+        buttons = {
+            "approve": widgets.Button(description="Approve", button_style="success"),
+            "reject": widgets.Button(description="Reject, re-plan", button_style="warning"),
+            "stop": widgets.Button(description="Reject and stop", button_style="danger"),
+        }
+        decisions: dict[str, Decision] = {
+            "approve": {"approve": True, "note": "approved in the notebook"},
+            "reject": {"approve": False, "note": "rejected in the notebook"},
+            "stop": {"approve": False, "note": "stopped in the notebook", "stop": True},
+        }
+
+        def click(kind: str) -> Callable[[Any], None]:
+            def on_click(_: Any) -> None:
+                for b in buttons.values():
+                    b.disabled = True
+
+                async def decide() -> LabRun:
+                    with out:
+                        return await self.decide(decisions[kind])
+
+                self._pending = asyncio.ensure_future(decide())
+
+            return on_click
+
+        for kind, button in buttons.items():
+            button.on_click(click(kind))
+        return widgets.VBox(
+            [widgets.HTML(_approval_html(waiting)), widgets.HBox(list(buttons.values())), out]
+        )
+
+    async def settled(self) -> LabRun:
+        """Wait for the decision a button started (useful in tests and scripts)."""
+        if self._pending is not None:
+            await self._pending
+        return self
+
+
+def _approval_html(waiting: Mapping[str, Any]) -> str:
+    arguments = json.dumps(waiting["arguments"], indent=2, ensure_ascii=False, default=str)
+    return (
+        f"<p><b>approval needed</b>: {html.escape(waiting['tool'])} (step "
+        f"{html.escape(waiting['step_id'])}: {html.escape(waiting['description'])})<br>"
+        f"why: {html.escape(', '.join(waiting['reasons']))}</p>"
+        f"<pre>{html.escape(arguments)}</pre>"
+    )
