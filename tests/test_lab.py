@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from agentlab import Agent, FunctionToolset, Risk, tool
 from agentlab.domains.support import DEMO_TASK, demo_script_path
-from agentlab.lab import Lab
+from agentlab.lab import Lab, draw
 from agentlab.models import parse_script, scripted_router
 from tests.scripts import plan, script, step, verdict
 
@@ -132,3 +133,19 @@ async def test_a_notebook_run_is_seen_and_finished_by_the_cli(lab, tmp_path):
 
 def test_the_lab_opens_the_cli_data_directory_by_default():
     assert Lab().data_dir == Path(os.environ["AGENTLAB_DATA_DIR"])
+
+
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None and not os.environ.get("CI"),
+    reason="Graphviz's dot is not installed (.ci/run installs it; apt-get install graphviz)",
+)
+
+
+@needs_dot
+def test_an_agents_graph_is_drawn_offline_as_svg_with_every_node():
+    picture = draw(filing_agent([]))
+    svg = picture._repr_svg_()
+    assert "<svg" in svg
+    for node in ("begin", "plan", "prepare", "approve", "execute", "validate", "halt"):
+        assert f">{node}</text>" in svg
+    assert '"prepare" -> "approve" [style=dashed]' in picture.dot
