@@ -17,7 +17,14 @@ from agentlab.models.base import ModelRequest, Role
 from agentlab.models.messages import text_of
 from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
-from agentlab.orchestration import Agent, Limits, RunContext, compile_agent, initial_state
+from agentlab.orchestration import (
+    Agent,
+    Evidence,
+    Limits,
+    RunContext,
+    compile_agent,
+    initial_state,
+)
 from agentlab.tools import (
     DefaultPolicy,
     FunctionToolset,
@@ -814,3 +821,30 @@ async def test_the_graph_takes_just_a_task_and_an_optional_principal_and_session
     assert seen == [("bob", "s-1")]
     assert output["status"] == "completed" and output["results"][0]["outcome"]["output"] == "bob"
     assert set(output) == {"status", "outcome", "plan", "results"}
+
+
+async def test_a_deterministic_check_replaces_the_validator_model(make_agent, ledger):
+    seen: list[Evidence] = []
+
+    def stored_a(evidence: Evidence) -> tuple[bool, str]:
+        seen.append(evidence)
+        done = any(
+            c == ("store", {"key": "a", "value": 1, "idem": "run-test:1.1"}) for c in ledger.calls
+        )
+        return done, "a is stored" if done else "a is missing"
+
+    text = script(planner=[plan(step("store", key="a", value=1))])  # no validator turn at all
+    agent = dataclasses.replace(make_agent(text), check=stored_a)
+    state = await Run(agent).start("store a")
+    assert state["status"] == "completed" and state["outcome"] == "a is stored"
+    assert [c["role"] for c in state["model_calls"]] == ["planner"]
+    assert seen[0].task == "store a" and seen[0].results[0]["tool"] == "store"
+
+
+async def test_a_check_that_finds_the_task_unfinished_sends_the_run_back_to_planning(make_agent):
+    text = script(planner=[plan(step("lookup", key="a"))] * 2 + [plan(give_up="cannot")])
+    agent = dataclasses.replace(make_agent(text), check=lambda evidence: (False, "not yet"))
+    state = await Run(agent).start()
+    reasons = [t["reason"] for t in state["transitions"] if t["node"] == "validate"]
+    assert reasons == ["falls short: not yet", "falls short: not yet"]
+    assert state["status"] == "failed" and state["outcome"] == "planner gave up: cannot"

@@ -10,7 +10,7 @@ from agentlab.events import (
     StatusChanged,
     ToolCalled,
 )
-from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.agent import Agent, Evidence
 from agentlab.orchestration.context import RunContext
 from agentlab.orchestration.graph import (
     build_graph,
@@ -32,6 +32,7 @@ __all__ = [
     "ApprovalDecided",
     "ApprovalRequested",
     "Decision",
+    "Evidence",
     "Limits",
     "ModelCalled",
     "PlanMade",

@@ -23,6 +23,21 @@ DepsFactory = Callable[[Path, Mapping[str, Any]], Any]
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What a deterministic check sees: the task, the latest plan, every result, the deps."""
+
+    task: str
+    plan: Sequence[Mapping[str, Any]]
+    results: Sequence[Mapping[str, Any]]
+    deps: Any
+
+
+Check = Callable[[Evidence], Any]
+"""A deterministic validator: returns ``(complete, reason)`` (or awaits to it); sync checks run in
+a worker thread."""
+
+
+@dataclass(frozen=True)
 class Agent:
     """An agent, as its author defines it.
 
@@ -33,6 +48,8 @@ class Agent:
     - ``models``: Claude model ids per role (``RoleModels``), or a ready ``ModelRouter`` (e.g.
       scripted, for tests); ``None`` uses the configured ``[models]``.
     - ``limits``: the run limits (default: the configured ``max_iterations``).
+    - ``check(evidence)``: a deterministic validator (e.g. a database query) used instead of the
+      validator model; it returns ``(complete, reason)``.
     - ``deps(data_dir, options)`` builds what the tools get as ``ctx.deps`` (sync factories run in
       a worker thread); it is called on the first tool call of a run, never at import, once per
       options, and what it returns is closed (``aclose()``/``close()``) with the ``Runner``.
@@ -45,6 +62,7 @@ class Agent:
     models: RoleModels | ModelRouter | None = None
     limits: Limits | None = None
     deps: DepsFactory | None = field(default=None, repr=False)
+    check: Check | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name.strip():

@@ -9,6 +9,8 @@ tools from the agent the graph was built for.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 from collections.abc import Mapping
@@ -29,7 +31,7 @@ from agentlab.events import (
 from agentlab.models.base import ModelRequest, ModelResponse
 from agentlab.models.router import ModelRouter
 from agentlab.orchestration import prompts, transcript
-from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.agent import Agent, Evidence
 from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.limits import Limits
@@ -384,8 +386,10 @@ class AgentNodes:
         )
 
     async def validate(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
-        """Ask the validator whether the results accomplish the task."""
+        """Ask the validator (the agent's check, else its model) whether the task is done."""
         visit = self._visit("validate", state, runtime)
+        if self.agent.check is not None:
+            return await self._check(visit)
         request = prompts.validator_request(
             state["task"],
             plan=state["plan"],
@@ -411,6 +415,33 @@ class AgentNodes:
             f"falls short: {verdict.reason}",
             feedback=f"the validator found the task unfinished: {verdict.reason}",
             **logs,
+        )
+
+    async def _check(self, visit: Visit) -> Update:
+        """Validate with the agent's deterministic check instead of a model."""
+        check = self.agent.check
+        assert check is not None
+        try:
+            evidence = Evidence(
+                task=visit.state["task"],
+                plan=list(visit.state["plan"]),
+                results=list(visit.state.get("results", [])),
+                deps=await self.deps(visit.ctx),
+            )
+            if inspect.iscoroutinefunction(check):
+                complete, reason = await check(evidence)
+            else:
+                complete, reason = await asyncio.to_thread(check, evidence)
+        except Exception as exc:  # a check that cannot decide: the run cannot be called done
+            log.exception("the check of agent %s failed", self.agent.name)
+            reason = f"the check could not decide: {type(exc).__name__}: {exc}"
+            return visit.move(Status.FAILED, reason, outcome=reason)
+        if complete:
+            return visit.move(Status.COMPLETED, str(reason), outcome=str(reason))
+        return visit.move(
+            Status.PLANNING,
+            f"falls short: {reason}",
+            feedback=f"the check found the task unfinished: {reason}",
         )
 
     async def halt(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
