@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,27 @@ def test_a_name_taken_in_langgraph_json_is_refused(project):
     path = notebook(project / "n.ipynb", (DEFINITION, ["export"]))
     with pytest.raises(PromotionError, match="already has a graph 'support'"):
         promote(path, "support", project=project)
+
+
+def test_the_build_a_graph_notebook_promotes_into_a_copy_of_the_repo_and_runs(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "repo"
+    (copy / "notebooks").mkdir(parents=True)
+    shutil.copytree(root / "graphs", copy / "graphs")
+    shutil.copy(root / "notebooks" / "02_build_a_graph.ipynb", copy / "notebooks")
+    config = json.loads((root / "langgraph.json").read_text())
+    config["graphs"].pop("refunds", None)
+    (copy / "langgraph.json").write_text(json.dumps(config))
+    (copy / "graphs" / "refunds.py").unlink(missing_ok=True)
+
+    promoted = cli(copy, "promote", "notebooks/02_build_a_graph.ipynb", "--name", "refunds")
+    assert promoted.returncode == 0, promoted.stderr
+    assert (copy / "graphs" / "refunds.py").read_text() == (
+        root / "graphs" / "refunds.py"
+    ).read_text(), "graphs/refunds.py in the repo is not what promoting the notebook writes"
+    ran = cli(
+        copy, "run", "Refund order 1001 in full", "--agent", "graphs/refunds.py:agent", "--approve"
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert re.search(r"status\s+completed", ran.stdout)
+    assert "refunded and recorded" in ran.stdout

@@ -121,7 +121,8 @@ def _module_source(notebook: Path, name: str, cells: list[str], project: Path) -
     except ValueError:
         shown = notebook
     body = "\n\n\n".join(cells)
-    return f'''{MARKER} from {shown}: edit the notebook and promote it again.
+    return f'''{MARKER}: edit the notebook and promote it again.
+# Source: {shown}
 """The {name} agent, promoted from {shown} (its cells tagged '{EXPORT_TAG}').
 
 ``agent`` is the definition (``agentlab run --agent graphs/{name}.py:agent``); ``make_graph``
