@@ -532,3 +532,106 @@ def test_ctrl_c_at_the_approval_prompt_names_the_saved_run(env, terminals):
     assert f"interrupted: run {run_id} is saved; 'agentlab resume {run_id}' continues it" in (
         term.screen.replace("\r", "")
     )
+
+
+SLOW_MODULE = """
+import time
+from pathlib import Path
+
+from agentlab import Agent, FunctionToolset, tool
+
+HERE = Path(__file__).parent
+
+
+@tool
+def slow_step(name: str) -> str:
+    '''A step that takes a while: it waits until it is released.'''
+    (HERE / "started").touch()
+    deadline = time.monotonic() + 60
+    while not (HERE / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return name
+
+
+agent = Agent("slow", "does slow things", toolsets=[FunctionToolset([slow_step])])
+"""
+
+
+def test_runs_tells_an_interrupted_run_from_a_live_one(env, tmp_path):
+    project = tmp_path / "slow"
+    project.mkdir()
+    (project / "slow_agent.py").write_text(SLOW_MODULE)
+    (project / "script.json").write_text(
+        json.dumps(
+            {
+                "roles": {
+                    "planner": [
+                        {
+                            "tool_use": {
+                                "name": "submit_plan",
+                                "input": {
+                                    "steps": [
+                                        {
+                                            "description": "wait",
+                                            "tool": "slow_step",
+                                            "arguments": {"name": "a"},
+                                        }
+                                    ]
+                                },
+                            }
+                        }
+                    ],
+                    "validator": [
+                        {
+                            "tool_use": {
+                                "name": "submit_verdict",
+                                "input": {"complete": True, "reason": "done"},
+                            }
+                        }
+                    ],
+                }
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [
+            *AGENTLAB,
+            "run",
+            "wait",
+            "--agent",
+            str(project / "slow_agent.py:agent"),
+            "--script",
+            str(project / "script.json"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (project / "started").exists():
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+            time.sleep(0.05)
+        live = agentlab(env, "runs").stdout
+        assert "executing" in live and "interrupted" not in live
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    listing = agentlab(env, "runs").stdout
+    assert "executing (interrupted)" in listing
+    (project / "release").touch()
+    resumed = agentlab(env, "resume", run_id_in(listing))
+    assert resumed.returncode == 0, resumed.stderr
+    assert "completed" in agentlab(env, "runs").stdout
+
+
+def test_an_agent_module_with_a_syntax_error_is_an_error_line(env, tmp_path):
+    broken = tmp_path / "broken_agent.py"
+    broken.write_text("agent = Agent(\n")
+    result = agentlab(env, "run", "x", "--agent", f"{broken}:agent")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {broken} has a syntax error at line 1")

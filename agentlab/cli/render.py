@@ -205,7 +205,9 @@ def runs_table(records: list[RunRecord]) -> Table:
     for r in records:
         table.add_row(
             r.run_id,
-            status_text(r.status),
+            Text.assemble(status_text(r.status), (" (interrupted)", "red"))
+            if r.interrupted
+            else status_text(r.status),
             r.agent_name,
             _short(r.task, 60),
             r.updated_at.replace("T", " ").removesuffix("+00:00"),

@@ -86,8 +86,13 @@ def _load_module(target: str, reference: str) -> ModuleType:
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except BaseException:
+        except BaseException as exc:
             del sys.modules[name]
+            if isinstance(exc, SyntaxError):
+                raise AgentNotFoundError(
+                    f"{path} has a syntax error at line {exc.lineno}: {exc.msg} "
+                    f"(agent reference {reference})"
+                ) from None
             raise
         return module
     try:

@@ -37,7 +37,7 @@ from agentlab.orchestration.graph import (
 )
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.references import load_agent, normalize_reference
-from agentlab.orchestration.runs import RunRecord, RunRegistry, open_database
+from agentlab.orchestration.runs import RunRecord, RunRegistry, open_database, this_process
 from agentlab.orchestration.state import TERMINAL, Decision, Status, initial_state
 
 T = TypeVar("T")
@@ -252,6 +252,17 @@ class Runner:
     async def _stream(self, ctx: RunContext, graph: Graph, payload: Any) -> AsyncIterator[RunEvent]:
         run_id = ctx.run_id or ""
         config = _config(ctx)
+        await asyncio.to_thread(self.registry.set_holder, run_id, this_process())
+        try:
+            async for event in self._advance(ctx, graph, payload, config):
+                yield event
+        finally:
+            await asyncio.to_thread(self.registry.set_holder, run_id, None)
+
+    async def _advance(
+        self, ctx: RunContext, graph: Graph, payload: Any, config: RunnableConfig
+    ) -> AsyncIterator[RunEvent]:
+        run_id = ctx.run_id or ""
         async for chunk in graph.astream(payload, config, context=ctx, stream_mode="custom"):
             event = event_from_dict(chunk) if isinstance(chunk, Mapping) else None
             if event is None:

@@ -10,6 +10,8 @@ a run in another process: the agent's reference, its models, options, principal,
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -34,12 +36,13 @@ CREATE TABLE IF NOT EXISTS {_TABLE} (
     principal TEXT NOT NULL,
     session TEXT,
     created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    holder TEXT
 )
 """
 _COLUMNS = (
     "run_id, agent, agent_name, task, status, outcome, models, options, limits, principal, "
-    "session, created_at, updated_at"
+    "session, created_at, updated_at, holder"
 )
 
 
@@ -82,6 +85,16 @@ class RunRecord:
     session: str | None
     created_at: str
     updated_at: str
+    holder: str | None = None
+    """``host:pid`` of the process advancing the run right now, if one is."""
+
+    @property
+    def interrupted(self) -> bool:
+        """The run is mid-way (not ended, not waiting for a human) but no live process holds it:
+        its process died or was stopped. ``agentlab resume`` continues it."""
+        if self.status in ("completed", "failed", "awaiting_human"):
+            return False
+        return self.holder is None or not holder_alive(self.holder)
 
 
 class RunRegistry:
@@ -109,7 +122,7 @@ class RunRegistry:
         with self._lock, self._conn:
             self._conn.execute(
                 f"INSERT INTO {_TABLE} ({_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, NULL)",
                 (
                     run_id,
                     agent,
@@ -134,6 +147,11 @@ class RunRegistry:
                 (status, outcome, _now(), run_id),
             )
 
+    def set_holder(self, run_id: str, holder: str | None) -> None:
+        """Record which process advances the run (``None``: none does now)."""
+        with self._lock, self._conn:
+            self._conn.execute(f"UPDATE {_TABLE} SET holder = ? WHERE run_id = ?", (holder, run_id))
+
     def get(self, run_id: str) -> RunRecord:
         with self._lock:
             row = self._conn.execute(
@@ -157,3 +175,22 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
     for i in (6, 7, 8):  # models, options, limits
         values[i] = json.loads(values[i])
     return RunRecord(*values)
+
+
+def this_process() -> str:
+    """This process as a holder: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_alive(holder: str) -> bool:
+    """Whether the holding process still runs; one on another host is assumed to."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    return True
