@@ -635,3 +635,19 @@ def test_an_agent_module_with_a_syntax_error_is_an_error_line(env, tmp_path):
     result = agentlab(env, "run", "x", "--agent", f"{broken}:agent")
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: {broken} has a syntax error at line 1")
+
+
+def test_show_reads_a_claude_run_without_an_api_key(env):
+    from agentlab.models.script import load_script
+    from agentlab.testing import AnthropicTestServer
+
+    roles = load_script(demo_script_path()).roles
+    with AnthropicTestServer([roles["planner"][0], roles["executor"][0]]) as server:
+        claude = {**env, "ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": server.base_url}
+        started = agentlab(claude, "run", DEMO_TASK)
+    assert started.returncode == 0, started.stderr
+    run_id = run_id_in(started.stdout)
+
+    shown = agentlab(env, "show", run_id)  # no key, no server: it only reads
+    assert shown.returncode == 0, shown.stderr
+    assert "send_notification" in shown.stdout and "awaiting_human" in shown.stdout

@@ -110,6 +110,8 @@ def test_support_graph_runs_to_completed_through_its_approvals_in_langgraph_dev(
     assert schemas["input_schema"]["required"] == ["task"]
     assert set(schemas["input_schema"]["properties"]) == {"task", "principal", "session"}
     assert {"status", "outcome"} <= set(schemas["output_schema"]["properties"])
+    drawn = client.assistants.get_graph(assistant["assistant_id"])
+    assert {"begin", "plan", "approve", "execute", "validate"} <= {n["id"] for n in drawn["nodes"]}
 
     thread = client.threads.create()
     first = client.runs.wait(

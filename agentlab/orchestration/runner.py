@@ -243,7 +243,8 @@ class Runner:
             raise AgentNotFoundError(
                 f"run {record.run_id}'s agent {record.agent_name!r} was given as an object, "
                 "not a reference, so only the process that started it can load it: start "
-                "runs with a reference (module:attr or file.py:attr) to resume them anywhere"
+                "runs with a reference (module:attr or file.py:attr) to resume them anywhere; "
+                "an agent defined in a notebook gets one with 'agentlab promote'"
             )
         reference, agent = self._definition(record.agent)
         spec = ModelSpec(**record.models) if record.models else None
