@@ -105,11 +105,16 @@ class _TomlSource(PydanticBaseSettingsSource):
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build ``Settings`` from ``config_file`` (TOML), the environment and ``overrides``.
 
+    Without ``config_file``, the file named by ``AGENTLAB_CONFIG`` is read, if it is set: the CLI,
+    notebooks and graphs served by LangGraph see the same settings.
+
     Raises ``ConfigError`` with a one-line explanation when the file is missing, a value is
     invalid, or an ``AGENTLAB_*`` environment variable names no setting (a typo would otherwise
     be ignored silently).
     """
     _check_environment(os.environ)
+    if config_file is None:
+        config_file = os.environ.get("AGENTLAB_CONFIG") or None
     file_values: dict[str, Any] = {}
     if config_file is not None:
         path = Path(config_file)

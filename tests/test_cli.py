@@ -61,6 +61,7 @@ def test_demo_shows_plan_approvals_tool_calls_and_completion(env):
         assert f"tool {tool}(" in out
     assert "validating → completed" in out
     assert re.search(r"status\s+completed", out)
+    assert result.stderr == ""  # no warnings, no "exception ignored" at exit
 
 
 def test_demo_can_run_again(env):

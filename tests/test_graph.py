@@ -848,3 +848,13 @@ async def test_a_check_that_finds_the_task_unfinished_sends_the_run_back_to_plan
     reasons = [t["reason"] for t in state["transitions"] if t["node"] == "validate"]
     assert reasons == ["falls short: not yet", "falls short: not yet"]
     assert state["status"] == "failed" and state["outcome"] == "planner gave up: cannot"
+
+
+async def test_a_check_given_as_an_async_callable_object_is_awaited(make_agent):
+    class Done:
+        async def __call__(self, evidence: Evidence) -> tuple[bool, str]:
+            return True, "checked asynchronously"
+
+    text = script(planner=[plan(step("lookup", key="a"))])
+    state = await Run(dataclasses.replace(make_agent(text), check=Done())).start()
+    assert state["status"] == "completed" and state["outcome"] == "checked asynchronously"

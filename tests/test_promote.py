@@ -175,3 +175,18 @@ def test_the_build_a_graph_notebook_promotes_into_a_copy_of_the_repo_and_runs(tm
     assert ran.returncode == 0, ran.stderr
     assert re.search(r"status\s+completed", ran.stdout)
     assert "refunded and recorded" in ran.stdout
+
+
+def test_promoted_files_are_readable_like_any_source_file(project):
+    path = notebook(project / "n.ipynb", (DEFINITION, ["export"]))
+    (project / "langgraph.json").chmod(0o664)
+    promote(path, "counter", project=project)
+    assert (project / "graphs" / "counter.py").stat().st_mode & 0o777 == 0o644
+    assert (project / "langgraph.json").stat().st_mode & 0o777 == 0o664
+
+
+def test_a_directory_in_the_way_is_refused(project):
+    (project / "graphs" / "counter.py").mkdir()
+    path = notebook(project / "n.ipynb", (DEFINITION, ["export"]))
+    with pytest.raises(PromotionError, match="exists and is not a file"):
+        promote(path, "counter", project=project)

@@ -461,3 +461,25 @@ async def test_deps_are_opened_once_per_options_and_closed_with_the_runner(setti
         assert seen == [opened[0], opened[0], opened[1]]
         assert not any(h.closed for h in opened)
     assert all(h.closed for h in opened)
+
+
+async def test_a_runs_table_from_before_the_holder_column_is_brought_up_to_date(settings):
+    import sqlite3
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    old = sqlite3.connect(settings.checkpoint_path)
+    old.execute(
+        "CREATE TABLE agentlab_run_records (run_id TEXT PRIMARY KEY, agent TEXT NOT NULL, "
+        "agent_name TEXT NOT NULL, task TEXT NOT NULL, status TEXT NOT NULL, outcome TEXT NOT "
+        "NULL DEFAULT '', models TEXT NOT NULL, options TEXT NOT NULL, limits TEXT NOT NULL, "
+        "principal TEXT NOT NULL, session TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    old.execute(
+        "INSERT INTO agentlab_run_records VALUES ('run-old', 'a:b', 'b', 't', 'completed', '', "
+        "'null', '{}', '{}', 'ann', NULL, '2026-01-01', '2026-01-01')"
+    )
+    old.commit()
+    old.close()
+    async with Runner(settings) as runner:
+        [record] = runner.list()
+    assert (record.run_id, record.status, record.holder) == ("run-old", "completed", None)

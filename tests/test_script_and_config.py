@@ -616,3 +616,12 @@ def test_cache_writes_cost_a_quarter_more_than_input():
 
 def test_unlisted_version_of_a_listed_family_has_unknown_cost():
     assert cost_usd("claude-opus-4-7", Usage(MILLION)) is None
+
+
+def test_the_config_file_named_by_agentlab_config_is_read_by_default(tmp_path, monkeypatch):
+    config = tmp_path / "agentlab.toml"
+    config.write_text(f'data_dir = "{tmp_path / "elsewhere"}"\nmax_iterations = 7\n')
+    monkeypatch.delenv("AGENTLAB_DATA_DIR")
+    monkeypatch.setenv("AGENTLAB_CONFIG", str(config))
+    settings = load_settings()
+    assert settings.max_iterations == 7 and settings.data_dir == tmp_path / "elsewhere"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentlab.config import Settings, load_settings
+from agentlab.errors import ConfigError
 from agentlab.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -57,9 +58,14 @@ class Lab:
     """A notebook's handle on agentlab: a data directory and the runs in it."""
 
     def __init__(
-        self, settings: Settings | None = None, *, data_dir: str | Path | None = None
+        self,
+        settings: Settings | None = None,
+        *,
+        data_dir: str | Path | None = None,
+        config: str | Path | None = None,
     ) -> None:
-        self.settings = settings or load_settings(data_dir=data_dir)
+        # The same settings as the CLI (AGENTLAB_CONFIG's file, the environment) unless given.
+        self.settings = settings or load_settings(config, data_dir=data_dir)
         self.runner = Runner(self.settings)
 
     @property
@@ -110,7 +116,7 @@ class Lab:
 
     def runs(self, limit: int = 50) -> pd.DataFrame:
         """The most recent runs, newest first."""
-        import pandas as pd
+        pd = _pandas()
 
         columns = ["run_id", "status", "agent_name", "principal", "session", "task", "updated_at"]
         rows = [[getattr(r, c) for c in columns] for r in self.runner.list(limit)]
@@ -182,21 +188,21 @@ class LabRun:
 
     def plan(self) -> pd.DataFrame:
         """The current plan: one row per step."""
-        import pandas as pd
+        pd = _pandas()
 
         columns = ["id", "description", "tool", "arguments", "destructive", "estimated_cost_usd"]
         return pd.DataFrame(self._state.get("plan", []), columns=columns)
 
     def transitions(self) -> pd.DataFrame:
         """Every status change and why it happened."""
-        import pandas as pd
+        pd = _pandas()
 
         columns = ["iteration", "source", "target", "node", "reason"]
         return pd.DataFrame(self._state.get("transitions", []), columns=columns)
 
     def tool_calls(self) -> pd.DataFrame:
         """Every tool call: arguments, whether it worked, its output or error."""
-        import pandas as pd
+        pd = _pandas()
 
         rows = [
             {
@@ -214,7 +220,7 @@ class LabRun:
 
     def model_calls(self) -> pd.DataFrame:
         """Every model call: role, model, tokens, cost (``NaN`` when the price is unknown)."""
-        import pandas as pd
+        pd = _pandas()
 
         columns = [
             "role",
@@ -256,7 +262,12 @@ class LabRun:
     def approval_buttons(self) -> Any:
         """Approve / reject / stop buttons for the waiting call (ipywidgets), its full arguments
         shown. Each click resumes the run in the notebook's event loop."""
-        import ipywidgets as widgets  # type: ignore[import-untyped]
+        try:
+            import ipywidgets as widgets  # type: ignore[import-untyped]
+        except ModuleNotFoundError:
+            raise ConfigError(
+                "approval buttons need ipywidgets: pip install 'agentlab[lab]'"
+            ) from None
 
         waiting = self.waiting_for
         if waiting is None:
@@ -280,7 +291,13 @@ class LabRun:
 
                 async def decide() -> LabRun:
                     with out:
-                        return await self.decide(decisions[kind])
+                        try:
+                            return await self.decide(decisions[kind])
+                        except Exception as exc:  # shown under the buttons, which come back
+                            print(f"error: {type(exc).__name__}: {exc}")
+                            for b in buttons.values():
+                                b.disabled = False
+                            raise
 
                 self._pending = asyncio.ensure_future(decide())
 
@@ -297,6 +314,17 @@ class LabRun:
         if self._pending is not None:
             await self._pending
         return self
+
+
+def _pandas() -> Any:
+    """pandas, or an error saying how to get it (it comes with the ``lab`` extra)."""
+    try:
+        import pandas
+    except ModuleNotFoundError:
+        raise ConfigError(
+            "reading runs as DataFrames needs pandas: pip install 'agentlab[lab]'"
+        ) from None
+    return pandas
 
 
 def _approval_html(waiting: Mapping[str, Any]) -> str:

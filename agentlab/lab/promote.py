@@ -30,7 +30,8 @@ class PromotionError(AgentlabError):
 @dataclass(frozen=True)
 class Promotion:
     """What ``promote`` did: the module it wrote, whether it existed, the cells it took, and the
-    ``langgraph.json`` entry (``registered`` is False when the entry was already there)."""
+    ``langgraph.json`` entry (``registered`` is False when the entry was already there);
+    ``reference`` names the promoted agent for ``agentlab run --agent``."""
 
     module: Path
     updated: bool
@@ -52,6 +53,8 @@ def promote(notebook: Path, name: str, *, project: Path) -> Promotion:
     config = _read_config(config_file)
     module = project / "graphs" / f"{name}.py"
     updated = module.exists()
+    if updated and not module.is_file():
+        raise PromotionError(f"{module} exists and is not a file: choose another name")
     if updated and not module.read_text(encoding="utf-8").startswith(MARKER):
         raise PromotionError(
             f"{module} was not written by 'agentlab promote', so it is not replaced: choose "
@@ -71,7 +74,7 @@ def promote(notebook: Path, name: str, *, project: Path) -> Promotion:
     if registered:
         graphs[name] = graph_ref
         _write(config_file, json.dumps(config, indent=2) + "\n")
-    return Promotion(module, updated, len(cells), name, f"graphs/{name}.py:agent", registered)
+    return Promotion(module, updated, len(cells), name, f"{module}:agent", registered)
 
 
 def _exported_cells(notebook: Path) -> list[str]:
@@ -161,8 +164,10 @@ def _check_defines_agent(source: str, module: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
-    """Replace ``path`` whole, never leaving half a file."""
+    """Replace ``path`` whole, never leaving half a file; keep its mode (new files: 0644)."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
+    os.chmod(tmp, mode)
     os.replace(tmp, path)

@@ -429,9 +429,12 @@ class AgentNodes:
                 deps=await self.deps(visit.ctx),
             )
             if inspect.iscoroutinefunction(check):
-                complete, reason = await check(evidence)
-            else:
-                complete, reason = await asyncio.to_thread(check, evidence)
+                verdict = await check(evidence)
+            else:  # a sync check may query a database: off the event loop
+                verdict = await asyncio.to_thread(check, evidence)
+            if inspect.isawaitable(verdict):  # an async callable object or partial
+                verdict = await verdict
+            complete, reason = verdict
         except Exception as exc:  # a check that cannot decide: the run cannot be called done
             log.exception("the check of agent %s failed", self.agent.name)
             reason = f"the check could not decide: {type(exc).__name__}: {exc}"

@@ -258,7 +258,15 @@ class Runner:
             async for event in self._advance(ctx, graph, payload, config):
                 yield event
         finally:
-            await asyncio.to_thread(self.registry.set_holder, run_id, None)
+            # Also when the driver stops listening mid-run; by then the runner may be closed.
+            if self._registry is not None:
+                await asyncio.to_thread(self._registry.set_holder, run_id, None)
+        # The run no longer advances: say how it ended (the holder is already released).
+        values = (await graph.aget_state(config)).values
+        await asyncio.to_thread(
+            self.registry.set_status, run_id, values["status"], values.get("outcome", "")
+        )
+        yield RunEnded(run_id, values["status"], values.get("outcome", ""))
 
     async def _advance(
         self, ctx: RunContext, graph: Graph, payload: Any, config: RunnableConfig
@@ -273,11 +281,6 @@ class Runner:
                     self.registry.set_status, run_id, event.transition["target"]
                 )
             yield event
-        values = (await graph.aget_state(config)).values
-        await asyncio.to_thread(
-            self.registry.set_status, run_id, values["status"], values.get("outcome", "")
-        )
-        yield RunEnded(run_id, values["status"], values.get("outcome", ""))
 
 
 def _context(record: RunRecord) -> RunContext:

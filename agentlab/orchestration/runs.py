@@ -54,6 +54,7 @@ def open_database(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(_SCHEMA)
+        _add_missing_columns(conn)
         conn.commit()
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(
@@ -61,6 +62,21 @@ def open_database(path: Path) -> sqlite3.Connection:
             "to a writable directory"
         ) from None
     return conn
+
+
+# Columns added after the table was first released: (name, SQL type).
+# Statuses in which no process needs to hold a run (state.Status values, which this module
+# cannot import: the orchestration package imports it).
+_SETTLED = frozenset({"completed", "failed", "awaiting_human"})
+_ADDED_COLUMNS = (("holder", "TEXT"),)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a runs table made by an earlier agentlab up to date (new columns are nullable)."""
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({_TABLE})")}
+    for name, sql_type in _ADDED_COLUMNS:
+        if name not in present:
+            conn.execute(f"ALTER TABLE {_TABLE} ADD COLUMN {name} {sql_type}")
 
 
 def _now() -> str:
@@ -92,7 +108,7 @@ class RunRecord:
     def interrupted(self) -> bool:
         """The run is mid-way (not ended, not waiting for a human) but no live process holds it:
         its process died or was stopped. ``agentlab resume`` continues it."""
-        if self.status in ("completed", "failed", "awaiting_human"):
+        if self.status in _SETTLED:
             return False
         return self.holder is None or not holder_alive(self.holder)
 
