@@ -155,3 +155,24 @@ def test_an_agents_graph_is_drawn_offline_as_svg_with_every_node():
     for node in ("begin", "plan", "prepare", "approve", "execute", "validate", "halt"):
         assert f">{node}</text>" in svg
     assert '"prepare" -> "approve" [style=dashed]' in picture.dot
+
+
+async def test_a_run_of_a_notebook_agent_is_shown_from_a_shell(lab):
+    run = await lab.start(filing_agent([]), "shred the memo", on_event=None)
+    env = {**os.environ, "COLUMNS": "200"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "agentlab", "show", run.run_id],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "filer" in shown.stdout and "awaiting_human" in shown.stdout and "shred" in shown.stdout
+    resumed = subprocess.run(
+        [sys.executable, "-m", "agentlab", "resume", run.run_id, "--approve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert resumed.returncode == 2 and "agentlab promote" in resumed.stderr

@@ -240,6 +240,10 @@ class Runner:
 
     def _for_run(self, record: RunRecord, *, reading: bool = False) -> tuple[Graph, ModelRouter]:
         if record.agent not in self._agents and record.agent.startswith("<in-process>"):
+            if reading:  # every agent's graph has the same state: a stand-in reads it
+                stand_in = Agent(record.agent_name, "(a run read without its agent)")
+                why = "the run's agent was defined in another process"
+                return self._build(stand_in, unavailable_router(why))
             raise AgentNotFoundError(
                 f"run {record.run_id}'s agent {record.agent_name!r} was given as an object, "
                 "not a reference, so only the process that started it can load it: start "
