@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentlab.config import Settings
-from agentlab.errors import AgentlabError, ConfigError
+from agentlab.errors import AgentlabError
+from agentlab.lab.project import read_langgraph_json
 from agentlab.orchestration import Agent, load_agent, normalize_reference, resolve_policy
 from agentlab.tools import ProposedCall, Tool, ToolRegistry
 
@@ -36,17 +36,7 @@ class AgentEntry:
 
 def agents_of(config_file: Path, settings: Settings) -> list[AgentEntry]:
     """Load each graph's agent definition (the attribute itself, or the module's ``agent``)."""
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no {config_file} here: run in the project directory, or pass its path"
-        ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read {config_file}: {exc}") from None
-    graphs = config.get("graphs") if isinstance(config, dict) else None
-    if not isinstance(graphs, dict):
-        raise ConfigError(f"{config_file} has no 'graphs' mapping of names to references")
+    graphs = read_langgraph_json(config_file)["graphs"]
     base = config_file.resolve().parent
     entries = [_entry(name, str(ref), base, settings) for name, ref in graphs.items()]
     try:
