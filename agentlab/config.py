@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_path
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +31,14 @@ from pydantic_settings import (
 )
 
 from agentlab.errors import ConfigError
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password (in the user part or a ``password=`` parameter) as ``***``."""
+    url = re.sub(r"^([a-z]+://[^:/@?#]*):[^/?#]*@", r"\1:***@", url)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
 class RoleModels(BaseModel):
@@ -63,6 +80,19 @@ class Settings(BaseSettings):
         description="Under the default policy, steps estimated above this cost wait for a human.",
     )
     models: RoleModels = Field(default_factory=RoleModels)
+    database_url: SecretStr | None = Field(
+        None,
+        description="A PostgreSQL server keeping runs, checkpoints and the tool journal "
+        "('postgresql://user:password@host:5432/database'), shared by every process and machine "
+        "pointing at it; unset, they are kept in one SQLite file in data_dir.",
+    )
+    lease_ttl_s: float = Field(
+        30.0,
+        ge=2,
+        le=3600,
+        description="How long a process's claim on a run lasts unless renewed (it is renewed "
+        "while the run advances); another process takes over a crashed holder's run after it.",
+    )
     anthropic_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("AGENTLAB_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
     )
@@ -71,15 +101,51 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("AGENTLAB_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"),
         description="An Anthropic-compatible endpoint (self-hosted models, a gateway).",
     )
-    anthropic_max_retries: int = Field(3, ge=0, le=10)
-    anthropic_timeout_s: float = Field(60.0, gt=0)
+    anthropic_max_retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Retries of a Claude call that failed in a way that may pass (429, 529, 5xx, "
+        "408, a reset, a timeout, a cut-off response), so each model of a role gets at most "
+        "this + 1 attempts, and a role's call at most that times the role's models (with "
+        "fallbacks). agentlab makes them (the SDK's own retries are off), honouring retry-after "
+        "up to 60 s, else backing off exponentially with jitter. 400/401/403 are not retried.",
+    )
+    anthropic_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="The longest one attempt at a Claude call may take, streamed or not; an "
+        "attempt still unanswered then is abandoned (and retried, as above).",
+    )
     anthropic_stream: bool = Field(False, description="Stream responses from the Messages API.")
     prompt_caching: bool = Field(True, description="Mark system prompts and tools cacheable.")
 
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: Any) -> Any:
+        url = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if url is None or url == "":
+            return None
+        if not isinstance(url, str) or not url.startswith(_POSTGRES_SCHEMES):
+            raise ValueError(
+                "not a PostgreSQL URL: give one as postgresql://user:password@host:5432/database, "
+                "or leave it unset to keep runs in SQLite in data_dir"
+            )
+        return url
+
     @property
     def checkpoint_path(self) -> Path:
-        """The SQLite file holding every run's checkpoints and the runs table."""
+        """The SQLite file holding every run's checkpoints and the runs table (without
+        ``database_url``)."""
         return self.data_dir / "runs.sqlite"
+
+    @property
+    def runs_database(self) -> str:
+        """Where runs are kept, for messages: the SQLite file, or the server's URL with its
+        password masked."""
+        if self.database_url is None:
+            return str(self.checkpoint_path)
+        return masked_url(self.database_url.get_secret_value())
 
     @property
     def has_anthropic_key(self) -> bool:

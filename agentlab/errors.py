@@ -37,3 +37,11 @@ class ModelOverloadedError(ModelUnavailableError):
 
 class AgentNotFoundError(AgentlabError):
     """An agent reference (``module:attr`` or ``path.py:attr``) does not lead to an agent."""
+
+
+class RunBusyError(RunStateError):
+    """Another process holds the run's lease: it is advancing the run right now."""
+
+
+class DamagedDataError(AgentlabError):
+    """A database file, a run's row or its checkpoint cannot be read."""

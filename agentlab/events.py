@@ -35,7 +35,8 @@ class ModelCalled:
 
 @dataclass(frozen=True)
 class ToolCalled:
-    """``result``: step_id, tool, arguments, outcome (ok, output, error) and duration_s."""
+    """``result``: step_id, tool, arguments, outcome (ok, output, error), duration_s, and what the
+    journal did: ``ran``, ``replayed``, ``rerun``, ``recorded`` or ``refused`` (never started)."""
 
     result: dict[str, Any]
 

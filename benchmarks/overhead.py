@@ -64,7 +64,9 @@ from agentlab.orchestration import (
     initial_state,
 )
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
+from agentlab.store import SqliteRunStore
 from agentlab.tools import FunctionToolset, Tool, ToolContext, tool
+from agentlab.tools.journal import Journal
 
 TASK = "Look up every key."
 AGENTLAB = "agentlab"
@@ -156,8 +158,11 @@ def _script(n: int) -> Script:
     )
 
 
-async def _run_agentlab(n: int, lookup: Tool, saver: BaseCheckpointSaver | None) -> float:
-    """Run agentlab's graph for ``n`` steps; return the seconds ``ainvoke`` took."""
+async def _run_agentlab(
+    n: int, lookup: Tool, saver: BaseCheckpointSaver | None, journal: Journal | None = None
+) -> float:
+    """Run agentlab's graph for ``n`` steps (its tool calls journaled in ``journal``, in memory
+    when not given); return the seconds ``ainvoke`` took."""
     script = _script(n)
     agent = Agent(
         name="overhead",
@@ -165,7 +170,9 @@ async def _run_agentlab(n: int, lookup: Tool, saver: BaseCheckpointSaver | None)
         toolsets=[FunctionToolset([lookup])],
         models=scripted_router(script),
     )
-    graph = compile_agent(agent, models=scripted_router(script), checkpointer=saver)
+    graph = compile_agent(
+        agent, models=scripted_router(script), checkpointer=saver, journal=journal
+    )
     limits = Limits(max_iterations=n + 5)
     config = RunnableConfig(
         configurable={"thread_id": str(uuid.uuid4())}, recursion_limit=limits.recursion_limit
@@ -194,10 +201,15 @@ def _agentlab_plain(name: str, lookup: Tool) -> Runner:
 
 
 async def agentlab_sqlite(n: int, tmp: Path) -> Measurement:
-    """agentlab's graph over the saver the ``Runner`` uses: ``SqliteSaver`` awaited on the loop."""
+    """agentlab's graph as the ``Runner`` runs it: ``SqliteSaver`` awaited on the loop, and every
+    tool call journaled (exactly once) in the same file."""
     path = tmp / f"agentlab-{n}-{uuid.uuid4().hex}.sqlite"
     with _sqlite_saver(path, LoopSqliteSaver) as (saver, db_bytes):
-        seconds = await _run_agentlab(n, LOOKUP, saver)
+        store = SqliteRunStore(path)
+        try:
+            seconds = await _run_agentlab(n, LOOKUP, saver, store)
+        finally:
+            store.close()
         return Measurement(AGENTLAB_SQLITE, n, seconds, db_bytes())
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: isolated settings, and agents built from a toy toolset and an inline script."""
+"""Shared fixtures: isolated settings, agents built from a toy toolset and an inline script, and
+decisions bound to the request a paused run shows."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pydantic import Field
 from agentlab.config import Settings, load_settings
 from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
-from agentlab.orchestration import Agent
+from agentlab.orchestration import Agent, Decision, Runner, SyncRunner, decision_for
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
 
 
@@ -25,6 +26,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "AGENTLAB_CONFIG",
         "AGENTLAB_ANTHROPIC_API_KEY",
         "AGENTLAB_ANTHROPIC_BASE_URL",
+        "AGENTLAB_DATABASE_URL",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AGENTLAB_DATA_DIR", str(tmp_path / "data"))
@@ -100,3 +102,30 @@ def make_agent(ledger: Ledger) -> Callable[..., Agent]:
         )
 
     return make
+
+
+# --- decisions -----------------------------------------------------------------------------------
+# A decision names the request it answers, so each helper reads what the run waits for first, as
+# a person looks at the request before deciding. ``choice`` is ``decision_for``'s keywords.
+
+
+def decision_on(request: dict[str, Any] | None, *, approve: bool, **choice: Any) -> Decision:
+    """A decision on ``request`` (a paused run's interrupt value); fails if there is none."""
+    assert request is not None, "the run is not waiting for a decision"
+    return decision_for(request, approve=approve, **choice)
+
+
+async def decide(runner: Runner, run_id: str, *, approve: bool, **choice: Any) -> Decision:
+    """A decision on what the paused run ``run_id`` waits for now."""
+    return decision_on((await runner.get(run_id)).waiting_for, approve=approve, **choice)
+
+
+def decide_sync(runner: SyncRunner, run_id: str, *, approve: bool, **choice: Any) -> Decision:
+    """``decide`` for a ``SyncRunner``."""
+    return decision_on(runner.get(run_id).waiting_for, approve=approve, **choice)
+
+
+async def decide_graph(graph: Any, config: Any, *, approve: bool, **choice: Any) -> Decision:
+    """A decision on what a graph driven directly (``Command(resume=...)``) waits for now."""
+    interrupts = (await graph.aget_state(config)).interrupts
+    return decision_on(dict(interrupts[0].value) if interrupts else None, approve=approve, **choice)

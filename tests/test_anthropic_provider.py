@@ -299,7 +299,7 @@ async def test_prompt_caching_off_sends_no_cache_control(serve: Serve) -> None:
     assert "tool_choice" not in sent
 
 
-async def test_transient_overload_is_retried_by_the_sdk(serve: Serve) -> None:
+async def test_transient_overload_is_retried_with_the_same_model(serve: Serve) -> None:
     server = serve(overloaded(), Turn(text="ok"))
 
     response = await with_fallback(server, max_retries=1).request(ask())

@@ -16,9 +16,10 @@ from agentlab.models.base import ModelRequest, Role
 from agentlab.models.messages import Message
 from agentlab.models.router import ModelSpec
 from agentlab.models.script import ScriptedError, Turn, load_script
-from agentlab.orchestration import Runner, SyncRunner, summarize
+from agentlab.orchestration import Runner, SyncRunner, decision_for, summarize
 from agentlab.orchestration.state import transcript_messages
 from agentlab.testing import AnthropicTestServer
+from tests.conftest import decide, decide_sync
 
 
 def demo_turns_in_call_order() -> list[Turn]:
@@ -57,7 +58,8 @@ async def run_demo_on_claude(settings: Settings, tmp_path: Path) -> tuple[str, R
     )
     [_ async for _ in events]
     for _ in range(2):
-        [_ async for _ in await runner.resume(run_id, {"approve": True})]
+        approval = await decide(runner, run_id, approve=True)
+        [_ async for _ in await runner.resume(run_id, approval)]
     return run_id, runner
 
 
@@ -70,8 +72,8 @@ def test_support_run_completes_through_the_anthropic_sdk(server, tmp_path):
             support.REFERENCE, support.DEMO_TASK, models=spec, options=options(tmp_path)
         )
         list(events)
-        list(runner.resume(run_id, {"approve": True}))
-        ended = list(runner.resume(run_id, {"approve": True}))[-1]
+        list(runner.resume(run_id, decide_sync(runner, run_id, approve=True)))
+        ended = list(runner.resume(run_id, decide_sync(runner, run_id, approve=True)))[-1]
         view = runner.get(run_id)
     assert ended.status == "completed"
     assert view.model_source.startswith(f"Claude via {server.base_url}")
@@ -194,4 +196,4 @@ async def test_a_claude_run_can_be_read_without_a_key_but_not_resumed(
         view = await reader.get(run_id)
         assert view.waiting_for is not None and view.waiting_for["tool"] == "send_notification"
         with pytest.raises(ConfigError, match="no ANTHROPIC_API_KEY is set"):
-            await reader.resume(run_id, {"approve": True})
+            await reader.resume(run_id, decision_for(view.waiting_for, approve=True))

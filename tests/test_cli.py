@@ -277,9 +277,45 @@ def test_resuming_an_ended_run_is_refused(env):
     run_id = run_id_in(
         agentlab(env, "run", DEMO_TASK, "--script", demo_script_path(), "--approve").stdout
     )
-    result = agentlab(env, "resume", run_id, "--approve")
+    result = agentlab(env, "resume", run_id)
     assert result.returncode == 2
     assert f"run {run_id} has ended (completed)" in result.stderr
+    decided = agentlab(env, "resume", run_id, "--approve")
+    assert decided.returncode == 2
+    assert f"run {run_id} has ended (completed)" in decided.stderr
+
+
+def test_a_waiting_run_resumed_off_a_terminal_without_a_decision_says_how_to_decide(env):
+    run_id = run_id_in(agentlab(env, "run", DEMO_TASK, "--script", demo_script_path()).stdout)
+    result = agentlab(env, "resume", run_id)
+    assert result.returncode == 2
+    assert f"run {run_id} is waiting for a decision on send_notification(channel='email'" in (
+        result.stderr
+    )
+    assert "(step 1.2): resume it with --approve or --reject" in result.stderr
+    assert support_db(env).execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 0
+
+
+def test_resume_approves_only_the_request_it_shows(env):
+    """--approve binds to the request it reads and prints; --step refuses another step, and
+    --happened answers only a call of unknown effect."""
+    run_id = run_id_in(agentlab(env, "run", DEMO_TASK, "--script", demo_script_path()).stdout)
+    other_step = agentlab(env, "resume", run_id, "--approve", "--step", "1.3")
+    assert other_step.returncode == 2
+    assert f"run {run_id} is waiting on step 1.2 (send_notification), not step 1.3" in (
+        other_step.stderr
+    )
+    happened = agentlab(env, "resume", run_id, "--happened")
+    assert happened.returncode == 2
+    assert "--happened answers a call of unknown effect" in happened.stderr
+    assert support_db(env).execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 0
+
+    approved = agentlab(env, "resume", run_id, "--approve", "--step", "1.2")
+    assert approved.returncode == 0, approved.stderr
+    shown, _, after = approved.stdout.partition("approved send_notification (step 1.2)")
+    assert "approval needed" in shown and "request: 1.2/approval (call " in shown
+    assert "request: 1.3/approval" in after  # it pauses again, at the next request
+    assert support_db(env).execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 1
 
 
 def test_iteration_cap_beyond_the_limit_is_a_usage_error(env):

@@ -4,6 +4,7 @@ executor (schema tools, failures) and the one policy both locks ask."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from agentlab.orchestration import (
     Limits,
     RunContext,
     compile_agent,
+    decision_for,
     initial_state,
 )
 from agentlab.tools import (
@@ -37,7 +39,7 @@ from agentlab.tools import (
     Verdict,
     tool,
 )
-from tests.conftest import Ledger, toy_tools
+from tests.conftest import Ledger, decide_graph, toy_tools
 from tests.scripts import call, plan, script, step, verdict
 
 
@@ -58,9 +60,14 @@ class Run:
         await self.graph.ainvoke(initial_state(task), self.config, context=self.context, **kwargs)
         return await self.state()
 
-    async def decide(self, approve: bool, **extra: Any) -> dict[str, Any]:
-        command = Command(resume={"approve": approve, **extra})
-        await self.graph.ainvoke(command, self.config, context=self.context)
+    async def decide(self, approve: bool, **choice: Any) -> dict[str, Any]:
+        """Answer the request the run waits for now (``decision_for``'s keywords)."""
+        decision = await decide_graph(self.graph, self.config, approve=approve, **choice)
+        return await self.answer(decision)
+
+    async def answer(self, decision: Any) -> dict[str, Any]:
+        """Resume the run with ``decision`` as it is, bound to a request or not."""
+        await self.graph.ainvoke(Command(resume=decision), self.config, context=self.context)
         return await self.state()
 
     async def proceed(self) -> dict[str, Any]:
@@ -154,7 +161,13 @@ async def test_destructive_step_waits_for_approval(make_agent, ledger):
     state = await run.start()
     assert state["status"] == "awaiting_human"
     assert moves(state)[-1] == ("executing", "awaiting_human")
-    assert await run.waiting_for() == {
+    waiting = await run.waiting_for()
+    assert waiting is not None
+    call_hash = waiting.pop("call_hash")
+    assert isinstance(call_hash, str) and call_hash  # names the very call shown
+    assert waiting == {
+        "kind": "approval",
+        "request_id": "1.2/approval",
         "step_id": "1.2",
         "description": "call wipe",
         "tool": "wipe",
@@ -185,12 +198,19 @@ async def test_approve_runs_the_step_and_completes(make_agent, ledger):
     agent = make_agent(script(planner=[plan(step("wipe", key="a"))], validator=[verdict(True)]))
     run = Run(agent)
     await run.start()
+    shown = await run.waiting_for()
     state = await run.decide(True, note="fine")
     assert state["status"] == "completed"
     assert ("awaiting_human", "executing") in moves(state)
     assert ledger.names() == ["wipe"]
     assert state["approvals"] == [
-        {"step_id": "1.1", "tool": "wipe", "approved": True, "note": "fine"}
+        {
+            "step_id": "1.1",
+            "tool": "wipe",
+            "approved": True,
+            "note": "fine",
+            "call_hash": shown["call_hash"],
+        }
     ]
 
 
@@ -446,13 +466,54 @@ async def test_tool_gets_a_stable_idempotency_key_per_step(make_agent, ledger):
     assert ledger.calls[0][1]["idem"] == "run-42:1.1"
 
 
-@pytest.mark.parametrize("decision", [{"approve": "yes"}, "ok"])
-async def test_resume_value_that_is_not_a_decision_is_refused(make_agent, decision):
+@pytest.mark.parametrize(
+    ("decision", "problem"),
+    [
+        ({"approve": "yes"}, "a decision says approve \\(true or false\\)"),
+        ("ok", "resume value must be a Decision"),
+        ({"approve": True}, "must name the request it answers .* waiting for wipe\\(key='a'\\)"),
+    ],
+)
+async def test_resume_value_that_is_not_a_decision_on_the_request_is_refused(
+    make_agent, ledger, decision, problem
+):
+    """A graph resumed directly (as a LangGraph server does) records the refusal and asks again:
+    LangGraph keeps a resume value, so raising would refuse every later answer too."""
     agent = make_agent(script(planner=[plan(step("wipe", key="a"))]))
     run = Run(agent)
     await run.start()
-    with pytest.raises(ValueError, match="resume value must be a Decision"):
-        await run.graph.ainvoke(Command(resume=decision), run.config, context=run.context)
+    state = await run.answer(decision)
+    assert ledger.calls == []  # nothing ran on a refused decision
+    assert state["status"] == "awaiting_human"
+    refusal = state["transitions"][-1]
+    assert (refusal["node"], refusal["target"]) == ("approve", "awaiting_human")
+    assert re.search(f"decision refused: .*{problem}", refusal["reason"])
+    assert (await run.waiting_for())["request_id"] == "1.1/approval"
+
+
+async def test_a_decision_on_an_earlier_request_does_not_answer_a_later_one(make_agent, ledger):
+    agent = make_agent(script(planner=[plan(step("wipe", key="a"), step("wipe", key="b"))]))
+    run = Run(agent)
+    await run.start()
+    first = await run.waiting_for()
+    await run.decide(True)
+    second = await run.waiting_for()
+    assert (first["step_id"], second["step_id"]) == ("1.1", "1.2")
+    state = await run.answer(decision_for(first, approve=True))  # a stale approval, replayed
+    assert "answers request 1.1/approval but the run is now" in state["transitions"][-1]["reason"]
+    assert ledger.calls == [("wipe", {"key": "a"})]  # only the call approved when shown ran
+    assert (await run.waiting_for())["request_id"] == "1.2/approval"
+
+
+async def test_a_run_whose_decision_was_refused_can_still_be_decided(make_agent, ledger):
+    """A refused answer (stale, or unbound) leaves the run waiting for a right one."""
+    agent = make_agent(script(planner=[plan(step("wipe", key="a"))], validator=[verdict(True)]))
+    run = Run(agent)
+    await run.start()
+    assert (await run.answer({"approve": True}))["status"] == "awaiting_human"
+    assert ledger.calls == []
+    assert (await run.decide(True))["status"] == "completed"
+    assert ledger.names() == ["wipe"]
 
 
 # --- tools described by a JSON schema ----------------------------------------------------------

@@ -132,7 +132,7 @@ async def test_a_notebook_run_is_seen_and_finished_by_the_cli(lab, tmp_path):
         assert done.returncode == 0, done.stderr
     again = await lab.run(run.run_id, on_event=None)
     assert again.status == "completed"
-    frame = lab.runs()
+    frame = await lab.runs()
     assert frame.loc[frame.run_id == run.run_id, "status"].item() == "completed"
     assert re.search(r"status\s+completed", done.stdout)
 

@@ -22,6 +22,7 @@ import pytest
 from langgraph_sdk import get_sync_client
 
 from agentlab.domains.support import DEMO_TASK
+from tests.conftest import decision_on
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGGRAPH = Path(sys.executable).with_name("langgraph")
@@ -98,8 +99,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def interrupted_tools(state: dict[str, Any]) -> list[str]:
-    return [i["value"]["tool"] for task in state["tasks"] for i in task.get("interrupts", [])]
+def waiting_for(state: dict[str, Any]) -> dict[str, Any] | None:
+    """The request a thread's run waits for (its one interrupt's value), if any."""
+    values = [i["value"] for task in state["tasks"] for i in task.get("interrupts", [])]
+    assert len(values) <= 1, values
+    return values[0] if values else None
 
 
 def test_support_graph_runs_to_completed_through_its_approvals_in_langgraph_dev(server):
@@ -120,10 +124,11 @@ def test_support_graph_runs_to_completed_through_its_approvals_in_langgraph_dev(
     assert first["status"] == "awaiting_human"
     paused_at = []
     for _ in range(2):
-        state = client.threads.get_state(thread["thread_id"])
-        paused_at += interrupted_tools(state)
+        request = waiting_for(client.threads.get_state(thread["thread_id"]))
+        paused_at.append(request["tool"] if request else None)
+        approval = decision_on(request, approve=True)  # bound to the request just read
         client.runs.wait(
-            thread["thread_id"], assistant["assistant_id"], command={"resume": {"approve": True}}
+            thread["thread_id"], assistant["assistant_id"], command={"resume": approval}
         )
     final = client.threads.get_state(thread["thread_id"])
     assert paused_at == ["send_notification", "delete_customer"]
@@ -131,3 +136,15 @@ def test_support_graph_runs_to_completed_through_its_approvals_in_langgraph_dev(
     db = sqlite3.connect(data_dir / "support.sqlite")
     assert db.execute("SELECT COUNT(*) FROM customers WHERE id = 1").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 1
+    # Each call the server ran is journaled, with its outcome, under the thread's id.
+    served = sqlite3.connect(data_dir / "served.sqlite")
+    journaled = served.execute(
+        "SELECT tool, outcome IS NOT NULL FROM agentlab_tool_journal WHERE run_id = ? "
+        "ORDER BY call_id",
+        (thread["thread_id"],),
+    ).fetchall()
+    assert journaled == [
+        ("search_customers", 1),
+        ("send_notification", 1),
+        ("delete_customer", 1),
+    ]

@@ -16,7 +16,8 @@ from agentlab.config import Settings
 from agentlab.domains import support
 from agentlab.events import RunEnded, RunEvent, event_from_dict, event_to_dict
 from agentlab.models.router import ModelSpec
-from agentlab.orchestration import RunContext, Runner, initial_state
+from agentlab.orchestration import RunContext, Runner, decision_for, initial_state
+from tests.conftest import decide
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,7 +82,7 @@ async def drive_directly(graph: CompiledStateGraph, db_path: Path) -> list[RunEv
         if not snapshot.interrupts:
             assert snapshot.values["status"] == "completed", snapshot.values["transitions"]
             return events
-        payload = Command(resume={"approve": True})
+        payload = Command(resume=decision_for(snapshot.interrupts[0].value, approve=True))
 
 
 async def drive_with_runner(settings: Settings, db_path: Path) -> list[RunEvent]:
@@ -92,7 +93,8 @@ async def drive_with_runner(settings: Settings, db_path: Path) -> list[RunEvent]
         )
         events = [e async for e in stream]
         while events[-1].status == "awaiting_human":
-            events += [e async for e in await runner.resume(run_id, {"approve": True})]
+            approval = await decide(runner, run_id, approve=True)
+            events += [e async for e in await runner.resume(run_id, approval)]
     assert events[-1].status == "completed"
     return events
 

@@ -12,7 +12,13 @@ import pytest
 
 from agentlab.config import Settings
 from agentlab.domains import support
-from agentlab.errors import AgentNotFoundError, RunNotFoundError, RunStateError, ScriptError
+from agentlab.errors import (
+    AgentNotFoundError,
+    RunBusyError,
+    RunNotFoundError,
+    RunStateError,
+    ScriptError,
+)
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import (
     Agent,
@@ -24,10 +30,12 @@ from agentlab.orchestration import (
     StatusChanged,
     SyncRunner,
     ToolCalled,
+    decision_for,
     summarize,
 )
-from agentlab.tools import FunctionToolset, Tool, ToolContext, tool
-from tests.conftest import Ledger, toy_tools
+from agentlab.orchestration.approvals import DecisionRefused
+from agentlab.tools import FunctionToolset, Risk, Tool, ToolContext, tool
+from tests.conftest import Ledger, decide, decide_sync, toy_tools
 from tests.scripts import plan, script, step, verdict
 
 
@@ -118,7 +126,7 @@ async def test_started_run_is_listed_with_its_status(settings: Settings, tmp_pat
         )
         ended = (await drain(events))[-1]
         assert ended == RunEnded(run_id, "awaiting_human", "")
-        [record] = runner.list()
+        [record] = await runner.list()
     assert (record.run_id, record.status, record.task) == (run_id, "awaiting_human", "wipe a")
 
 
@@ -143,11 +151,13 @@ async def test_a_second_runner_approves_a_paused_run(settings, tmp_path):
         view = await second.get(run_id)
         assert view.record.agent == f"{module.resolve()}:agent"
         assert view.waiting_for is not None and view.waiting_for["tool"] == "wipe"
-        events = await drain(await second.resume(run_id, {"approve": True}))
+        events = await drain(
+            await second.resume(run_id, decision_for(view.waiting_for, approve=True))
+        )
         assert isinstance(events[0], ApprovalDecided) and events[0].approved
         assert isinstance(events[1], StatusChanged)
         assert events[-1].status == "completed"
-        assert second.registry.get(run_id).status == "completed"
+        assert second.store.get_run(run_id).status == "completed"
     assert ledger_of(module) == ["store", "wipe"]
 
 
@@ -165,7 +175,8 @@ async def test_a_run_given_as_a_relative_file_reference_is_found_from_elsewhere(
         await drain(events)
     monkeypatch.chdir(module.parent)
     async with Runner(settings) as other:
-        ended = (await drain(await other.resume(run_id, {"approve": True})))[-1]
+        approval = await decide(other, run_id, approve=True)
+        ended = (await drain(await other.resume(run_id, approval)))[-1]
     assert ended.status == "completed"
 
 
@@ -175,8 +186,8 @@ async def test_a_run_builds_its_agent_once_per_runner(settings, tmp_path):
     async with Runner(settings) as runner:
         run_id, events = await runner.start(f"{module}:build", "t", models=spec)
         await drain(events)
-        await runner.get(run_id)
-        await drain(await runner.resume(run_id, {"approve": True}))
+        approval = await decide(runner, run_id, approve=True)  # reads the run: no new build
+        await drain(await runner.resume(run_id, approval))
         assert (await runner.get(run_id)).status == "completed"
     assert builds_of(module) == 1
     async with Runner(settings) as other:  # another process builds it once too
@@ -225,7 +236,8 @@ async def test_limits_given_to_a_run_are_kept_when_it_resumes(settings, tmp_path
             limits=Limits(max_iterations=3),
         )
         await drain(events)
-        ended = (await drain(await runner.resume(run_id, {"approve": True})))[-1]
+        approval = await decide(runner, run_id, approve=True)
+        ended = (await drain(await runner.resume(run_id, approval)))[-1]
         view = await runner.get(run_id)
     assert view.limits == Limits(max_iterations=3)
     assert ended.status == "failed" and "3 of 3 iterations" in ended.outcome
@@ -237,7 +249,9 @@ async def test_waiting_run_needs_a_decision_to_resume(settings, tmp_path, ledger
             toy_agent(ledger), "t", models=write_script(tmp_path, APPROVAL_SCRIPT)
         )
         await drain(events)
-        with pytest.raises(RunStateError, match="waiting for approval of wipe"):
+        with pytest.raises(
+            RunStateError, match="waiting for a decision on wipe\\(key='a'\\) \\(step 1.2\\)"
+        ):
             await runner.resume(run_id)
 
 
@@ -248,6 +262,8 @@ async def test_ended_run_cannot_be_resumed(settings, tmp_path, ledger):
             toy_agent(ledger), "t", models=write_script(tmp_path, text)
         )
         await drain(events)
+        with pytest.raises(RunStateError, match="has ended \\(completed\\)"):
+            await runner.resume(run_id)
         with pytest.raises(RunStateError, match="has ended \\(completed\\)"):
             await runner.resume(run_id, {"approve": True})
 
@@ -266,7 +282,7 @@ async def test_broken_script_fails_before_a_run_is_recorded(settings, tmp_path, 
             await runner.start(
                 toy_agent(ledger), "t", models=ModelSpec(kind="scripted", script=str(bad))
             )
-        assert runner.list() == []
+        assert await runner.list() == []
 
 
 async def test_empty_task_is_refused(settings, tmp_path, ledger):
@@ -284,7 +300,7 @@ class Crash(BaseException):
 async def test_run_crashed_mid_step_resumes_from_its_last_checkpoint(settings, tmp_path, ledger):
     crashes = {"left": 1}
 
-    @tool
+    @tool(idempotent=True)
     def flaky(key: str) -> dict:
         """Crashes the first time, like a process dying in the middle of a step."""
         if crashes["left"]:
@@ -302,11 +318,76 @@ async def test_run_crashed_mid_step_resumes_from_its_last_checkpoint(settings, t
         run_id, events = await runner.start(toy_agent(ledger, flaky), "t", models=spec)
         with pytest.raises(Crash, match="process died"):
             await drain(events)
-        with pytest.raises(RunStateError, match="not waiting for approval"):
+        with pytest.raises(
+            RunStateError, match="not waiting for a decision \\(status executing\\)"
+        ):
             await runner.resume(run_id, {"approve": True})
-        ended = (await drain(await runner.resume(run_id)))[-1]
-    assert ended.status == "completed"
+        resumed = await drain(await runner.resume(run_id))
+    assert resumed[-1].status == "completed"
     assert ledger.names() == ["store", "flaky"]  # the step before the crash did not run again
+    # The crashed call left no outcome; its tool is idempotent, so it simply ran again.
+    [called] = [e for e in resumed if isinstance(e, ToolCalled)]
+    assert (called.result["tool"], called.result["journal"]) == ("flaky", "rerun")
+
+
+@pytest.mark.parametrize(
+    ("choice", "effects_after", "journal", "output"),
+    [
+        ({"happened": True, "result": {"charged": "a", "by": "hand"}}, ["a"], "recorded", "hand"),
+        ({"approve": True}, ["a", "a"], "rerun", None),
+    ],
+    ids=["it-happened", "run-it-again"],
+)
+async def test_a_write_killed_mid_call_waits_for_a_human_to_say_whether_it_happened(
+    settings, tmp_path, ledger, choice, effects_after, journal, output
+):
+    """Exactly once: a non-idempotent call that started and left no outcome is not run again on
+    resume; the run asks a person, whose answer says what the journal records."""
+    effects: list[str] = []
+    crashes = {"left": 1}
+
+    @tool(risk=Risk.WRITE)
+    def charge(key: str) -> dict:
+        """Charge a card: it takes effect, then the first time the process dies."""
+        effects.append(key)
+        if crashes["left"]:
+            crashes["left"] -= 1
+            raise Crash("process died")
+        return {"charged": key}
+
+    text = script(
+        planner=[plan(step("store", key="a", value=1), step("charge", key="a"))],
+        validator=[verdict(True)],
+    )
+    spec = write_script(tmp_path, text)
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(toy_agent(ledger, charge), "t", models=spec)
+        with pytest.raises(Crash, match="process died"):
+            await drain(events)
+        paused = await drain(await runner.resume(run_id))
+        assert paused[-1] == RunEnded(run_id, "awaiting_human", "")
+        request = (await runner.get(run_id)).waiting_for
+        assert request is not None
+        assert (request["kind"], request["tool"], request["step_id"]) == (
+            "unknown_side_effect",
+            "charge",
+            "1.2",
+        )
+        assert request["reasons"][0].startswith("unknown_side_effect: charge (step 1.2, attempt 1)")
+        assert effects == ["a"]  # not run again before a person said so
+        approve = choice.pop("approve", False)
+        decision = decision_for(request, approve=approve, **choice)
+        ended = await drain(await runner.resume(run_id, decision))
+        state = (await runner.get(run_id)).state
+    assert ended[-1].status == "completed"
+    assert effects == effects_after
+    assert ledger.names() == ["store"]  # the step before the crash did not run again
+    [called] = [e for e in ended if isinstance(e, ToolCalled)]
+    assert called.result["journal"] == journal
+    charged = state["results"][-1]["outcome"]
+    assert charged["ok"] and charged["output"] == (
+        {"charged": "a", "by": output} if output else {"charged": "a"}
+    )
 
 
 async def test_summary_figures_follow_the_run(settings, tmp_path, ledger):
@@ -315,7 +396,8 @@ async def test_summary_figures_follow_the_run(settings, tmp_path, ledger):
             toy_agent(ledger), "t", models=write_script(tmp_path, APPROVAL_SCRIPT)
         )
         await drain(events)
-        await drain(await runner.resume(run_id, {"approve": False, "stop": True}))
+        rejection = await decide(runner, run_id, approve=False, stop=True)
+        await drain(await runner.resume(run_id, rejection))
         s = summarize((await runner.get(run_id)).state)
     assert (s.status, s.steps_ok, s.approved, s.rejected, s.model_calls) == ("failed", 1, 0, 1, 1)
     assert s.cost_usd == 0.0 and s.scripted
@@ -372,7 +454,7 @@ async def test_runs_table_records_principal_session_and_limits(settings, tmp_pat
         )
         await drain(events)
     async with Runner(settings) as other:  # what another process reads back
-        record = other.registry.get(run_id)
+        record = other.store.get_run(run_id)
     assert (record.principal, record.session) == ("alice", "chat-7")
     assert Limits.model_validate(record.limits) == Limits(max_iterations=7)
     assert record.agent_name == "toy"
@@ -385,7 +467,7 @@ async def test_principal_defaults_to_the_os_user(settings, tmp_path, ledger, mon
             toy_agent(ledger), "t", models=write_script(tmp_path, APPROVAL_SCRIPT)
         )
         await drain(events)
-        assert runner.registry.get(run_id).principal == "os-user"
+        assert runner.store.get_run(run_id).principal == "os-user"
 
 
 # --- the sync facade ---------------------------------------------------------------------------
@@ -401,10 +483,10 @@ def test_sync_runner_pauses_and_is_approved_by_a_second_sync_runner(settings, tm
         assert [r.run_id for r in first.list()] == [run_id]
     with SyncRunner(settings) as second:
         assert second.get(run_id).waiting_for["tool"] == "wipe"
-        events = list(second.resume(run_id, {"approve": True}))
+        events = list(second.resume(run_id, decide_sync(second, run_id, approve=True)))
         assert isinstance(events[0], ApprovalDecided) and events[0].approved
         assert isinstance(events[1], StatusChanged) and events[-1].status == "completed"
-        assert second.registry.get(run_id).status == "completed"
+        assert second.store.get_run(run_id).status == "completed"
     assert ledger_of(module) == ["store", "wipe"]
 
 
@@ -463,23 +545,89 @@ async def test_deps_are_opened_once_per_options_and_closed_with_the_runner(setti
     assert all(h.closed for h in opened)
 
 
-async def test_a_runs_table_from_before_the_holder_column_is_brought_up_to_date(settings):
+def make_database_as_an_earlier_agentlab_left_it(path: Path) -> None:
+    """Rewind a runs database to an earlier agentlab's: its runs table with the ``holder`` column
+    (one row holding a stale value), and no leases or tool journal tables."""
     import sqlite3
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    old = sqlite3.connect(settings.checkpoint_path)
-    old.execute(
-        "CREATE TABLE agentlab_run_records (run_id TEXT PRIMARY KEY, agent TEXT NOT NULL, "
-        "agent_name TEXT NOT NULL, task TEXT NOT NULL, status TEXT NOT NULL, outcome TEXT NOT "
-        "NULL DEFAULT '', models TEXT NOT NULL, options TEXT NOT NULL, limits TEXT NOT NULL, "
-        "principal TEXT NOT NULL, session TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
-    )
+    old = sqlite3.connect(path)
+    old.execute("DROP TABLE agentlab_run_leases")
+    old.execute("DROP TABLE agentlab_tool_journal")
+    old.execute("ALTER TABLE agentlab_run_records ADD COLUMN holder TEXT")
     old.execute(
         "INSERT INTO agentlab_run_records VALUES ('run-old', 'a:b', 'b', 't', 'completed', '', "
-        "'null', '{}', '{}', 'ann', NULL, '2026-01-01', '2026-01-01')"
+        "'null', '{}', '{}', 'ann', NULL, '2026-01-01', '2026-01-01', 'gone-host:1')"
     )
     old.commit()
     old.close()
+
+
+async def test_a_runs_table_from_an_earlier_agentlab_opens_lists_and_resumes(settings, tmp_path):
+    module = agent_module(tmp_path)
+    async with Runner(settings) as first:
+        run_id, events = await first.start(
+            f"{module}:agent", "wipe a", models=write_script(tmp_path, APPROVAL_SCRIPT)
+        )
+        assert (await drain(events))[-1].status == "awaiting_human"
+    make_database_as_an_earlier_agentlab_left_it(settings.checkpoint_path)
     async with Runner(settings) as runner:
-        [record] = runner.list()
-    assert (record.run_id, record.status, record.holder) == ("run-old", "completed", None)
+        listed = {r.run_id: r for r in await runner.list()}
+        assert set(listed) == {run_id, "run-old"}
+        old = listed["run-old"]
+        # The old holder column is ignored: who holds a run is read from its lease (none here).
+        assert (old.status, old.principal, old.holder, old.interrupted) == (
+            "completed",
+            "ann",
+            None,
+            False,
+        )
+        assert (listed[run_id].status, listed[run_id].holder) == ("awaiting_human", None)
+        approval = await decide(runner, run_id, approve=True)
+        ended = (await drain(await runner.resume(run_id, approval)))[-1]
+        assert ended == RunEnded(run_id, "completed", "wiped")
+        assert runner.store.get_run(run_id).status == "completed"
+    assert ledger_of(module) == ["store", "wipe"]
+
+
+async def test_a_stale_or_unbound_decision_is_refused_before_the_run_moves(settings, tmp_path):
+    text = script(
+        planner=[plan(step("wipe", key="a"), step("wipe", key="b"))],
+        validator=[verdict(True, "wiped")],
+    )
+    module = agent_module(tmp_path)
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(
+            f"{module}:agent", "wipe a and b", models=write_script(tmp_path, text)
+        )
+        await drain(events)
+        first = (await runner.get(run_id)).waiting_for
+        with pytest.raises(DecisionRefused, match="must name the request it answers"):
+            await runner.resume(run_id, {"approve": True})
+        await drain(await runner.resume(run_id, decision_for(first, approve=True)))
+        second = (await runner.get(run_id)).waiting_for
+        assert (first["step_id"], second["step_id"]) == ("1.1", "1.2")
+        # Another person approved what they were shown earlier: it does not answer this request.
+        with pytest.raises(
+            DecisionRefused, match="answers request 1.1/approval .* wipe\\(key='b'\\)"
+        ):
+            await runner.resume(run_id, decision_for(first, approve=True))
+        assert ledger_of(module) == ["wipe"]
+        assert (await runner.get(run_id)).waiting_for == second  # still waiting, unchanged
+        ended = (await drain(await runner.resume(run_id, decision_for(second, approve=True))))[-1]
+    assert ended.status == "completed"
+    assert ledger_of(module) == ["wipe", "wipe"]
+
+
+async def test_a_run_another_runner_is_advancing_is_busy(settings, tmp_path):
+    """One writer per run: while a runner streams a run, another cannot resume it; once that
+    stream is closed, it can."""
+    demo = ModelSpec(kind="scripted", script=str(support.demo_script_path()))
+    options = {"db_path": str(tmp_path / "customers.sqlite")}
+    async with Runner(settings) as first, Runner(settings) as second:
+        run_id, events = await first.start(None, support.DEMO_TASK, models=demo, options=options)
+        await anext(events)  # the run is under way in the first runner
+        with pytest.raises(RunBusyError, match=f"run {run_id} is being advanced by process"):
+            await second.resume(run_id)
+        await events.aclose()
+        ended = [e async for e in await second.resume(run_id)][-1]
+    assert ended == RunEnded(run_id, "awaiting_human", "")

@@ -1,4 +1,5 @@
-"""The support domain: a seeded customer database, and tools whose side effects happen once."""
+"""The support domain: a seeded customer database, and tools whose side effects happen once
+(through the executor's journal in the runs database)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from agentlab.domains.support import SEED_CUSTOMERS, SupportDatabase, open_datab
 from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
 from agentlab.orchestration import Limits, RunContext, Status, compile_agent, initial_state
+from agentlab.store import SqliteRunStore
 from agentlab.tools import (
     CallRequest,
     CallScope,
@@ -43,17 +45,18 @@ def db(tmp_path: Path) -> SupportDatabase:
     return database
 
 
-def executor() -> ToolExecutor:
-    return ToolExecutor(ToolRegistry([support_tools]), DefaultPolicy())
+def executor(journal: SqliteRunStore | None = None) -> ToolExecutor:
+    return ToolExecutor(ToolRegistry([support_tools]), DefaultPolicy(), journal)
 
 
 @pytest.fixture
-def call(db: SupportDatabase) -> Call:
-    """Call a support tool (approved, as a human would) in run ``run-1`` with ``db`` as deps.
+def call(db: SupportDatabase, tmp_path: Path) -> Call:
+    """Call a support tool (approved, as a human would) in run ``run-1`` with ``db`` as deps,
+    journaled in a runs database as the ``Runner`` does.
 
-    ``key`` is the call's id, so the same key makes the same idempotency key.
+    ``key`` is the call's id: the same key is the same call of the run.
     """
-    tools = executor()
+    tools = executor(SqliteRunStore(tmp_path / "runs.sqlite"))
 
     async def make(name: str, key: str = "step-1", **arguments: Any) -> ToolOutcome:
         request = CallRequest(call_id=key, tool=name, arguments=arguments, approved=True)
@@ -105,14 +108,13 @@ def test_ensure_on_an_existing_database_does_not_reseed(db):
     assert db.query("SELECT id FROM customers WHERE id = 1") == []
 
 
-async def test_reset_restores_a_deleted_customer_and_forgets_effects(db, call):
+async def test_reset_restores_a_deleted_customer(db, call):
     await call("delete_customer", customer_id=1)
 
     db.reset()
 
     assert db.query("SELECT name FROM customers WHERE id = 1") == [{"name": "Ada Lovelace"}]
     assert count(db, "customers") == SEED_CUSTOMERS
-    assert count(db, "effects") == 0
 
 
 # --- search_customers --------------------------------------------------------------------------
@@ -209,13 +211,13 @@ async def test_sms_notification_goes_to_the_customers_phone(db, call):
     assert outcome["output"]["to"] == phone
 
 
-async def test_repeated_notification_with_same_key_is_sent_once(db, call):
+async def test_the_same_call_made_again_is_sent_once_and_answers_its_first_outcome(db, call):
     first = await call("send_notification", key="k", user_id=1, message="hello")
     second = await call("send_notification", key="k", user_id=1, message="hello")
 
     assert count(db, "notifications") == 1
-    assert "repeated" not in first["output"]
-    assert second["output"] == {**first["output"], "repeated": True}
+    assert first["ok"] is True
+    assert second == first
 
 
 async def test_notifications_with_different_keys_are_both_sent(db, call):
@@ -252,7 +254,6 @@ async def test_notification_to_unknown_customer_is_an_error_and_sends_nothing(db
 
     assert outcome == {"ok": False, "output": None, "error": "no customer with id 9999"}
     assert count(db, "notifications") == 0
-    assert count(db, "effects") == 0
 
 
 # --- delete_customer ---------------------------------------------------------------------------
@@ -266,14 +267,14 @@ async def test_delete_customer_removes_the_row(db, call):
     assert count(db, "customers") == SEED_CUSTOMERS - 1
 
 
-async def test_repeated_delete_with_same_key_succeeds_and_reports_repeated(db, call):
+async def test_the_same_delete_made_again_deletes_once_and_answers_its_first_outcome(db, call):
     await call("delete_customer", key="k", customer_id=3)
     again = await call("delete_customer", key="k", customer_id=3)
 
     assert again == {
         "ok": True,
         "error": None,
-        "output": {"deleted_customer_id": 3, "name": "Grace Hopper", "repeated": True},
+        "output": {"deleted_customer_id": 3, "name": "Grace Hopper"},
     }
     assert count(db, "customers") == SEED_CUSTOMERS - 1
 
@@ -288,12 +289,11 @@ async def test_delete_of_unknown_customer_is_an_error_and_records_no_effect(db, 
     outcome = await call("delete_customer", customer_id=9999)
 
     assert outcome == {"ok": False, "output": None, "error": "no customer with id 9999"}
-    assert count(db, "effects") == 0
     assert count(db, "customers") == SEED_CUSTOMERS
 
 
-async def test_failed_delete_leaves_its_key_free_for_a_retry(db, call):
-    await call("delete_customer", key="k", customer_id=9999)
+async def test_a_failed_call_is_journaled_and_a_retry_is_a_new_call(db, call):
+    failed = await call("delete_customer", key="k", customer_id=9999)
     with db.connect() as conn, conn:
         conn.execute(
             "INSERT INTO customers (id, name, email, phone, plan, created_at) VALUES "
@@ -301,7 +301,11 @@ async def test_failed_delete_leaves_its_key_free_for_a_retry(db, call):
             "'2026-01-01')"
         )
 
-    retry = await call("delete_customer", key="k", customer_id=9999)
+    # The same call (same key) answers its journaled failure; the graph retries under a new
+    # step id, which is a new call.
+    assert await call("delete_customer", key="k", customer_id=9999) == failed
+    assert db.query("SELECT id FROM customers WHERE id = 9999") != []
+    retry = await call("delete_customer", key="k2", customer_id=9999)
 
     assert retry["output"] == {"deleted_customer_id": 9999, "name": "Late Comer"}
     assert db.query("SELECT id FROM customers WHERE id = 9999") == []

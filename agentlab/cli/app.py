@@ -6,10 +6,11 @@ settings and the SDKs load inside the commands that use them.
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -180,7 +181,7 @@ def demo(
         "[bold]agentlab demo[/] · offline: the model is [bold yellow]scripted[/] (it replays "
         f"{support.demo_script_path().name}; no LLM is called).\n"
         f"Real: the customer database ({support.SEED_CUSTOMERS} seeded customers), tools, "
-        f"checkpoints in {settings.checkpoint_path}, approvals.\n"
+        f"checkpoints in {settings.runs_database}, approvals.\n"
         f"Task: {support.DEMO_TASK}"
     )
     mode = "ask" if interactive and sys.stdin.isatty() else "approve"
@@ -249,15 +250,25 @@ def runs(
 ) -> None:
     """List recent runs, newest first."""
     from agentlab.cli import render
+    from agentlab.store import RunRecord
 
     settings = _settings(ctx)
     console = _console()
     with _runner(settings) as runner:
-        records = runner.list(limit)
-    if not records:
-        console.print(f"No runs yet in {settings.data_dir}. Try: agentlab demo")
+        listed = runner.list(limit)
+    if not listed:
+        console.print(f"No runs yet in {settings.runs_database}. Try: agentlab demo")
         return
-    console.print(render.runs_table(records))
+    records = [r for r in listed if isinstance(r, RunRecord)]
+    if records:
+        console.print(render.runs_table(records))
+    for damaged in listed:
+        if not isinstance(damaged, RunRecord):
+            print(
+                f"error: run {damaged.run_id} in {settings.runs_database} cannot be read "
+                f"({damaged.problem}); 'agentlab doctor' checks the database",
+                file=sys.stderr,
+            )
 
 
 @app.command()
@@ -278,50 +289,138 @@ def show(
     console.print(render.results_table(view))
     if view.waiting_for:
         console.print(render.approval_panel(view.waiting_for))
-        console.print(f"Decide with: agentlab resume {run_id} --approve   (or --reject)")
+        console.print(f"Decide with: {render.decide_hint(run_id, view.waiting_for)}")
 
 
 @app.command()
 def resume(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")],
-    approve: Annotated[bool, typer.Option("--approve", help="Approve the waiting call.")] = False,
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve",
+            help="Approve the waiting call (for a call of unknown effect: run it again).",
+        ),
+    ] = False,
     reject: Annotated[
         bool, typer.Option("--reject", help="Reject it: the run re-plans without it.")
     ] = False,
     stop: Annotated[
         bool, typer.Option("--stop", help="With --reject: end the run instead of re-planning.")
     ] = False,
+    happened: Annotated[
+        bool,
+        typer.Option(
+            "--happened", help="For a call of unknown effect: it took effect; record it as done."
+        ),
+    ] = False,
+    result: Annotated[
+        str | None,
+        typer.Option(metavar="JSON", help="With --happened: the call's output, as JSON."),
+    ] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STEP",
+            help="Decide only if the run waits on this step (e.g. 1.2); refuse otherwise.",
+        ),
+    ] = None,
     note: Annotated[str, typer.Option(help="Why (recorded with the decision).")] = "",
 ) -> None:
-    """Continue a saved run: decide the approval it waits for, or carry on after a crash.
+    """Continue a saved run: decide what it waits for, or carry on after a crash.
 
-    At a terminal, a run waiting for approval without --approve/--reject asks you, and so do its
-    later pauses; otherwise the run stops at its next pause again.
+    The decision applies to the request the run waits for now, shown before it is applied; if
+    another process moved the run on meanwhile, it is refused. At a terminal, a waiting run given
+    no decision asks you, and so do its later pauses; otherwise it stops at its next pause again.
     """
     from agentlab.cli import render
+    from agentlab.errors import RunStateError
+    from agentlab.orchestration import decision_for
 
     if stop and not reject:
         raise typer.BadParameter("--stop goes with --reject")
-    decision: Decision | None = None
-    if approve or reject:
-        drive.decide_mode(approve, reject)
-        decision = {"approve": approve, "note": note, "stop": stop}
+    if result is not None and not happened:
+        raise typer.BadParameter("--result goes with --happened")
+    if sum((approve, reject, happened)) > 1:
+        raise typer.BadParameter("choose one of --approve, --reject and --happened")
+    output = _json_option("--result", result) if result is not None else None
     console = _console()
     interactive = sys.stdin.isatty()
+    deciding = approve or reject or happened
+    decision: Decision | None = None
     with _runner(_settings(ctx)) as runner:
-        if decision is None and interactive:
-            waiting = runner.get(run_id).waiting_for
-            if waiting is not None:
-                console.print(render.approval_panel(waiting))
-                decision = drive.ask(console)
-                if decision is None:
-                    console.print(f"Run [bold]{run_id}[/] is still waiting for approval.")
-                    return
+        waiting = runner.get(run_id).waiting_for
+        if waiting is not None and step is not None and waiting["step_id"] != step:
+            raise RunStateError(
+                f"run {run_id} is waiting on step {waiting['step_id']} ({waiting['tool']}), "
+                f"not step {step}: 'agentlab show {run_id}' shows it"
+            )
+        if waiting is not None and happened and waiting.get("kind") != "unknown_side_effect":
+            raise typer.BadParameter(
+                "--happened answers a call of unknown effect; this run waits for an approval"
+            )
+        if deciding and waiting is not None:
+            console.print(render.approval_panel(waiting))
+            decision = decision_for(
+                waiting, approve=approve, note=note, stop=stop, happened=happened, result=output
+            )
+        elif deciding:  # the runner says why there is nothing to decide
+            decision = {"approve": approve, "note": note}
+        elif waiting is not None and interactive:
+            console.print(render.approval_panel(waiting))
+            decision = drive.ask(console, waiting)
+            if decision is None:
+                console.print(f"Run [bold]{run_id}[/] is still waiting for a decision.")
+                return
         events = runner.resume(run_id, decision)
         mode = "ask" if interactive else "leave"
         code = drive.drive(console, runner, run_id, events, decide=mode)
     raise typer.Exit(code)
+
+
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Check the runs database: SQLite's integrity check, unreadable runs, calls whose outcome
+    was never recorded, and claims on runs left by processes that died. Exit 1 if any.
+
+    The status of a run whose process died is first set from its checkpoint, as 'runs' does."""
+    import asyncio
+
+    settings = _settings(ctx)
+    if settings.database_url is None and not settings.checkpoint_path.exists():
+        print(f"no runs database at {settings.checkpoint_path} yet: nothing to check")
+        return
+    where, problems = asyncio.run(_check(settings))
+    checked = (
+        "runs, journal, leases" if settings.database_url else "integrity, runs, journal, leases"
+    )
+    if not problems:
+        print(f"{where}: ok ({checked})")
+        return
+    for problem in problems:
+        print(f"problem: {problem}")
+    print(f"{where}: {len(problems)} problem(s)")
+    raise typer.Exit(1)
+
+
+async def _check(settings: Settings) -> tuple[str, list[str]]:
+    import asyncio
+
+    from agentlab.orchestration import Runner
+
+    async with Runner(settings) as runner:
+        # First bring the status of runs whose process died in line with their checkpoints
+        # (clearing the claims of those that had ended), as 'agentlab runs' does.
+        await runner.list(limit=1_000_000)
+        return runner.where, await asyncio.to_thread(runner.store.check)
+
+
+def _json_option(flag: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"{flag} must be JSON ({exc.msg} at column {exc.colno})") from None
 
 
 # Lower layers speak of the API; at the command line the same advice names the flags.

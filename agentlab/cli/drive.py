@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -14,21 +14,38 @@ if TYPE_CHECKING:
     from agentlab.orchestration import Decision, RunEvent, RunView, SyncRunner
 
 
-def ask(console: Console) -> Decision | None:
-    """Ask at the terminal: approve, reject (re-plan without the step) or stop the run."""
+UNKNOWN = "unknown_side_effect"
+
+
+def ask(console: Console, request: dict[str, Any]) -> Decision | None:
+    """Ask at the terminal about ``request`` (the one just shown); the answer is bound to it."""
     from rich.prompt import Prompt
 
-    choice = Prompt.ask(
-        "Approve this call? [bold]y[/]es / [bold]n[/]o, re-plan without it / [bold]s[/]top the run"
-        " / [bold]l[/]ater",
-        choices=["y", "n", "s", "l"],
-        console=console,
-        show_choices=False,
-    )
+    from agentlab.orchestration import decision_for
+
+    if request.get("kind") == UNKNOWN:
+        question = (
+            "Did this call take effect? [bold]h[/]appened / [bold]r[/]un it again / "
+            "[bold]n[/]o, re-plan without it / [bold]s[/]top the run / [bold]l[/]ater"
+        )
+        choices = ["h", "r", "n", "s", "l"]
+    else:
+        question = (
+            "Approve this call? [bold]y[/]es / [bold]n[/]o, re-plan without it / "
+            "[bold]s[/]top the run / [bold]l[/]ater"
+        )
+        choices = ["y", "n", "s", "l"]
+    choice = Prompt.ask(question, choices=choices, console=console, show_choices=False)
     if choice == "l":
         return None
-    note = "" if choice == "y" else Prompt.ask("Reason (optional)", default="", console=console)
-    return {"approve": choice == "y", "note": note, "stop": choice == "s"}
+    note = Prompt.ask("Note (optional)", default="", console=console) if choice != "y" else ""
+    return decision_for(
+        request,
+        approve=choice in ("y", "r"),
+        happened=choice == "h",
+        stop=choice == "s",
+        note=note,
+    )
 
 
 def drive(
@@ -87,6 +104,7 @@ def _drive(
     note: str,
 ) -> None:
     from agentlab.cli import render
+    from agentlab.orchestration import decision_for
 
     while True:
         ended, announced = render.render_stream(console, events)
@@ -98,19 +116,19 @@ def _drive(
             break
         if announced is None:
             console.print(render.approval_panel(waiting))
-        decision: Decision | None
-        if decide == "approve":
-            decision = {"approve": True, "note": note or "--approve"}
-        elif decide == "reject":
-            decision = {"approve": False, "note": note or "--reject"}
-        elif decide == "ask":
-            decision = ask(console)
-        else:
-            decision = None
+        decision: Decision | None = None
+        if decide == "ask":
+            decision = ask(console, waiting)
+        elif decide in ("approve", "reject") and waiting.get("kind") != UNKNOWN:
+            # Standing orders answer approvals only: whether a call took effect is a fact for
+            # a person to check, never something to assume.
+            decision = decision_for(
+                waiting, approve=decide == "approve", note=note or f"--{decide}"
+            )
         if decision is None:
             console.print(
-                f"Run [bold]{run_id}[/] is waiting for approval. It is saved: decide later with\n"
-                f"  agentlab resume {run_id} --approve   (or --reject)"
+                f"Run [bold]{run_id}[/] is waiting for a decision. It is saved: decide later with\n"
+                f"  {render.decide_hint(run_id, waiting)}"
             )
             break
         events = runner.resume(run_id, decision)

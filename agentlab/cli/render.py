@@ -106,8 +106,9 @@ def render_event(console: Console, event: RunEvent) -> None:
 
 
 def approval_panel(request: dict[str, Any]) -> Panel:
-    """The call a person is asked to approve, with every argument in full: nothing cut short."""
+    """The call a person is asked about, with every argument in full: nothing cut short."""
     arguments = json.dumps(request["arguments"], indent=2, ensure_ascii=False, default=str)
+    unknown = request.get("kind") == "unknown_side_effect"
     body = Text.assemble(
         (f"{request['tool']}", "bold"),
         f" (step {request['step_id']}: {request['description']})\n",
@@ -115,8 +116,21 @@ def approval_panel(request: dict[str, Any]) -> Panel:
         f"{arguments}\n",
         ("why: ", "dim"),
         ", ".join(request["reasons"]),
+        ("\nrequest: ", "dim"),
+        f"{request.get('request_id', '?')} (call {request.get('call_hash', '?')})",
     )
-    return Panel(body, title="approval needed", border_style="yellow", expand=False)
+    title = "did this call take effect?" if unknown else "approval needed"
+    return Panel(body, title=title, border_style="yellow", expand=False)
+
+
+def decide_hint(run_id: str, request: dict[str, Any]) -> str:
+    """The command lines that answer ``request``."""
+    if request.get("kind") == "unknown_side_effect":
+        return (
+            f"agentlab resume {run_id} --happened [--result JSON]   (or --approve to run it "
+            "again, --reject to re-plan without it, --reject --stop to end the run)"
+        )
+    return f"agentlab resume {run_id} --approve   (or --reject)"
 
 
 def render_stream(
@@ -198,7 +212,7 @@ def results_table(view: RunView) -> Table:
     return table
 
 
-def runs_table(records: list[RunRecord]) -> Table:
+def runs_table(records: Sequence[RunRecord]) -> Table:
     table = Table(title="Runs", title_justify="left")
     for col in ("run", "status", "agent", "task", "updated (UTC)"):
         table.add_column(col)

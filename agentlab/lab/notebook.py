@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentlab.config import Settings, load_settings
-from agentlab.errors import ConfigError
+from agentlab.errors import ConfigError, RunStateError
 from agentlab.events import (
     ApprovalDecided,
     ApprovalRequested,
@@ -30,8 +30,9 @@ from agentlab.events import (
     ToolCalled,
 )
 from agentlab.models.router import ModelSpec
-from agentlab.orchestration import Agent, Decision, Runner, RunView, summarize
+from agentlab.orchestration import Agent, Decision, Runner, RunView, decision_for, summarize
 from agentlab.orchestration.summary import RunSummary
+from agentlab.store import RunRecord
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,12 +115,17 @@ class Lab:
         await run.refresh()
         return run
 
-    def runs(self, limit: int = 50) -> pd.DataFrame:
-        """The most recent runs, newest first."""
+    async def runs(self, limit: int = 50) -> pd.DataFrame:
+        """The most recent runs, newest first (a run that cannot be read shows its problem)."""
         pd = _pandas()
 
         columns = ["run_id", "status", "agent_name", "principal", "session", "task", "updated_at"]
-        rows = [[getattr(r, c) for c in columns] for r in self.runner.list(limit)]
+        rows = [
+            [getattr(r, c, None) for c in columns]
+            if isinstance(r, RunRecord)
+            else [r.run_id, f"damaged: {r.problem}", *[None] * (len(columns) - 2)]
+            for r in await self.runner.list(limit)
+        ]
         return pd.DataFrame(rows, columns=columns)
 
 
@@ -137,16 +143,31 @@ class LabRun:
     # --- driving ------------------------------------------------------------------------------
 
     async def approve(self, note: str = "") -> LabRun:
-        """Approve the call the run waits for, and follow the run to its next stop."""
-        return await self.decide({"approve": True, "note": note})
+        """Approve the call this notebook shows the run waiting for (for a call of unknown
+        effect: run it again), and follow the run to its next stop."""
+        return await self.decide(self._answer(approve=True, note=note))
 
     async def reject(self, note: str = "", *, stop: bool = False) -> LabRun:
         """Reject the waiting call: the run re-plans without it, or ends if ``stop``."""
-        return await self.decide({"approve": False, "note": note, "stop": stop})
+        return await self.decide(self._answer(note=note, stop=stop))
+
+    async def happened(self, result: Any = None, note: str = "") -> LabRun:
+        """Say the call of unknown effect took effect, with ``result`` as its output."""
+        return await self.decide(self._answer(happened=True, result=result, note=note))
 
     async def decide(self, decision: Decision) -> LabRun:
+        """Resume with ``decision``; it must answer the request shown (``decision_for``)."""
         await self._follow(await self.lab.runner.resume(self.run_id, decision))
         return self
+
+    def _answer(self, **answer: Any) -> Decision:
+        """A decision bound to the request this notebook last showed: if the run has moved on
+        since (another process decided), the runner refuses it."""
+        if self.waiting_for is None:
+            raise RunStateError(
+                f"run {self.run_id} waits for no decision here: refresh() reads its latest state"
+            )
+        return decision_for(self.waiting_for, **answer)
 
     async def resume(self) -> LabRun:
         """Continue a run that stopped without waiting for a human (e.g. its process died)."""
@@ -273,16 +294,24 @@ class LabRun:
         if waiting is None:
             return widgets.HTML(f"<p>run {html.escape(self.run_id)} waits for no approval</p>")
         out = widgets.Output()
+        unknown = waiting.get("kind") == "unknown_side_effect"
         buttons = {
-            "approve": widgets.Button(description="Approve", button_style="success"),
+            "approve": widgets.Button(
+                description="Run it again" if unknown else "Approve", button_style="success"
+            ),
             "reject": widgets.Button(description="Reject, re-plan", button_style="warning"),
             "stop": widgets.Button(description="Reject and stop", button_style="danger"),
         }
         decisions: dict[str, Decision] = {
-            "approve": {"approve": True, "note": "approved in the notebook"},
-            "reject": {"approve": False, "note": "rejected in the notebook"},
-            "stop": {"approve": False, "note": "stopped in the notebook", "stop": True},
+            "approve": decision_for(waiting, approve=True, note="approved in the notebook"),
+            "reject": decision_for(waiting, note="rejected in the notebook"),
+            "stop": decision_for(waiting, note="stopped in the notebook", stop=True),
         }
+        if unknown:
+            buttons["happened"] = widgets.Button(description="It happened", button_style="info")
+            decisions["happened"] = decision_for(
+                waiting, happened=True, note="said to have happened in the notebook"
+            )
 
         def click(kind: str) -> Callable[[Any], None]:
             def on_click(_: Any) -> None:

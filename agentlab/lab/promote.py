@@ -122,10 +122,13 @@ compiles it for ``langgraph.json``.
 
 
 def make_graph():  # type: ignore[no-untyped-def]
-    """The compiled graph of ``agent``, for a LangGraph server."""
-    from agentlab.orchestration import compile_agent
+    """The compiled graph of ``agent``, for a LangGraph server (its tool calls journaled in the
+    data directory, so none runs twice across a server restart)."""
+    from agentlab.config import load_settings
+    from agentlab.orchestration import compile_agent, served_journal
 
-    return compile_agent(agent)
+    settings = load_settings()
+    return compile_agent(agent, settings=settings, journal=served_journal(settings))
 '''
 
 

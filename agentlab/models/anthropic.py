@@ -1,13 +1,18 @@
 """Claude through the ``anthropic`` SDK: the production ``Model`` provider.
 
-The adapter only speaks the Messages API: retries with backoff are the SDK's own (``max_retries``
-on the client), fallback to other models is ``FallbackModel``'s. What it adds: marking the system
-prompt and tools cacheable, and turning API failures into errors a user can act on —
-``ModelOverloadedError`` when another model might answer, ``ModelUnavailableError`` when not.
+The adapter speaks the Messages API and sorts its failures: a refusal (400, 401, 403, 404, 413,
+422) is a ``ModelUnavailableError`` saying what to fix, raised at once; anything another attempt
+may get past (408, 409, 429, 5xx, 529, a connection reset, a timeout, a malformed or cut-off
+response) is retried under the ``RetryPolicy`` (``agentlab.models.retry``), and once the attempts
+are used up is a ``ModelOverloadedError``, on which ``FallbackModel`` asks the role's next model.
+agentlab makes every retry itself, with the SDK's own retries off, so a call makes at most
+``max_attempts`` requests. It also marks the system prompt and tools cacheable.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from typing import Any
 
@@ -15,26 +20,31 @@ import anthropic
 from anthropic.types import Message as ApiMessage
 
 from agentlab.config import Settings
-from agentlab.errors import ModelOverloadedError, ModelUnavailableError
+from agentlab.errors import ModelUnavailableError
 from agentlab.models.base import ModelRequest, ModelResponse, Usage
 from agentlab.models.messages import Block, text_block, tool_use_block
+from agentlab.models.retry import (
+    RetryPolicy,
+    TransientModelError,
+    call_with_retries,
+    parse_retry_after,
+)
 
 PROVIDER = "anthropic"
-_UNAVAILABLE = (
-    anthropic.OverloadedError,
-    anthropic.ServiceUnavailableError,
-    anthropic.InternalServerError,
-    anthropic.RateLimitError,
-    anthropic.APIConnectionError,
-)
+# Worth another attempt, as the SDK judges too: request timeout, lock timeout, rate limit, and 5xx
+# (529 is "overloaded").
+_TRANSIENT_STATUSES = frozenset({408, 409, 429})
 # An error event inside a stream arrives after a 200 status, so only its type says what it was.
-_UNAVAILABLE_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
+_TRANSIENT_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
 _EPHEMERAL = {"type": "ephemeral"}
+_RETRY_COUNT_HEADER = "x-stainless-retry-count"  # tells the API which retry a request is
 
 
 def claude_client(settings: Settings) -> anthropic.AsyncAnthropic:
     """An async client configured from ``settings`` (key, URL, retries, timeout).
 
+    ``ClaudeModel`` makes the client's ``max_retries`` itself (the SDK's own retries stay off), so
+    a call makes at most ``anthropic_max_retries + 1`` requests of ``anthropic_timeout_s`` each.
     Without a key or URL in ``settings`` the SDK resolves them itself (environment, profiles).
     """
     key = settings.anthropic_api_key.get_secret_value() if settings.anthropic_api_key else None
@@ -49,8 +59,12 @@ def claude_client(settings: Settings) -> anthropic.AsyncAnthropic:
 class ClaudeModel:
     """A ``Model`` answering with Claude ``model`` through an ``AsyncAnthropic`` client.
 
-    ``prompt_caching`` marks the system prompt and the tool list cacheable, so repeated calls in a
-    run pay less for them. ``latency_s`` covers the whole call, the SDK's retries included.
+    Each call makes at most ``retry.max_attempts`` requests — by default the client's
+    ``max_retries`` + 1, waiting as the SDK would between them — each abandoned when it takes
+    longer than the client's timeout (``anthropic_timeout_s``), streamed or not. The client's own
+    retries are turned off, so nothing multiplies that bound. ``prompt_caching`` marks the system
+    prompt and the tool list cacheable, so repeated calls in a run pay less for them.
+    ``latency_s`` covers the whole call, retries and waits included.
     """
 
     def __init__(
@@ -60,9 +74,12 @@ class ClaudeModel:
         *,
         stream: bool = False,
         prompt_caching: bool = True,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._model = model
-        self._client = client
+        self._client = client.with_options(max_retries=0)
+        self._retry = retry or RetryPolicy(max_attempts=client.max_retries + 1)
+        self._timeout_s = _seconds(client.timeout)
         self._stream = stream
         self._prompt_caching = prompt_caching
 
@@ -73,15 +90,45 @@ class ClaudeModel:
     async def request(self, request: ModelRequest) -> ModelResponse:
         params = self._params(request)
         started = time.perf_counter()
-        try:
-            message = await self._send(params)
-        except (anthropic.APIStatusError, anthropic.APIConnectionError) as exc:
-            if _is_unavailable(exc):
-                raise ModelOverloadedError(
-                    f"{self._model} at {self._client.base_url} could not answer: {_describe(exc)}"
-                ) from exc
-            raise ModelUnavailableError(_refusal(self._model, exc)) from exc
+
+        async def attempt(number: int) -> ApiMessage:
+            return await self._attempt(params, number)
+
+        where = f"{self._model} at {self._client.base_url}"
+        message = await call_with_retries(self._retry, attempt, what=where)
         return _response(message, time.perf_counter() - started)
+
+    async def _attempt(self, params: dict[str, Any], number: int) -> ApiMessage:
+        """One request, abandoned after the timeout; failures sorted into refusals (raised as
+        ``ModelUnavailableError``) and ``TransientModelError``s worth another attempt."""
+        headers = {_RETRY_COUNT_HEADER: str(number - 1)}
+        try:
+            # The SDK times out each read; this bounds the whole attempt, however it trickles.
+            async with asyncio.timeout(self._timeout_s):
+                return await self._send({**params, "extra_headers": headers})
+        except (anthropic.APITimeoutError, TimeoutError) as exc:
+            raise TransientModelError(
+                f"no answer within anthropic_timeout_s = {self._timeout_s:g} s: raise "
+                "anthropic_timeout_s (e.g. AGENTLAB_ANTHROPIC_TIMEOUT_S) if the model needs "
+                "longer, or check that anthropic_base_url answers"
+            ) from exc
+        except anthropic.APIStatusError as exc:
+            raise _status_error(self._model, str(self._client.base_url), exc) from exc
+        except anthropic.APIConnectionError as exc:
+            raise TransientModelError(
+                f"connection failed ({_root_cause(exc)}): check anthropic_base_url and the network"
+            ) from exc
+        except (json.JSONDecodeError, anthropic.APIResponseValidationError) as exc:
+            raise TransientModelError(
+                f"the response is not a valid Messages API answer ({_root_cause(exc)}): check "
+                "that anthropic_base_url is an Anthropic-compatible endpoint"
+            ) from exc
+        except Exception as exc:
+            if not _is_transport_error(exc):
+                raise
+            raise TransientModelError(
+                f"the response broke off ({_root_cause(exc)}): check the network or proxy"
+            ) from exc
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -114,10 +161,42 @@ class ClaudeModel:
             return await stream.get_final_message()
 
 
-def _is_unavailable(exc: anthropic.APIError) -> bool:
-    if isinstance(exc, _UNAVAILABLE):
-        return True
-    return isinstance(exc, anthropic.APIStatusError) and exc.type in _UNAVAILABLE_TYPES
+def _status_error(model: str, where: str, exc: anthropic.APIStatusError) -> Exception:
+    """A transient error for statuses worth another attempt, else the refusal, said plainly."""
+    status = exc.status_code
+    transient = (
+        status in _TRANSIENT_STATUSES
+        or status >= 500
+        or (status < 400 and exc.type in _TRANSIENT_TYPES)
+    )
+    if not transient:
+        return ModelUnavailableError(_refusal(model, exc))
+    why = _describe(exc)
+    if exc.response.headers.get("x-should-retry") == "false":
+        return ModelUnavailableError(f"{model} at {where} failed, not to be retried ({why})")
+    return TransientModelError(why, retry_after_s=parse_retry_after(exc.response.headers))
+
+
+def _seconds(timeout: object) -> float | None:
+    """A client's timeout in seconds: a number, or an ``httpx`` timeout's read timeout."""
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    read = getattr(timeout, "read", None)
+    return float(read) if isinstance(read, int | float) else None
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the HTTP library's transport error (``httpx``, or ``httpx2`` in newer
+    SDKs), which a stream raises as-is when the connection breaks off mid-way."""
+    return any(cls.__name__ == "TransportError" for cls in type(exc).__mro__)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost cause of ``exc`` on one line, e.g. ``ConnectionResetError: [Errno 104]``."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _response(message: ApiMessage, latency_s: float) -> ModelResponse:

@@ -1,17 +1,21 @@
 """Models that wrap other models, for concerns that cut across providers.
 
-A wrapper implements ``Model`` around one or more models, so wrappers stack: fallback now; bounded
-retries, tracing and cost ceilings later, each in its own class. Provider adapters only speak
-their API.
+A wrapper implements ``Model`` around one or more models, so wrappers stack: fallback now;
+tracing and cost ceilings later, each in its own class. Retries are not a wrapper: which failures
+deserve another attempt depends on the provider's API, so each provider call is retried under the
+one ``RetryPolicy`` (``agentlab.models.retry``) before a wrapper sees its error.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 
 from agentlab.errors import ModelOverloadedError, ModelUnavailableError
 from agentlab.models.base import Model, ModelRequest, ModelResponse
+
+log = logging.getLogger(__name__)
 
 
 class FallbackModel:
@@ -19,7 +23,8 @@ class FallbackModel:
 
     Only ``ModelOverloadedError`` moves on to the next model: a refusal (bad request, bad key)
     would be refused by the next one too, so it is raised at once. The response lists the models
-    that were tried before the one that answered.
+    that were tried before the one that answered. Each model makes its own bounded attempts, so a
+    call makes at most (attempts per model) x (number of models) requests.
     """
 
     def __init__(self, models: Sequence[Model]) -> None:
@@ -34,11 +39,13 @@ class FallbackModel:
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         failed: list[tuple[str, ModelOverloadedError]] = []
-        for model in self.models:
+        for model, after in zip(self.models, [*self.models[1:], None], strict=True):
             try:
                 response = await model.request(request)
             except ModelOverloadedError as exc:
                 failed.append((model.name, exc))
+                if after is not None:
+                    log.warning("%s could not answer; asking %s instead", model.name, after.name)
                 continue
             if failed:
                 tried = tuple(name for name, _ in failed)

@@ -18,13 +18,20 @@ from agentlab.orchestration.graph import (
     resolve_limits,
     resolve_models,
     resolve_policy,
+    served_journal,
 )
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.references import load_agent, normalize_reference
 from agentlab.orchestration.runner import Runner, RunView, SyncRunner
-from agentlab.orchestration.runs import RunRecord
-from agentlab.orchestration.state import AgentState, Decision, Status, initial_state
+from agentlab.orchestration.state import (
+    AgentState,
+    Decision,
+    Status,
+    decision_for,
+    initial_state,
+)
 from agentlab.orchestration.summary import RunSummary, summarize
+from agentlab.store import RunRecord
 
 __all__ = [
     "Agent",
@@ -49,11 +56,13 @@ __all__ = [
     "ToolCalled",
     "build_graph",
     "compile_agent",
+    "decision_for",
     "initial_state",
     "load_agent",
     "normalize_reference",
     "resolve_limits",
     "resolve_models",
     "resolve_policy",
+    "served_journal",
     "summarize",
 ]

@@ -30,7 +30,9 @@ class RunContext(BaseModel):
 
     ``run_id`` defaults to the LangGraph thread id; ``principal`` is the user or service the run
     acts for; ``options`` are the agent's run options (JSON), passed to its ``deps`` factory;
-    ``limits`` default to the graph's (the agent's, else the configured ``max_iterations``).
+    ``limits`` default to the graph's (the agent's, else the configured ``max_iterations``);
+    ``lease`` is the token of the process's claim on the run (set by the ``Runner``): a tool call
+    starts only while that claim holds.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,6 +43,7 @@ class RunContext(BaseModel):
     agent: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     limits: Limits | None = None
+    lease: str | None = None
 
 
 def run_context(runtime: Runtime[Any], state: Mapping[str, Any] | None = None) -> RunContext:

@@ -66,8 +66,10 @@ class Routes:
 
     async def after_approve(
         self, state: AgentState, runtime: Runtime[RunContext]
-    ) -> Literal["execute", "plan", "halt"] | End:
+    ) -> Literal["approve", "execute", "plan", "halt"] | End:
         match state["status"]:
+            case Status.AWAITING_HUMAN:  # the answer was refused: ask again
+                return "approve"
             case Status.EXECUTING:
                 return "execute"
             case Status.PLANNING:
@@ -76,8 +78,10 @@ class Routes:
 
     async def after_execute(
         self, state: AgentState, runtime: Runtime[RunContext]
-    ) -> Literal["prepare", "validate", "plan", "halt"] | End:
+    ) -> Literal["prepare", "approve", "validate", "plan", "halt"] | End:
         match state["status"]:
+            case Status.AWAITING_HUMAN:  # a call's effect is unknown: ask what happened
+                return "approve"
             case Status.EXECUTING:
                 return self._next_step(state, runtime)
             case Status.VALIDATING:

@@ -22,6 +22,7 @@ from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.nodes import AgentNodes
 from agentlab.orchestration.state import AgentState, RunInput, RunOutput
 from agentlab.tools.executor import ToolExecutor
+from agentlab.tools.journal import Journal
 from agentlab.tools.policy import DefaultPolicy, Policy
 from agentlab.tools.toolset import ToolRegistry
 
@@ -52,11 +53,18 @@ def resolve_limits(agent: Agent, settings: Settings) -> Limits:
 
 
 def build_graph(
-    agent: Agent, models: ModelRouter, *, policy: Policy, limits: Limits, deps: Deps
+    agent: Agent,
+    models: ModelRouter,
+    *,
+    policy: Policy,
+    limits: Limits,
+    deps: Deps,
+    journal: Journal | None = None,
 ) -> StateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
-    context gives no limits get ``limits``; the agent's deps are opened into ``deps``."""
-    executor = ToolExecutor(ToolRegistry(agent.toolsets), policy)
+    context gives no limits get ``limits``; the agent's deps are opened into ``deps``; tool calls
+    are journaled in ``journal`` (exactly once across crashes; in memory when not given)."""
+    executor = ToolExecutor(ToolRegistry(agent.toolsets), policy, journal)
     n = AgentNodes(agent, models, executor, limits=limits, deps=deps)
     edges = Routes(limits)
     g = StateGraph(
@@ -75,9 +83,11 @@ def build_graph(
     g.add_conditional_edges(
         "prepare", edges.after_prepare, ["approve", "execute", "plan", "halt", END]
     )
-    g.add_conditional_edges("approve", edges.after_approve, ["execute", "plan", "halt", END])
     g.add_conditional_edges(
-        "execute", edges.after_execute, ["prepare", "validate", "plan", "halt", END]
+        "approve", edges.after_approve, ["approve", "execute", "plan", "halt", END]
+    )
+    g.add_conditional_edges(
+        "execute", edges.after_execute, ["prepare", "approve", "validate", "plan", "halt", END]
     )
     g.add_conditional_edges("validate", edges.after_validate, ["plan", "halt", END])
     g.add_edge("halt", END)
@@ -90,12 +100,15 @@ def compile_agent(
     models: ModelRouter | None = None,
     settings: Settings | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
+    journal: Journal | None = None,
 ) -> CompiledStateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """Compile ``agent``'s graph; approvals need a ``checkpointer`` to pause and resume.
 
     Without ``models`` the agent's own router is used (Claude per ``settings`` otherwise); without
     ``settings`` they are loaded from the environment. The graph takes a ``RunContext``
-    (``context=``) with each invocation.
+    (``context=``) with each invocation. Tool calls are journaled in ``journal``, keyed by run
+    (thread) id: pass a durable one (``served_journal``) where thread ids are never reused, as in
+    a LangGraph server; the default journal lives in memory, with the graph.
     """
     if settings is None:
         from agentlab.config import load_settings
@@ -107,5 +120,14 @@ def compile_agent(
         policy=resolve_policy(agent, settings),
         limits=resolve_limits(agent, settings),
         deps=Deps(settings.data_dir),
+        journal=journal,
     )
     return graph.compile(checkpointer=checkpointer, name=agent.name)
+
+
+def served_journal(settings: Settings) -> Journal:
+    """The durable journal of graphs a LangGraph server runs: ``served.sqlite`` in the data
+    directory, opened on the first tool call."""
+    from agentlab.store.sqlite import LazySqliteJournal
+
+    return LazySqliteJournal(settings.data_dir / "served.sqlite")

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 from pydantic import ValidationError
 
 from agentlab.errors import AgentlabError
 from agentlab.events import (
-    ApprovalDecided,
     ApprovalRequested,
     ModelCalled,
     PlanMade,
@@ -30,15 +26,13 @@ from agentlab.events import (
 )
 from agentlab.models.base import ModelRequest, ModelResponse
 from agentlab.models.router import ModelRouter
-from agentlab.orchestration import prompts, transcript
+from agentlab.orchestration import approvals, prompts, transcript
 from agentlab.orchestration.agent import Agent, Evidence
 from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.state import (
     AgentState,
-    Approval,
-    Decision,
     PendingCall,
     PlanStep,
     RunInput,
@@ -48,14 +42,11 @@ from agentlab.orchestration.state import (
 )
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
+from agentlab.tools.journal import Resolution, UnknownSideEffect
 from agentlab.tools.policy import ProposedCall, Verdict
 from agentlab.tools.tool import Risk, format_validation_error
 
 log = logging.getLogger(__name__)
-
-
-def _fingerprint(tool: str, arguments: dict[str, Any]) -> str:
-    return f"{tool}:{json.dumps(arguments, sort_keys=True, default=str)}"
 
 
 class AgentNodes:
@@ -250,6 +241,7 @@ class AgentNodes:
             arguments=arguments,
             approval_reasons=reasons,
             tool_use_id=tool_use_id,
+            call_hash=self.executor.call_hash(tool, arguments),
         )
         if reasons:
             update = visit.move(
@@ -258,67 +250,18 @@ class AgentNodes:
                 pending=pending,
                 **logs,
             )
-            visit.emit(ApprovalRequested(visit.ctx.run_id or "", _approval_request(step, pending)))
+            visit.emit(
+                ApprovalRequested(visit.ctx.run_id or "", approvals.request_for(step, pending))
+            )
             return update
         return {"status": Status.EXECUTING.value, "pending": pending, **logs}
 
     async def approve(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
-        """Pause for a human decision on the pending call.
-
-        Only the interrupt sits before the decision: on resume this node re-runs from its top, so
-        anything with a side effect belongs in ``execute``, after the decision is recorded.
-        """
+        """Pause for a human decision on the pending call (see ``approvals.py``)."""
         pending = state["pending"]
         assert pending is not None
-        answer = interrupt(_approval_request(state["plan"][state["cursor"]], pending))
-        visit = self._visit("approve", state, runtime)
-        decision = _as_decision(answer)
-        note = decision.get("note", "")
-        record = Approval(
-            step_id=pending["step_id"],
-            tool=pending["tool"],
-            approved=decision["approve"],
-            note=note,
-        )
-        suffix = f": {note}" if note else ""
-        visit.emit(
-            ApprovalDecided(
-                run_id=visit.ctx.run_id or "",
-                step_id=pending["step_id"],
-                tool=pending["tool"],
-                approved=decision["approve"],
-                note=note,
-                stop=bool(decision.get("stop", False)),
-            )
-        )
-        if decision["approve"]:
-            return visit.move(
-                Status.EXECUTING,
-                f"approved {pending['tool']} (step {pending['step_id']}){suffix}",
-                approvals=[record],
-            )
-        answered = transcript.call_result(
-            visit.node, pending, f"rejected by a human{suffix}", is_error=True
-        )
-        if decision.get("stop"):
-            reason = f"stopped by a human at step {pending['step_id']} ({pending['tool']}){suffix}"
-            return visit.move(
-                Status.FAILED,
-                reason,
-                approvals=[record],
-                pending=None,
-                outcome=reason,
-                transcript=answered,
-            )
-        reason = f"rejected {pending['tool']} (step {pending['step_id']}){suffix}"
-        return visit.move(
-            Status.PLANNING,
-            f"{reason}; re-planning without it",
-            approvals=[record],
-            pending=None,
-            feedback=f"a human {reason}; plan the rest of the task without that call",
-            transcript=answered,
-        )
+        step = state["plan"][state["cursor"]]
+        return approvals.ask(self._visit("approve", state, runtime), step, pending)
 
     async def execute(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """Run the pending call through the tool executor (which asks the policy again)."""
@@ -327,10 +270,19 @@ class AgentNodes:
         assert pending is not None
         iterations = state["iterations"] + 1
         step = state["plan"][state["cursor"]]
-        approved = any(
-            a["approved"] and a["step_id"] == pending["step_id"] for a in state.get("approvals", [])
+        tool = await self.executor.tools.get(pending["tool"])
+        fingerprint = (
+            self.executor.call_hash(tool, pending["arguments"])
+            if tool is not None
+            else pending.get("call_hash", pending["tool"])
         )
-        fingerprint = _fingerprint(pending["tool"], pending["arguments"])
+        # An approval counts for the very call approved: same step, same tool and arguments.
+        approved = any(
+            a["approved"]
+            and a["step_id"] == pending["step_id"]
+            and a.get("call_hash", fingerprint) == fingerprint
+            for a in state.get("approvals", [])
+        )
         try:
             deps = await self.deps(visit.ctx)
         except Exception as exc:  # the run cannot do its job: say so, never crash the process
@@ -344,14 +296,19 @@ class AgentNodes:
             principal=visit.ctx.principal,
             session=visit.ctx.session,
             deps=deps,
+            lease=visit.ctx.lease,
         )
         request = _call_request(
             step,
             pending["arguments"],
             approved=approved,
             failed_before=fingerprint in state["failed_calls"],
+            resolution=pending.get("resolution"),
         )
-        outcome = await self.executor.run(request, scope, visit.emit)
+        try:
+            outcome = await self.executor.run(request, scope, visit.emit)
+        except UnknownSideEffect as exc:
+            return self._ask_about(visit, step, pending, exc)
 
         result = StepResult(
             step_id=pending["step_id"],
@@ -384,6 +341,24 @@ class AgentNodes:
             f"all {len(state['plan'])} step(s) of plan {state['plan_round']} ran",
             **logs,
         )
+
+    @staticmethod
+    def _ask_about(
+        visit: Visit, step: PlanStep, pending: PendingCall, unknown: UnknownSideEffect
+    ) -> Update:
+        """Pause the run for a human: a call started before a crash and its effect is unknown."""
+        entry = unknown.entry
+        reason = (
+            f"unknown_side_effect: {entry.tool} (step {entry.call_id}, attempt {entry.attempt}) "
+            "started before the run was interrupted and its outcome was not recorded; it is not "
+            "idempotent, so running it again might do it twice"
+        )
+        asking = PendingCall(
+            **{**pending, "unknown_attempt": entry.attempt, "approval_reasons": [reason]}
+        )
+        update = visit.move(Status.AWAITING_HUMAN, reason, pending=asking)
+        visit.emit(ApprovalRequested(visit.ctx.run_id or "", approvals.request_for(step, asking)))
+        return update
 
     async def validate(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """Ask the validator (the agent's check, else its model) whether the task is done."""
@@ -456,7 +431,12 @@ class AgentNodes:
 
 
 def _call_request(
-    step: PlanStep, arguments: dict[str, Any], *, approved: bool, failed_before: bool = False
+    step: PlanStep,
+    arguments: dict[str, Any],
+    *,
+    approved: bool,
+    failed_before: bool = False,
+    resolution: Resolution | None = None,
 ) -> CallRequest:
     return CallRequest(
         call_id=step["id"],
@@ -466,27 +446,5 @@ def _call_request(
         estimated_cost_usd=step["estimated_cost_usd"],
         approved=approved,
         failed_before=failed_before,
+        resolution=resolution,
     )
-
-
-def _approval_request(step: PlanStep, pending: PendingCall) -> dict[str, Any]:
-    """What a person deciding on the call is shown."""
-    return {
-        "step_id": pending["step_id"],
-        "description": step["description"],
-        "tool": pending["tool"],
-        "arguments": pending["arguments"],
-        "reasons": pending["approval_reasons"],
-    }
-
-
-def _as_decision(answer: Any) -> Decision:
-    if isinstance(answer, bool):
-        return Decision(approve=answer)
-    if isinstance(answer, Mapping) and isinstance(answer.get("approve"), bool):
-        return Decision(
-            approve=answer["approve"],
-            note=str(answer.get("note") or ""),
-            stop=bool(answer.get("stop", False)),
-        )
-    raise ValueError(f"resume value must be a Decision, got {answer!r}")

@@ -1,9 +1,15 @@
 """Durable runs: start, resume, list and inspect runs whose state lives in one SQLite file.
 
 Every step is checkpointed by LangGraph's ``SqliteSaver`` (awaited on the loop: see
-``checkpoints.py``), so a run survives its process: it
-can be approved from another process, or continued after a crash from its last checkpoint. A run
-records its agent's reference, so the process that resumes it loads the same definition.
+``checkpoints.py``), so a run survives its process: it can be approved from another process, or
+continued after a crash from its last checkpoint. A run records its agent's reference, so the
+process that resumes it loads the same definition. Tool calls are journaled in the same file, so
+none runs twice across a crash (``tools/journal.py``).
+
+One process at a time advances a run: it holds the run's lease (renewed while it advances);
+another gets a ``RunBusyError`` naming the holder, and takes over once a crashed holder's lease is
+over. What ``resume`` does is decided from the checkpoint, never from the runs table's status,
+which is only a copy for listing (reconciled with the checkpoint when its writer died).
 
 ``Runner`` is async (a notebook awaits it); ``SyncRunner`` drives it from plain code and the CLI.
 """
@@ -11,7 +17,6 @@ records its agent's reference, so the process that resumes it loads the same def
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,12 +27,20 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from agentlab.config import Settings
-from agentlab.errors import AgentlabError, AgentNotFoundError, ConfigError, RunStateError
+from agentlab.errors import (
+    AgentlabError,
+    AgentNotFoundError,
+    ConfigError,
+    DamagedDataError,
+    RunBusyError,
+    RunStateError,
+)
 from agentlab.events import RunEnded, RunEvent, StatusChanged, event_from_dict
 from agentlab.models.router import ModelRouter, ModelSpec, unavailable_router
 from agentlab.orchestration.agent import Agent
-from agentlab.orchestration.checkpoints import LoopSqliteSaver
+from agentlab.orchestration.approvals import DecisionRefused
 from agentlab.orchestration.context import RunContext, default_principal
+from agentlab.orchestration.database import RunDatabase, open_run_database
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.graph import (
     build_graph,
@@ -37,8 +50,17 @@ from agentlab.orchestration.graph import (
 )
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.references import load_agent, normalize_reference
-from agentlab.orchestration.runs import RunRecord, RunRegistry, open_database, this_process
-from agentlab.orchestration.state import TERMINAL, Decision, Status, initial_state
+from agentlab.orchestration.state import (
+    TERMINAL,
+    Decision,
+    Status,
+    decision_problem,
+    describe_request,
+    initial_state,
+)
+from agentlab.store import DamagedRun, Lease, RunRecord, RunStore
+from agentlab.store.records import SETTLED
+from agentlab.tools.journal import LeaseLostError
 
 T = TypeVar("T")
 Graph = CompiledStateGraph[Any, RunContext, Any, Any]
@@ -67,37 +89,32 @@ class Runner:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._saver: LoopSqliteSaver | None = None
-        self._runs: sqlite3.Connection | None = None
-        self._registry: RunRegistry | None = None
+        self._database: RunDatabase | None = None
         # A run's agent and models never change: one graph per (agent, models) serves its runs.
         self._built: dict[tuple[str, str], tuple[Graph, ModelRouter]] = {}
         self._agents: dict[str, Agent] = {}
         self._deps = Deps(settings.data_dir)
+        self._leases: dict[str, Lease] = {}  # the runs this runner advances now
+        self._reading: Graph | None = None
 
     async def open(self) -> Runner:
         """Open the runs database (created on first use)."""
-        if self._saver is not None:
-            return self
-        path = self._settings.checkpoint_path
-        # Two connections: checkpoints are written on the loop, the runs table from worker
-        # threads; sharing one would interleave their transactions.
-        self._runs = await asyncio.to_thread(open_database, path)
-        self._registry = RunRegistry(self._runs)
-        self._saver = LoopSqliteSaver.open(path)
+        if self._database is None:
+            self._database = await open_run_database(self._settings)
         return self
 
     async def close(self) -> None:
-        """Close the agents' deps and the database."""
+        """Release the runs this runner still holds; close the agents' deps and the database."""
+        database, self._database = self._database, None
+        if database is not None:
+            for lease in list(self._leases.values()):
+                await asyncio.to_thread(database.store.release_lease, lease)
+        self._leases.clear()
         await self._deps.aclose()
-        if self._saver is not None:
-            self._saver.close()
-        if self._runs is not None:
-            self._runs.close()
-        self._saver = None
-        self._runs = None
-        self._registry = None
+        if database is not None:
+            await database.close()
         self._built.clear()  # compiled with the closed saver
+        self._reading = None
 
     async def __aenter__(self) -> Runner:
         return await self.open()
@@ -106,10 +123,19 @@ class Runner:
         await self.close()
 
     @property
-    def registry(self) -> RunRegistry:
-        if self._registry is None:
+    def store(self) -> RunStore:
+        """Where runs, leases and the tool journal are kept."""
+        return self._open().store
+
+    @property
+    def where(self) -> str:
+        """The runs database: its file, or its server (never a password)."""
+        return self._open().where
+
+    def _open(self) -> RunDatabase:
+        if self._database is None:
             raise RuntimeError("the Runner is not open: use 'async with Runner(...)' or open()")
-        return self._registry
+        return self._database
 
     async def start(
         self,
@@ -136,16 +162,8 @@ class Runner:
         limits = limits or resolve_limits(definition, self._settings)
         built = self._graph(reference, definition, models)  # fails here, before a run exists
         run_id = f"run-{uuid.uuid4().hex[:10]}"
-        ctx = RunContext(
-            run_id=run_id,
-            principal=principal or default_principal(),
-            session=session,
-            agent=reference,
-            options=options,
-            limits=limits,
-        )
-        await asyncio.to_thread(
-            self.registry.create,
+        record = await asyncio.to_thread(
+            self.store.create_run,
             run_id,
             agent=reference,
             agent_name=definition.name,
@@ -154,53 +172,140 @@ class Runner:
             models=models.model_dump() if models else None,
             options=options,
             limits=limits.model_dump(),
-            principal=ctx.principal,
+            principal=principal or default_principal(),
             session=session,
         )
-        return run_id, self._stream(ctx, built[0], initial_state(task))
+        lease = await self._acquire(run_id)
+        return run_id, self._stream(_context(record, lease), built[0], initial_state(task), lease)
 
     async def resume(
         self, run_id: str, decision: Decision | None = None
     ) -> AsyncIterator[RunEvent]:
-        """Continue a run: with a decision if it waits for approval, else from its checkpoint."""
-        record = await asyncio.to_thread(self.registry.get, run_id)
+        """Continue a run: with a decision if it waits for one, else from where it stopped.
+
+        Decided from the run's checkpoint: a run killed before its first checkpoint starts again
+        from its task; one killed mid-step goes on from its last checkpoint (and its journal: no
+        tool call runs twice). Raises ``RunBusyError`` while another process advances the run, and
+        ``DecisionRefused`` for a decision that does not answer the request the run waits for.
+        """
+        record = await asyncio.to_thread(self.store.get_run, run_id)
         graph, _ = self._for_run(record)
-        ctx = _context(record)
-        snapshot = await graph.aget_state(_config(ctx))
+        lease = await self._acquire(run_id)
+        try:
+            ctx = _context(record, lease)
+            payload = await self._resume_payload(record, graph, ctx, decision)
+        except BaseException:
+            await self._release(lease)
+            raise
+        return self._stream(ctx, graph, payload, lease)
+
+    async def _resume_payload(
+        self, record: RunRecord, graph: Graph, ctx: RunContext, decision: Decision | None
+    ) -> Any:
+        run_id = record.run_id
+        snapshot = await self._snapshot(graph, ctx)
         status = snapshot.values.get("status", record.status)
-        command: Command | None
         if snapshot.interrupts:
+            waiting = snapshot.interrupts[0].value
             if decision is None:
-                tool = snapshot.interrupts[0].value.get("tool", "a step")
                 raise RunStateError(
-                    f"run {run_id} is waiting for approval of {tool}: "
+                    f"run {run_id} is waiting for a decision on {describe_request(waiting)}: "
                     "resume it with a decision (approve or reject)"
                 )
-            command = Command(resume=decision)
-        elif snapshot.next or status not in TERMINAL:
-            # A run killed after a node's writes were saved but before the next checkpoint shows
-            # no next node; given no input, LangGraph applies those writes and goes on.
-            if decision is not None:
-                raise RunStateError(
-                    f"run {run_id} is not waiting for approval (status {status}); "
-                    "resume it without a decision to continue it"
-                )
-            command = None
-        else:
+            problem = decision_problem(waiting, decision)
+            if problem is not None:
+                raise DecisionRefused(f"run {run_id}: {problem}")
+            return Command(resume=decision)
+        ended = bool(snapshot.values) and not snapshot.next and status in TERMINAL
+        if ended:
             raise RunStateError(f"run {run_id} has ended ({status}): there is nothing to resume")
-        return self._stream(ctx, graph, command)
+        if decision is not None:
+            raise RunStateError(
+                f"run {run_id} is not waiting for a decision (status {status}); "
+                "resume it without one to continue it"
+            )
+        if not snapshot.values:  # killed before its first checkpoint: start again from the task
+            return initial_state(record.task)
+        # A run killed after a node's writes were saved but before the next checkpoint shows no
+        # next node; given no input, LangGraph applies those writes and goes on.
+        return None
 
     async def get(self, run_id: str) -> RunView:
-        """A run's record and latest state."""
-        record = await asyncio.to_thread(self.registry.get, run_id)
+        """A run's record (its status reconciled with its checkpoint) and latest state."""
+        record = await asyncio.to_thread(self.store.get_run, run_id)
+        if record.interrupted:
+            record = await self._reconcile(record)
         graph, router = self._for_run(record, reading=True)
-        snapshot = await graph.aget_state(_config(_context(record)))
+        snapshot = await self._snapshot(graph, _context(record))
         waiting = dict(snapshot.interrupts[0].value) if snapshot.interrupts else None
         return RunView(record, dict(snapshot.values), waiting, router.source)
 
-    def list(self, limit: int = 50) -> list[RunRecord]:
-        """The most recent runs first."""
-        return self.registry.list(limit)
+    async def list(self, limit: int = 50) -> list[RunRecord | DamagedRun]:
+        """The most recent runs first; a row that cannot be read is a ``DamagedRun``. The status
+        of a run whose process died is read from its checkpoint, so it is never stale."""
+        listed = await asyncio.to_thread(self.store.list_runs, limit)
+        out: list[RunRecord | DamagedRun] = []
+        for record in listed:
+            if isinstance(record, RunRecord) and record.interrupted:
+                try:
+                    record = await self._reconcile(record)
+                except DamagedDataError as exc:
+                    record = DamagedRun(record.run_id, str(exc))
+            out.append(record)
+        return out
+
+    async def _reconcile(self, record: RunRecord) -> RunRecord:
+        """Set the runs table's status of a run whose writer died from the run's state: its last
+        checkpoint with the writes saved after it (what a resume would continue from)."""
+        snapshot = await self._snapshot(self._reader(), _context(record))
+        if not snapshot.values:  # killed before its first checkpoint: nothing to reconcile
+            return record
+        status = str(snapshot.values.get("status", record.status))
+        outcome = str(snapshot.values.get("outcome", record.outcome))
+        if (status, outcome) != (record.status, record.outcome):
+            await asyncio.to_thread(self.store.set_status, record.run_id, status, outcome)
+        if status in SETTLED:
+            await asyncio.to_thread(self.store.clear_stale_lease, record.run_id)
+        return await asyncio.to_thread(self.store.get_run, record.run_id)
+
+    def _reader(self) -> Graph:
+        """A graph that only reads runs: every agent's graph has the same state and nodes."""
+        if self._reading is None:
+            stand_in = Agent("reader", "(reads runs, whatever their agent)")
+            self._reading = self._build(stand_in, unavailable_router("only reads runs"))[0]
+        return self._reading
+
+    async def _snapshot(self, graph: Graph, ctx: RunContext) -> Any:
+        try:
+            return await graph.aget_state(_config(ctx))
+        except AgentlabError:
+            raise
+        except Exception as exc:  # a damaged checkpoint: this run only, the others are fine
+            raise _unreadable(ctx.run_id or "", exc) from None
+
+    async def _acquire(self, run_id: str) -> Lease:
+        lease = await asyncio.to_thread(
+            self.store.acquire_lease, run_id, self._settings.lease_ttl_s
+        )
+        self._leases[run_id] = lease
+        return lease
+
+    async def _release(self, lease: Lease) -> None:
+        if self._leases.get(lease.run_id) == lease:
+            del self._leases[lease.run_id]
+        if self._database is not None:  # the runner may be closed by now
+            await asyncio.to_thread(self._database.store.release_lease, lease)
+
+    async def _keep(self, lease: Lease, lost: asyncio.Event) -> None:
+        """Renew ``lease`` while the run advances; set ``lost`` if another process took it."""
+        ttl = self._settings.lease_ttl_s
+        while True:
+            await asyncio.sleep(ttl / 3)
+            if self._database is None or not await asyncio.to_thread(
+                self._database.store.renew_lease, lease, ttl
+            ):
+                lost.set()
+                return
 
     def _definition(self, agent: str | Agent | None) -> tuple[str, Agent]:
         if isinstance(agent, Agent):
@@ -235,7 +340,8 @@ class Runner:
             policy=resolve_policy(agent, self._settings),
             limits=resolve_limits(agent, self._settings),
             deps=self._deps,
-        ).compile(checkpointer=self._saver, name=agent.name)
+            journal=self._open().store,
+        ).compile(checkpointer=self._open().saver, name=agent.name)
         return graph, router
 
     def _for_run(self, record: RunRecord, *, reading: bool = False) -> tuple[Graph, ModelRouter]:
@@ -254,40 +360,65 @@ class Runner:
         spec = ModelSpec(**record.models) if record.models else None
         return self._graph(reference, agent, spec, reading=reading)
 
-    async def _stream(self, ctx: RunContext, graph: Graph, payload: Any) -> AsyncIterator[RunEvent]:
+    async def _stream(
+        self, ctx: RunContext, graph: Graph, payload: Any, lease: Lease
+    ) -> AsyncIterator[RunEvent]:
         run_id = ctx.run_id or ""
         config = _config(ctx)
-        await asyncio.to_thread(self.registry.set_holder, run_id, this_process())
+        lost = asyncio.Event()
+        keeper = asyncio.create_task(self._keep(lease, lost))
         try:
-            async for event in self._advance(ctx, graph, payload, config):
+            async for event in self._advance(ctx, graph, payload, config, lost):
                 yield event
+            # The run no longer advances: record how it stands, then let it go.
+            values = (await self._snapshot(graph, ctx)).values
+            await asyncio.to_thread(
+                self.store.set_status, run_id, values["status"], values.get("outcome", "")
+            )
         finally:
             # Also when the driver stops listening mid-run; by then the runner may be closed.
-            if self._registry is not None:
-                await asyncio.to_thread(self._registry.set_holder, run_id, None)
-        # The run no longer advances: say how it ended (the holder is already released).
-        values = (await graph.aget_state(config)).values
-        await asyncio.to_thread(
-            self.registry.set_status, run_id, values["status"], values.get("outcome", "")
-        )
+            keeper.cancel()
+            await self._release(lease)
         yield RunEnded(run_id, values["status"], values.get("outcome", ""))
 
     async def _advance(
-        self, ctx: RunContext, graph: Graph, payload: Any, config: RunnableConfig
+        self,
+        ctx: RunContext,
+        graph: Graph,
+        payload: Any,
+        config: RunnableConfig,
+        lost: asyncio.Event,
     ) -> AsyncIterator[RunEvent]:
         run_id = ctx.run_id or ""
-        async for chunk in graph.astream(payload, config, context=ctx, stream_mode="custom"):
-            event = event_from_dict(chunk) if isinstance(chunk, Mapping) else None
-            if event is None:
-                continue
-            if isinstance(event, StatusChanged):
-                await asyncio.to_thread(
-                    self.registry.set_status, run_id, event.transition["target"]
-                )
-            yield event
+        stream = graph.astream(payload, config, context=ctx, stream_mode="custom")
+        try:
+            async for chunk in stream:
+                if lost.is_set():
+                    raise LeaseLostError(f"run {run_id}'s lease expired while it advanced")
+                event = event_from_dict(chunk) if isinstance(chunk, Mapping) else None
+                if event is None:
+                    continue
+                if isinstance(event, StatusChanged):
+                    await asyncio.to_thread(
+                        self.store.set_status, run_id, event.transition["target"]
+                    )
+                yield event
+        except self._open().failures as exc:
+            where = self._open().where
+            raise DamagedDataError(
+                f"the runs database {where} failed while run {run_id} advanced "
+                f"({type(exc).__name__}: {exc}): the run is saved up to its last checkpoint; "
+                f"'agentlab resume {run_id}' continues it once the database works again"
+            ) from None
+        except LeaseLostError as exc:
+            raise RunBusyError(
+                f"{exc}: this process stopped advancing run {run_id}, which another process may "
+                f"have taken over (was it paused longer than lease_ttl_s, "
+                f"{self._settings.lease_ttl_s:g} s?); 'agentlab runs' shows who holds it"
+            ) from None
 
 
-def _context(record: RunRecord) -> RunContext:
+def _context(record: RunRecord, lease: Lease | None = None) -> RunContext:
     return RunContext(
         run_id=record.run_id,
         principal=record.principal,
@@ -295,6 +426,7 @@ def _context(record: RunRecord) -> RunContext:
         agent=record.agent,
         options=record.options,
         limits=Limits.model_validate(record.limits),
+        lease=lease.token if lease is not None else None,
     )
 
 
@@ -302,6 +434,14 @@ def _config(ctx: RunContext) -> RunnableConfig:
     assert ctx.limits is not None, "a Runner's runs always have their limits"
     return RunnableConfig(
         configurable={"thread_id": ctx.run_id}, recursion_limit=ctx.limits.recursion_limit
+    )
+
+
+def _unreadable(run_id: str, exc: Exception) -> DamagedDataError:
+    return DamagedDataError(
+        f"run {run_id}'s checkpoint cannot be read ({type(exc).__name__}: {exc}): this run "
+        "cannot be shown or resumed, the others are unaffected; 'agentlab doctor' checks the "
+        "database"
     )
 
 
@@ -331,8 +471,8 @@ class SyncRunner:
             self._loop.close()
 
     @property
-    def registry(self) -> RunRegistry:
-        return self.runner.registry
+    def store(self) -> RunStore:
+        return self.runner.store
 
     def start(
         self, agent: str | Agent | None, task: str, **kwargs: Any
@@ -347,8 +487,8 @@ class SyncRunner:
     def get(self, run_id: str) -> RunView:
         return self._loop.run(self.runner.get(run_id))
 
-    def list(self, limit: int = 50) -> list[RunRecord]:
-        return self.runner.list(limit)
+    def list(self, limit: int = 50) -> list[RunRecord | DamagedRun]:
+        return self._loop.run(self.runner.list(limit))
 
     def _iterate(self, events: AsyncIterator[T]) -> Iterator[T]:
         while True:

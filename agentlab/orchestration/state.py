@@ -17,6 +17,7 @@ from typing_extensions import TypedDict
 
 from agentlab.models.calls import ModelCallRecord
 from agentlab.models.messages import Message, user
+from agentlab.tools.journal import Resolution
 from agentlab.tools.tool import ToolOutcome
 
 
@@ -50,6 +51,9 @@ class PendingCall(TypedDict):
 
     ``approval_reasons`` is empty when it may run without a human. ``tool_use_id`` is the executor
     model's tool-use block the call came from, if a model made it (its result answers that block).
+    ``call_hash`` names the call (tool and canonical arguments): approvals are bound to it.
+    ``unknown_attempt`` is set while a human is asked about an attempt whose effect is unknown
+    (it started before a crash and left no outcome); ``resolution`` is their answer.
     """
 
     step_id: str
@@ -57,6 +61,9 @@ class PendingCall(TypedDict):
     arguments: dict[str, Any]
     approval_reasons: list[str]
     tool_use_id: str | None
+    call_hash: NotRequired[str]
+    unknown_attempt: NotRequired[int | None]
+    resolution: NotRequired[Resolution | None]
 
 
 class StepResult(TypedDict):
@@ -77,10 +84,13 @@ class Transition(TypedDict):
 
 
 class Approval(TypedDict):
+    """A human's decision, on the call ``call_hash`` names."""
+
     step_id: str
     tool: str
     approved: bool
     note: str
+    call_hash: NotRequired[str]
 
 
 class TranscriptEntry(TypedDict):
@@ -100,11 +110,75 @@ def transcript_messages(state: Mapping[str, Any]) -> list[Message]:
 
 
 class Decision(TypedDict):
-    """A human's answer to an approval request: the value a paused run is resumed with."""
+    """A human's answer to what a paused run asks: the value it is resumed with.
+
+    ``request_id`` and ``call_hash`` are those of the request shown to the person (its
+    ``request_id`` and ``call_hash`` keys): a decision for any other request is refused, so an
+    answer never applies to a call its person was not shown. ``decision_for`` builds one.
+
+    For an approval: ``approve`` runs the call; otherwise it is rejected (and the run re-plans,
+    or with ``stop`` ends). For a call whose effect is unknown (``kind`` ``unknown_side_effect``):
+    ``approve`` runs it again; ``happened`` records it as done, with ``result`` as its output;
+    otherwise the run re-plans without it (or with ``stop`` ends).
+    """
 
     approve: bool
+    request_id: NotRequired[str]
+    call_hash: NotRequired[str]
     note: NotRequired[str]
     stop: NotRequired[bool]
+    happened: NotRequired[bool]
+    result: NotRequired[Any]
+
+
+def decision_for(
+    request: Mapping[str, Any],
+    *,
+    approve: bool = False,
+    note: str = "",
+    stop: bool = False,
+    happened: bool = False,
+    result: Any = None,
+) -> Decision:
+    """A decision on ``request`` (the payload a paused run shows: ``RunView.waiting_for``)."""
+    decision = Decision(
+        approve=approve,
+        request_id=str(request["request_id"]),
+        call_hash=str(request["call_hash"]),
+        note=note,
+        stop=stop,
+    )
+    if happened:
+        decision["happened"] = True
+        decision["result"] = result
+    return decision
+
+
+def describe_request(request: Mapping[str, Any]) -> str:
+    """``tool(arguments) (step 1.2)``: how a request is named in errors."""
+    arguments = ", ".join(f"{k}={v!r}" for k, v in dict(request.get("arguments") or {}).items())
+    return f"{request.get('tool')}({arguments}) (step {request.get('step_id')})"
+
+
+def decision_problem(request: Mapping[str, Any], decision: Mapping[str, Any]) -> str | None:
+    """Why ``decision`` does not answer ``request``, or ``None`` when it does."""
+    if not isinstance(decision.get("approve"), bool):
+        return "a decision says approve (true or false)"
+    if decision.get("request_id") is None or decision.get("call_hash") is None:
+        return (
+            "a decision must name the request it answers (its request_id and call_hash, as "
+            f"shown with the request): the run is waiting for {describe_request(request)}"
+        )
+    if (decision["request_id"], decision["call_hash"]) != (
+        request.get("request_id"),
+        request.get("call_hash"),
+    ):
+        return (
+            f"the decision answers request {decision['request_id']} but the run is now waiting "
+            f"for {describe_request(request)}, request {request.get('request_id')}: look at it "
+            "and decide on that"
+        )
+    return None
 
 
 # A full copy of a log is written every this many updates, bounding how many writes a resume

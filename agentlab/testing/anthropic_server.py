@@ -3,20 +3,30 @@
 Tests and notebooks point the real ``anthropic`` client at it (``base_url=server.base_url``), so the
 provider path runs end to end — HTTP, SSE parsing, the SDK's retries — without the network or a key.
 Each POST /v1/messages consumes the next ``Turn``: a message, or (``turn.error``) an HTTP error,
-which lets a test script e.g. ``[529, 529, ok]`` and watch the SDK retry.
+which lets a test script e.g. ``[529, 529, ok]`` and watch the client retry.
+
+``Faults`` injects provider failures on top of the script — at a rate, from a seeded generator, or
+at chosen requests: the statuses the real API sends under load, connections reset or left hanging,
+malformed bodies and streams cut off mid-way. A faulted request consumes no turn, so a retry gets
+the answer the failed attempt would have got.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import random
+import socket
+import struct
 import sys
 import threading
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from agentlab.models.script import Turn
 
@@ -29,25 +39,81 @@ _RECORDED_HEADERS = (
 )
 _CHUNKS = 3
 
+FaultKind = Literal[
+    "rate_limit",  # 429 rate_limit_error with retry-after
+    "overloaded",  # 529 overloaded_error
+    "server_error",  # 500 api_error
+    "unavailable",  # 503 api_error
+    "request_timeout",  # 408 request_timeout
+    "reset",  # the connection is reset before any response
+    "hang",  # no response until ``Faults.hang_s`` passes (or the server stops), then a reset
+    "malformed",  # 200 whose body (or, streaming, one event) is not valid JSON
+    "cut",  # 200 whose body or event stream stops half-way: the connection closes early
+]
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
+_FAULT_STATUS: dict[str, tuple[int, str]] = {
+    "rate_limit": (429, "rate_limit_error"),
+    "overloaded": (529, "overloaded_error"),
+    "server_error": (500, "api_error"),
+    "unavailable": (503, "api_error"),
+    "request_timeout": (408, "request_timeout"),
+}
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Which valid requests the server fails on purpose, and how.
+
+    Request ``i`` (its index in ``AnthropicTestServer.requests``) fails with ``at[i]`` when given;
+    otherwise, with probability ``rate``, with a kind drawn from ``kinds`` by a generator seeded
+    with ``seed`` (so a sequential client sees the same faults on every run). A 429 carries
+    ``retry-after``/``retry-after-ms`` of ``retry_after_s``, as the real API's do.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[FaultKind, ...] = FAULT_KINDS
+    seed: int = 0
+    at: Mapping[int, FaultKind] = field(default_factory=dict)
+    retry_after_s: float = 0.01
+    hang_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"Faults.rate must be between 0 and 1, not {self.rate}")
+        unknown = sorted({*self.kinds, *self.at.values()} - set(FAULT_KINDS))
+        if unknown or (self.rate and not self.kinds):
+            raise ValueError(f"Faults: unknown or missing kinds {unknown}; use {FAULT_KINDS}")
+
 
 class AnthropicTestServer:
     """Serves ``turns`` in order, one per valid POST /v1/messages, on 127.0.0.1 (ephemeral port).
 
     ``requests`` records every request received: its JSON body plus a ``"headers"`` key holding the
-    headers of interest (``x-api-key``, ``anthropic-version``, ``x-stainless-retry-count``...).
-    Requests the server rejects as invalid (400) are recorded but do not consume a turn. Once the
-    turns run out it answers 500 with ``x-should-retry: false``, so the SDK fails at once.
+    headers of interest (``x-api-key``, ``anthropic-version``, ``x-stainless-retry-count``...), a
+    ``"fault"`` key naming the fault injected into it (``None`` if it was served) and
+    ``"received_s"``, its ``time.monotonic()`` arrival time. Requests the server rejects as invalid
+    (400) are recorded but do not consume a turn, nor do faulted ones. Once the turns run out it
+    answers 500 with ``x-should-retry: false``, so clients fail at once.
 
     ``retry_after_s`` adds ``retry-after``/``retry-after-ms`` headers to error responses, as the
-    real API does under load; the SDK then waits that long instead of its own backoff (>= 0.5 s),
-    which keeps retry tests fast.
+    real API does under load; clients then wait that long instead of their own backoff, which
+    keeps retry tests fast. ``faults`` injects failures (see ``Faults``).
     """
 
-    def __init__(self, turns: Sequence[Turn], *, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        turns: Sequence[Turn],
+        *,
+        retry_after_s: float | None = None,
+        faults: Faults | None = None,
+    ) -> None:
         self.requests: list[dict[str, Any]] = []
         self._turns = list(turns)
         self._next = 0
         self._retry_after_s = retry_after_s
+        self.faults = faults or Faults()
+        self._rng = random.Random(self.faults.seed)
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
@@ -67,6 +133,12 @@ class AnthropicTestServer:
         with self._lock:
             return len(self._turns) - self._next
 
+    @property
+    def faults_injected(self) -> list[FaultKind]:
+        """The faults injected so far, in the order of the requests they failed."""
+        with self._lock:
+            return [r["fault"] for r in self.requests if r["fault"] is not None]
+
     def start(self) -> AnthropicTestServer:
         """Bind an ephemeral port and serve from a daemon thread."""
         if self._httpd is not None:
@@ -76,6 +148,7 @@ class AnthropicTestServer:
         class _Handler(_MessagesHandler):
             owner = server
 
+        self._stopping.clear()
         self._httpd = _QuietServer(("127.0.0.1", 0), _Handler)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -87,9 +160,10 @@ class AnthropicTestServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving, close the socket and join the thread."""
+        """Stop serving (ending hanging requests), close the socket and join the thread."""
         if self._httpd is None:
             return
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread is not None:
@@ -108,9 +182,22 @@ class AnthropicTestServer:
     ) -> None:
         self.stop()
 
-    def _record(self, body: dict[str, Any], headers: dict[str, str]) -> None:
+    def _record(self, body: dict[str, Any], headers: dict[str, str]) -> int:
+        received = time.monotonic()
         with self._lock:
-            self.requests.append({**body, "headers": headers})
+            self.requests.append(
+                {**body, "headers": headers, "fault": None, "received_s": received}
+            )
+            return len(self.requests) - 1
+
+    def _draw_fault(self, index: int) -> FaultKind | None:
+        """The fault to inject into request ``index``, recorded with it; ``None`` to serve it."""
+        with self._lock:
+            fault = self.faults.at.get(index)
+            if fault is None and self.faults.rate and self._rng.random() < self.faults.rate:
+                fault = self._rng.choice(self.faults.kinds)
+            self.requests[index]["fault"] = fault
+            return fault
 
     def _take_turn(self) -> tuple[int, Turn | None]:
         with self._lock:
@@ -152,7 +239,7 @@ class _MessagesHandler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"null")
         except ValueError:
             body = None
-        self.owner._record(body if isinstance(body, dict) else {}, headers)
+        number = self.owner._record(body if isinstance(body, dict) else {}, headers)
 
         if self.path.split("?")[0] != "/v1/messages":
             self._send_error(404, "not_found_error", f"no route for POST {self.path}")
@@ -163,6 +250,10 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         problem = _validate(body)
         if problem:
             self._send_error(400, "invalid_request_error", problem)
+            return
+        fault = self.owner._draw_fault(number)
+        if fault is not None:
+            self._inject(fault, stream=bool(body.get("stream")))
             return
 
         index, turn = self.owner._take_turn()
@@ -188,17 +279,66 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         else:
             self._send(200, json.dumps(message).encode(), "application/json")
 
-    def _send_error(self, status: int, type_: str, message: str, *, retry: bool = True) -> None:
+    def _inject(self, fault: FaultKind, *, stream: bool) -> None:
+        faults = self.owner.faults
+        if fault in _FAULT_STATUS:
+            status, type_ = _FAULT_STATUS[fault]
+            wait = faults.retry_after_s if fault == "rate_limit" else None
+            self._send_error(status, type_, f"injected fault: {fault}", retry_after_s=wait)
+        elif fault == "hang":
+            self.owner._stopping.wait(faults.hang_s)
+            self._reset()
+        elif fault == "reset":
+            self._reset()
+        else:
+            message = _message(Turn(text="this answer never arrives whole"), "msg_fault", "x", 0)
+            data = _sse(message) if stream else json.dumps(message).encode()
+            kind = "text/event-stream; charset=utf-8" if stream else "application/json"
+            if fault == "malformed":
+                # Not JSON: a stray brace opens the stream's first event, or the body stops
+                # half-way (its content-length says so: the response itself is complete).
+                data = data.replace(b"{", b"{{", 1) if stream else data[: len(data) // 2]
+                self._send(200, data, kind)
+            else:  # cut: half the promised body arrives, then the connection closes
+                self._send(200, data, kind, partial=len(data) // 2)
+
+    def _reset(self) -> None:
+        """Close the connection at once with a TCP reset (``SO_LINGER`` of zero)."""
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass  # the client has gone already
+
+    def _send_error(
+        self,
+        status: int,
+        type_: str,
+        message: str,
+        *,
+        retry: bool = True,
+        retry_after_s: float | None = None,
+    ) -> None:
         payload = {"type": "error", "error": {"type": type_, "message": message}}
         extra = {} if retry else {"x-should-retry": "false"}
-        if retry and self.owner._retry_after_s is not None:
-            extra["retry-after"] = f"{self.owner._retry_after_s:g}"
-            extra["retry-after-ms"] = f"{self.owner._retry_after_s * 1000:g}"
+        wait = retry_after_s if retry_after_s is not None else self.owner._retry_after_s
+        if retry and wait is not None:
+            extra["retry-after"] = f"{wait:g}"
+            extra["retry-after-ms"] = f"{wait * 1000:g}"
         self._send(status, json.dumps(payload).encode(), "application/json", extra)
 
     def _send(
-        self, status: int, data: bytes, content_type: str, extra: dict[str, str] | None = None
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        extra: dict[str, str] | None = None,
+        *,
+        partial: int | None = None,
     ) -> None:
+        """Send a response; ``partial`` writes only that many bytes of ``data`` (a cut body)."""
         self.send_response(status)
         self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
@@ -208,7 +348,7 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         # One request per connection: stop() then never waits on an idle keep-alive socket.
         self.send_header("connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(data if partial is None else data[:partial])
 
 
 def _validate(body: dict[str, Any]) -> str | None:

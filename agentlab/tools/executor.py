@@ -3,8 +3,8 @@
 It finds the tool, validates the arguments, asks the policy (the second lock: a call the policy
 asks about runs only with a human's approval of that call), bounds the call by the tool's timeout,
 turns every failure into an error result the model can act on (the traceback goes to the log, not
-to the model), and emits a ``ToolCalled`` event. It is also the one place where calls will be
-journaled for exactly-once execution.
+to the model), and emits a ``ToolCalled`` event. It is also where calls are journaled for
+exactly-once execution (``journal.py``): a call whose outcome is journaled is never run again.
 """
 
 from __future__ import annotations
@@ -16,6 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentlab.events import Emit, ToolCalled
+from agentlab.tools.journal import (
+    Journal,
+    MemoryJournal,
+    Resolution,
+    UnknownSideEffect,
+    call_hash,
+    canonical_arguments,
+)
 from agentlab.tools.policy import Policy, PolicyDecision, ProposedCall, Verdict
 from agentlab.tools.tool import InvalidArguments, Tool, ToolContext, ToolError, ToolOutcome
 from agentlab.tools.toolset import ToolRegistry
@@ -28,7 +36,8 @@ class CallRequest:
     """A call the graph wants made: ``call_id`` is unique and stable within the run (the step id).
 
     ``approved`` says a human approved exactly this call; ``failed_before`` that the same call
-    (tool and arguments) already failed in this run, so it is not run again unless approved.
+    (tool and arguments) already failed in this run, so it is not run again unless approved;
+    ``resolution`` is a human's answer about an earlier attempt whose effect is unknown.
     """
 
     call_id: str
@@ -38,16 +47,19 @@ class CallRequest:
     estimated_cost_usd: float = 0.0
     approved: bool = False
     failed_before: bool = False
+    resolution: Resolution | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CallScope:
-    """Who a call is made for: the run, its principal and session, and the agent's deps."""
+    """Who a call is made for: the run, its principal and session, the agent's deps, and the
+    lease token of the process advancing the run (``None`` where runs are not leased)."""
 
     run_id: str
     principal: str = ""
     session: str | None = None
     deps: Any = None
+    lease: str | None = None
 
 
 def _error(message: str) -> ToolOutcome:
@@ -55,11 +67,26 @@ def _error(message: str) -> ToolOutcome:
 
 
 class ToolExecutor:
-    """Runs calls of an agent's tools under one ``Policy``."""
+    """Runs calls of an agent's tools under one ``Policy``, journaled in ``journal``."""
 
-    def __init__(self, tools: ToolRegistry, policy: Policy) -> None:
+    def __init__(self, tools: ToolRegistry, policy: Policy, journal: Journal | None = None) -> None:
         self.tools = tools
         self.policy = policy
+        self.journal: Journal = journal if journal is not None else MemoryJournal()
+
+    @staticmethod
+    def canonical(tool: Tool, arguments: dict[str, Any]) -> Any:
+        """The call's arguments as the tool would receive them, as JSON data (the raw ones when
+        they are invalid): ``"9999"`` and ``9999.0`` for an integer are both ``9999``."""
+        try:
+            validated = tool.validate(arguments)
+        except InvalidArguments:
+            validated = arguments
+        return canonical_arguments(validated)
+
+    def call_hash(self, tool: Tool, arguments: dict[str, Any]) -> str:
+        """The hash that names this call (tool and canonical arguments)."""
+        return call_hash(tool.name, self.canonical(tool, arguments))
 
     def decide(self, tool: Tool, request: CallRequest, principal: str) -> PolicyDecision:
         """What the policy says of ``request`` (the approval gate asks this before pausing)."""
@@ -74,9 +101,13 @@ class ToolExecutor:
         )
 
     async def run(self, request: CallRequest, scope: CallScope, emit: Emit) -> ToolOutcome:
-        """Make the call, or refuse it; either way return its outcome and emit ``ToolCalled``."""
+        """Make the call, or refuse it; either way return its outcome and emit ``ToolCalled``.
+
+        Raises ``UnknownSideEffect`` for a call that started before (a crash) without a journaled
+        outcome, when its tool is not idempotent and no ``request.resolution`` says what to do.
+        """
         started = time.perf_counter()
-        outcome = await self._run(request, scope)
+        outcome, journal = await self._run(request, scope)
         emit(
             ToolCalled(
                 {
@@ -85,32 +116,66 @@ class ToolExecutor:
                     "arguments": request.arguments,
                     "outcome": outcome,
                     "duration_s": round(time.perf_counter() - started, 6),
+                    "journal": journal,
                 }
             )
         )
         return outcome
 
-    async def _run(self, request: CallRequest, scope: CallScope) -> ToolOutcome:
+    async def _run(self, request: CallRequest, scope: CallScope) -> tuple[ToolOutcome, str]:
+        """The outcome and what the journal did: ``refused`` (never started), ``ran``,
+        ``replayed`` (journaled before), ``rerun`` (an unknown attempt run again) or
+        ``recorded`` (a human said the unknown attempt happened)."""
         tool = await self.tools.get(request.tool)
         if tool is None:
             names = ", ".join(t.name for t in await self.tools.tools())
-            return _error(f"unknown tool {request.tool!r}; the tools are: {names}")
+            return _error(f"unknown tool {request.tool!r}; the tools are: {names}"), "refused"
         try:
             arguments = tool.validate(request.arguments)
         except InvalidArguments as exc:
-            return _error(f"invalid arguments: {exc}")
+            return _error(f"invalid arguments: {exc}"), "refused"
         decision = self.decide(tool, request, scope.principal)
         if decision.verdict is Verdict.DENY:
-            return _error(f"{tool.name} is denied by policy: {', '.join(decision.reasons)}")
+            reasons = ", ".join(decision.reasons)
+            return _error(f"{tool.name} is denied by policy: {reasons}"), "refused"
         if decision.verdict is Verdict.ASK and not request.approved:
             return _error(
                 f"{tool.name} needs a human's approval ({', '.join(decision.reasons)}) "
                 "and was not approved"
-            )
+            ), "refused"
         # A human's approval of this very call overrides the guard: the earlier failure may have
         # been this executor refusing it for want of that approval.
         if request.failed_before and not request.approved:
-            return _error("the same call already failed earlier in this run")
+            return _error("the same call already failed earlier in this run"), "refused"
+        return await self._once(tool, arguments, request, scope)
+
+    async def _once(
+        self, tool: Tool, arguments: dict[str, Any], request: CallRequest, scope: CallScope
+    ) -> tuple[ToolOutcome, str]:
+        """Run the call at most once per run, whatever crashes and resumes come between."""
+        entry = await self.journal.entry(scope.run_id, request.call_id)
+        attempt, how = 1, "ran"
+        if entry is not None:
+            if entry.outcome is not None:
+                return entry.outcome, "replayed"
+            resolution = request.resolution
+            answered = resolution is not None and resolution["attempt"] == entry.attempt
+            if answered and resolution is not None and resolution["action"] == "happened":
+                outcome = ToolOutcome(ok=True, output=resolution["result"], error=None)
+                await self.journal.finish(scope.run_id, request.call_id, entry.attempt, outcome)
+                return outcome, "recorded"
+            if not (tool.idempotent or answered):
+                raise UnknownSideEffect(entry)
+            attempt, how = entry.attempt + 1, "rerun"
+        await self.journal.start(
+            scope.run_id,
+            request.call_id,
+            tool=tool.name,
+            call_hash=call_hash(tool.name, canonical_arguments(arguments)),
+            arguments=arguments,
+            attempt=attempt,
+            lease=scope.lease,
+        )
         ctx = ToolContext(
             run_id=scope.run_id,
             call_id=request.call_id,
@@ -119,10 +184,12 @@ class ToolExecutor:
             session=scope.session,
             deps=scope.deps,
         )
-        return await self._invoke(tool, arguments, ctx)
+        outcome = await self._invoke(tool, arguments, ctx)
+        await self.journal.finish(scope.run_id, request.call_id, attempt, outcome)
+        return outcome, how
 
     async def _invoke(self, tool: Tool, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
-        """Run the tool within its timeout. (The exactly-once journal will wrap this call.)"""
+        """Run the tool within its timeout; every failure becomes an error outcome."""
         deadline = asyncio.timeout(tool.timeout_s)
         try:
             async with deadline:

@@ -37,10 +37,12 @@ class ProposedCall:
 
 @dataclass(frozen=True, slots=True)
 class PolicyDecision:
-    """A policy's answer, with the reasons a person (or a model) is shown."""
+    """A policy's answer, with the reasons a person (or a model) is shown, and the rule(s) that
+    decided it, where the policy has rules."""
 
     verdict: Verdict
     reasons: tuple[str, ...] = ()
+    rule: str | None = None
 
     @property
     def allowed(self) -> bool:

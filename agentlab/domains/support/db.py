@@ -1,13 +1,11 @@
 """The customer database of the support domain: SQLite, seeded with generated customers.
 
-Side effects go through ``once()``: the change and the record of it commit in one transaction,
-keyed by the call's idempotency key, so a step re-executed after a crash returns the first result
-instead of acting twice.
+Side effects go through ``write()``: one transaction each. That a call acts once across crashes
+is the tool executor's journal's job (``agentlab/tools/journal.py``), not this database's.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -89,11 +87,6 @@ CREATE TABLE IF NOT EXISTS notifications (
     message TEXT NOT NULL,
     sent_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
-CREATE TABLE IF NOT EXISTS effects (
-    idempotency_key TEXT PRIMARY KEY,
-    tool TEXT NOT NULL,
-    result TEXT NOT NULL
-);
 """
 
 
@@ -168,17 +161,8 @@ class SupportDatabase:
         with self.connect() as conn:
             return [dict(r) for r in conn.execute(sql, params).fetchall()]
 
-    def once(
-        self, key: str, tool: str, action: Callable[[sqlite3.Connection], dict[str, Any]]
-    ) -> dict[str, Any]:
-        """Run ``action`` once per ``key``: a repeat returns the first call's stored result."""
+    def write(self, action: Callable[[sqlite3.Connection], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``action`` in one write transaction: all its changes commit, or none."""
         with self.connect() as conn, conn:
             conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT result FROM effects WHERE idempotency_key = ?", (key,)
-            ).fetchone()
-            if row is not None:
-                return {**json.loads(row["result"]), "repeated": True}
-            result = action(conn)
-            conn.execute("INSERT INTO effects VALUES (?, ?, ?)", (key, tool, json.dumps(result)))
-            return result
+            return action(conn)

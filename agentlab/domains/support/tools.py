@@ -94,7 +94,7 @@ def send_notification(
             "to": to,
         }
 
-    return _db(ctx).once(ctx.idempotency_key, "send_notification", send)
+    return _db(ctx).write(send)
 
 
 @tool(risk=Risk.DESTRUCTIVE)
@@ -109,7 +109,7 @@ def delete_customer(ctx: ToolContext, customer_id: CustomerId) -> dict[str, Any]
         conn.execute("DELETE FROM customers WHERE id = ?", (customer_id,))
         return {"deleted_customer_id": customer_id, "name": row["name"]}
 
-    return _db(ctx).once(ctx.idempotency_key, "delete_customer", delete)
+    return _db(ctx).write(delete)
 
 
 support_tools = FunctionToolset([search_customers, send_notification, delete_customer])

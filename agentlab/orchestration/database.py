@@ -1,0 +1,118 @@
+"""Where a Runner keeps runs: the run store and LangGraph's checkpointer, opened together.
+
+The embedded default is one SQLite file in the data directory (``runs.sqlite``): the run store
+(runs, leases, tool journal) and LangGraph's ``SqliteSaver`` (awaited on the loop: see
+``checkpoints.py``) on two connections. ``database_url`` in the settings selects a PostgreSQL
+server instead (the ``postgres`` extra): ``PostgresRunStore`` and LangGraph's
+``AsyncPostgresSaver``, each on a small pool of connections, so that processes on many machines
+share the runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+
+from agentlab.config import Settings
+from agentlab.errors import ConfigError
+from agentlab.orchestration.checkpoints import LoopSqliteSaver
+from agentlab.store import RunStore, SqliteRunStore
+from agentlab.store.sqlite import damaged_database
+
+
+@dataclass
+class RunDatabase:
+    """An open run store and checkpointer; ``close`` closes both."""
+
+    store: RunStore
+    saver: BaseCheckpointSaver
+    close: Callable[[], Awaitable[None]]
+    where: str
+    """The file or server, for messages (never a password)."""
+    failures: tuple[type[Exception], ...] = ()
+    """The engine's errors: raised by the checkpointer, they mean the database failed."""
+
+
+async def open_run_database(settings: Settings) -> RunDatabase:
+    """Open (creating if needed) the database ``settings`` name for runs."""
+    if settings.database_url is not None:
+        return await _open_postgres(settings.database_url.get_secret_value())
+    path = settings.checkpoint_path
+    store = await asyncio.to_thread(SqliteRunStore, path)
+    try:
+        saver = LoopSqliteSaver.open(path)
+    except sqlite3.DatabaseError as exc:
+        store.close()
+        raise damaged_database(path, exc) from None
+
+    async def close() -> None:
+        saver.close()
+        store.close()
+
+    return RunDatabase(store, saver, close, str(path), (sqlite3.Error,))
+
+
+# A run's process uses at most two store connections at once (a journal or status write while its
+# lease is renewed); LangGraph's saver does one thing at a time (it holds a lock). So a process
+# holds at most three connections: 30 processes fit PostgreSQL's default max_connections (100).
+_STORE_CONNECTIONS = 2
+_SAVER_CONNECTIONS = 1
+
+
+async def _open_postgres(url: str) -> RunDatabase:
+    try:
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg import AsyncConnection, OperationalError
+        from psycopg import Error as PostgresError
+        from psycopg.rows import DictRow, dict_row
+        from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+        from agentlab.store.postgres import PostgresRunStore
+    except ImportError as exc:
+        raise ConfigError(
+            f"database_url names a PostgreSQL server, but {exc.name} is not installed: "
+            "pip install 'agentlab[postgres]'"
+        ) from None
+
+    def open_store() -> PostgresRunStore:
+        store = PostgresRunStore(url, pool_size=_STORE_CONNECTIONS)
+        try:
+            # LangGraph's checkpoint tables, by its own migrations (those AsyncPostgresSaver.setup
+            # runs), under the schema lock: processes starting together on a new database would
+            # race to create them.
+            with store.migrating() as conn:
+                PostgresSaver(conn).setup()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    store = await asyncio.to_thread(open_store)
+    pool = AsyncConnectionPool(
+        url,
+        connection_class=AsyncConnection[DictRow],
+        min_size=1,
+        max_size=_SAVER_CONNECTIONS,
+        # What AsyncPostgresSaver expects of its connections.
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        open=False,
+        name="agentlab-checkpoints",
+    )
+    try:
+        await pool.open(wait=True, timeout=10)
+    except OperationalError as exc:
+        await pool.close()
+        store.close()
+        raise store.unreachable(exc) from None
+    saver = AsyncPostgresSaver(pool)
+
+    async def close() -> None:
+        await pool.close()
+        await asyncio.to_thread(store.close)
+
+    return RunDatabase(store, saver, close, store.where, (PostgresError, PoolTimeout))

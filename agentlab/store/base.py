@@ -1,0 +1,50 @@
+"""The ``RunStore`` seam: where runs, leases and the tool journal live (SQLite or PostgreSQL).
+
+Run and lease methods block (async callers use a worker thread); journal methods are the
+``tools.journal.Journal`` protocol. Every failure to read stored data is a ``DamagedDataError``
+naming what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from agentlab.store.records import DamagedRun, Lease, RunRecord
+from agentlab.tools.journal import Journal, JournalEntry
+
+
+class RunStore(Journal, Protocol):
+    def create_run(
+        self,
+        run_id: str,
+        *,
+        agent: str,
+        agent_name: str,
+        task: str,
+        status: str,
+        models: dict[str, Any] | None,
+        options: dict[str, Any],
+        limits: dict[str, Any],
+        principal: str,
+        session: str | None,
+    ) -> RunRecord: ...
+
+    def set_status(self, run_id: str, status: str, outcome: str = "") -> None: ...
+
+    def get_run(self, run_id: str) -> RunRecord: ...
+
+    def list_runs(self, limit: int = 50) -> list[RunRecord | DamagedRun]: ...
+
+    def acquire_lease(self, run_id: str, ttl_s: float) -> Lease: ...
+
+    def renew_lease(self, lease: Lease, ttl_s: float) -> bool: ...
+
+    def release_lease(self, lease: Lease) -> None: ...
+
+    def clear_stale_lease(self, run_id: str) -> None: ...
+
+    def journal(self, run_id: str) -> list[JournalEntry]: ...
+
+    def check(self) -> list[str]: ...
+
+    def close(self) -> None: ...

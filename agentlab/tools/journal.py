@@ -1,0 +1,149 @@
+"""The exactly-once journal: what the tool executor writes before and after every call it makes.
+
+LangGraph re-runs an interrupted node from its top, so a tool that finished before the crash but
+whose node's writes were never saved would run again. The executor prevents that: it journals a
+call (keyed by run and call id) before running it and its outcome after, in the run's database.
+On resume, a call with a journaled outcome is not run again: its outcome is replayed. A call that
+started and has no outcome may or may not have had its effect: it is re-run only if the tool is
+idempotent; otherwise the executor raises ``UnknownSideEffect`` and the run asks a human.
+
+``call_hash`` names a call by its tool and canonical arguments: approvals are bound to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from pydantic_core import to_jsonable_python
+from typing_extensions import TypedDict
+
+from agentlab.tools.tool import ToolOutcome
+
+
+def canonical_arguments(arguments: Any) -> Any:
+    """``arguments`` as plain JSON data (validated values such as enums become their JSON)."""
+    return to_jsonable_python(arguments, fallback=str)
+
+
+def call_hash(tool: str, arguments: Any) -> str:
+    """A short stable hash of a call: its tool and canonical arguments (key order ignored)."""
+    text = json.dumps(
+        {"tool": tool, "arguments": canonical_arguments(arguments)},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One journaled call. ``outcome`` is ``None`` while (or if) the call has no recorded end;
+    ``attempt`` counts the times it was started."""
+
+    run_id: str
+    call_id: str
+    tool: str
+    call_hash: str
+    arguments: Any
+    attempt: int
+    outcome: ToolOutcome | None
+    started_at: float
+    finished_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+
+class Resolution(TypedDict):
+    """A human's answer about a call whose effect is unknown (its ``attempt``): run it again, or
+    it happened (with ``result`` as its output)."""
+
+    attempt: int
+    action: Literal["run_again", "happened"]
+    result: Any
+
+
+class UnknownSideEffect(Exception):  # noqa: N818 - a condition the run handles, not a failure
+    """A non-idempotent call started before a crash and left no outcome: it may have happened."""
+
+    def __init__(self, entry: JournalEntry) -> None:
+        super().__init__(
+            f"{entry.tool} (call {entry.call_id}, attempt {entry.attempt}) started but its "
+            "outcome was never recorded: it may or may not have taken effect"
+        )
+        self.entry = entry
+
+
+class LeaseLostError(Exception):
+    """This process no longer holds the run's lease: another may be advancing it."""
+
+
+class Journal(Protocol):
+    """Where calls are journaled. ``lease`` (a token, or ``None`` when runs are not leased) is
+    checked in the same transaction as ``start``: a process that lost its run's lease cannot start
+    a call (``LeaseLostError``)."""
+
+    async def entry(self, run_id: str, call_id: str) -> JournalEntry | None: ...
+
+    async def start(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        tool: str,
+        call_hash: str,
+        arguments: Any,
+        attempt: int,
+        lease: str | None,
+    ) -> None: ...
+
+    async def finish(
+        self, run_id: str, call_id: str, attempt: int, outcome: ToolOutcome
+    ) -> None: ...
+
+
+class MemoryJournal:
+    """A journal in memory: exactly-once within one process, for graphs compiled without a run
+    database (tests, notebooks using LangGraph's ``InMemorySaver``)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], JournalEntry] = {}
+
+    async def entry(self, run_id: str, call_id: str) -> JournalEntry | None:
+        return self._entries.get((run_id, call_id))
+
+    async def start(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        tool: str,
+        call_hash: str,
+        arguments: Any,
+        attempt: int,
+        lease: str | None,
+    ) -> None:
+        self._entries[(run_id, call_id)] = JournalEntry(
+            run_id,
+            call_id,
+            tool,
+            call_hash,
+            canonical_arguments(arguments),
+            attempt,
+            None,
+            time.time(),
+        )
+
+    async def finish(self, run_id: str, call_id: str, attempt: int, outcome: ToolOutcome) -> None:
+        entry = self._entries[(run_id, call_id)]
+        if entry.attempt == attempt:
+            self._entries[(run_id, call_id)] = dataclasses.replace(
+                entry, outcome=outcome, finished_at=time.time()
+            )

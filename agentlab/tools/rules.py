@@ -1,0 +1,266 @@
+"""Authorization policy as data: a YAML file of rules, per tool, argument condition and principal.
+
+::
+
+    default: allow                  # when no rule matches
+    cost_threshold_usd: 1.0         # steps estimated above this ask (optional)
+    rules:
+      - tool: send_notification
+        when: {channel: sms}
+        verdict: ask
+        reason: an SMS reaches a phone and costs money
+      - tool: "*"
+        when: {user_id: {longer_than: 10}}
+        verdict: ask
+        reason: messages to more than 10 customers need a human
+      - tool: "delete_*"
+        principal: support-bot
+        verdict: deny
+        reason: bots never delete customers
+
+Every rule that matches a call applies and the strictest verdict wins (deny, then ask, then allow),
+so the order of rules never matters. Whatever the file says, destructive tools and steps, and tools
+that require confirmation, ask at least. A condition is a value (equality) or a mapping of tests:
+``equals``, ``in``, ``not_in``, ``greater_than``, ``less_than``, ``longer_than``, ``shorter_than``
+(lengths of strings and lists), ``matches`` (a regular expression, searched); a rule with a
+condition on an argument the call lacks does not match. ``tool`` and ``principal`` are globs (or
+lists of globs). A file that does not follow this shape is a ``PolicyFileError`` naming the file,
+the line and the problem.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agentlab.errors import ConfigError
+from agentlab.tools.policy import PolicyDecision, ProposedCall, Verdict
+from agentlab.tools.tool import Risk, format_validation_error
+
+_STRICTNESS = {Verdict.ALLOW: 0, Verdict.ASK: 1, Verdict.DENY: 2}
+
+
+class PolicyFileError(ConfigError):
+    """A policy file that cannot be read or does not follow the policy's shape."""
+
+
+class Condition(BaseModel):
+    """Tests on one argument; every test given must hold."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    equals: Any = None
+    in_: list[Any] | None = Field(None, alias="in")
+    not_in: list[Any] | None = None
+    greater_than: float | None = None
+    less_than: float | None = None
+    longer_than: int | None = Field(None, ge=0)
+    shorter_than: int | None = Field(None, ge=0)
+    matches: str | None = None
+
+    @field_validator("matches")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
+
+    def holds(self, value: Any) -> bool:
+        checks = []
+        if "equals" in self.model_fields_set:
+            checks.append(value == self.equals)
+        if self.in_ is not None:
+            checks.append(value in self.in_)
+        if self.not_in is not None:
+            checks.append(value not in self.not_in)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if self.greater_than is not None:
+            checks.append(number and value > self.greater_than)
+        if self.less_than is not None:
+            checks.append(number and value < self.less_than)
+        sized = isinstance(value, str | list | tuple | dict)
+        if self.longer_than is not None:
+            checks.append(sized and len(value) > self.longer_than)
+        if self.shorter_than is not None:
+            checks.append(sized and len(value) < self.shorter_than)
+        if self.matches is not None:
+            checks.append(isinstance(value, str) and re.search(self.matches, value) is not None)
+        return all(checks)
+
+    def describe(self) -> str:
+        parts = []
+        for name in ("equals", "in_", "not_in", "greater_than", "less_than"):
+            if name in self.model_fields_set:
+                parts.append(f"{name.rstrip('_').replace('_', ' ')} {getattr(self, name)!r}")
+        for name in ("longer_than", "shorter_than"):
+            if name in self.model_fields_set:
+                parts.append(f"{name.replace('_', ' ')} {getattr(self, name)}")
+        if self.matches is not None:
+            parts.append(f"matching /{self.matches}/")
+        return " and ".join(parts)
+
+
+class Rule(BaseModel):
+    """Calls of ``tool`` by ``principal`` whose arguments meet ``when`` get ``verdict``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tool: str | list[str] = "*"
+    principal: str | list[str] = "*"
+    when: dict[str, Condition] = Field(default_factory=dict)
+    verdict: Verdict
+    reason: str = Field(min_length=1)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _values_are_equality(cls, when: Any) -> Any:
+        if not isinstance(when, Mapping):
+            return when
+        return {k: v if isinstance(v, Mapping) else {"equals": v} for k, v in when.items()}
+
+    def covers(self, tool: str, principal: str) -> bool:
+        return _globbed(self.tool, tool) and _globbed(self.principal, principal)
+
+    def matches(self, call: ProposedCall) -> bool:
+        if not self.covers(call.tool.name, call.principal):
+            return False
+        return all(
+            name in call.arguments and condition.holds(call.arguments[name])
+            for name, condition in self.when.items()
+        )
+
+    def describe(self) -> str:
+        tools = self.tool if isinstance(self.tool, str) else ", ".join(self.tool)
+        who = self.principal if isinstance(self.principal, str) else ", ".join(self.principal)
+        text = f"{self.verdict.value} {tools}"
+        if who != "*":
+            text += f" for {who}"
+        if self.when:
+            text += " when " + " and ".join(f"{k} {c.describe()}" for k, c in self.when.items())
+        return text
+
+
+class PolicyDocument(BaseModel):
+    """A policy file's contents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: Verdict = Verdict.ALLOW
+    cost_threshold_usd: float | None = Field(None, ge=0)
+    rules: list[Rule] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RulesPolicy:
+    """A ``Policy`` deciding by a ``PolicyDocument``; ``source`` names where it came from."""
+
+    document: PolicyDocument
+    source: str = "(inline)"
+
+    def decide(self, call: ProposedCall) -> PolicyDecision:
+        verdicts: list[tuple[Verdict, str, str | None]] = []  # verdict, reason, rule
+        for index, rule in enumerate(self.document.rules):
+            if rule.matches(call):
+                verdicts.append((rule.verdict, rule.reason, f"rules[{index}]: {rule.describe()}"))
+        if not verdicts:
+            verdicts.append((self.document.default, "", None))
+        # Floors no file can lower.
+        if call.planned_destructive or call.tool.risk is Risk.DESTRUCTIVE:
+            verdicts.append((Verdict.ASK, "destructive", None))
+        if call.tool.requires_confirmation:
+            verdicts.append((Verdict.ASK, "needs confirmation", None))
+        cost = max(call.estimated_cost_usd, call.tool.cost_usd)
+        threshold = self.document.cost_threshold_usd
+        if threshold is not None and cost > threshold:
+            verdicts.append((Verdict.ASK, f"estimated cost ${cost:.2f} > ${threshold:.2f}", None))
+        verdict = max((v for v, _, _ in verdicts), key=_STRICTNESS.__getitem__)
+        winning = [(reason, rule) for v, reason, rule in verdicts if v is verdict]
+        reasons = tuple(dict.fromkeys(reason for reason, _ in winning if reason))
+        rules = [rule for _, rule in winning if rule]
+        if verdict is Verdict.ALLOW:
+            reasons = ()
+        return PolicyDecision(verdict, reasons, rule="; ".join(rules) or None)
+
+    def rules_for(self, tool: str, principal: str) -> list[Rule]:
+        """The rules that may apply to calls of ``tool`` by ``principal``."""
+        return [r for r in self.document.rules if r.covers(tool, principal)]
+
+    def principals(self) -> list[str]:
+        """The principals the file names (not globs)."""
+        names: dict[str, None] = {}
+        for rule in self.document.rules:
+            for who in [rule.principal] if isinstance(rule.principal, str) else rule.principal:
+                if not any(ch in who for ch in "*?["):
+                    names[who] = None
+        return list(names)
+
+
+def load_policy(path: str | Path) -> RulesPolicy:
+    """The policy in the YAML file ``path``; a ``PolicyFileError`` names the line of a mistake."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyFileError(f"cannot read the policy file {path}: {exc.strerror}") from None
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, *, source: str = "(inline)") -> RulesPolicy:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyFileError(f"policy file {source}{where}: not valid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise PolicyFileError(
+            f"policy file {source}, line 1: expected a mapping (default, rules...), "
+            f"got {type(data).__name__}"
+        )
+    try:
+        document = PolicyDocument.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        line = _line_of(node, first["loc"])
+        where = f", line {line}" if line else ""
+        raise PolicyFileError(
+            f"policy file {source}{where}: {format_validation_error(exc)}"
+        ) from None
+    return RulesPolicy(document, source)
+
+
+def _globbed(patterns: str | Sequence[str], name: str) -> bool:
+    patterns = [patterns] if isinstance(patterns, str) else patterns
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _line_of(node: Any, loc: Sequence[Any]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or of its nearest parent that exists)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if k.value == key), None)
+            if found is None:
+                found = next((k for k, _ in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            found = node.value[key]
+        else:
+            found = None
+        if found is None:
+            break
+        node, line = found, found.start_mark.line + 1
+    return line

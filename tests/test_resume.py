@@ -1,0 +1,257 @@
+"""Every run resumable, one writer per run, decisions bound to the call shown, and statuses that
+are never stale: the Runner's side of "runs you can trust"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from agentlab.errors import RunBusyError, RunStateError
+from agentlab.models.router import scripted_router
+from agentlab.models.script import parse_script
+from agentlab.orchestration import Agent, Runner, decision_for
+from agentlab.orchestration.approvals import DecisionRefused
+from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, tool
+from tests.conftest import Ledger, toy_tools
+from tests.scripts import plan, script, step, verdict
+
+
+class Crash(BaseException):
+    """The process dying inside a tool, after its effect."""
+
+
+async def drain(events: AsyncIterator[Any]) -> list[Any]:
+    return [e async for e in events]
+
+
+def crashing_agent(ledger: Ledger, text: str, crashes: list[bool]) -> Agent:
+    """The toy agent plus ``notify``, a non-idempotent tool that records its effect in the
+    ledger and then dies while ``crashes`` holds ``True``."""
+
+    @tool(risk=Risk.WRITE)
+    def notify(ctx: ToolContext, who: str) -> dict[str, Any]:
+        """Notify someone. Use it to tell a person the work is done."""
+        ledger.calls.append(("notify", {"who": who, "key": ctx.idempotency_key}))
+        if crashes and crashes.pop(0):
+            raise Crash
+        return {"notified": who}
+
+    return Agent(
+        "toy",
+        "a test agent",
+        toolsets=[toy_tools(ledger), FunctionToolset([notify])],
+        policy=DefaultPolicy(),
+        models=scripted_router(parse_script(text), source="test script"),
+    )
+
+
+NOTIFY = script(
+    planner=[plan(step("lookup", key="a"), step("notify", who="ada"))],
+    validator=[verdict(True, "told")],
+)
+
+
+async def crash_in_notify(runner: Runner, agent: Agent) -> str:
+    run_id, events = await runner.start(agent, "tell ada")
+    with pytest.raises(Crash):
+        await drain(events)
+    return run_id
+
+
+async def test_a_call_killed_after_its_effect_asks_a_human_and_happened_finishes_once(
+    settings, ledger
+):
+    agent = crashing_agent(ledger, NOTIFY, crashes=[True])
+    async with Runner(settings) as runner:
+        run_id = await crash_in_notify(runner, agent)
+
+        ended = (await drain(await runner.resume(run_id)))[-1]
+        view = await runner.get(run_id)
+        assert ended.status == "awaiting_human"
+        request = view.waiting_for
+        assert request is not None
+        assert (request["kind"], request["tool"], request["attempt"]) == (
+            "unknown_side_effect",
+            "notify",
+            1,
+        )
+        assert request["reasons"][0].startswith("unknown_side_effect: notify (step 1.2, attempt 1)")
+
+        decision = decision_for(request, happened=True, result={"notified": "ada", "checked": 1})
+        ended = (await drain(await runner.resume(run_id, decision)))[-1]
+        view = await runner.get(run_id)
+
+    assert ended.status == "completed"
+    assert ledger.names() == ["lookup", "notify"]  # the effect happened once
+    assert view.state["results"][-1]["outcome"]["output"] == {"notified": "ada", "checked": 1}
+
+
+async def test_run_it_again_runs_the_call_once_more(settings, ledger):
+    agent = crashing_agent(ledger, NOTIFY, crashes=[True])
+    async with Runner(settings) as runner:
+        run_id = await crash_in_notify(runner, agent)
+        await drain(await runner.resume(run_id))
+        request = (await runner.get(run_id)).waiting_for
+        ended = (await drain(await runner.resume(run_id, decision_for(request, approve=True))))[-1]
+
+    assert ended.status == "completed"
+    assert ledger.names() == ["lookup", "notify", "notify"]
+    assert ledger.calls[1][1]["key"] == ledger.calls[2][1]["key"]  # the same idempotency key
+
+
+async def test_a_stop_on_a_call_of_unknown_effect_ends_the_run(settings, ledger):
+    agent = crashing_agent(ledger, NOTIFY, crashes=[True])
+    async with Runner(settings) as runner:
+        run_id = await crash_in_notify(runner, agent)
+        await drain(await runner.resume(run_id))
+        request = (await runner.get(run_id)).waiting_for
+        decision = decision_for(request, stop=True, note="checked: unsure")
+        ended = (await drain(await runner.resume(run_id, decision)))[-1]
+
+    assert ended.status == "failed"
+    assert "stopped by a human at step 1.2 (notify): checked: unsure" in ended.outcome
+    assert ledger.names() == ["lookup", "notify"]
+
+
+async def test_a_run_killed_before_its_first_checkpoint_starts_again_from_its_task(
+    settings, ledger
+):
+    agent = crashing_agent(ledger, NOTIFY, crashes=[])
+    async with Runner(settings) as runner:
+        run_id, _never_iterated = await runner.start(agent, "tell ada")
+    # The process died there: a record, no checkpoint. (Closing the runner released its lease.)
+    async with Runner(settings) as runner:
+        record = runner.store.get_run(run_id)
+        runner._agents[record.agent] = agent  # the same process: the agent object is at hand
+        ended = (await drain(await runner.resume(run_id)))[-1]
+
+    assert ended.status == "completed"
+    assert ledger.names() == ["lookup", "notify"]
+
+
+async def test_a_run_held_by_a_live_process_cannot_be_resumed_by_another(settings, ledger):
+    agent = crashing_agent(ledger, NOTIFY, crashes=[True])
+    async with Runner(settings) as runner:
+        run_id = await crash_in_notify(runner, agent)
+        holder = runner.store.acquire_lease(run_id, ttl_s=30)  # another process's claim
+
+        with pytest.raises(RunBusyError, match=rf"being advanced by process {holder.holder}"):
+            await runner.resume(run_id)
+
+        runner.store.release_lease(holder)
+        assert (await drain(await runner.resume(run_id)))[-1].status == "awaiting_human"
+
+
+async def test_the_claim_of_a_process_that_died_is_taken_over(settings, ledger):
+    agent = crashing_agent(ledger, NOTIFY, crashes=[True])
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    async with Runner(settings) as runner:
+        run_id = await crash_in_notify(runner, agent)
+        runner.store.acquire_lease(run_id, ttl_s=30)
+        with runner.store._use() as conn:
+            conn.execute("UPDATE agentlab_run_leases SET pid = ?", (int(dead.stdout),))
+        [record] = await runner.list()
+        assert record.interrupted and record.holder is None
+
+        assert (await drain(await runner.resume(run_id)))[-1].status == "awaiting_human"
+
+
+async def test_a_decision_for_a_request_the_run_no_longer_waits_for_is_refused(settings, ledger):
+    text = script(
+        planner=[plan(step("wipe", key="a"), step("wipe", key="b"))],
+        validator=[verdict(True, "wiped")],
+    )
+    agent = crashing_agent(ledger, text, crashes=[])
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(agent, "wipe a and b")
+        await drain(events)
+        first = (await runner.get(run_id)).waiting_for
+        # Another person approves the first wipe meanwhile; the run now waits on the second.
+        await drain(await runner.resume(run_id, decision_for(first, approve=True)))
+        second = (await runner.get(run_id)).waiting_for
+        assert second["arguments"] == {"key": "b"}
+
+        with pytest.raises(DecisionRefused, match=r"the run is now waiting for wipe\(key='b'\)"):
+            await runner.resume(run_id, decision_for(first, approve=True))
+        with pytest.raises(RunStateError, match="must name the request it answers"):
+            await runner.resume(run_id, {"approve": True})
+
+        assert ledger.names() == ["wipe"]  # only the call that was shown and approved ran
+        tampered = {**decision_for(second, approve=True), "call_hash": first["call_hash"]}
+        with pytest.raises(DecisionRefused):
+            await runner.resume(run_id, tampered)
+    assert ledger.names() == ["wipe"]
+
+
+async def test_a_completed_run_left_with_a_stale_status_is_listed_as_it_ended(settings, ledger):
+    agent = crashing_agent(ledger, NOTIFY, crashes=[])
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(agent, "tell ada")
+        await drain(events)
+        # The process died after the last checkpoint, before the runs table was updated:
+        runner.store.set_status(run_id, "validating")
+        runner.store.acquire_lease(run_id, ttl_s=30)
+        with runner.store._use() as conn:
+            conn.execute("UPDATE agentlab_run_leases SET expires_at = ?", (time.time() - 1,))
+
+        [record] = await runner.list()
+        assert (record.status, record.interrupted) == ("completed", False)
+        assert runner.store.get_run(run_id).status == "completed"
+        with pytest.raises(RunStateError, match="has ended"):
+            await runner.resume(run_id)
+
+
+async def test_a_process_that_lost_its_claim_stops_before_its_next_call(settings, ledger):
+    agent = crashing_agent(ledger, NOTIFY, crashes=[])
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(agent, "tell ada")
+        async for event in events:
+            if type(event).__name__ == "PlanMade":
+                break
+        # Paused past its lease, this process's claim was taken over by another:
+        with runner.store._use() as conn:
+            conn.execute("UPDATE agentlab_run_leases SET token = 'someone-else'")
+        with pytest.raises(RunBusyError, match="another process may have taken over"):
+            async for _ in events:
+                pass
+    assert ledger.names() == []
+
+
+async def test_a_database_failing_mid_run_is_an_error_saying_the_run_is_saved(
+    settings, ledger, monkeypatch
+):
+    import sqlite3
+
+    from agentlab.errors import DamagedDataError
+
+    agent = crashing_agent(ledger, NOTIFY, crashes=[])
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(agent, "tell ada")
+        saver = runner._open().saver
+        writes = 0
+        real_put = saver.aput
+
+        async def failing_put(*args: Any, **kwargs: Any) -> Any:
+            nonlocal writes
+            writes += 1
+            if writes == 3:
+                raise sqlite3.OperationalError("disk I/O error")
+            return await real_put(*args, **kwargs)
+
+        monkeypatch.setattr(saver, "aput", failing_put)
+        with pytest.raises(DamagedDataError, match=rf"failed while run {run_id} advanced"):
+            await drain(events)
+        monkeypatch.setattr(saver, "aput", real_put)
+
+        assert (await drain(await runner.resume(run_id)))[-1].status == "completed"
+    assert ledger.names() == ["lookup", "notify"]
