@@ -51,6 +51,7 @@ _EXPORTS = {
     "Verdict": "agentlab.tools",
     "WrapperToolset": "agentlab.tools",
     "tool": "agentlab.tools",
+    "load_policy": "agentlab.tools",
     "Lab": "agentlab.lab",
     "Agent": "agentlab.orchestration",
     "Decision": "agentlab.orchestration",
@@ -115,6 +116,7 @@ __all__ = [
     "compile_agent",
     "decision_for",
     "load_agent",
+    "load_policy",
     "load_settings",
     "summarize",
     "tool",
@@ -194,5 +196,6 @@ if TYPE_CHECKING:
         Toolset,
         Verdict,
         WrapperToolset,
+        load_policy,
         tool,
     )

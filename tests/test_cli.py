@@ -23,12 +23,6 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 AGENTLAB = [sys.executable, "-m", "agentlab"]  # this interpreter, whatever is on PATH
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
-    return {**keep, "AGENTLAB_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "NO_COLOR": "1"}
-
-
 def agentlab(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*AGENTLAB, *map(str, args)],

@@ -22,11 +22,6 @@ def cli_env(data: Path) -> dict[str, str]:
     return {**keep, "AGENTLAB_DATA_DIR": str(data), "COLUMNS": "200", "NO_COLOR": "1"}
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return cli_env(tmp_path / "data")
-
-
 def database(env: dict[str, str]) -> Path:
     return Path(env["AGENTLAB_DATA_DIR"]) / RUNS
 

@@ -262,7 +262,11 @@ async def test_failed_step_replans_instead_of_repeating(make_agent, ledger):
             validator=[verdict(True)],
         )
     )
-    state = await Run(agent).start()
+    run = Run(agent)
+    state = await run.start()
+    # The re-planned write was proposed after the planner saw tool output: a human approves it.
+    assert (await run.waiting_for())["reasons"] == ["proposed after untrusted content from store"]
+    state = await run.decide(True)
     assert state["status"] == "completed"
     assert ("executing", "planning") in moves(state)
     assert "cannot be stored" in state["transitions"][1]["reason"]
@@ -272,8 +276,13 @@ async def test_failed_step_replans_instead_of_repeating(make_agent, ledger):
 async def test_identical_failed_call_is_not_run_again(make_agent, ledger):
     same = step("store", key="broken", value=1)
     agent = make_agent(script(planner=[plan(same), plan(same), plan(give_up="cannot store it")]))
-    state = await Run(agent).start()
-    assert errors(state)[1] == "the same call already failed earlier in this run"
+    run = Run(agent)
+    state = await run.start()
+    # Proposed again after its failure was seen: it runs only if a human says so.
+    assert len(state["results"]) == 1
+    assert (await run.waiting_for())["arguments"] == {"key": "broken", "value": 1}
+    state = await run.decide(False)
+    assert len(state["results"]) == 1
     assert state["status"] == "failed" and "cannot store it" in state["outcome"]
 
 
@@ -289,7 +298,9 @@ async def test_invalid_tool_arguments_are_a_result_the_planner_sees(make_agent, 
         )
     )
     seen = spy_on(agent, Role.PLANNER)
-    state = await Run(agent).start()
+    run = Run(agent)
+    await run.start()
+    state = await run.decide(True)  # the re-planned write, proposed after tool output
     first = state["results"][0]["outcome"]
     assert not first["ok"] and "value: Input should be less than or equal to 100" in first["error"]
     assert "Input should be less than or equal to 100" in prompt(seen[1])
@@ -352,7 +363,11 @@ async def test_executor_fills_in_arguments_the_plan_left_out(make_agent, ledger)
             validator=[verdict(True)],
         )
     )
-    state = await Run(agent).start()
+    run = Run(agent)
+    await run.start()
+    # The executor filled the value in after seeing the lookup's output: a human approves it.
+    assert (await run.waiting_for())["reasons"] == ["proposed after untrusted content from lookup"]
+    state = await run.decide(True)
     assert ledger.calls[1][1]["value"] == 7
     assert [c["role"] for c in state["model_calls"]] == ["planner", "executor", "validator"]
 
@@ -592,7 +607,7 @@ async def test_invalid_schema_tool_arguments_are_a_result_the_planner_sees(ledge
         schema_tool(ledger),
     )
     seen = spy_on(agent, Role.PLANNER)
-    state = await Run(agent).start()
+    state = await Run(agent).start()  # a read tool: tool output seen before is no concern
     first = state["results"][0]["outcome"]
     assert not first["ok"]
     assert first["error"] == "invalid arguments: tags: 'x' is not of type 'array'"

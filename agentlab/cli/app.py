@@ -286,6 +286,8 @@ def show(
     if view.state.get("plan"):
         console.print(render.plan_table(view.state["plan_round"], view.state["plan"]))
     console.print(render.transitions_table(view))
+    if view.state.get("policy_decisions"):
+        console.print(render.policy_table(view))
     console.print(render.results_table(view))
     if view.waiting_for:
         console.print(render.approval_panel(view.waiting_for))
@@ -326,6 +328,14 @@ def resume(
             help="Decide only if the run waits on this step (e.g. 1.2); refuse otherwise.",
         ),
     ] = None,
+    edited: Annotated[
+        str | None,
+        typer.Option(
+            "--args",
+            metavar="JSON",
+            help="With --approve: run the call with these arguments instead (a JSON object).",
+        ),
+    ] = None,
     note: Annotated[str, typer.Option(help="Why (recorded with the decision).")] = "",
 ) -> None:
     """Continue a saved run: decide what it waits for, or carry on after a crash.
@@ -344,7 +354,12 @@ def resume(
         raise typer.BadParameter("--result goes with --happened")
     if sum((approve, reject, happened)) > 1:
         raise typer.BadParameter("choose one of --approve, --reject and --happened")
+    if edited is not None and not approve:
+        raise typer.BadParameter("--args goes with --approve")
     output = _json_option("--result", result) if result is not None else None
+    arguments = _json_option("--args", edited) if edited is not None else None
+    if arguments is not None and not isinstance(arguments, dict):
+        raise typer.BadParameter('--args must be a JSON object: {"name": value, ...}')
     console = _console()
     interactive = sys.stdin.isatty()
     deciding = approve or reject or happened
@@ -362,9 +377,19 @@ def resume(
             )
         if deciding and waiting is not None:
             console.print(render.approval_panel(waiting))
+            if arguments is not None and waiting.get("kind") != "approval":
+                raise typer.BadParameter("--args edits a call waiting for approval")
             decision = decision_for(
-                waiting, approve=approve, note=note, stop=stop, happened=happened, result=output
+                waiting,
+                approve=approve,
+                note=note,
+                stop=stop,
+                happened=happened,
+                result=output,
+                arguments=arguments,
             )
+            if arguments is not None:
+                console.print(f"approving it with the arguments {json.dumps(arguments)}")
         elif deciding:  # the runner says why there is nothing to decide
             decision = {"approve": approve, "note": note}
         elif waiting is not None and interactive:
@@ -377,6 +402,78 @@ def resume(
         mode = "ask" if interactive else "leave"
         code = drive.drive(console, runner, run_id, events, decide=mode)
     raise typer.Exit(code)
+
+
+policy_app = typer.Typer(
+    help="Authorization policies as data (YAML files of rules).", no_args_is_help=True
+)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("check")
+def policy_check(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The policy file (YAML).")],
+    agent: Annotated[
+        str | None,
+        typer.Option(help="The agent whose tools to check: module:attr or file.py:attr."),
+    ] = None,
+) -> None:
+    """Check a policy file and explain, for each of the agent's tools, what each principal the
+    file names (and anyone else) gets: allow, ask or deny, why, and which argument conditions
+    would change it. A broken file is one error line naming the file, line and problem."""
+    from agentlab.cli import policy
+    from agentlab.tools.rules import load_policy
+
+    rules = load_policy(file)
+    _console().print(policy.table(rules, policy.explain(rules, _agent(ctx, agent))))
+
+
+tools_app = typer.Typer(help="An agent's tools, as a model sees them.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
+
+
+@tools_app.command("list")
+def tools_list(
+    ctx: typer.Context,
+    agent: Annotated[
+        str | None, typer.Option(help="The agent: module:attr or file.py:attr.")
+    ] = None,
+) -> None:
+    """Each of the agent's tools: description, input schema, risk, flags and source."""
+    from agentlab.cli import tools
+
+    definition = _agent(ctx, agent)
+    _console().print(tools.list_table(definition, tools.tools_of(definition)))
+
+
+@tools_app.command("lint")
+def tools_lint(
+    ctx: typer.Context,
+    agent: Annotated[
+        str | None, typer.Option(help="The agent: module:attr or file.py:attr.")
+    ] = None,
+) -> None:
+    """Flag what the agent's tools leave a model to guess: descriptions that do not say when to
+    use the tool, parameters without descriptions, ids without ranges, free strings named like
+    enums. Exit 1 if anything is flagged (for CI)."""
+    from agentlab.cli import tools
+    from agentlab.tools.lint import lint
+
+    definition = _agent(ctx, agent)
+    listed = tools.tools_of(definition)
+    findings = lint(listed)
+    for line in tools.lint_lines(findings):
+        print(line)
+    print(f"{definition.name}: {len(listed)} tool(s), {len(findings)} finding(s)")
+    if findings:
+        raise typer.Exit(1)
+
+
+def _agent(ctx: typer.Context, reference: str | None) -> Any:
+    from agentlab.orchestration import load_agent, normalize_reference
+
+    return load_agent(normalize_reference(reference or _settings(ctx).default_agent))
 
 
 @app.command()

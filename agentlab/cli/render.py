@@ -212,6 +212,24 @@ def results_table(view: RunView) -> Table:
     return table
 
 
+def policy_table(view: RunView) -> Table:
+    """Each call the policy decided on: for whom, the verdict, and the rule(s) behind it."""
+    table = Table(title="Policy decisions", title_justify="left")
+    for col in ("step", "tool", "principal", "verdict", "why"):
+        table.add_column(col)
+    styles = {"allow": "green", "ask": "yellow", "deny": "red"}
+    for d in view.state.get("policy_decisions", []):
+        why = "; ".join(filter(None, [", ".join(d["reasons"]), d.get("rule") or ""]))
+        table.add_row(
+            d["step_id"],
+            d["tool"],
+            d["principal"],
+            Text(d["verdict"], style=styles.get(d["verdict"], "")),
+            why,
+        )
+    return table
+
+
 def runs_table(records: Sequence[RunRecord]) -> Table:
     table = Table(title="Runs", title_justify="left")
     for col in ("run", "status", "agent", "task", "updated (UTC)"):

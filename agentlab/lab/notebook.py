@@ -142,10 +142,11 @@ class LabRun:
 
     # --- driving ------------------------------------------------------------------------------
 
-    async def approve(self, note: str = "") -> LabRun:
+    async def approve(self, note: str = "", *, arguments: dict[str, Any] | None = None) -> LabRun:
         """Approve the call this notebook shows the run waiting for (for a call of unknown
-        effect: run it again), and follow the run to its next stop."""
-        return await self.decide(self._answer(approve=True, note=note))
+        effect: run it again), and follow the run to its next stop. ``arguments`` edits the
+        call: it runs, and is recorded, with those instead."""
+        return await self.decide(self._answer(approve=True, note=note, arguments=arguments))
 
     async def reject(self, note: str = "", *, stop: bool = False) -> LabRun:
         """Reject the waiting call: the run re-plans without it, or ends if ``stop``."""

@@ -10,7 +10,7 @@ directly (e.g. by a LangGraph server) records the refusal and asks again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from langgraph.types import interrupt
@@ -56,8 +56,15 @@ def request_for(step: PlanStep, pending: PendingCall) -> dict[str, Any]:
     return request
 
 
-def ask(visit: Visit, step: PlanStep, pending: PendingCall) -> Update:
-    """Pause for the person's decision on ``pending``, then apply it.
+def ask(
+    visit: Visit,
+    step: PlanStep,
+    pending: PendingCall,
+    hash_call: Callable[[dict[str, Any]], str],
+) -> Update:
+    """Pause for the person's decision on ``pending``, then apply it. An approval may edit the
+    call's arguments: the edited call is what runs, what the approval is bound to (``hash_call``
+    names it as the executor will), and what is recorded.
 
     Only the interrupt sits before the decision: on resume this runs again from its top, so
     anything with a side effect belongs in ``execute``, after the decision is recorded.
@@ -106,6 +113,16 @@ def ask(visit: Visit, step: PlanStep, pending: PendingCall) -> Update:
             pending={**pending, "resolution": resolution, "unknown_attempt": None},
         )
     if decision["approve"]:
+        edited = decision.get("arguments")
+        if edited is not None and request["kind"] == APPROVAL:
+            call = hash_call(edited)
+            record = Approval(**{**record, "call_hash": call, "arguments": edited})
+            return visit.move(
+                Status.EXECUTING,
+                f"approved {name} with edited arguments {edited}{suffix}",
+                approvals=[record],
+                pending={**pending, "arguments": edited, "call_hash": call},
+            )
         return visit.move(Status.EXECUTING, f"approved {name}{suffix}", approvals=[record])
     answered = transcript.call_result(
         visit.node, pending, f"rejected by a human{suffix}", is_error=True
@@ -151,4 +168,10 @@ def as_decision(request: Mapping[str, Any], answer: Any) -> Decision:
     if answer.get("happened"):
         decision["happened"] = True
         decision["result"] = answer.get("result")
+    if answer.get("arguments") is not None:
+        if not isinstance(answer["arguments"], Mapping):
+            raise DecisionRefused(
+                f"edited arguments must be a JSON object, got {answer['arguments']!r}"
+            )
+        decision["arguments"] = dict(answer["arguments"])
     return decision

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -35,6 +36,7 @@ from agentlab.orchestration.state import (
     AgentState,
     PendingCall,
     PlanStep,
+    PolicyRecord,
     RunInput,
     Status,
     StepResult,
@@ -190,6 +192,7 @@ class AgentNodes:
             cursor=0,
             pending=None,
             feedback="",
+            plan_sources=_sources(state.get("results", [])),  # what the planner saw
             **logs,
         )
         if not steps:
@@ -207,6 +210,7 @@ class AgentNodes:
         tool = await self.executor.tools.get(step["tool"])
         assert tool is not None, "plan() admits only known tools"
         arguments = dict(step["arguments"])
+        sources = list(state.get("plan_sources", []))  # tool output the planner had seen
         tool_use_id: str | None = None
         logs: Update = {}
         problem = tool.invalid_arguments(arguments)
@@ -230,18 +234,34 @@ class AgentNodes:
                 return visit.move(Status.PLANNING, reason, feedback=reason, **logs)
             arguments = {**arguments, **call.arguments}
             tool_use_id = call.id
+            sources = _sources(state.get("results", []), sources)  # the executor saw these too
 
         decision = self.executor.decide(
-            tool, _call_request(step, arguments, approved=False), visit.ctx.principal
+            tool,
+            _call_request(step, arguments, approved=False, untrusted_sources=sources),
+            visit.ctx.principal,
         )
         reasons = list(decision.reasons) if decision.verdict is Verdict.ASK else []
+        call_hash = self.executor.call_hash(tool, arguments)
+        logs["policy_decisions"] = [
+            PolicyRecord(
+                step_id=step["id"],
+                tool=tool.name,
+                call_hash=call_hash,
+                principal=visit.ctx.principal,
+                verdict=decision.verdict.value,
+                reasons=list(decision.reasons),
+                rule=decision.rule,
+            )
+        ]
         pending = PendingCall(
             step_id=step["id"],
             tool=tool.name,
             arguments=arguments,
             approval_reasons=reasons,
             tool_use_id=tool_use_id,
-            call_hash=self.executor.call_hash(tool, arguments),
+            call_hash=call_hash,
+            untrusted_sources=sources,
         )
         if reasons:
             update = visit.move(
@@ -261,7 +281,12 @@ class AgentNodes:
         pending = state["pending"]
         assert pending is not None
         step = state["plan"][state["cursor"]]
-        return approvals.ask(self._visit("approve", state, runtime), step, pending)
+        tool = await self.executor.tools.get(pending["tool"])
+
+        def hash_call(arguments: dict[str, Any]) -> str:  # as execute will, for edited calls
+            return self.executor.call_hash(tool, arguments) if tool else pending["tool"]
+
+        return approvals.ask(self._visit("approve", state, runtime), step, pending, hash_call)
 
     async def execute(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """Run the pending call through the tool executor (which asks the policy again)."""
@@ -304,6 +329,7 @@ class AgentNodes:
             approved=approved,
             failed_before=fingerprint in state["failed_calls"],
             resolution=pending.get("resolution"),
+            untrusted_sources=pending.get("untrusted_sources", []),
         )
         try:
             outcome = await self.executor.run(request, scope, visit.emit)
@@ -437,6 +463,7 @@ def _call_request(
     approved: bool,
     failed_before: bool = False,
     resolution: Resolution | None = None,
+    untrusted_sources: Sequence[str] = (),
 ) -> CallRequest:
     return CallRequest(
         call_id=step["id"],
@@ -447,4 +474,10 @@ def _call_request(
         approved=approved,
         failed_before=failed_before,
         resolution=resolution,
+        untrusted_sources=tuple(untrusted_sources),
     )
+
+
+def _sources(results: Sequence[StepResult], known: Sequence[str] = ()) -> list[str]:
+    """The tools whose output is among ``results`` (untrusted content a model is shown)."""
+    return list(dict.fromkeys([*known, *(r["tool"] for r in results)]))

@@ -64,6 +64,8 @@ class PendingCall(TypedDict):
     call_hash: NotRequired[str]
     unknown_attempt: NotRequired[int | None]
     resolution: NotRequired[Resolution | None]
+    untrusted_sources: NotRequired[list[str]]
+    """The tools whose output a model had seen when it produced these arguments."""
 
 
 class StepResult(TypedDict):
@@ -91,6 +93,20 @@ class Approval(TypedDict):
     approved: bool
     note: str
     call_hash: NotRequired[str]
+    arguments: NotRequired[dict[str, Any]]
+    """The arguments as the approver edited them, if they did."""
+
+
+class PolicyRecord(TypedDict):
+    """What the policy decided of a call, for whom, and by which rule(s)."""
+
+    step_id: str
+    tool: str
+    call_hash: str
+    principal: str
+    verdict: str
+    reasons: list[str]
+    rule: str | None
 
 
 class TranscriptEntry(TypedDict):
@@ -119,7 +135,8 @@ class Decision(TypedDict):
     For an approval: ``approve`` runs the call; otherwise it is rejected (and the run re-plans,
     or with ``stop`` ends). For a call whose effect is unknown (``kind`` ``unknown_side_effect``):
     ``approve`` runs it again; ``happened`` records it as done, with ``result`` as its output;
-    otherwise the run re-plans without it (or with ``stop`` ends).
+    otherwise the run re-plans without it (or with ``stop`` ends). An approval may carry edited
+    ``arguments``: the call runs with those instead (and the policy is asked about it again).
     """
 
     approve: bool
@@ -129,6 +146,7 @@ class Decision(TypedDict):
     stop: NotRequired[bool]
     happened: NotRequired[bool]
     result: NotRequired[Any]
+    arguments: NotRequired[dict[str, Any]]
 
 
 def decision_for(
@@ -139,8 +157,10 @@ def decision_for(
     stop: bool = False,
     happened: bool = False,
     result: Any = None,
+    arguments: Mapping[str, Any] | None = None,
 ) -> Decision:
-    """A decision on ``request`` (the payload a paused run shows: ``RunView.waiting_for``)."""
+    """A decision on ``request`` (the payload a paused run shows: ``RunView.waiting_for``);
+    ``arguments`` edits the call an approval lets run."""
     decision = Decision(
         approve=approve,
         request_id=str(request["request_id"]),
@@ -151,6 +171,8 @@ def decision_for(
     if happened:
         decision["happened"] = True
         decision["result"] = result
+    if arguments is not None:
+        decision["arguments"] = dict(arguments)
     return decision
 
 
@@ -214,6 +236,8 @@ class AgentState(TypedDict):
     calls_per_role: dict[str, int]
     failed_calls: list[str]
     """Fingerprints of tool calls that failed, so the same call is not run twice."""
+    plan_sources: NotRequired[list[str]]
+    """The tools whose output the planner had seen when it made the current plan."""
     results: Annotated[list[StepResult], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)]
     transitions: Annotated[
         list[Transition], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
@@ -222,6 +246,7 @@ class AgentState(TypedDict):
         list[ModelCallRecord], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
     ]
     approvals: Annotated[list[Approval], DeltaChannel(_append)]
+    policy_decisions: NotRequired[Annotated[list[PolicyRecord], DeltaChannel(_append)]]
     transcript: Annotated[
         list[TranscriptEntry], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
     ]

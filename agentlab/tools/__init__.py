@@ -2,6 +2,7 @@
 
 from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
 from agentlab.tools.policy import DefaultPolicy, Policy, PolicyDecision, ProposedCall, Verdict
+from agentlab.tools.rules import PolicyFileError, RulesPolicy, load_policy
 from agentlab.tools.tool import (
     InvalidArguments,
     Risk,
@@ -22,8 +23,10 @@ __all__ = [
     "FunctionToolset",
     "InvalidArguments",
     "Policy",
+    "PolicyFileError",
     "ProposedCall",
     "Risk",
+    "RulesPolicy",
     "Tool",
     "ToolContext",
     "ToolError",
@@ -34,5 +37,6 @@ __all__ = [
     "Verdict",
     "WrapperToolset",
     "format_validation_error",
+    "load_policy",
     "tool",
 ]

@@ -25,7 +25,14 @@ from agentlab.tools.journal import (
     canonical_arguments,
 )
 from agentlab.tools.policy import Policy, PolicyDecision, ProposedCall, Verdict
-from agentlab.tools.tool import InvalidArguments, Tool, ToolContext, ToolError, ToolOutcome
+from agentlab.tools.tool import (
+    InvalidArguments,
+    Risk,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolOutcome,
+)
 from agentlab.tools.toolset import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -37,7 +44,9 @@ class CallRequest:
 
     ``approved`` says a human approved exactly this call; ``failed_before`` that the same call
     (tool and arguments) already failed in this run, so it is not run again unless approved;
-    ``resolution`` is a human's answer about an earlier attempt whose effect is unknown.
+    ``resolution`` is a human's answer about an earlier attempt whose effect is unknown;
+    ``untrusted_sources`` names the tools whose output a model had seen when it produced the
+    arguments (tool output is untrusted: it may carry instructions).
     """
 
     call_id: str
@@ -48,6 +57,7 @@ class CallRequest:
     approved: bool = False
     failed_before: bool = False
     resolution: Resolution | None = None
+    untrusted_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +99,13 @@ class ToolExecutor:
         return call_hash(tool.name, self.canonical(tool, arguments))
 
     def decide(self, tool: Tool, request: CallRequest, principal: str) -> PolicyDecision:
-        """What the policy says of ``request`` (the approval gate asks this before pausing)."""
-        return self.policy.decide(
+        """What the policy says of ``request`` (the approval gate asks this before pausing).
+
+        Whatever the policy says, a write, destructive or egress call whose arguments a model
+        produced after seeing tool output asks a human: that output may have carried
+        instructions (a prompt injection) the model followed.
+        """
+        decision = self.policy.decide(
             ProposedCall(
                 tool=tool,
                 arguments=request.arguments,
@@ -99,6 +114,19 @@ class ToolExecutor:
                 estimated_cost_usd=request.estimated_cost_usd,
             )
         )
+        if decision.verdict is not Verdict.ALLOW or not request.untrusted_sources:
+            return decision
+        if tool.risk is Risk.READ and not self.sends_data_out(tool):
+            return decision
+        sources = ", ".join(request.untrusted_sources)
+        return PolicyDecision(
+            Verdict.ASK, (f"proposed after untrusted content from {sources}",), decision.rule
+        )
+
+    def sends_data_out(self, tool: Tool) -> bool:
+        """The tool is declared ``egress``, or the policy flags it so."""
+        flagged = getattr(self.policy, "sends_data_out", None)
+        return tool.egress or (callable(flagged) and bool(flagged(tool.name)))
 
     async def run(self, request: CallRequest, scope: CallScope, emit: Emit) -> ToolOutcome:
         """Make the call, or refuse it; either way return its outcome and emit ``ToolCalled``.

@@ -4,6 +4,7 @@
 
     default: allow                  # when no rule matches
     cost_threshold_usd: 1.0         # steps estimated above this ask (optional)
+    egress: [send_*, "upload_*"]    # tools that send data out (see the executor: untrusted content)
     rules:
       - tool: send_notification
         when: {channel: sms}
@@ -139,11 +140,13 @@ class Rule(BaseModel):
             for name, condition in self.when.items()
         )
 
-    def describe(self) -> str:
+    def describe(self, *, subject: bool = True) -> str:
+        """``deny delete_* for support-bot when ...`` (without tool and principal: not
+        ``subject``)."""
         tools = self.tool if isinstance(self.tool, str) else ", ".join(self.tool)
         who = self.principal if isinstance(self.principal, str) else ", ".join(self.principal)
-        text = f"{self.verdict.value} {tools}"
-        if who != "*":
+        text = f"{self.verdict.value} {tools}" if subject else self.verdict.value
+        if who != "*" and subject:
             text += f" for {who}"
         if self.when:
             text += " when " + " and ".join(f"{k} {c.describe()}" for k, c in self.when.items())
@@ -157,6 +160,8 @@ class PolicyDocument(BaseModel):
 
     default: Verdict = Verdict.ALLOW
     cost_threshold_usd: float | None = Field(None, ge=0)
+    egress: list[str] = Field(default_factory=list)
+    """Globs of tools that send data out (besides those declared ``egress``)."""
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -190,6 +195,10 @@ class RulesPolicy:
         if verdict is Verdict.ALLOW:
             reasons = ()
         return PolicyDecision(verdict, reasons, rule="; ".join(rules) or None)
+
+    def sends_data_out(self, tool: str) -> bool:
+        """Whether the file flags ``tool`` as egress: after untrusted content it asks first."""
+        return _globbed(self.document.egress, tool)
 
     def rules_for(self, tool: str, principal: str) -> list[Rule]:
         """The rules that may apply to calls of ``tool`` by ``principal``."""

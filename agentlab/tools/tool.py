@@ -92,6 +92,10 @@ class Tool:
     timeout_s: float = DEFAULT_TIMEOUT_S
     requires_confirmation: bool = False
     cost_usd: float = 0.0
+    egress: bool = False
+    """The tool sends data out (mail, webhooks, uploads): after untrusted content, ask first."""
+    source: str = ""
+    """Where the tool comes from: the function (``module:qualname``), a server..."""
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -108,6 +112,10 @@ class Tool:
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """The arguments as the tool receives them; raises ``InvalidArguments``."""
+        if not isinstance(arguments, Mapping):
+            raise InvalidArguments(
+                f"arguments must be a JSON object of named values, got {type(arguments).__name__}"
+            )
         return self.validator(dict(arguments))
 
     def invalid_arguments(self, arguments: Mapping[str, Any]) -> str | None:
@@ -163,6 +171,7 @@ class Tool:
             args = (ctx, arguments) if wants_context else (arguments,)
             return await _call(function, *args)
 
+        options.setdefault("source", _where(function))
         return cls(name, description, schema, handle, validate, **options)
 
 
@@ -175,6 +184,7 @@ def tool(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     requires_confirmation: bool = False,
     cost_usd: float = 0.0,
+    egress: bool = False,
 ) -> Any:
     """Declare a tool from a typed function: ``@tool`` or ``@tool(risk=Risk.WRITE, ...)``.
 
@@ -215,6 +225,8 @@ def tool(
             timeout_s=timeout_s,
             requires_confirmation=requires_confirmation,
             cost_usd=cost_usd,
+            egress=egress,
+            source=_where(f),
         )
 
     return wrap(fn) if fn is not None else wrap
@@ -227,6 +239,12 @@ def format_validation_error(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "arguments"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
+
+
+def _where(function: Callable[..., Any]) -> str:
+    module = getattr(function, "__module__", None) or "?"
+    name = getattr(function, "__qualname__", None) or type(function).__name__
+    return f"{module}:{name}"
 
 
 async def _call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -2,7 +2,7 @@
 
 Its reference is ``agentlab.domains.support:agent``. The customer database is its ``deps``: the
 file ``support.sqlite`` in the data directory (or the run option ``db_path``), created and seeded
-on the first tool call of a run.
+on the first tool call of a run. Its policy is the file ``policy.yaml`` beside this module.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from typing import Any
 from agentlab.domains.support.db import SupportDatabase
 from agentlab.domains.support.tools import support_tools
 from agentlab.orchestration.agent import Agent
+from agentlab.tools.rules import load_policy
+
+POLICY_FILE = Path(__file__).with_name("policy.yaml")
 
 
 def open_database(data_dir: Path, options: Mapping[str, Any]) -> SupportDatabase:
@@ -30,5 +33,6 @@ agent = Agent(
         "notifications, and deletes customer records when a customer asks to close their account."
     ),
     toolsets=[support_tools],
+    policy=load_policy(POLICY_FILE),
     deps=open_database,
 )

@@ -1,0 +1,62 @@
+"""``agentlab policy check``: what a policy file gives each principal, tool by tool."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+
+from agentlab.orchestration import Agent
+from agentlab.tools import ProposedCall, ToolRegistry
+from agentlab.tools.rules import RulesPolicy
+
+ANYONE_ELSE = "(anyone else)"
+_STYLE = {"allow": "green", "ask": "yellow", "deny": "red"}
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """What ``principal`` gets for ``tool``: with no argument conditions, and the conditions
+    that would change it."""
+
+    tool: str
+    principal: str
+    verdict: str
+    why: str
+    conditional: list[str]
+
+
+def explain(policy: RulesPolicy, agent: Agent) -> list[Verdicts]:
+    """For each of ``agent``'s tools and each principal the file names (and anyone else)."""
+    tools = asyncio.run(ToolRegistry(agent.toolsets).tools())
+    principals = [*policy.principals(), ANYONE_ELSE]
+    out = []
+    for tool in tools:
+        for principal in principals:
+            decision = policy.decide(ProposedCall(tool, principal=principal))
+            why = "; ".join(filter(None, [", ".join(decision.reasons), decision.rule or ""]))
+            parameters = set(tool.input_schema.get("properties", {}))
+            conditional = [
+                f"{rule.describe(subject=False)}: {rule.reason}"
+                for rule in policy.rules_for(tool.name, principal)
+                if rule.when and set(rule.when) <= parameters
+            ]
+            out.append(Verdicts(tool.name, principal, decision.verdict.value, why, conditional))
+    return out
+
+
+def table(policy: RulesPolicy, verdicts: list[Verdicts]) -> Table:
+    t = Table(title=f"Policy {policy.source}", title_justify="left", show_lines=True)
+    for col in ("tool", "principal", "verdict", "why", "depending on the arguments"):
+        t.add_column(col)
+    for v in verdicts:
+        t.add_row(
+            v.tool,
+            v.principal,
+            Text(v.verdict, style=_STYLE[v.verdict]),
+            v.why or ("no rule: the file's default" if v.verdict == "allow" else ""),
+            "\n".join(v.conditional),
+        )
+    return t

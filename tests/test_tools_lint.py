@@ -1,0 +1,103 @@
+"""Tools that explain themselves: ``agentlab tools lint`` flags what a tool's declaration leaves a
+model to guess; ``agentlab tools list`` shows each tool's schema, risk and source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from agentlab.tools import Risk, Tool, tool
+from agentlab.tools.lint import lint
+from tests.test_cli import agentlab
+
+VAGUE = '''
+from typing import Annotated
+from pydantic import Field
+from agentlab import Agent, FunctionToolset, tool
+
+@tool
+def notify(user_id: int, channel: str, text: Annotated[str, Field(description="What to say.")]):
+    """Notify a user."""
+    return {}
+
+agent = Agent("vague", "a vaguely described agent", toolsets=[FunctionToolset([notify])])
+'''
+
+
+@tool
+def clear(
+    customer_id: Annotated[int, Field(ge=1, description="The customer's id.")],
+    channel: Annotated[str, Field(pattern="^(email|sms)$", description="How to reach them.")],
+) -> dict[str, Any]:
+    """Send a customer a reminder. Use it only when the customer asked to be reminded."""
+    return {}
+
+
+@tool
+def vague(user_id: int, status: str) -> dict[str, Any]:
+    """Update a user."""
+    return {}
+
+
+def test_lint_flags_what_a_declaration_leaves_a_model_to_guess():
+    assert [str(f) for f in lint([vague])] == [
+        "vague: the description does not say when to use the tool (e.g. 'Use it to ...', "
+        "'Only when ...')",
+        "vague.user_id: has no description",
+        "vague.user_id: an id without a range (minimum)",
+        "vague.status: has no description",
+        "vague.status: a free string named like a set of values: give it an enum",
+    ]
+
+
+def test_a_well_declared_tool_has_no_findings():
+    assert lint([clear]) == []
+
+
+def test_lint_reads_json_schema_tools_and_referenced_definitions():
+    schema = {
+        "type": "object",
+        "$defs": {"Mode": {"type": "string", "enum": ["fast", "safe"]}},
+        "properties": {
+            "mode": {"$ref": "#/$defs/Mode", "description": "How careful to be."},
+            "order_id": {"type": "integer", "description": "The order.", "minimum": 1},
+            "format": {"type": "string", "description": "The output format."},
+        },
+    }
+    described = Tool.from_schema(
+        "export",
+        "Export an order. Use it when asked for a file.",
+        schema,
+        lambda a: a,
+        risk=Risk.READ,
+    )
+    assert [str(f) for f in lint([described])] == [
+        "export.format: a free string named like a set of values: give it an enum"
+    ]
+
+
+def test_tools_lint_exits_1_with_one_line_per_finding(env, tmp_path):
+    path = tmp_path / "vague.py"
+    path.write_text(VAGUE)
+    result = agentlab(env, "tools", "lint", "--agent", f"{path}:agent")
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert "notify.user_id: an id without a range (minimum)" in lines
+    assert "notify.channel: a free string named like a set of values: give it an enum" in lines
+    assert lines[-1] == "vague: 1 tool(s), 5 finding(s)"
+
+
+def test_the_support_tools_pass_the_lint(env):
+    result = agentlab(env, "tools", "lint", "--agent", "agentlab.domains.support:agent")
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.strip() == "support: 3 tool(s), 0 finding(s)"
+
+
+def test_tools_list_shows_schema_risk_and_source(env):
+    result = agentlab(env, "tools", "list", "--agent", "agentlab.domains.support:agent")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "agentlab.domains.support.tools:delete_customer" in out
+    assert "destructive" in out and "needs confirmation" in out
+    assert '"maxLength": 500' in out
