@@ -287,3 +287,27 @@ def test_call_hash_uses_the_canonical_arguments(effects):
     assert as_text == as_float == call_hash("lookup", {"customer_id": 9999})
     assert executor.call_hash(lookup, {"customer_id": 9998}) != as_text
     assert call_hash("t", {"a": 1, "b": 2}) == call_hash("t", {"b": 2, "a": 1})
+
+
+def test_a_damaged_journal_row_is_an_error_naming_the_run_and_doctor_finds_it(store):
+    from agentlab.errors import DamagedDataError
+
+    store.journal_start(
+        "run-1", "1.1", tool="append", call_hash="h", arguments={}, attempt=1, lease=None
+    )
+    with store._use() as conn:
+        conn.execute("UPDATE agentlab_tool_journal SET arguments = '{not json'")
+
+    with pytest.raises(DamagedDataError, match=r"run run-1: the journal entry of call 1.1"):
+        store.journal_entry("run-1", "1.1")
+    assert any("the journal entry of call 1.1 (append) is unreadable" in p for p in store.check())
+
+
+async def test_another_call_journaled_under_the_same_id_is_neither_replayed_nor_run(effects, store):
+    await run_call(make_executor(effects, store), "append", {"text": "first"})
+
+    outcome = await run_call(make_executor(effects, store), "append", {"text": "second"})
+
+    assert outcome["ok"] is False
+    assert "was journaled for another call (append); it was not run" in outcome["error"]
+    assert effects.lines() == ["run-1:1.1 first"]

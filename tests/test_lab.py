@@ -176,3 +176,13 @@ async def test_a_run_of_a_notebook_agent_is_shown_from_a_shell(lab):
         stdin=subprocess.DEVNULL,
     )
     assert resumed.returncode == 2 and "agentlab promote" in resumed.stderr
+
+
+async def test_a_run_whose_event_callback_fails_lets_go_of_the_run(lab):
+    def fail(event: Any) -> None:
+        raise RuntimeError("a notebook cell's callback failed")
+
+    with pytest.raises(RuntimeError, match="callback failed"):
+        await lab.start(filing_agent([]), "shred the memo", on_event=fail)
+    [record] = await lab.runner.list()
+    assert record.lease is None  # released: another process may resume the run at once

@@ -5,7 +5,7 @@ the run and shown; ``agentlab policy check`` explains a file."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -205,3 +205,25 @@ def test_every_decision_is_recorded_with_the_run_and_shown(env):
     assert verdicts["send_notification"] == "ask"
     assert "rules[2]: deny delete_* for support-bot" in shown.stdout
     assert "delete_customer is denied by policy" in shown.stdout
+
+
+async def test_the_policy_judges_the_arguments_the_tool_would_receive():
+    from agentlab.tools import tool
+
+    @tool(risk=Risk.WRITE)
+    def transfer(amount: float, to: Literal["internal", "external"] = "external") -> str:
+        """Transfer money. Use it when a refund is due."""
+        return "sent"
+
+    from agentlab.tools import CallRequest, FunctionToolset, ToolExecutor
+
+    policy = parse_policy(
+        "rules:\n"
+        "  - {tool: transfer, when: {amount: {greater_than: 100}}, verdict: deny, reason: big}\n"
+        "  - {tool: transfer, when: {to: external}, verdict: ask, reason: leaves the company}\n"
+    )
+    executor = ToolExecutor(ToolRegistry([FunctionToolset([transfer])]), policy)
+    as_text = executor.decide(transfer, CallRequest("1.1", "transfer", {"amount": "5000"}), "a")
+    defaulted = executor.decide(transfer, CallRequest("1.1", "transfer", {"amount": 5}), "a")
+    assert as_text.verdict is Verdict.DENY  # "5000" is the number 5000 to the tool
+    assert defaulted.verdict is Verdict.ASK  # `to` defaults to "external"

@@ -255,3 +255,69 @@ async def test_a_database_failing_mid_run_is_an_error_saying_the_run_is_saved(
 
         assert (await drain(await runner.resume(run_id)))[-1].status == "completed"
     assert ledger.names() == ["lookup", "notify"]
+
+
+async def test_two_runs_on_one_thread_never_share_a_step_id_or_an_outcome(settings, ledger):
+    """A LangGraph server runs many tasks on one thread: each call is its own."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.types import Command
+
+    from agentlab.orchestration import RunContext, compile_agent, initial_state
+    from tests.conftest import decide_graph
+
+    # A scripted model replays from its first turn in each run: both runs plan the same store.
+    text = script(planner=[plan(step("store", key="a", value=1))], validator=[verdict(True)])
+    agent = crashing_agent(ledger, text, crashes=[])
+    graph = compile_agent(agent, settings=settings, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "thread-1"}}
+    for task in ("store a", "store a again"):
+        await graph.ainvoke(initial_state(task), config, context=RunContext())
+    # The second run's planner saw the first run's tool output: its write waits for a human.
+    approval = await decide_graph(graph, config, approve=True)
+    await graph.ainvoke(Command(resume=approval), config, context=RunContext())
+
+    state = (await graph.aget_state(config)).values
+    # The second run's step is 2.1, not 1.1 again: its call ran, not the first run's replayed.
+    assert [c[1]["idem"] for c in ledger.calls] == ["thread-1:1.1", "thread-1:2.1"]
+    assert [r["step_id"] for r in state["results"]] == ["1.1", "2.1"]
+    assert state["status"] == "completed"
+
+
+async def test_a_failed_renewal_of_the_claim_is_retried(settings, ledger, monkeypatch):
+    import asyncio as aio
+
+    @tool(risk=Risk.WRITE)
+    async def slow(ctx: ToolContext, who: str) -> dict[str, Any]:
+        """Take a while. Use it to wait."""
+        await aio.sleep(1.6)
+        return {"waited": who}
+
+    agent = crashing_agent(
+        ledger, script(planner=[plan(step("slow", who="x"))], validator=[verdict(True)]), crashes=[]
+    )
+    agent.toolsets.append(FunctionToolset([slow]))
+    settings = settings.model_copy(update={"lease_ttl_s": 2.0})
+    async with Runner(settings) as runner:
+        real = runner.store.renew_lease
+        failures = iter([True])
+
+        def flaky(lease: Any, ttl: float) -> bool:
+            if next(failures, False):
+                raise OSError("the database blinked")
+            return real(lease, ttl)
+
+        monkeypatch.setattr(runner.store, "renew_lease", flaky)
+        run_id, events = await runner.start(agent, "wait")
+        assert (await drain(events))[-1].status == "completed"
+
+
+async def test_happened_is_refused_as_an_answer_to_an_approval(settings, ledger):
+    text = script(planner=[plan(step("wipe", key="a"))], validator=[verdict(True)])
+    agent = crashing_agent(ledger, text, crashes=[])
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(agent, "wipe a")
+        await drain(events)
+        request = (await runner.get(run_id)).waiting_for
+        with pytest.raises(DecisionRefused, match="'happened' answers a call of unknown effect"):
+            await runner.resume(run_id, decision_for(request, happened=True))
+    assert ledger.calls == []

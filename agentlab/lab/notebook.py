@@ -14,11 +14,12 @@ shows in ``agentlab runs`` and can be resumed from a shell, and the other way ro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agentlab.config import Settings, load_settings
 from agentlab.errors import ConfigError, RunStateError
@@ -180,10 +181,12 @@ class LabRun:
         return self
 
     async def _follow(self, events: AsyncIterator[RunEvent]) -> None:
-        async for event in events:
-            self.events.append(event)
-            if self.on_event is not None:
-                self.on_event(event)
+        # Closed however the loop ends (an on_event callback may raise), so the run is let go.
+        async with contextlib.aclosing(cast(AsyncGenerator[RunEvent, None], events)) as stream:
+            async for event in stream:
+                self.events.append(event)
+                if self.on_event is not None:
+                    self.on_event(event)
         await self.refresh()
 
     # --- reading ------------------------------------------------------------------------------

@@ -165,6 +165,16 @@ def as_decision(request: Mapping[str, Any], answer: Any) -> Decision:
         note=str(answer.get("note") or ""),
         stop=bool(answer.get("stop", False)),
     )
+    unknown = request.get("kind") == UNKNOWN_SIDE_EFFECT
+    if answer.get("happened") and not unknown:
+        raise DecisionRefused(
+            "'happened' answers a call of unknown effect; this request is an approval: "
+            "approve or reject it"
+        )
+    if answer.get("arguments") is not None and unknown:
+        raise DecisionRefused(
+            "edited arguments go with an approval; a call of unknown effect runs again as it was"
+        )
     if answer.get("happened"):
         decision["happened"] = True
         decision["result"] = answer.get("result")

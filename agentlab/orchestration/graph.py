@@ -107,8 +107,9 @@ def compile_agent(
     Without ``models`` the agent's own router is used (Claude per ``settings`` otherwise); without
     ``settings`` they are loaded from the environment. The graph takes a ``RunContext``
     (``context=``) with each invocation. Tool calls are journaled in ``journal``, keyed by run
-    (thread) id: pass a durable one (``served_journal``) where thread ids are never reused, as in
-    a LangGraph server; the default journal lives in memory, with the graph.
+    (thread) id and step id (steps keep counting across runs on one thread): pass a durable one
+    (``served_journal``) for a LangGraph server; the default journal lives in memory, with the
+    graph.
     """
     if settings is None:
         from agentlab.config import load_settings

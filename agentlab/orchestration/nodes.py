@@ -37,7 +37,6 @@ from agentlab.orchestration.state import (
     PendingCall,
     PlanStep,
     PolicyRecord,
-    RunInput,
     Status,
     StepResult,
     begin_state,
@@ -101,7 +100,7 @@ class AgentNodes:
 
     # --- nodes ------------------------------------------------------------------------------
 
-    async def begin(self, state: RunInput) -> Update:
+    async def begin(self, state: AgentState) -> Update:
         """Start the run from what the caller gave: the task (and maybe principal, session)."""
         return begin_state(state)
 

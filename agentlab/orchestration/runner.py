@@ -17,6 +17,8 @@ which is only a copy for listing (reconciled with the checkpoint when its writer
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ from agentlab.errors import (
 from agentlab.events import RunEnded, RunEvent, StatusChanged, event_from_dict
 from agentlab.models.router import ModelRouter, ModelSpec, unavailable_router
 from agentlab.orchestration.agent import Agent
-from agentlab.orchestration.approvals import DecisionRefused
+from agentlab.orchestration.approvals import DecisionRefused, as_decision
 from agentlab.orchestration.context import RunContext, default_principal
 from agentlab.orchestration.database import RunDatabase, open_run_database
 from agentlab.orchestration.deps import Deps
@@ -54,7 +56,6 @@ from agentlab.orchestration.state import (
     TERMINAL,
     Decision,
     Status,
-    decision_problem,
     describe_request,
     initial_state,
 )
@@ -63,6 +64,7 @@ from agentlab.store.records import SETTLED
 from agentlab.tools.journal import LeaseLostError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 Graph = CompiledStateGraph[Any, RunContext, Any, Any]
 
 
@@ -212,9 +214,10 @@ class Runner:
                     f"run {run_id} is waiting for a decision on {describe_request(waiting)}: "
                     "resume it with a decision (approve or reject)"
                 )
-            problem = decision_problem(waiting, decision)
-            if problem is not None:
-                raise DecisionRefused(f"run {run_id}: {problem}")
+            try:
+                as_decision(waiting, decision)  # what the approve node will accept
+            except DecisionRefused as exc:
+                raise DecisionRefused(f"run {run_id}: {exc}") from None
             return Command(resume=decision)
         ended = bool(snapshot.values) and not snapshot.next and status in TERMINAL
         if ended:
@@ -297,15 +300,26 @@ class Runner:
             await asyncio.to_thread(self._database.store.release_lease, lease)
 
     async def _keep(self, lease: Lease, lost: asyncio.Event) -> None:
-        """Renew ``lease`` while the run advances; set ``lost`` if another process took it."""
+        """Renew ``lease`` while the run advances; set ``lost`` once it is gone: taken by another
+        process, or expired because renewing kept failing (a database hiccup is retried)."""
         ttl = self._settings.lease_ttl_s
+        expires = time.time() + ttl
         while True:
             await asyncio.sleep(ttl / 3)
-            if self._database is None or not await asyncio.to_thread(
-                self._database.store.renew_lease, lease, ttl
-            ):
+            if self._database is None:
                 lost.set()
                 return
+            try:
+                renewed = await asyncio.to_thread(self._database.store.renew_lease, lease, ttl)
+            except Exception:
+                log.warning("could not renew the claim on run %s; retrying", lease.run_id)
+                if time.time() < expires:
+                    continue
+                renewed = False
+            if not renewed:
+                lost.set()
+                return
+            expires = time.time() + ttl
 
     def _definition(self, agent: str | Agent | None) -> tuple[str, Agent]:
         if isinstance(agent, Agent):
@@ -390,6 +404,7 @@ class Runner:
         lost: asyncio.Event,
     ) -> AsyncIterator[RunEvent]:
         run_id = ctx.run_id or ""
+        database = self._open()  # bound now: the runner may be closed when the stream is
         stream = graph.astream(payload, config, context=ctx, stream_mode="custom")
         try:
             async for chunk in stream:
@@ -403,8 +418,8 @@ class Runner:
                         self.store.set_status, run_id, event.transition["target"]
                     )
                 yield event
-        except self._open().failures as exc:
-            where = self._open().where
+        except database.failures as exc:
+            where = database.where
             raise DamagedDataError(
                 f"the runs database {where} failed while run {run_id} advanced "
                 f"({type(exc).__name__}: {exc}): the run is saved up to its last checkpoint; "

@@ -276,13 +276,17 @@ def initial_state(task: str) -> RunInput:
     return RunInput(task=task)
 
 
-def begin_state(run: RunInput) -> dict[str, Any]:
-    """The whole state of a run that starts with ``run``: what the ``begin`` node writes."""
+def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole state of a run that starts with ``run``: what the ``begin`` node writes.
+
+    Planning rounds keep counting from an earlier run on the same thread (a LangGraph server
+    runs many on one thread), so step ids, which key the tool journal, are never reused.
+    """
     return {
         "status": Status.PLANNING.value,
         "iterations": 0,
         "plan": [],
-        "plan_round": 0,
+        "plan_round": int(run.get("plan_round") or 0),
         "cursor": 0,
         "pending": None,
         "feedback": "",

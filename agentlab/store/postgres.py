@@ -31,6 +31,7 @@ from agentlab.config import masked_url
 from agentlab.errors import ConfigError, DamagedDataError, RunBusyError, RunNotFoundError
 from agentlab.store.records import DamagedRun, Lease, RunRecord, this_host
 from agentlab.store.rows import (
+    ALL_CALLS,
     ALL_LEASES,
     COLUMNS,
     FROM_RUNS,
@@ -419,7 +420,8 @@ class PostgresRunStore:
             orphans = conn.execute(ORPHANED_CALLS).fetchall()
             open_calls = conn.execute(OPEN_CALLS).fetchall()
             leases = conn.execute(ALL_LEASES).fetchall()
-        return problems(orphans, open_calls, leases, self.list_runs(limit=1_000_000))
+            calls = conn.execute(ALL_CALLS).fetchall()
+        return problems(orphans, open_calls, leases, self.list_runs(limit=1_000_000), calls)
 
 
 def _connect_options() -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from agentlab.errors import DamagedDataError
 from agentlab.store.records import DamagedRun, Lease, RunRecord
 from agentlab.tools.journal import JournalEntry
 
@@ -44,15 +45,24 @@ def record_from_row(row: tuple[Any, ...]) -> RunRecord | DamagedRun:
 
 
 def entry_from_row(row: tuple[Any, ...]) -> JournalEntry:
+    """A journal row as an entry; ``DamagedDataError`` if its JSON cannot be read."""
     run_id, call_id, tool, hashed, arguments, attempt, outcome, started, finished = row
+    try:
+        parsed_arguments = json.loads(arguments)
+        parsed_outcome = None if outcome is None else json.loads(outcome)
+    except (TypeError, ValueError) as exc:
+        raise DamagedDataError(
+            f"run {run_id}: the journal entry of call {call_id} ({tool}) is unreadable ({exc}): "
+            f"the run cannot go on past it; 'agentlab doctor' checks the database"
+        ) from None
     return JournalEntry(
         run_id,
         call_id,
         tool,
         hashed,
-        json.loads(arguments),
+        parsed_arguments,
         attempt,
-        None if outcome is None else json.loads(outcome),
+        parsed_outcome,
         started,
         finished,
     )
@@ -74,6 +84,7 @@ OPEN_CALLS = (
     "AND r.status NOT IN ('completed', 'failed')"
 )
 ALL_LEASES = f"SELECT run_id, token, host, pid, expires_at FROM {LEASES}"
+ALL_CALLS = f"SELECT {JOURNAL_COLUMNS} FROM {JOURNAL}"
 
 
 def problems(
@@ -81,6 +92,7 @@ def problems(
     open_calls: Sequence[Sequence[Any]],
     leases: Sequence[Sequence[Any]],
     records: Sequence[RunRecord | DamagedRun],
+    calls: Sequence[Sequence[Any]] = (),
 ) -> list[str]:
     """What is wrong, from the rows of ``ORPHANED_CALLS``, ``OPEN_CALLS``, ``ALL_LEASES`` and the
     listed runs: journal entries of no run, calls with no outcome while nothing advances their
@@ -102,6 +114,11 @@ def problems(
                 f"run {held.run_id}: stale lease of process {held.holder} (it died or "
                 f"expired): 'agentlab resume {held.run_id}' takes the run over"
             )
+    for call in calls:
+        try:
+            entry_from_row(tuple(call))
+        except DamagedDataError as exc:
+            found.append(str(exc))
     for record in records:
         if isinstance(record, DamagedRun):
             found.append(f"run {record.run_id}: its record is unreadable ({record.problem})")

@@ -24,6 +24,7 @@ from typing import Any
 from agentlab.errors import ConfigError, DamagedDataError, RunBusyError, RunNotFoundError
 from agentlab.store.records import DamagedRun, Lease, RunRecord, this_host
 from agentlab.store.rows import (
+    ALL_CALLS,
     ALL_LEASES,
     COLUMNS,
     FROM_RUNS,
@@ -364,7 +365,8 @@ class SqliteRunStore:
             orphans = conn.execute(ORPHANED_CALLS).fetchall()
             open_calls = conn.execute(OPEN_CALLS).fetchall()
             leases = conn.execute(ALL_LEASES).fetchall()
-        return problems(orphans, open_calls, leases, self.list_runs(limit=1_000_000))
+            calls = conn.execute(ALL_CALLS).fetchall()
+        return problems(orphans, open_calls, leases, self.list_runs(limit=1_000_000), calls)
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Tools: declaration (typed functions, JSON schemas), toolsets, the policy and the one executor."""
 
 from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
+from agentlab.tools.mcp import MCPServer, MCPServerError, MCPToolset
 from agentlab.tools.policy import DefaultPolicy, Policy, PolicyDecision, ProposedCall, Verdict
 from agentlab.tools.rules import PolicyFileError, RulesPolicy, load_policy
 from agentlab.tools.tool import (
@@ -22,6 +23,9 @@ __all__ = [
     "DefaultPolicy",
     "FunctionToolset",
     "InvalidArguments",
+    "MCPServer",
+    "MCPServerError",
+    "MCPToolset",
     "Policy",
     "PolicyFileError",
     "ProposedCall",

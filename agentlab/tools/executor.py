@@ -108,7 +108,8 @@ class ToolExecutor:
         decision = self.policy.decide(
             ProposedCall(
                 tool=tool,
-                arguments=request.arguments,
+                # As the tool would receive them: "5000" for a number is 5000, defaults filled.
+                arguments=self.canonical(tool, request.arguments),
                 principal=principal,
                 planned_destructive=request.planned_destructive,
                 estimated_cost_usd=request.estimated_cost_usd,
@@ -183,6 +184,13 @@ class ToolExecutor:
         """Run the call at most once per run, whatever crashes and resumes come between."""
         entry = await self.journal.entry(scope.run_id, request.call_id)
         attempt, how = 1, "ran"
+        hashed = call_hash(tool.name, canonical_arguments(arguments))
+        if entry is not None and entry.call_hash != hashed:
+            # Another call was journaled under this id: neither replay its outcome nor run this.
+            return _error(
+                f"call {request.call_id} of run {scope.run_id} was journaled for another call "
+                f"({entry.tool}); it was not run"
+            ), "refused"
         if entry is not None:
             if entry.outcome is not None:
                 return entry.outcome, "replayed"
@@ -199,7 +207,7 @@ class ToolExecutor:
             scope.run_id,
             request.call_id,
             tool=tool.name,
-            call_hash=call_hash(tool.name, canonical_arguments(arguments)),
+            call_hash=hashed,
             arguments=arguments,
             attempt=attempt,
             lease=scope.lease,
