@@ -237,3 +237,29 @@ async def test_an_agent_with_an_mcp_toolset_runs_to_completed(settings, time_too
     assert result["tool"] == "get_current_time"
     assert result["outcome"]["ok"]
     assert result["outcome"]["output"]["timezone"] == "UTC"
+
+
+async def test_closing_the_runner_stops_the_servers_its_agents_started(settings):
+    toolset = MCPToolset(TIME_SERVER)
+    text = script(
+        planner=[plan(step("get_current_time", timezone="UTC"))],
+        validator=[verdict(True, "the time is known")],
+    )
+    agent = Agent(
+        "clock",
+        "tells the time",
+        toolsets=[toolset],
+        models=scripted_router(parse_script(text), source="test script"),
+    )
+    before = set(time_servers())
+    async with asyncio.timeout(NO_HANG_S):
+        async with Runner(settings) as runner:
+            _, events = await runner.start(agent, "what time is it in UTC?")
+            assert (await drain(events))[-1].status == "completed"
+            started = set(time_servers()) - before
+            assert started  # the run started a server
+        for _ in range(50):  # the process exits once its session is closed
+            if not set(time_servers()) & started:
+                break
+            await asyncio.sleep(0.1)
+    assert not set(time_servers()) & started

@@ -113,10 +113,26 @@ class Runner:
                 await asyncio.to_thread(database.store.release_lease, lease)
         self._leases.clear()
         await self._deps.aclose()
+        await self._close_toolsets()
         if database is not None:
             await database.close()
         self._built.clear()  # compiled with the closed saver
         self._reading = None
+
+    async def _close_toolsets(self) -> None:
+        """Close what the agents' toolsets hold open (an MCP server's process); a toolset used
+        again later opens anew."""
+        seen: set[int] = set()
+        for agent in self._agents.values():
+            for toolset in agent.toolsets:
+                closing = getattr(toolset, "aclose", None)
+                if closing is None or id(toolset) in seen:
+                    continue
+                seen.add(id(toolset))
+                try:
+                    await closing()
+                except Exception:
+                    log.warning("could not close a toolset of agent %s", agent.name, exc_info=True)
 
     async def __aenter__(self) -> Runner:
         return await self.open()
