@@ -27,6 +27,7 @@ def agentlab(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProc
     return subprocess.run(
         [*AGENTLAB, *map(str, args)],
         env=env,
+        cwd=Path(__file__).resolve().parent.parent,  # the repository: relative paths work
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

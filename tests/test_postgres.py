@@ -33,6 +33,7 @@ from agentlab.store.postgres import PostgresRunStore
 from agentlab.tools.journal import LeaseLostError
 from tests.postgres_server import PostgresServer, find_binaries
 from tests.scripts import plan, script, step, verdict
+from tests.test_cli import agentlab, run_id_in
 
 # The Runner's resume specifications, collected again here: in this module they run on PostgreSQL
 # (the ``settings`` fixture below). Those that edit the SQLite tables directly stay SQLite's.
@@ -423,24 +424,6 @@ def cli_env(data_dir: Path, database_url: str) -> dict[str, str]:
         "COLUMNS": "200",
         "NO_COLOR": "1",
     }
-
-
-def agentlab(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*AGENTLAB, *map(str, args)],
-        env=env,
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
-
-
-def run_id_in(text: str) -> str:
-    match = re.search(r"run-[0-9a-f]{10}", text)
-    assert match, text
-    return match.group(0)
 
 
 def test_demo_runs_show_and_doctor_work_on_postgresql(tmp_path, database_url, postgres):
