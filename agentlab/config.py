@@ -7,6 +7,7 @@ Precedence, highest first: values passed in code (CLI flags), ``AGENTLAB_*`` env
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -74,6 +75,12 @@ class Settings(BaseSettings):
     max_iterations: int = Field(
         10, ge=1, le=100_000, description="Planning rounds plus executed steps allowed per run."
     )
+    max_parallel_calls: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Tool calls run at once for steps of a plan whose dependencies are done.",
+    )
     approval_cost_threshold_usd: float = Field(
         1.0,
         ge=0,
@@ -119,6 +126,13 @@ class Settings(BaseSettings):
     )
     anthropic_stream: bool = Field(False, description="Stream responses from the Messages API.")
     prompt_caching: bool = Field(True, description="Mark system prompts and tools cacheable.")
+    otlp_endpoint: str | None = Field(
+        None,
+        description="The OTLP/HTTP traces endpoint spans are exported to "
+        "('http://127.0.0.1:6006/v1/traces' for a local Phoenix). Unset, and with no "
+        "OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT either, it is the "
+        "endpoint of the Phoenix that 'agentlab phoenix' runs for this data_dir, while it runs.",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod
@@ -133,11 +147,25 @@ class Settings(BaseSettings):
             )
         return url
 
+    @field_validator("otlp_endpoint", mode="before")
+    @classmethod
+    def _http_url(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL: give one as http://127.0.0.1:6006/v1/traces")
+        return value
+
     @property
     def checkpoint_path(self) -> Path:
         """The SQLite file holding every run's checkpoints and the runs table (without
         ``database_url``)."""
         return self.data_dir / "runs.sqlite"
+
+    @property
+    def phoenix_dir(self) -> Path:
+        """Where 'agentlab phoenix' keeps Phoenix's data (its PHOENIX_WORKING_DIR)."""
+        return self.data_dir / "phoenix"
 
     @property
     def runs_database(self) -> str:
@@ -213,7 +241,34 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         loc = ".".join(str(p) for p in first["loc"])
         where = _source_of(str(first["loc"][0]), clean, file_values, config_file)
         raise ConfigError(f"invalid setting {loc}{where}: {first['msg']}") from None
-    return Settings.model_construct(**dict(loaded))
+    values = dict(loaded)
+    if values["otlp_endpoint"] is None and not _OTEL_ENDPOINTS.intersection(os.environ):
+        published = running_phoenix(loaded.phoenix_dir)
+        values["otlp_endpoint"] = published["otlp_endpoint"] if published else None
+    return Settings.model_construct(**values)
+
+
+# The standard variables that already say where spans go.
+_OTEL_ENDPOINTS = frozenset({"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})
+# What a running `agentlab phoenix` publishes in its working directory (and removes on exit).
+PHOENIX_STATE_FILE = "agentlab-server.json"
+
+
+def running_phoenix(working_dir: Path) -> dict[str, Any] | None:
+    """What the ``agentlab phoenix`` serving ``working_dir`` published (``pid``, ``url``,
+    ``otlp_endpoint``), or None if there is none or its Phoenix process is gone."""
+    try:
+        state = json.loads((working_dir / PHOENIX_STATE_FILE).read_text(encoding="utf-8"))
+        pid, endpoint = int(state["pid"]), state["otlp_endpoint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # it exists, as another user's
+        pass
+    return state if isinstance(endpoint, str) else None
 
 
 def _source_of(

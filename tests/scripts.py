@@ -7,15 +7,24 @@ from typing import Any
 
 
 def step(
-    tool: str, description: str = "", destructive: bool = False, cost: float = 0.0, **arguments: Any
+    tool: str,
+    description: str = "",
+    destructive: bool = False,
+    cost: float = 0.0,
+    after: list[int] | None = None,
+    **arguments: Any,
 ) -> dict[str, Any]:
-    return {
+    """A planned step; ``after`` lists the (1-based) steps it depends on ([]: none)."""
+    planned = {
         "description": description or f"call {tool}",
         "tool": tool,
         "arguments": arguments,
         "destructive": destructive,
         "estimated_cost_usd": cost,
     }
+    if after is not None:
+        planned["depends_on"] = after
+    return planned
 
 
 def plan(*steps: dict[str, Any], give_up: str | None = None) -> dict[str, Any]:

@@ -741,7 +741,7 @@ async def test_policy_change_after_the_gate_is_enforced_by_the_executor(ledger):
     )
     run = Run(agent)
     state = await run.start(interrupt_before=["execute"])
-    assert state["pending"]["approval_reasons"] == []  # the gate let the call through
+    assert state["calls"][0]["approval_reasons"] == []  # the gate let the call through
     rules.verdicts["store"] = Verdict.ASK  # the policy changes before the call runs
     state = await run.proceed()
     assert errors(state) == [

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from agentlab.cli import drive
+from agentlab.cli.mcp import mcp_app
+from agentlab.cli.phoenix import phoenix_command
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -290,7 +292,8 @@ def show(
         console.print(render.policy_table(view))
     console.print(render.results_table(view))
     if view.waiting_for:
-        console.print(render.approval_panel(view.waiting_for))
+        for panel in render.approval_panels(view.waiting_for):
+            console.print(panel)
         console.print(f"Decide with: {render.decide_hint(run_id, view.waiting_for)}")
 
 
@@ -345,8 +348,8 @@ def resume(
     no decision asks you, and so do its later pauses; otherwise it stops at its next pause again.
     """
     from agentlab.cli import render
-    from agentlab.errors import RunStateError
-    from agentlab.orchestration import decision_for
+    from agentlab.orchestration import decision_for, describe_request, waiting_requests
+    from agentlab.orchestration.approvals import DecisionRefused
 
     if stop and not reject:
         raise typer.BadParameter("--stop goes with --reject")
@@ -363,45 +366,87 @@ def resume(
     console = _console()
     interactive = sys.stdin.isatty()
     deciding = approve or reject or happened
-    decision: Decision | None = None
+    decision: Decision | list[Decision] | None = None
     with _runner(_settings(ctx)) as runner:
         waiting = runner.get(run_id).waiting_for
-        if waiting is not None and step is not None and waiting["step_id"] != step:
-            raise RunStateError(
-                f"run {run_id} is waiting on step {waiting['step_id']} ({waiting['tool']}), "
-                f"not step {step}: 'agentlab show {run_id}' shows it"
-            )
-        if waiting is not None and happened and waiting.get("kind") != "unknown_side_effect":
+        targets = _targets(run_id, waiting, step)
+        if happened and any(r.get("kind") != "unknown_side_effect" for r in targets):
             raise typer.BadParameter(
                 "--happened answers a call of unknown effect; this run waits for an approval"
+                + (": choose the call with --step" if len(targets) > 1 else "")
             )
-        if deciding and waiting is not None:
-            console.print(render.approval_panel(waiting))
-            if arguments is not None and waiting.get("kind") != "approval":
+        if arguments is not None and len(targets) > 1:
+            steps = ", ".join(str(r["step_id"]) for r in targets)
+            raise typer.BadParameter(
+                f"--args edits one call and {len(targets)} wait (steps {steps}): "
+                "choose one with --step"
+            )
+        if deciding and targets:
+            for request in targets:
+                console.print(render.approval_panel(request))
+            if arguments is not None and targets[0].get("kind") != "approval":
                 raise typer.BadParameter("--args edits a call waiting for approval")
-            decision = decision_for(
-                waiting,
-                approve=approve,
-                note=note,
-                stop=stop,
-                happened=happened,
-                result=output,
-                arguments=arguments,
-            )
+            decisions = [
+                decision_for(
+                    request,
+                    approve=approve,
+                    note=note,
+                    stop=stop,
+                    happened=happened,
+                    result=output,
+                    arguments=arguments,
+                )
+                for request in targets
+            ]
+            decision = decisions[0] if len(decisions) == 1 else decisions
             if arguments is not None:
                 console.print(f"approving it with the arguments {json.dumps(arguments)}")
         elif deciding:  # the runner says why there is nothing to decide
             decision = {"approve": approve, "note": note}
         elif waiting is not None and interactive:
-            console.print(render.approval_panel(waiting))
+            for panel in render.approval_panels(waiting):
+                console.print(panel)
             decision = drive.ask(console, waiting)
             if decision is None:
                 console.print(f"Run [bold]{run_id}[/] is still waiting for a decision.")
                 return
-        events = runner.resume(run_id, decision)
+        try:
+            events = runner.resume(run_id, decision)
+        except DecisionRefused:
+            now = runner.get(run_id).waiting_for
+            if waiting is not None or now is None:
+                raise
+            # It waited for nothing when read (another process was advancing it) and has
+            # paused again since, on a call this person was never shown.
+            shown = ", ".join(describe_request(r) for r in waiting_requests(now))
+            raise DecisionRefused(
+                f"run {run_id} was waiting for no decision when it was read, but the run is now "
+                f"waiting for {shown}: look at it ('agentlab show {run_id}') and decide on that"
+            ) from None
         mode = "ask" if interactive else "leave"
         code = drive.drive(console, runner, run_id, events, decide=mode)
     raise typer.Exit(code)
+
+
+def _targets(run_id: str, waiting: dict[str, Any] | None, step: str | None) -> list[dict[str, Any]]:
+    """The requests a decision given on the command line answers: all those shown, or the one
+    of ``step``."""
+    from agentlab.errors import RunStateError
+    from agentlab.orchestration import waiting_requests
+
+    if waiting is None:
+        return []
+    requests = waiting_requests(waiting)
+    if step is None:
+        return requests
+    chosen = [r for r in requests if r["step_id"] == step]
+    if not chosen:
+        shown = ", ".join(f"step {r['step_id']} ({r['tool']})" for r in requests)
+        raise RunStateError(
+            f"run {run_id} is waiting on {shown}, not step {step}: "
+            f"'agentlab show {run_id}' shows it"
+        )
+    return chosen
 
 
 policy_app = typer.Typer(
@@ -428,6 +473,8 @@ def policy_check(
     rules = load_policy(file)
     _console().print(policy.table(rules, policy.explain(rules, _agent(ctx, agent))))
 
+
+app.add_typer(mcp_app, name="mcp")  # agentlab mcp serve: cli/mcp.py
 
 tools_app = typer.Typer(help="An agent's tools, as a model sees them.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
@@ -511,6 +558,9 @@ async def _check(settings: Settings) -> tuple[str, list[str]]:
         # (clearing the claims of those that had ended), as 'agentlab runs' does.
         await runner.list(limit=1_000_000)
         return runner.where, await asyncio.to_thread(runner.store.check)
+
+
+app.command("phoenix")(phoenix_command)  # agentlab phoenix: cli/phoenix.py
 
 
 def _json_option(flag: str, text: str) -> Any:

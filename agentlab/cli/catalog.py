@@ -12,6 +12,7 @@ from agentlab.errors import AgentlabError
 from agentlab.lab.project import read_langgraph_json
 from agentlab.orchestration import Agent, load_agent, normalize_reference, resolve_policy
 from agentlab.tools import ProposedCall, Tool, ToolRegistry
+from agentlab.tools.policy import tool_adjuster
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def _entry(name: str, reference: str, base: Path, settings: Settings) -> AgentEn
 
 def _tools(agent: Agent, settings: Settings) -> list[ToolLine]:
     policy = resolve_policy(agent, settings)
-    tools = asyncio.run(ToolRegistry(agent.toolsets).tools())
+    # As the executor hands them out: with the risk the policy file gives them.
+    tools = asyncio.run(ToolRegistry(agent.toolsets, adjust=tool_adjuster(policy)).tools())
     lines = []
     for t in tools:
         decision = policy.decide(ProposedCall(t))

@@ -17,8 +17,35 @@ if TYPE_CHECKING:
 UNKNOWN = "unknown_side_effect"
 
 
-def ask(console: Console, request: dict[str, Any]) -> Decision | None:
-    """Ask at the terminal about ``request`` (the one just shown); the answer is bound to it."""
+def ask(console: Console, waiting: dict[str, Any]) -> Decision | list[Decision] | None:
+    """Ask at the terminal about each call of ``waiting`` (just shown); each answer is bound to
+    its request. ``None`` if the person answers later."""
+    from agentlab.orchestration import waiting_requests
+
+    requests = waiting_requests(waiting)
+    decisions: list[Decision] = []
+    for i, request in enumerate(requests):
+        if len(requests) > 1:
+            console.print(f"[bold]{request['tool']}[/] (step {request['step_id']}):")
+        decision = _ask_one(console, request, more=len(requests) - i - 1)
+        if decision is None:
+            break
+        if isinstance(decision, str):  # "all": approve this one and the rest
+            decisions += [_approval(r) for r in requests[i:]]
+            break
+        decisions.append(decision)
+    if not decisions:
+        return None
+    return decisions[0] if len(decisions) == 1 else decisions
+
+
+def _approval(request: dict[str, Any]) -> Decision:
+    from agentlab.orchestration import decision_for
+
+    return decision_for(request, approve=True)
+
+
+def _ask_one(console: Console, request: dict[str, Any], *, more: int) -> Decision | str | None:
     from rich.prompt import Prompt
 
     from agentlab.orchestration import decision_for
@@ -35,9 +62,14 @@ def ask(console: Console, request: dict[str, Any]) -> Decision | None:
             "[bold]s[/]top the run / [bold]l[/]ater"
         )
         choices = ["y", "n", "s", "l"]
+        if more:
+            question += f" / [bold]a[/]pprove it and the {more} other(s)"
+            choices.append("a")
     choice = Prompt.ask(question, choices=choices, console=console, show_choices=False)
     if choice == "l":
         return None
+    if choice == "a":
+        return "all"
     note = Prompt.ask("Note (optional)", default="", console=console) if choice != "y" else ""
     return decision_for(
         request,
@@ -104,7 +136,7 @@ def _drive(
     note: str,
 ) -> None:
     from agentlab.cli import render
-    from agentlab.orchestration import decision_for
+    from agentlab.orchestration import decision_for, waiting_requests
 
     while True:
         ended, announced = render.render_stream(console, events)
@@ -115,16 +147,20 @@ def _drive(
         if waiting is None:
             break
         if announced is None:
-            console.print(render.approval_panel(waiting))
-        decision: Decision | None = None
+            for panel in render.approval_panels(waiting):
+                console.print(panel)
+        decision: Decision | list[Decision] | None = None
         if decide == "ask":
             decision = ask(console, waiting)
-        elif decide in ("approve", "reject") and waiting.get("kind") != UNKNOWN:
+        elif decide in ("approve", "reject"):
             # Standing orders answer approvals only: whether a call took effect is a fact for
             # a person to check, never something to assume.
-            decision = decision_for(
-                waiting, approve=decide == "approve", note=note or f"--{decide}"
-            )
+            orders = [
+                decision_for(r, approve=decide == "approve", note=note or f"--{decide}")
+                for r in waiting_requests(waiting)
+                if r.get("kind") != UNKNOWN
+            ]
+            decision = (orders[0] if len(orders) == 1 else orders) or None
         if decision is None:
             console.print(
                 f"Run [bold]{run_id}[/] is waiting for a decision. It is saved: decide later with\n"

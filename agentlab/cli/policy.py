@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from rich.table import Table
 from rich.text import Text
 
+from agentlab.cli.tools import effects_cell
 from agentlab.orchestration import Agent
-from agentlab.tools import ProposedCall, ToolRegistry
-from agentlab.tools.rules import RulesPolicy
+from agentlab.tools import ProposedCall, Tool, ToolRegistry
+from agentlab.tools.mcp import from_hints
+from agentlab.tools.rules import RulesPolicy, ToolEffects
 
 ANYONE_ELSE = "(anyone else)"
 _STYLE = {"allow": "green", "ask": "yellow", "deny": "red"}
@@ -26,14 +28,22 @@ class Verdicts:
     verdict: str
     why: str
     conditional: list[str]
+    risk: str = ""
+    """The tool's risk and flags under the file (and what they were, where the file changed them
+    or would have lowered a local tool's declaration)."""
 
 
 def explain(policy: RulesPolicy, agent: Agent) -> list[Verdicts]:
     """For each of ``agent``'s tools and each principal the file names (and anyone else)."""
-    tools = asyncio.run(ToolRegistry(agent.toolsets).tools())
+    declared = asyncio.run(ToolRegistry(agent.toolsets).tools())
     principals = [*policy.principals(), ANYONE_ELSE]
     out = []
-    for tool in tools:
+    for declaration in declared:
+        tool = policy.adjust(declaration)
+        risk = effects_cell(declaration, tool)
+        unheeded = _unheeded(policy.said_of(tool.name), tool)
+        if unheeded:
+            risk += f"\n(the file's {unheeded} does not lower a local tool's declaration)"
         for principal in principals:
             decision = policy.decide(ProposedCall(tool, principal=principal))
             why = "; ".join(filter(None, [", ".join(decision.reasons), decision.rule or ""]))
@@ -43,13 +53,27 @@ def explain(policy: RulesPolicy, agent: Agent) -> list[Verdicts]:
                 for rule in policy.rules_for(tool.name, principal)
                 if rule.when and set(rule.when) <= parameters
             ]
-            out.append(Verdicts(tool.name, principal, decision.verdict.value, why, conditional))
+            out.append(
+                Verdicts(tool.name, principal, decision.verdict.value, why, conditional, risk)
+            )
     return out
+
+
+def _unheeded(said: ToolEffects, tool: Tool) -> str:
+    """What the file says of a local ``tool`` that its declaration kept from lowering."""
+    if from_hints(tool):
+        return ""
+    kept = ToolEffects.model_construct(
+        risk=said.risk if said.risk not in (None, tool.risk) else None,
+        idempotent=said.idempotent if said.idempotent not in (None, tool.idempotent) else None,
+        egress=said.egress if said.egress not in (None, tool.egress) else None,
+    )
+    return kept.describe()
 
 
 def table(policy: RulesPolicy, verdicts: list[Verdicts]) -> Table:
     t = Table(title=f"Policy {policy.source}", title_justify="left", show_lines=True)
-    for col in ("tool", "principal", "verdict", "why", "depending on the arguments"):
+    for col in ("tool", "principal", "verdict", "why", "depending on the arguments", "risk"):
         t.add_column(col)
     for v in verdicts:
         t.add_row(
@@ -58,5 +82,6 @@ def table(policy: RulesPolicy, verdicts: list[Verdicts]) -> Table:
             Text(v.verdict, style=_STYLE[v.verdict]),
             v.why or ("no rule: the file's default" if v.verdict == "allow" else ""),
             "\n".join(v.conditional),
+            v.risk,
         )
     return t

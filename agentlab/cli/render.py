@@ -56,17 +56,24 @@ def plan_table(round_: int, steps: Sequence[Mapping[str, Any]]) -> Table:
     table.add_column("tool", style="bold")
     table.add_column("arguments")
     table.add_column("risk")
+    named = any(s.get("depends_on") is not None for s in steps)
+    if named:  # the planner said which steps need which: independent ones run at once
+        table.add_column("after")
     for s in steps:
         risk = "destructive" if s["destructive"] else ""
         if s["estimated_cost_usd"]:
             risk = f"{risk} ~${s['estimated_cost_usd']:.2f}".strip()
-        table.add_row(
+        row = [
             s["id"],
             s["description"],
             s["tool"],
             _args(s["arguments"]) or Text("(filled in when run)", style="dim"),
             risk,
-        )
+        ]
+        if named:
+            after = s.get("depends_on")
+            row.append("previous" if after is None else ", ".join(after) or "-")
+        table.add_row(*row)
     return table
 
 
@@ -123,8 +130,22 @@ def approval_panel(request: dict[str, Any]) -> Panel:
     return Panel(body, title=title, border_style="yellow", expand=False)
 
 
+def approval_panels(waiting: dict[str, Any]) -> list[Panel]:
+    """A panel per call of what a paused run waits for (several calls may wait together)."""
+    from agentlab.orchestration import waiting_requests
+
+    return [approval_panel(r) for r in waiting_requests(waiting)]
+
+
 def decide_hint(run_id: str, request: dict[str, Any]) -> str:
-    """The command lines that answer ``request``."""
+    """The command lines that answer ``request`` (and the others of its group, if any)."""
+    group = request.get("group")
+    if group:
+        steps = ", ".join(str(r["step_id"]) for r in group)
+        return (
+            f"agentlab resume {run_id} --approve   (or --reject; each applies to all "
+            f"{len(group)} calls shown: add --step S for one of steps {steps})"
+        )
     if request.get("kind") == "unknown_side_effect":
         return (
             f"agentlab resume {run_id} --happened [--result JSON]   (or --approve to run it "

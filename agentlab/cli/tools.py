@@ -11,25 +11,43 @@ from rich.text import Text
 from agentlab.orchestration import Agent
 from agentlab.tools import Tool, ToolRegistry
 from agentlab.tools.lint import Finding
+from agentlab.tools.mcp import from_hints
+from agentlab.tools.policy import tool_adjuster
 
 
 def tools_of(agent: Agent) -> list[Tool]:
+    """The agent's tools as declared (or hinted by their MCP servers)."""
     return asyncio.run(ToolRegistry(agent.toolsets).tools())
 
 
+def effects(tool: Tool) -> str:
+    """``write, idempotent, egress``: the risk and the flags that go with it."""
+    return ", ".join([tool.risk.value, *(n for n in ("idempotent", "egress") if getattr(tool, n))])
+
+
+def effects_cell(declared: Tool, effective: Tool) -> str:
+    """The effects a run sees; where a policy changed them, what the tool itself said."""
+    text = effects(effective)
+    if effects(declared) != text:
+        whose = "the server hinted" if from_hints(declared) else "declared"
+        text += f"\n(the policy's; {whose} {effects(declared)})"
+    return text
+
+
 def list_table(agent: Agent, tools: list[Tool]) -> Table:
-    """Each tool: its schema, risk and flags, and where it comes from."""
+    """Each tool: its schema, risk and flags (as the agent's policy gives them), and where it
+    comes from."""
+    adjust = tool_adjuster(agent.policy) if agent.policy is not None else None
     table = Table(title=f"Tools of {agent.name}", title_justify="left", show_lines=True)
     for col in ("tool", "risk", "source", "input schema"):
         table.add_column(col)
     for t in tools:
-        flags = [t.risk.value]
-        flags += [name for name in ("idempotent", "egress") if getattr(t, name)]
+        risk = effects_cell(t, adjust(t) if adjust is not None else t)
         if t.requires_confirmation:
-            flags.append("needs confirmation")
+            risk += "\nneeds confirmation"
         name = Text.assemble((t.name, "bold"), "\n", (t.description, "dim"))
         schema = json.dumps(t.input_schema, indent=1, ensure_ascii=False)
-        table.add_row(name, ", ".join(flags), t.source or "?", schema)
+        table.add_row(name, risk, t.source or "?", schema)
     return table
 
 

@@ -31,7 +31,15 @@ from agentlab.events import (
     ToolCalled,
 )
 from agentlab.models.router import ModelSpec
-from agentlab.orchestration import Agent, Decision, Runner, RunView, decision_for, summarize
+from agentlab.orchestration import (
+    Agent,
+    Decision,
+    Runner,
+    RunView,
+    decision_for,
+    summarize,
+    waiting_requests,
+)
 from agentlab.orchestration.summary import RunSummary
 from agentlab.store import RunRecord
 
@@ -143,33 +151,53 @@ class LabRun:
 
     # --- driving ------------------------------------------------------------------------------
 
-    async def approve(self, note: str = "", *, arguments: dict[str, Any] | None = None) -> LabRun:
-        """Approve the call this notebook shows the run waiting for (for a call of unknown
-        effect: run it again), and follow the run to its next stop. ``arguments`` edits the
-        call: it runs, and is recorded, with those instead."""
-        return await self.decide(self._answer(approve=True, note=note, arguments=arguments))
+    async def approve(
+        self,
+        note: str = "",
+        *,
+        arguments: dict[str, Any] | None = None,
+        step: str | None = None,
+    ) -> LabRun:
+        """Approve the calls this notebook shows the run waiting for (all of them, or that of
+        ``step``; for a call of unknown effect: run it again), and follow the run to its next
+        stop. ``arguments`` edits the call: it runs, and is recorded, with those instead."""
+        return await self.decide(self._answer(step, approve=True, note=note, arguments=arguments))
 
-    async def reject(self, note: str = "", *, stop: bool = False) -> LabRun:
-        """Reject the waiting call: the run re-plans without it, or ends if ``stop``."""
-        return await self.decide(self._answer(note=note, stop=stop))
+    async def reject(
+        self, note: str = "", *, stop: bool = False, step: str | None = None
+    ) -> LabRun:
+        """Reject the waiting calls (all, or that of ``step``): the run re-plans without them,
+        or ends if ``stop``."""
+        return await self.decide(self._answer(step, note=note, stop=stop))
 
-    async def happened(self, result: Any = None, note: str = "") -> LabRun:
+    async def happened(self, result: Any = None, note: str = "", step: str | None = None) -> LabRun:
         """Say the call of unknown effect took effect, with ``result`` as its output."""
-        return await self.decide(self._answer(happened=True, result=result, note=note))
+        return await self.decide(self._answer(step, happened=True, result=result, note=note))
 
-    async def decide(self, decision: Decision) -> LabRun:
-        """Resume with ``decision``; it must answer the request shown (``decision_for``)."""
+    async def decide(self, decision: Decision | list[Decision]) -> LabRun:
+        """Resume with ``decision`` (or several): each must answer a request shown
+        (``decision_for``)."""
         await self._follow(await self.lab.runner.resume(self.run_id, decision))
         return self
 
-    def _answer(self, **answer: Any) -> Decision:
-        """A decision bound to the request this notebook last showed: if the run has moved on
-        since (another process decided), the runner refuses it."""
+    def _answer(self, step: str | None, **answer: Any) -> Decision | list[Decision]:
+        """Decisions bound to the requests this notebook last showed (all, or that of ``step``):
+        if the run has moved on since (another process decided), the runner refuses them."""
         if self.waiting_for is None:
             raise RunStateError(
                 f"run {self.run_id} waits for no decision here: refresh() reads its latest state"
             )
-        return decision_for(self.waiting_for, **answer)
+        requests = waiting_requests(self.waiting_for)
+        chosen = [r for r in requests if step is None or r["step_id"] == step]
+        if not chosen:
+            steps = ", ".join(str(r["step_id"]) for r in requests)
+            raise RunStateError(f"run {self.run_id} waits on step(s) {steps}, not step {step}")
+        if answer.get("arguments") is not None and len(chosen) > 1:
+            raise RunStateError(
+                f"edited arguments are for one call and {len(chosen)} wait: say which, step=..."
+            )
+        decisions = [decision_for(r, **answer) for r in chosen]
+        return decisions[0] if len(decisions) == 1 else decisions
 
     async def resume(self) -> LabRun:
         """Continue a run that stopped without waiting for a human (e.g. its process died)."""
@@ -279,14 +307,15 @@ class LabRun:
         if self._state.get("plan"):
             parts.append(self.plan().to_html(index=False))
         if self.waiting_for:
-            parts.append(_approval_html(self.waiting_for))
+            parts += [_approval_html(r) for r in waiting_requests(self.waiting_for)]
         return "\n".join(parts)
 
     # --- deciding with buttons ----------------------------------------------------------------
 
     def approval_buttons(self) -> Any:
-        """Approve / reject / stop buttons for the waiting call (ipywidgets), its full arguments
-        shown. Each click resumes the run in the notebook's event loop."""
+        """Approve / reject / stop buttons for each waiting call (ipywidgets), its full arguments
+        shown, and "approve all" when several wait. Each click resumes the run in the notebook's
+        event loop."""
         try:
             import ipywidgets as widgets  # type: ignore[import-untyped]
         except ModuleNotFoundError:
@@ -298,37 +327,68 @@ class LabRun:
         if waiting is None:
             return widgets.HTML(f"<p>run {html.escape(self.run_id)} waits for no approval</p>")
         out = widgets.Output()
-        unknown = waiting.get("kind") == "unknown_side_effect"
-        buttons = {
-            "approve": widgets.Button(
-                description="Run it again" if unknown else "Approve", button_style="success"
-            ),
-            "reject": widgets.Button(description="Reject, re-plan", button_style="warning"),
-            "stop": widgets.Button(description="Reject and stop", button_style="danger"),
-        }
-        decisions: dict[str, Decision] = {
-            "approve": decision_for(waiting, approve=True, note="approved in the notebook"),
-            "reject": decision_for(waiting, note="rejected in the notebook"),
-            "stop": decision_for(waiting, note="stopped in the notebook", stop=True),
-        }
-        if unknown:
-            buttons["happened"] = widgets.Button(description="It happened", button_style="info")
-            decisions["happened"] = decision_for(
-                waiting, happened=True, note="said to have happened in the notebook"
+        requests = waiting_requests(waiting)
+        rows: list[Any] = []
+        choices: list[tuple[Any, Decision | list[Decision]]] = []
+        for request in requests:
+            unknown = request.get("kind") == "unknown_side_effect"
+            row = [
+                (
+                    widgets.Button(
+                        description="Run it again" if unknown else "Approve",
+                        button_style="success",
+                    ),
+                    decision_for(request, approve=True, note="approved in the notebook"),
+                ),
+                (
+                    widgets.Button(description="Reject, re-plan", button_style="warning"),
+                    decision_for(request, note="rejected in the notebook"),
+                ),
+                (
+                    widgets.Button(description="Reject and stop", button_style="danger"),
+                    decision_for(request, note="stopped in the notebook", stop=True),
+                ),
+            ]
+            if unknown:
+                row.append(
+                    (
+                        widgets.Button(description="It happened", button_style="info"),
+                        decision_for(
+                            request, happened=True, note="said to have happened in the notebook"
+                        ),
+                    )
+                )
+            choices += row
+            rows += [widgets.HTML(_approval_html(request)), widgets.HBox([b for b, _ in row])]
+        approvals = [r for r in requests if r.get("kind") == "approval"]
+        if len(approvals) > 1:
+            every = widgets.Button(
+                description=f"Approve all {len(approvals)}", button_style="success"
             )
+            choices.append(
+                (
+                    every,
+                    [
+                        decision_for(r, approve=True, note="approved in the notebook")
+                        for r in approvals
+                    ],
+                )
+            )
+            rows.append(every)
+        buttons = [b for b, _ in choices]
 
-        def click(kind: str) -> Callable[[Any], None]:
+        def click(decision: Decision | list[Decision]) -> Callable[[Any], None]:
             def on_click(_: Any) -> None:
-                for b in buttons.values():
+                for b in buttons:
                     b.disabled = True
 
                 async def decide() -> LabRun:
                     with out:
                         try:
-                            return await self.decide(decisions[kind])
+                            return await self.decide(decision)
                         except Exception as exc:  # shown under the buttons, which come back
                             print(f"error: {type(exc).__name__}: {exc}")
-                            for b in buttons.values():
+                            for b in buttons:
                                 b.disabled = False
                             raise
 
@@ -336,11 +396,9 @@ class LabRun:
 
             return on_click
 
-        for kind, button in buttons.items():
-            button.on_click(click(kind))
-        return widgets.VBox(
-            [widgets.HTML(_approval_html(waiting)), widgets.HBox(list(buttons.values())), out]
-        )
+        for button, decision in choices:
+            button.on_click(click(decision))
+        return widgets.VBox([*rows, out])
 
     async def settled(self) -> LabRun:
         """Wait for the decision a button started (useful in tests and scripts)."""

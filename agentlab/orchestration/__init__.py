@@ -28,7 +28,9 @@ from agentlab.orchestration.state import (
     Decision,
     Status,
     decision_for,
+    describe_request,
     initial_state,
+    waiting_requests,
 )
 from agentlab.orchestration.summary import RunSummary, summarize
 from agentlab.store import RunRecord
@@ -57,6 +59,7 @@ __all__ = [
     "build_graph",
     "compile_agent",
     "decision_for",
+    "describe_request",
     "initial_state",
     "load_agent",
     "normalize_reference",
@@ -65,4 +68,5 @@ __all__ = [
     "resolve_policy",
     "served_journal",
     "summarize",
+    "waiting_requests",
 ]

@@ -6,11 +6,17 @@ idempotent, so only a person can say whether it happened). Each request has an i
 the call shown; a decision naming another request or call is refused, so an answer never applies to
 a call its person was not shown: ``Runner.resume`` raises ``DecisionRefused``; a graph resumed
 directly (e.g. by a LangGraph server) records the refusal and asks again.
+
+Calls that wait at the same time (steps of a plan that run concurrently) are asked about together:
+the interrupt's value is the first request with the whole ``group``, and the answer is one decision
+or a list of them, each naming its request (approve each, or all). Calls left undecided keep
+waiting, and the run asks about them again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langgraph.types import interrupt
@@ -23,10 +29,12 @@ from agentlab.orchestration.state import (
     Decision,
     PendingCall,
     PlanStep,
-    Status,
+    TranscriptEntry,
     decision_problem,
+    describe_request,
+    waiting_requests,
 )
-from agentlab.orchestration.visit import Update, Visit
+from agentlab.orchestration.visit import Visit
 from agentlab.tools.journal import Resolution
 
 APPROVAL = "approval"
@@ -56,27 +64,75 @@ def request_for(step: PlanStep, pending: PendingCall) -> dict[str, Any]:
     return request
 
 
+@dataclass
+class Answers:
+    """What a person's decisions did to the calls they were shown."""
+
+    calls: list[PendingCall] = field(default_factory=list)
+    """The calls shown, as they now stand: approved, resolved or still waiting (rejected ones
+    are gone)."""
+    approvals: list[Approval] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    """The step ids of the rejected calls."""
+    transcript: list[TranscriptEntry] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)
+    """What was decided, call by call, for the transition's reason."""
+    feedback: list[str] = field(default_factory=list)
+    stop: str | None = None
+    """Why the run ends, when a person stopped it."""
+    refused: str | None = None
+    """Why the answer was refused (nothing was decided)."""
+
+
+def waiting_value(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The interrupt's value: the first request, with the whole ``group`` when several wait
+    (they are shown together, and may be answered one by one or all at once)."""
+    if len(requests) == 1:
+        return requests[0]
+    return {**requests[0], "group": list(requests)}
+
+
 def ask(
     visit: Visit,
-    step: PlanStep,
-    pending: PendingCall,
-    hash_call: Callable[[dict[str, Any]], str],
-) -> Update:
-    """Pause for the person's decision on ``pending``, then apply it. An approval may edit the
-    call's arguments: the edited call is what runs, what the approval is bound to (``hash_call``
-    names it as the executor will), and what is recorded.
+    steps: Mapping[str, PlanStep],
+    waiting: Sequence[PendingCall],
+    hash_call: Callable[[PendingCall, dict[str, Any]], str],
+) -> Answers:
+    """Pause for a person's decisions on the ``waiting`` calls (of the plan's ``steps``), then
+    apply them. An approval may edit the call's arguments: the edited call is what runs, what the
+    approval is bound to (``hash_call`` names it as the executor will), and what is recorded.
+    Calls the answer does not decide keep waiting.
 
     Only the interrupt sits before the decision: on resume this runs again from its top, so
     anything with a side effect belongs in ``execute``, after the decision is recorded.
     """
-    request = request_for(step, pending)
-    answer = interrupt(request)
+    requests = [request_for(steps[c["step_id"]], c) for c in waiting]
+    answer = interrupt(waiting_value(requests))
     try:
-        decision = as_decision(request, answer)
+        decided = as_decisions(waiting_value(requests), answer)
     except DecisionRefused as exc:
         # LangGraph keeps this answer as the interrupt's value: raising would refuse every later
         # answer too. Ask again instead (the edge comes back here, to a fresh interrupt).
-        return visit.move(Status.AWAITING_HUMAN, f"decision refused: {exc}")
+        return Answers(calls=list(waiting), refused=str(exc))
+    by_request = {r["request_id"]: d for r, d in decided}
+    out = Answers()
+    for request, pending in zip(requests, waiting, strict=True):
+        decision = by_request.get(request["request_id"])
+        if decision is None:
+            out.calls.append(pending)
+        else:
+            _apply(visit, request, pending, decision, hash_call, out)
+    return out
+
+
+def _apply(
+    visit: Visit,
+    request: dict[str, Any],
+    pending: PendingCall,
+    decision: Decision,
+    hash_call: Callable[[PendingCall, dict[str, Any]], str],
+    out: Answers,
+) -> None:
     note = decision.get("note", "")
     suffix = f": {note}" if note else ""
     stop = bool(decision.get("stop", False))
@@ -107,45 +163,63 @@ def ask(
             result=decision.get("result") if happened else None,
         )
         said = "it happened" if happened else "run it again"
-        return visit.move(
-            Status.EXECUTING,
-            f"a human said of {name}, attempt {attempt}: {said}{suffix}",
-            pending={**pending, "resolution": resolution, "unknown_attempt": None},
+        out.said.append(f"a human said of {name}, attempt {attempt}: {said}{suffix}")
+        out.calls.append(
+            PendingCall(**{**pending, "resolution": resolution, "unknown_attempt": None})
         )
+        return
     if decision["approve"]:
         edited = decision.get("arguments")
         if edited is not None and request["kind"] == APPROVAL:
-            call = hash_call(edited)
+            call = hash_call(pending, edited)
             record = Approval(**{**record, "call_hash": call, "arguments": edited})
-            return visit.move(
-                Status.EXECUTING,
-                f"approved {name} with edited arguments {edited}{suffix}",
-                approvals=[record],
-                pending={**pending, "arguments": edited, "call_hash": call},
+            out.said.append(f"approved {name} with edited arguments {edited}{suffix}")
+            out.calls.append(
+                PendingCall(**{**pending, "arguments": edited, "call_hash": call, "approved": True})
             )
-        return visit.move(Status.EXECUTING, f"approved {name}{suffix}", approvals=[record])
-    answered = transcript.call_result(
+        else:
+            out.said.append(f"approved {name}{suffix}")
+            out.calls.append(PendingCall(**{**pending, "approved": True}))
+        out.approvals.append(record)
+        return
+    out.approvals.append(record)
+    out.rejected.append(pending["step_id"])
+    proposal = pending.get("proposal")
+    if proposal is not None:
+        out.transcript.append(transcript.entry(visit.node, proposal))
+    out.transcript += transcript.call_result(
         visit.node, pending, f"rejected by a human{suffix}", is_error=True
     )
-    if stop:
-        reason = f"stopped by a human at step {pending['step_id']} ({pending['tool']}){suffix}"
-        return visit.move(
-            Status.FAILED,
-            reason,
-            approvals=[record],
-            pending=None,
-            outcome=reason,
-            transcript=answered,
-        )
-    reason = f"rejected {name}{suffix}"
-    return visit.move(
-        Status.PLANNING,
-        f"{reason}; re-planning without it",
-        approvals=[record],
-        pending=None,
-        feedback=f"a human {reason}; plan the rest of the task without that call",
-        transcript=answered,
+    if stop and out.stop is None:
+        out.stop = f"stopped by a human at step {pending['step_id']} ({pending['tool']}){suffix}"
+    out.said.append(f"rejected {name}{suffix}")
+    out.feedback.append(
+        f"a human rejected {name}{suffix}; plan the rest of the task without that call"
     )
+
+
+def as_decisions(waiting: Mapping[str, Any], answer: Any) -> list[tuple[dict[str, Any], Decision]]:
+    """The resume value (one ``Decision``, or a list of them) as decisions on the requests of
+    ``waiting`` (the interrupt's value), or ``DecisionRefused`` saying why not."""
+    requests = waiting_requests(waiting)
+    answers = list(answer) if isinstance(answer, list | tuple) else [answer]
+    if not answers:
+        raise DecisionRefused("an empty list of decisions decides nothing")
+    by_id = {r["request_id"]: r for r in requests}
+    decided: list[tuple[dict[str, Any], Decision]] = []
+    for one in answers:
+        request_id = one.get("request_id") if isinstance(one, Mapping) else None
+        request = by_id.get(request_id, requests[0])
+        if request_id is not None and request_id not in by_id and len(requests) > 1:
+            shown = ", ".join(describe_request(r) for r in requests)
+            raise DecisionRefused(
+                f"the decision answers request {request_id} but the run is now waiting for "
+                f"{shown}: look at them and decide on those"
+            )
+        if any(r is request for r, _ in decided):
+            raise DecisionRefused(f"two decisions answer {describe_request(request)}")
+        decided.append((request, as_decision(request, one)))
+    return decided
 
 
 def as_decision(request: Mapping[str, Any], answer: Any) -> Decision:

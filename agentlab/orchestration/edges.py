@@ -13,6 +13,7 @@ from typing import Literal
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 
+from agentlab.orchestration import schedule
 from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.state import AgentState, Status
@@ -54,24 +55,30 @@ class Routes:
 
     async def after_prepare(
         self, state: AgentState, runtime: Runtime[RunContext]
-    ) -> Literal["approve", "execute", "plan", "halt"] | End:
+    ) -> Literal["approve", "execute", "validate", "plan", "halt"] | End:
         match state["status"]:
             case Status.AWAITING_HUMAN:
                 return "approve"
             case Status.EXECUTING:
                 return "execute"
+            case Status.VALIDATING:
+                return "validate"
             case Status.PLANNING:
                 return self._replan(state, runtime)
         return _END
 
     async def after_approve(
         self, state: AgentState, runtime: Runtime[RunContext]
-    ) -> Literal["approve", "execute", "plan", "halt"] | End:
+    ) -> Literal["approve", "execute", "prepare", "validate", "plan", "halt"] | End:
         match state["status"]:
-            case Status.AWAITING_HUMAN:  # the answer was refused: ask again
+            case Status.AWAITING_HUMAN:  # the answer was refused, or others still wait: ask
                 return "approve"
-            case Status.EXECUTING:
-                return "execute"
+            case Status.EXECUTING:  # run what was approved, else bind the steps now ready
+                if schedule.runnable(state["calls"]):
+                    return "execute"
+                return self._next_step(state, runtime)
+            case Status.VALIDATING:
+                return "validate"
             case Status.PLANNING:
                 return self._replan(state, runtime)
         return _END
@@ -80,7 +87,7 @@ class Routes:
         self, state: AgentState, runtime: Runtime[RunContext]
     ) -> Literal["prepare", "approve", "validate", "plan", "halt"] | End:
         match state["status"]:
-            case Status.AWAITING_HUMAN:  # a call's effect is unknown: ask what happened
+            case Status.AWAITING_HUMAN:  # calls wait for a human (a call's effect is unknown)
                 return "approve"
             case Status.EXECUTING:
                 return self._next_step(state, runtime)

@@ -49,7 +49,9 @@ def resolve_policy(agent: Agent, settings: Settings) -> Policy:
 
 def resolve_limits(agent: Agent, settings: Settings) -> Limits:
     """The agent's limits, or the configured ones."""
-    return agent.limits or Limits(max_iterations=settings.max_iterations)
+    return agent.limits or Limits(
+        max_iterations=settings.max_iterations, max_parallel_calls=settings.max_parallel_calls
+    )
 
 
 def build_graph(
@@ -81,10 +83,12 @@ def build_graph(
     g.add_edge("begin", "plan")
     g.add_conditional_edges("plan", edges.after_plan, ["prepare", "validate", "plan", "halt", END])
     g.add_conditional_edges(
-        "prepare", edges.after_prepare, ["approve", "execute", "plan", "halt", END]
+        "prepare", edges.after_prepare, ["approve", "execute", "validate", "plan", "halt", END]
     )
     g.add_conditional_edges(
-        "approve", edges.after_approve, ["approve", "execute", "plan", "halt", END]
+        "approve",
+        edges.after_approve,
+        ["approve", "execute", "prepare", "validate", "plan", "halt", END],
     )
     g.add_conditional_edges(
         "execute", edges.after_execute, ["prepare", "approve", "validate", "plan", "halt", END]

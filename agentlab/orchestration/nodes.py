@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from langgraph.runtime import Runtime
 from pydantic import ValidationError
@@ -25,9 +26,11 @@ from agentlab.events import (
     PlanMade,
     writer_emit,
 )
-from agentlab.models.base import ModelRequest, ModelResponse
+from agentlab.models.base import ModelRequest, ModelResponse, Role
+from agentlab.models.calls import ModelCallRecord
+from agentlab.models.messages import Message
 from agentlab.models.router import ModelRouter
-from agentlab.orchestration import approvals, prompts, transcript
+from agentlab.orchestration import approvals, prompts, schedule, transcript
 from agentlab.orchestration.agent import Agent, Evidence
 from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.deps import Deps
@@ -39,15 +42,17 @@ from agentlab.orchestration.state import (
     PolicyRecord,
     Status,
     StepResult,
+    TranscriptEntry,
     begin_state,
 )
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
 from agentlab.tools.journal import Resolution, UnknownSideEffect
 from agentlab.tools.policy import ProposedCall, Verdict
-from agentlab.tools.tool import Risk, format_validation_error
+from agentlab.tools.tool import Risk, Tool, ToolOutcome, format_validation_error
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class AgentNodes:
@@ -169,15 +174,12 @@ class AgentNodes:
         if unknown:
             return replan(f"unknown tool(s) {', '.join(unknown)}; use only {', '.join(by_name)}")
 
+        for number, s in enumerate(submission.steps, start=1):
+            problem = schedule.dependency_problem(s.depends_on or [], number)
+            if problem:
+                return replan(problem)
         steps = [
-            PlanStep(
-                id=f"{plan_round}.{i}",
-                description=s.description,
-                tool=s.tool,
-                arguments=s.arguments,
-                destructive=s.destructive or by_name[s.tool].risk is Risk.DESTRUCTIVE,
-                estimated_cost_usd=max(s.estimated_cost_usd, by_name[s.tool].cost_usd),
-            )
+            _plan_step(plan_round, i, s, by_name[s.tool])
             for i, s in enumerate(submission.steps, start=1)
         ]
         logs["transcript"] += transcript.answer(
@@ -188,8 +190,8 @@ class AgentNodes:
             iterations=iterations,
             plan=steps,
             plan_round=plan_round,
-            cursor=0,
-            pending=None,
+            settled={},
+            calls=[],
             feedback="",
             plan_sources=_sources(state.get("results", [])),  # what the planner saw
             **logs,
@@ -202,111 +204,168 @@ class AgentNodes:
         )
 
     async def prepare(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
-        """Bind the current step to a concrete call (asking the executor model only for missing
-        arguments), then ask the policy whether it needs a human."""
+        """Bind each step whose dependencies are done to a concrete call (asking the executor
+        model, concurrently, only for missing arguments), then ask the policy about each."""
         visit = self._visit("prepare", state, runtime)
-        step = state["plan"][state["cursor"]]
-        tool = await self.executor.tools.get(step["tool"])
-        assert tool is not None, "plan() admits only known tools"
+        plan = state["plan"]
+        limits = visit.ctx.limits or self.limits
+        calls = list(state["calls"])
+        # Never bind more steps than the iterations left can run.
+        room = limits.max_iterations - state["iterations"] - len(schedule.runnable(calls))
+        ready = schedule.progress(plan, state["settled"], calls).ready[: max(room, 0)]
+        tools: dict[str, Tool] = {}
+        for step in ready:
+            tool = await self.executor.tools.get(step["tool"])
+            assert tool is not None, "plan() admits only known tools"
+            tools[step["tool"]] = tool
+        # Steps missing arguments ask the executor model, each its own call (in plan order).
+        first = state["calls_per_role"].get(Role.EXECUTOR.value, 0)
+        asks: dict[str, tuple[str, int]] = {}
+        for step in ready:
+            problem = tools[step["tool"]].invalid_arguments(dict(step["arguments"]))
+            if problem:
+                asks[step["id"]] = (problem, first + len(asks))
+        limit = asyncio.Semaphore(limits.max_parallel_calls)
+
+        async def bind(step: PlanStep) -> _Binding:
+            async with limit:
+                return await self._bind(visit, step, tools[step["tool"]], asks.get(step["id"]))
+
+        bindings = await _together([bind(step) for step in ready])
+        logs: Update = {
+            "model_calls": [r for b in bindings for r in b.records],
+            "transcript": [e for b in bindings for e in b.transcript],
+            "policy_decisions": [b.policy for b in bindings if b.policy is not None],
+        }
+        if asks:
+            logs["calls_per_role"] = {
+                **state["calls_per_role"],
+                Role.EXECUTOR.value: first + len(asks),
+            }
+        for b in bindings:
+            if b.unavailable is not None:
+                return visit.move(Status.FAILED, b.unavailable, outcome=b.unavailable, **logs)
+        settled = dict(state["settled"])
+        feedback = state["feedback"]
+        for b in bindings:
+            if b.problem is not None:
+                settled[b.step["id"]] = schedule.Settled.FAILED.value
+                feedback = _also(feedback, b.problem)
+        bound = [b.call for b in bindings if b.call is not None]
+        for b in bindings:
+            if b.call is not None and schedule.waiting(b.call):
+                request = approvals.request_for(b.step, b.call)
+                visit.emit(ApprovalRequested(visit.ctx.run_id or "", request))
+        calls = schedule.order(plan, [*calls, *bound])
+        return _onward(visit, settled, calls, feedback, logs)
+
+    async def _bind(
+        self, visit: Visit, step: PlanStep, tool: Tool, ask: tuple[str, int] | None
+    ) -> _Binding:
+        """``step`` as a concrete call, with what the policy says of it; ``ask`` (the problem
+        with the planned arguments, and the call's index) asks the executor model to complete
+        them."""
         arguments = dict(step["arguments"])
-        sources = list(state.get("plan_sources", []))  # tool output the planner had seen
+        sources = list(visit.state.get("plan_sources", []))  # tool output the planner had seen
         tool_use_id: str | None = None
-        logs: Update = {}
-        problem = tool.invalid_arguments(arguments)
-        if problem:
+        proposal: Message | None = None
+        out = _Binding(step)
+        if ask is not None:
+            problem, index = ask
+            shown = _results_for(visit.state, step)
             request = prompts.executor_request(
-                state["task"],
+                visit.state["task"],
                 step,
                 tool,
-                results=state.get("results", []),
+                results=shown,
                 problem=problem,
-                call=visit.call_info("executor"),
+                call=visit.call_info(Role.EXECUTOR.value, index),
             )
             try:
-                response, logs = await self._ask(visit, request)
+                response, record = await self.models.call(request)
             except AgentlabError as exc:
-                return self._unavailable(visit, request, exc)
+                out.unavailable = f"{request.role.value} unavailable: {exc}"
+                return out
+            visit.emit(ModelCalled(dict(record)))
+            out.records.append(record)
             call = response.tool_call(tool.name)
             if call is None:
-                reason = f"step {step['id']}: the executor did not call {tool.name}"
-                logs["transcript"] += transcript.answer(visit.node, response, reason, is_error=True)
-                return visit.move(Status.PLANNING, reason, feedback=reason, **logs)
+                out.problem = f"step {step['id']}: the executor did not call {tool.name}"
+                out.transcript += [
+                    transcript.entry(visit.node, response.message()),
+                    *transcript.answer(visit.node, response, out.problem, is_error=True),
+                ]
+                return out
             arguments = {**arguments, **call.arguments}
             tool_use_id = call.id
-            sources = _sources(state.get("results", []), sources)  # the executor saw these too
+            proposal = response.message()
+            sources = _sources(shown, sources)  # the executor saw these too
 
         decision = self.executor.decide(
             tool,
             _call_request(step, arguments, approved=False, untrusted_sources=sources),
             visit.ctx.principal,
         )
-        reasons = list(decision.reasons) if decision.verdict is Verdict.ASK else []
         call_hash = self.executor.call_hash(tool, arguments)
-        logs["policy_decisions"] = [
-            PolicyRecord(
-                step_id=step["id"],
-                tool=tool.name,
-                call_hash=call_hash,
-                principal=visit.ctx.principal,
-                verdict=decision.verdict.value,
-                reasons=list(decision.reasons),
-                rule=decision.rule,
-            )
-        ]
-        pending = PendingCall(
+        out.policy = PolicyRecord(
+            step_id=step["id"],
+            tool=tool.name,
+            call_hash=call_hash,
+            principal=visit.ctx.principal,
+            verdict=decision.verdict.value,
+            reasons=list(decision.reasons),
+            rule=decision.rule,
+        )
+        out.call = PendingCall(
             step_id=step["id"],
             tool=tool.name,
             arguments=arguments,
-            approval_reasons=reasons,
+            approval_reasons=list(decision.reasons) if decision.verdict is Verdict.ASK else [],
             tool_use_id=tool_use_id,
             call_hash=call_hash,
             untrusted_sources=sources,
         )
-        if reasons:
-            update = visit.move(
-                Status.AWAITING_HUMAN,
-                f"step {step['id']} {tool.name} needs approval: {', '.join(reasons)}",
-                pending=pending,
-                **logs,
-            )
-            visit.emit(
-                ApprovalRequested(visit.ctx.run_id or "", approvals.request_for(step, pending))
-            )
-            return update
-        return {"status": Status.EXECUTING.value, "pending": pending, **logs}
+        if proposal is not None:
+            out.call["proposal"] = proposal
+        return out
 
     async def approve(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
-        """Pause for a human decision on the pending call (see ``approvals.py``)."""
-        pending = state["pending"]
-        assert pending is not None
-        step = state["plan"][state["cursor"]]
-        tool = await self.executor.tools.get(pending["tool"])
+        """Pause for a human's decisions on the calls that wait for one (``approvals.py``)."""
+        visit = self._visit("approve", state, runtime)
+        plan = state["plan"]
+        calls = state["calls"]
+        tools = {c["tool"]: await self.executor.tools.get(c["tool"]) for c in calls}
 
-        def hash_call(arguments: dict[str, Any]) -> str:  # as execute will, for edited calls
-            return self.executor.call_hash(tool, arguments) if tool else pending["tool"]
+        def hash_call(call: PendingCall, arguments: dict[str, Any]) -> str:
+            tool = tools.get(call["tool"])  # as execute will, for edited calls
+            return self.executor.call_hash(tool, arguments) if tool else call["tool"]
 
-        return approvals.ask(self._visit("approve", state, runtime), step, pending, hash_call)
+        steps = {s["id"]: s for s in plan}
+        answers = approvals.ask(visit, steps, schedule.awaiting(calls), hash_call)
+        if answers.refused is not None:
+            return visit.move(Status.AWAITING_HUMAN, f"decision refused: {answers.refused}")
+        calls = schedule.order(plan, [*schedule.runnable(calls), *answers.calls])
+        logs: Update = {"approvals": answers.approvals, "transcript": answers.transcript}
+        said = "; ".join(answers.said)
+        if answers.stop is not None:
+            return visit.move(Status.FAILED, answers.stop, calls=[], outcome=answers.stop, **logs)
+        settled = {
+            **state["settled"],
+            **{step_id: schedule.Settled.REJECTED.value for step_id in answers.rejected},
+        }
+        feedback = state["feedback"]
+        for problem in answers.feedback:
+            feedback = _also(feedback, problem)
+        return _onward(visit, settled, calls, feedback, logs, said=said)
 
     async def execute(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
-        """Run the pending call through the tool executor (which asks the policy again)."""
+        """Run the calls that may run, concurrently (at most ``max_parallel_calls`` at once),
+        through the tool executor (which asks the policy again); record them in plan order."""
         visit = self._visit("execute", state, runtime)
-        pending = state["pending"]
-        assert pending is not None
-        iterations = state["iterations"] + 1
-        step = state["plan"][state["cursor"]]
-        tool = await self.executor.tools.get(pending["tool"])
-        fingerprint = (
-            self.executor.call_hash(tool, pending["arguments"])
-            if tool is not None
-            else pending.get("call_hash", pending["tool"])
-        )
-        # An approval counts for the very call approved: same step, same tool and arguments.
-        approved = any(
-            a["approved"]
-            and a["step_id"] == pending["step_id"]
-            and a.get("call_hash", fingerprint) == fingerprint
-            for a in state.get("approvals", [])
-        )
+        limits = visit.ctx.limits or self.limits
+        steps = {s["id"]: s for s in state["plan"]}
+        calls = list(state["calls"])
+        running = schedule.runnable(calls)
         try:
             deps = await self.deps(visit.ctx)
         except Exception as exc:  # the run cannot do its job: say so, never crash the process
@@ -322,56 +381,77 @@ class AgentNodes:
             deps=deps,
             lease=visit.ctx.lease,
         )
-        request = _call_request(
-            step,
-            pending["arguments"],
-            approved=approved,
-            failed_before=fingerprint in state["failed_calls"],
-            resolution=pending.get("resolution"),
-            untrusted_sources=pending.get("untrusted_sources", []),
-        )
-        try:
-            outcome = await self.executor.run(request, scope, visit.emit)
-        except UnknownSideEffect as exc:
-            return self._ask_about(visit, step, pending, exc)
+        limit = asyncio.Semaphore(limits.max_parallel_calls)
 
-        result = StepResult(
-            step_id=pending["step_id"],
-            tool=pending["tool"],
-            arguments=pending["arguments"],
-            outcome=outcome,
-        )
-        shown = outcome["output"] if outcome["ok"] else {"error": outcome["error"]}
-        logs: Update = {
-            "results": [result],
-            "transcript": transcript.call_result(
-                visit.node, pending, shown, is_error=not outcome["ok"]
-            ),
-            "iterations": iterations,
-            "pending": None,
-        }
-        if not outcome["ok"]:
-            reason = f"step {pending['step_id']} {pending['tool']} failed: {outcome['error']}"
-            return visit.move(
-                Status.PLANNING,
-                f"{reason}; re-planning",
-                feedback=reason,
-                failed_calls=[*state["failed_calls"], fingerprint],
-                **logs,
+        async def run(call: PendingCall) -> tuple[str, ToolOutcome | UnknownSideEffect]:
+            fingerprint = await self._fingerprint(call)
+            request = _call_request(
+                steps[call["step_id"]],
+                call["arguments"],
+                approved=_approved(state, call, fingerprint),
+                failed_before=fingerprint in state["failed_calls"],
+                resolution=call.get("resolution"),
+                untrusted_sources=call.get("untrusted_sources", []),
             )
-        if state["cursor"] + 1 < len(state["plan"]):
-            return {"status": Status.EXECUTING.value, "cursor": state["cursor"] + 1, **logs}
-        return visit.move(
-            Status.VALIDATING,
-            f"all {len(state['plan'])} step(s) of plan {state['plan_round']} ran",
-            **logs,
-        )
+            async with limit:
+                try:
+                    return fingerprint, await self.executor.run(request, scope, visit.emit)
+                except UnknownSideEffect as exc:
+                    return fingerprint, exc
+
+        outcomes = await _together([run(call) for call in running])
+        settled = dict(state["settled"])
+        feedback = state["feedback"]
+        results: list[StepResult] = []
+        entries: list[TranscriptEntry] = []
+        failed: list[str] = []
+        for call, (fingerprint, outcome) in zip(running, outcomes, strict=True):
+            calls.remove(call)
+            if isinstance(outcome, UnknownSideEffect):
+                calls.append(self._ask_about(visit, steps[call["step_id"]], call, outcome))
+                continue
+            results.append(
+                StepResult(
+                    step_id=call["step_id"],
+                    tool=call["tool"],
+                    arguments=call["arguments"],
+                    outcome=outcome,
+                )
+            )
+            proposal = call.get("proposal")
+            if proposal is not None:
+                entries.append(transcript.entry(visit.node, proposal))
+            shown = outcome["output"] if outcome["ok"] else {"error": outcome["error"]}
+            entries += transcript.call_result(visit.node, call, shown, is_error=not outcome["ok"])
+            if outcome["ok"]:
+                settled[call["step_id"]] = schedule.Settled.OK.value
+            else:
+                settled[call["step_id"]] = schedule.Settled.FAILED.value
+                failed.append(fingerprint)
+                feedback = _also(
+                    feedback, f"step {call['step_id']} {call['tool']} failed: {outcome['error']}"
+                )
+        logs: Update = {
+            "results": results,
+            "transcript": entries,
+            "iterations": state["iterations"] + len(results),
+        }
+        if failed:
+            logs["failed_calls"] = [*state["failed_calls"], *failed]
+        return _onward(visit, settled, schedule.order(state["plan"], calls), feedback, logs)
+
+    async def _fingerprint(self, call: PendingCall) -> str:
+        """The call's hash, as the executor computes it (``failed_calls`` and approvals use it)."""
+        tool = await self.executor.tools.get(call["tool"])
+        if tool is None:
+            return call.get("call_hash", call["tool"])
+        return self.executor.call_hash(tool, call["arguments"])
 
     @staticmethod
     def _ask_about(
         visit: Visit, step: PlanStep, pending: PendingCall, unknown: UnknownSideEffect
-    ) -> Update:
-        """Pause the run for a human: a call started before a crash and its effect is unknown."""
+    ) -> PendingCall:
+        """The call, waiting for a human: it started before a crash and its effect is unknown."""
         entry = unknown.entry
         reason = (
             f"unknown_side_effect: {entry.tool} (step {entry.call_id}, attempt {entry.attempt}) "
@@ -381,9 +461,8 @@ class AgentNodes:
         asking = PendingCall(
             **{**pending, "unknown_attempt": entry.attempt, "approval_reasons": [reason]}
         )
-        update = visit.move(Status.AWAITING_HUMAN, reason, pending=asking)
         visit.emit(ApprovalRequested(visit.ctx.run_id or "", approvals.request_for(step, asking)))
-        return update
+        return asking
 
     async def validate(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """Ask the validator (the agent's check, else its model) whether the task is done."""
@@ -480,3 +559,114 @@ def _call_request(
 def _sources(results: Sequence[StepResult], known: Sequence[str] = ()) -> list[str]:
     """The tools whose output is among ``results`` (untrusted content a model is shown)."""
     return list(dict.fromkeys([*known, *(r["tool"] for r in results)]))
+
+
+@dataclass
+class _Binding:
+    """A step of the plan bound to a call (or why it could not be), and what that took."""
+
+    step: PlanStep
+    call: PendingCall | None = None
+    policy: PolicyRecord | None = None
+    problem: str | None = None
+    """Why the step could not be bound (the executor model did not make the call)."""
+    unavailable: str | None = None
+    """Why the run must end: the executor model could not answer."""
+    records: list[ModelCallRecord] = field(default_factory=list)
+    transcript: list[TranscriptEntry] = field(default_factory=list)
+
+
+def _plan_step(plan_round: int, number: int, planned: prompts.PlannedStep, tool: Tool) -> PlanStep:
+    step = PlanStep(
+        id=f"{plan_round}.{number}",
+        description=planned.description,
+        tool=planned.tool,
+        arguments=planned.arguments,
+        destructive=planned.destructive or tool.risk is Risk.DESTRUCTIVE,
+        estimated_cost_usd=max(planned.estimated_cost_usd, tool.cost_usd),
+    )
+    if planned.depends_on is not None:
+        step["depends_on"] = [f"{plan_round}.{d}" for d in sorted(set(planned.depends_on))]
+    return step
+
+
+def _onward(
+    visit: Visit,
+    settled: dict[str, str],
+    calls: list[PendingCall],
+    feedback: str,
+    logs: Update,
+    *,
+    said: str = "",
+) -> Update:
+    """Where the plan goes from here: on executing (calls to run, or steps to bind), to a human
+    (calls wait for one), to validation (every step succeeded) or back to planning."""
+    plan = visit.state["plan"]
+    now = schedule.progress(plan, settled, calls)
+    changes: Update = {
+        "settled": {**settled, **now.skipped},
+        "calls": calls,
+        "feedback": feedback,
+        **logs,
+    }
+    if schedule.runnable(calls) or now.ready:
+        if said:
+            return visit.move(Status.EXECUTING, said, **changes)
+        return {"status": Status.EXECUTING.value, **changes}
+    waiting = schedule.awaiting(calls)
+    if waiting:
+        asks = "; ".join(_why_waiting(c) for c in waiting)
+        return visit.move(Status.AWAITING_HUMAN, f"{said}; {asks}" if said else asks, **changes)
+    if now.done:
+        ran = f"all {len(plan)} step(s) of plan {visit.state['plan_round']} ran"
+        return visit.move(Status.VALIDATING, f"{said}; {ran}" if said else ran, **changes)
+    if said:
+        return visit.move(Status.PLANNING, f"{said}; re-planning without it", **changes)
+    return visit.move(Status.PLANNING, f"{feedback}; re-planning", **changes)
+
+
+def _why_waiting(call: PendingCall) -> str:
+    if call.get("unknown_attempt") is not None:
+        return "; ".join(call["approval_reasons"])
+    return f"step {call['step_id']} {call['tool']} needs approval: " + ", ".join(
+        call["approval_reasons"]
+    )
+
+
+def _also(feedback: str, problem: str) -> str:
+    """``feedback`` with one more problem of the current plan."""
+    return f"{feedback}; {problem}" if feedback else problem
+
+
+def _approved(state: AgentState, call: PendingCall, fingerprint: str) -> bool:
+    """Whether a human approved this very call: same step, same tool and arguments."""
+    if not call.get("approved"):
+        return False
+    return any(
+        a["approved"] and a["step_id"] == call["step_id"] and a.get("call_hash") == fingerprint
+        for a in reversed(state.get("approvals", []))
+    )
+
+
+def _results_for(state: AgentState, step: PlanStep) -> list[StepResult]:
+    """What the executor model is shown to complete ``step``: the results of the steps it
+    depends on, if it names them, else the latest results."""
+    results = state.get("results", [])
+    named = step.get("depends_on")
+    if named is None:
+        return list(results)
+    wanted = set(named)
+    return [r for r in results if r["step_id"] in wanted]
+
+
+async def _together(coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Await ``coroutines`` concurrently, results in their order; if one raises (the run's
+    lease was lost, say), the others are cancelled and its exception propagates as itself."""
+    if len(coroutines) == 1:
+        return [await coroutines[0]]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [t.result() for t in tasks]

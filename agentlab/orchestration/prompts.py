@@ -37,6 +37,14 @@ class PlannedStep(BaseModel):
         False, description="True if the step deletes or irreversibly changes data."
     )
     estimated_cost_usd: float = Field(0.0, ge=0, description="Expected cost of the step in USD.")
+    depends_on: list[int] | None = Field(
+        None,
+        description=(
+            "The numbers (1 is the first step) of the earlier steps whose results this step "
+            "needs; [] if it needs none. Steps whose dependencies are done run at the same time. "
+            "Leave it out to run the step after the one before it."
+        ),
+    )
 
 
 class PlanSubmission(BaseModel):
@@ -120,7 +128,9 @@ def planner_request(
         "Break the task into the fewest tool calls that accomplish it, in order. Use only these "
         f"tools:\n{_tool_catalog(tools)}\n"
         "Leave out argument values that depend on results of earlier steps: they are filled in "
-        "when the step runs. Never repeat a call that already failed unchanged, and never plan a "
+        "when the step runs. Give each step depends_on, the earlier steps whose results it "
+        "needs ([] for none): independent steps then run at the same time. Never repeat a call "
+        "that already failed unchanged, and never plan a "
         "step a human rejected. If earlier steps already did part of the task, plan only the rest. "
         "Answer by calling submit_plan."
     )

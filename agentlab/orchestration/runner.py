@@ -40,7 +40,7 @@ from agentlab.errors import (
 from agentlab.events import RunEnded, RunEvent, StatusChanged, event_from_dict
 from agentlab.models.router import ModelRouter, ModelSpec, unavailable_router
 from agentlab.orchestration.agent import Agent
-from agentlab.orchestration.approvals import DecisionRefused, as_decision
+from agentlab.orchestration.approvals import DecisionRefused, as_decisions
 from agentlab.orchestration.context import RunContext, default_principal
 from agentlab.orchestration.database import RunDatabase, open_run_database
 from agentlab.orchestration.deps import Deps
@@ -197,9 +197,11 @@ class Runner:
         return run_id, self._stream(_context(record, lease), built[0], initial_state(task), lease)
 
     async def resume(
-        self, run_id: str, decision: Decision | None = None
+        self, run_id: str, decision: Decision | list[Decision] | None = None
     ) -> AsyncIterator[RunEvent]:
         """Continue a run: with a decision if it waits for one, else from where it stopped.
+        Where several calls wait together (``waiting_for["group"]``), give a list of decisions
+        to answer several at once; calls left undecided keep waiting.
 
         Decided from the run's checkpoint: a run killed before its first checkpoint starts again
         from its task; one killed mid-step goes on from its last checkpoint (and its journal: no
@@ -218,7 +220,11 @@ class Runner:
         return self._stream(ctx, graph, payload, lease)
 
     async def _resume_payload(
-        self, record: RunRecord, graph: Graph, ctx: RunContext, decision: Decision | None
+        self,
+        record: RunRecord,
+        graph: Graph,
+        ctx: RunContext,
+        decision: Decision | list[Decision] | None,
     ) -> Any:
         run_id = record.run_id
         snapshot = await self._snapshot(graph, ctx)
@@ -231,7 +237,7 @@ class Runner:
                     "resume it with a decision (approve or reject)"
                 )
             try:
-                as_decision(waiting, decision)  # what the approve node will accept
+                as_decisions(waiting, decision)  # what the approve node will accept
             except DecisionRefused as exc:
                 raise DecisionRefused(f"run {run_id}: {exc}") from None
             return Command(resume=decision)
@@ -512,7 +518,9 @@ class SyncRunner:
         run_id, events = self._loop.run(self.runner.start(agent, task, **kwargs))
         return run_id, self._iterate(events)
 
-    def resume(self, run_id: str, decision: Decision | None = None) -> Iterator[RunEvent]:
+    def resume(
+        self, run_id: str, decision: Decision | list[Decision] | None = None
+    ) -> Iterator[RunEvent]:
         return self._iterate(self._loop.run(self.runner.resume(run_id, decision)))
 
     def get(self, run_id: str) -> RunView:

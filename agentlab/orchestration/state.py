@@ -44,10 +44,12 @@ class PlanStep(TypedDict):
     arguments: dict[str, Any]
     destructive: bool
     estimated_cost_usd: float
+    depends_on: NotRequired[list[str] | None]
+    """The ids of the steps whose results it needs; ``None``: the step before it (``schedule``)."""
 
 
 class PendingCall(TypedDict):
-    """The concrete call of the current step, bound but not yet run.
+    """The concrete call of a step of the plan, bound but not yet run.
 
     ``approval_reasons`` is empty when it may run without a human. ``tool_use_id`` is the executor
     model's tool-use block the call came from, if a model made it (its result answers that block).
@@ -66,6 +68,11 @@ class PendingCall(TypedDict):
     resolution: NotRequired[Resolution | None]
     untrusted_sources: NotRequired[list[str]]
     """The tools whose output a model had seen when it produced these arguments."""
+    approved: NotRequired[bool]
+    """A human approved this very call (``approvals`` holds the record)."""
+    proposal: NotRequired[Message | None]
+    """The executor model's message that made the call: it joins the transcript with the
+    call's result, so the transcript stays a valid conversation while calls run concurrently."""
 
 
 class StepResult(TypedDict):
@@ -176,6 +183,12 @@ def decision_for(
     return decision
 
 
+def waiting_requests(waiting: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every request of what a paused run waits for (``RunView.waiting_for``): its ``group`` when
+    several calls wait together (steps that ran concurrently), else the one request."""
+    return [dict(r) for r in waiting.get("group") or [waiting]]
+
+
 def describe_request(request: Mapping[str, Any]) -> str:
     """``tool(arguments) (step 1.2)``: how a request is named in errors."""
     arguments = ", ".join(f"{k}={v!r}" for k, v in dict(request.get("arguments") or {}).items())
@@ -229,8 +242,11 @@ class AgentState(TypedDict):
     iterations: int
     plan: Annotated[list[PlanStep], DeltaChannel(_latest)]
     plan_round: int
-    cursor: int
-    pending: PendingCall | None
+    settled: dict[str, str]
+    """How each finished step of the current plan ended (``schedule.Settled`` values)."""
+    calls: list[PendingCall]
+    """Steps of the current plan bound to a call and not settled, in plan order: to run now,
+    or waiting for a human."""
     feedback: str
     outcome: str
     calls_per_role: dict[str, int]
@@ -287,8 +303,8 @@ def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
         "iterations": 0,
         "plan": [],
         "plan_round": int(run.get("plan_round") or 0),
-        "cursor": 0,
-        "pending": None,
+        "settled": {},
+        "calls": [],
         "feedback": "",
         "outcome": "",
         "calls_per_role": {},

@@ -34,6 +34,9 @@ class Visit:
         self.emit(StatusChanged(dict(transition)))
         return {"status": target.value, "transitions": [transition], **changes}
 
-    def call_info(self, role: str) -> CallInfo:
-        index = self.state["calls_per_role"].get(role, 0)
+    def call_info(self, role: str, index: int | None = None) -> CallInfo:
+        """Who makes the call, and its place among ``role``'s calls in the run (by default the
+        next one)."""
+        if index is None:
+            index = self.state["calls_per_role"].get(role, 0)
         return CallInfo(run_id=self.ctx.run_id or "", principal=self.ctx.principal, index=index)

@@ -24,7 +24,7 @@ from agentlab.tools.journal import (
     call_hash,
     canonical_arguments,
 )
-from agentlab.tools.policy import Policy, PolicyDecision, ProposedCall, Verdict
+from agentlab.tools.policy import Policy, PolicyDecision, ProposedCall, Verdict, tool_adjuster
 from agentlab.tools.tool import (
     InvalidArguments,
     Risk,
@@ -80,7 +80,10 @@ class ToolExecutor:
     """Runs calls of an agent's tools under one ``Policy``, journaled in ``journal``."""
 
     def __init__(self, tools: ToolRegistry, policy: Policy, journal: Journal | None = None) -> None:
-        self.tools = tools
+        adjust = tool_adjuster(policy)
+        # Every tool handed out carries the policy's word on its risk, idempotency and egress:
+        # the planner's catalog, the decisions and the journal's re-run read the same tool.
+        self.tools = tools.adjusted(adjust) if adjust is not None else tools
         self.policy = policy
         self.journal: Journal = journal if journal is not None else MemoryJournal()
 

@@ -25,7 +25,10 @@ if TYPE_CHECKING:  # the SDK is imported on first connection: it takes a second 
     import mcp.types as mcp_types
     from mcp import ClientSession
 
-__all__ = ["MCPServer", "MCPServerError", "MCPToolset", "tool_options"]
+__all__ = ["MCPServer", "MCPServerError", "MCPToolset", "from_hints", "tool_options"]
+
+SOURCE_PREFIX = "mcp:"
+"""How the ``source`` of every tool an ``MCPToolset`` lists begins."""
 
 
 class MCPServerError(AgentlabError):
@@ -115,7 +118,11 @@ class MCPServer:
 
 
 def tool_options(annotations: mcp_types.ToolAnnotations | None) -> dict[str, Any]:
-    """Risk, idempotency and egress from MCP tool annotations (absent hints: a write tool)."""
+    """Risk, idempotency and egress from MCP tool annotations (absent hints: a write tool).
+
+    The MCP spec calls annotations hints: claims of a server, not guarantees. A policy file's
+    ``tools:`` may replace them (``agentlab.tools.rules``).
+    """
     if annotations is None:
         return {"risk": Risk.WRITE, "idempotent": False, "egress": False}
     if annotations.read_only_hint:
@@ -168,6 +175,12 @@ class _Connection:
             await asyncio.wait([self._task])  # the owner task ends the session and the process
         elif not self.loop.is_closed():  # another loop still runs it (a notebook's): ask it
             self.loop.call_soon_threadsafe(self._closing.set)
+
+
+def from_hints(tool: Tool) -> bool:
+    """Whether ``tool``'s risk, idempotency and egress are an MCP server's hints (its
+    annotations), not the word of the code that declared it."""
+    return tool.source.startswith(SOURCE_PREFIX)
 
 
 def _dead(exc: BaseException) -> bool:
@@ -227,7 +240,7 @@ class MCPToolset:
 
     @property
     def source(self) -> str:
-        return f"mcp:{self.server.label}"
+        return f"{SOURCE_PREFIX}{self.server.label}"
 
     def _prefixed(self, name: str) -> str:
         return f"{self.server.name}_{name}" if self.server.name else name

@@ -3,11 +3,15 @@
 One ``Policy`` object decides. The approval gate asks it before pausing a run, and the tool executor
 asks it again right before running a call (the second lock), so no path runs a call the policy
 would stop. A policy is any object with ``decide``; ``DefaultPolicy`` is the built-in one.
+
+A policy may also have its word on tools: ``adjust(tool) -> Tool`` returns the tool with the risk,
+idempotency and egress the policy gives it (a policy file's ``tools:``). The executor hands out
+only adjusted tools, so the planner's catalog, every decision and the journal read the same risk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -54,6 +58,12 @@ class Policy(Protocol):
     def decide(self, call: ProposedCall) -> PolicyDecision:
         """Whether ``call`` may run, needs a human's approval first, or may not run at all."""
         ...
+
+
+def tool_adjuster(policy: Policy) -> Callable[[Tool], Tool] | None:
+    """``policy``'s ``adjust(tool) -> Tool``, when it has one."""
+    adjust = getattr(policy, "adjust", None)
+    return adjust if callable(adjust) else None
 
 
 @dataclass(frozen=True)

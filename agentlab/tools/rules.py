@@ -20,13 +20,40 @@
         reason: bots never delete customers
 
 Every rule that matches a call applies and the strictest verdict wins (deny, then ask, then allow),
-so the order of rules never matters. Whatever the file says, destructive tools and steps, and tools
-that require confirmation, ask at least. A condition is a value (equality) or a mapping of tests:
-``equals``, ``in``, ``not_in``, ``greater_than``, ``less_than``, ``longer_than``, ``shorter_than``
-(lengths of strings and lists), ``matches`` (a regular expression, searched); a rule with a
-condition on an argument the call lacks does not match. ``tool`` and ``principal`` are globs (or
+so the order of rules never matters. Whatever the rules say, destructive tools (as ``tools:``
+below leaves them) and steps, and tools that require confirmation, ask at least. A condition is a
+value (equality) or a mapping of tests: ``equals``, ``in``, ``not_in``, ``greater_than``,
+``less_than``, ``longer_than``, ``shorter_than`` (lengths of strings and lists), ``matches`` (a
+regular expression, searched); a rule with a condition on an argument the call lacks does not
+match. ``tool`` and ``principal`` are globs (or
 lists of globs). A file that does not follow this shape is a ``PolicyFileError`` naming the file,
 the line and the problem.
+
+``tools:`` gives tools (by name or glob) a risk (``read``, ``write``, ``destructive``), and says
+whether they are ``idempotent`` (the journal may run them again after a crash) and ``egress``
+(they send data out); a bare risk is short for ``{risk: ...}``::
+
+    tools:
+      "git_*": {risk: write, idempotent: false}
+      git_status: read
+      git_reset: {risk: destructive}
+      "fs_*": {egress: true}
+
+A tool's own entry (its exact name) wins over the globs that match it, for what it says; where
+only globs speak, the strictest value of each field wins (destructive over write over read, not
+idempotent, egress), so the order never matters. ``egress:`` is a glob entry ``{egress: true}``
+for each of its globs. What the file leaves unsaid keeps the tool's own value. The executor
+hands out tools as the file describes them, so the planner's catalog, the destructive floor, the
+untrusted-content rule and the journal all see the same risk.
+
+Raising is always allowed; lowering depends on whose word it replaces. An MCP tool's risk,
+idempotency and egress are its server's annotations, which the MCP spec calls hints: claims of a
+process the agent's owner does not control. The policy owner's word replaces them, in both
+directions (``git_status: read`` for a server that gave no hints). A local tool's are the word of
+its author, declared beside the code that does the deed and reviewed with it; a file that could
+call ``delete_customer`` ``read`` would lift, from a YAML line far from that code, the destructive
+floor the code relies on. So for local tools the stricter of the declaration and the file wins,
+and ``agentlab policy check`` shows where the file's word did not lower a declaration.
 """
 
 from __future__ import annotations
@@ -34,18 +61,27 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agentlab.errors import ConfigError
+from agentlab.tools.mcp import from_hints
 from agentlab.tools.policy import PolicyDecision, ProposedCall, Verdict
-from agentlab.tools.tool import Risk, format_validation_error
+from agentlab.tools.tool import Risk, Tool, format_validation_error
 
 _STRICTNESS = {Verdict.ALLOW: 0, Verdict.ASK: 1, Verdict.DENY: 2}
+_RISKINESS = {Risk.READ: 0, Risk.WRITE: 1, Risk.DESTRUCTIVE: 2}
 
 
 class PolicyFileError(ConfigError):
@@ -153,6 +189,50 @@ class Rule(BaseModel):
         return text
 
 
+class ToolEffects(BaseModel):
+    """What the file says a tool does: its risk, whether it is idempotent, whether it sends data
+    out; ``None`` where it says nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    risk: Risk | None = None
+    idempotent: bool | None = None
+    egress: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_risk_alone(cls, data: Any) -> Any:
+        return {"risk": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ToolEffects:
+        if self.risk is None and self.idempotent is None and self.egress is None:
+            raise ValueError("give a risk (read, write, destructive), idempotent or egress")
+        return self
+
+    @classmethod
+    def strictest(cls, said: Sequence[ToolEffects]) -> ToolEffects:
+        """All of ``said`` at once: the riskiest risk, not idempotent and egress where any says
+        so; all ``None`` where ``said`` is empty (built unvalidated: it may say nothing)."""
+        risks = [s.risk for s in said if s.risk is not None]
+        idempotent = [s.idempotent for s in said if s.idempotent is not None]
+        egress = [s.egress for s in said if s.egress is not None]
+        return cls.model_construct(
+            risk=max(risks, key=_RISKINESS.__getitem__) if risks else None,
+            idempotent=all(idempotent) if idempotent else None,
+            egress=any(egress) if egress else None,
+        )
+
+    def describe(self) -> str:
+        """``write, not idempotent, egress`` (what is said)."""
+        parts = [self.risk.value] if self.risk is not None else []
+        if self.idempotent is not None:
+            parts.append("idempotent" if self.idempotent else "not idempotent")
+        if self.egress is not None:
+            parts.append("egress" if self.egress else "no egress")
+        return ", ".join(parts)
+
+
 class PolicyDocument(BaseModel):
     """A policy file's contents."""
 
@@ -162,6 +242,8 @@ class PolicyDocument(BaseModel):
     cost_threshold_usd: float | None = Field(None, ge=0)
     egress: list[str] = Field(default_factory=list)
     """Globs of tools that send data out (besides those declared ``egress``)."""
+    tools: dict[str, ToolEffects] = Field(default_factory=dict)
+    """Globs of tools and what the file says they do, over their declarations or MCP hints."""
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -173,6 +255,7 @@ class RulesPolicy:
     source: str = "(inline)"
 
     def decide(self, call: ProposedCall) -> PolicyDecision:
+        tool = self.adjust(call.tool)  # the file's word on the tool's risk, whoever asks
         verdicts: list[tuple[Verdict, str, str | None]] = []  # verdict, reason, rule
         for index, rule in enumerate(self.document.rules):
             if rule.matches(call):
@@ -180,11 +263,11 @@ class RulesPolicy:
         if not verdicts:
             verdicts.append((self.document.default, "", None))
         # Floors no file can lower.
-        if call.planned_destructive or call.tool.risk is Risk.DESTRUCTIVE:
+        if call.planned_destructive or tool.risk is Risk.DESTRUCTIVE:
             verdicts.append((Verdict.ASK, "destructive", None))
-        if call.tool.requires_confirmation:
+        if tool.requires_confirmation:
             verdicts.append((Verdict.ASK, "needs confirmation", None))
-        cost = max(call.estimated_cost_usd, call.tool.cost_usd)
+        cost = max(call.estimated_cost_usd, tool.cost_usd)
         threshold = self.document.cost_threshold_usd
         if threshold is not None and cost > threshold:
             verdicts.append((Verdict.ASK, f"estimated cost ${cost:.2f} > ${threshold:.2f}", None))
@@ -198,7 +281,36 @@ class RulesPolicy:
 
     def sends_data_out(self, tool: str) -> bool:
         """Whether the file flags ``tool`` as egress: after untrusted content it asks first."""
-        return _globbed(self.document.egress, tool)
+        return self.said_of(tool).egress is True
+
+    def said_of(self, tool: str) -> ToolEffects:
+        """What the file says of ``tool``: its own ``tools:`` entry over the strictest word of
+        the globs that match it (``egress:`` included)."""
+        entries = self.document.tools
+        globs = [e for glob, e in entries.items() if glob != tool and _globbed(glob, tool)]
+        if _globbed(self.document.egress, tool):
+            globs.append(ToolEffects(egress=True))
+        said = ToolEffects.strictest(globs)
+        own = entries.get(tool)
+        return said if own is None else said.model_copy(update=own.model_dump(exclude_none=True))
+
+    def adjust(self, tool: Tool) -> Tool:
+        """``tool`` with the risk, idempotency and egress the file gives it: in place of an MCP
+        server's hints; never below a local tool's declaration (see the module's docstring)."""
+        said = self.said_of(tool.name)
+        risk, idempotent, egress = tool.risk, tool.idempotent, tool.egress
+        if from_hints(tool):
+            risk = said.risk if said.risk is not None else risk
+            idempotent = said.idempotent if said.idempotent is not None else idempotent
+            egress = said.egress if said.egress is not None else egress
+        else:
+            if said.risk is not None:
+                risk = max(risk, said.risk, key=_RISKINESS.__getitem__)
+            idempotent = idempotent and said.idempotent is not False
+            egress = egress or said.egress is True
+        if (risk, idempotent, egress) == (tool.risk, tool.idempotent, tool.egress):
+            return tool
+        return replace(tool, risk=risk, idempotent=idempotent, egress=egress)
 
     def rules_for(self, tool: str, principal: str) -> list[Rule]:
         """The rules that may apply to calls of ``tool`` by ``principal``."""

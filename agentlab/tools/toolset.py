@@ -3,7 +3,8 @@
 A toolset lists its tools and calls one by name. ``FunctionToolset`` holds tools declared in Python
 (typed functions or JSON-schema tools); ``WrapperToolset`` filters, renames or prefixes another
 toolset's tools; MCP servers and HTTP APIs are toolsets too. ``ToolRegistry`` joins an agent's
-toolsets and finds the toolset behind each tool name.
+toolsets and finds the toolset behind each tool name; given an ``adjust`` function (the policy's
+overrides of risk, idempotency and egress), every tool it hands out has passed through it.
 """
 
 from __future__ import annotations
@@ -105,12 +106,24 @@ class WrapperToolset:
 class ToolRegistry:
     """An agent's toolsets joined: each tool name leads to one tool and the toolset that runs it.
 
-    Tools are listed on first use and kept, so building an agent does no I/O.
+    Tools are listed on first use and kept, so building an agent does no I/O. ``adjust`` (when
+    given) turns each listed tool into the one handed out: a policy's word on its risk.
     """
 
-    def __init__(self, toolsets: Sequence[Toolset]) -> None:
+    def __init__(
+        self, toolsets: Sequence[Toolset], *, adjust: Callable[[Tool], Tool] | None = None
+    ) -> None:
         self.toolsets = tuple(toolsets)
+        self.adjust = adjust
         self._index: dict[str, tuple[Tool, Toolset]] | None = None
+
+    def adjusted(self, adjust: Callable[[Tool], Tool]) -> ToolRegistry:
+        """The same toolsets, each tool passed through this registry's ``adjust``, then
+        ``adjust``."""
+        inner = self.adjust
+        if inner is None:
+            return ToolRegistry(self.toolsets, adjust=adjust)
+        return ToolRegistry(self.toolsets, adjust=lambda t: adjust(inner(t)))
 
     async def index(self) -> dict[str, tuple[Tool, Toolset]]:
         if self._index is None:
@@ -122,7 +135,7 @@ class ToolRegistry:
                             f"two tools are named {t.name!r}: rename one, e.g. with "
                             "WrapperToolset(toolset, prefix=...)"
                         )
-                    index[t.name] = (t, toolset)
+                    index[t.name] = (self.adjust(t) if self.adjust else t, toolset)
             self._index = index
         return self._index
 
