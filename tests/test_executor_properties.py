@@ -271,12 +271,6 @@ async def test_no_call_a_constrained_mcp_tools_schema_forbids_reaches_its_server
 
 
 @shared_loop
-@pytest.mark.xfail(
-    strict=True,
-    reason="jsonschema matches `pattern` with Python's re.search, where `$` also matches before "
-    "a final newline (not so in ECMA-262, which JSON Schema specifies): Tool.from_schema lets "
-    "'abc\\n' through '^[a-z]+$' and only the server refuses it",
-)
 async def test_a_trailing_newline_never_passes_a_dollar_anchored_pattern(paint_server):
     outcome, reached = await paint_server.call("paint", {"wall": "abc\n"})
 

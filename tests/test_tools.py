@@ -936,3 +936,23 @@ async def test_a_schema_function_with_optional_parameters_gets_its_arguments_not
 
     assert (await call(echo, {"x": 1}))["ok"]
     assert seen == [{"x": 1}]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "ok"),
+    [
+        ("^[a-z]+$", "abc", True),
+        ("^[a-z]+$", "abc\n", False),  # ECMA-262's $ is the very end; Python's is not
+        (r"^cost \$\d+$", "cost $5", True),
+        ("^[$]+$", "$$", True),
+        ("^[$]+$", "$$\n", False),
+    ],
+)
+def test_schema_patterns_are_anchored_as_json_schema_says(pattern, value, ok):
+    wall = Tool.from_schema(
+        "paint",
+        "Paint a wall.",
+        {"type": "object", "properties": {"wall": {"type": "string", "pattern": pattern}}},
+        lambda arguments: arguments,
+    )
+    assert (wall.invalid_arguments({"wall": value}) is None) is ok

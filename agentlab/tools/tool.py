@@ -144,15 +144,16 @@ class Tool:
 
         ``options`` are the other fields: ``risk``, ``idempotent``, ``timeout_s``...
         """
-        from jsonschema import Draft202012Validator
         from jsonschema.exceptions import SchemaError
+
+        from agentlab.tools.patterns import SchemaValidator
 
         schema = dict(input_schema)
         try:
-            Draft202012Validator.check_schema(schema)
+            SchemaValidator.check_schema(schema)
         except SchemaError as exc:
             raise ValueError(f"tool {name!r}: its input schema is invalid: {exc.message}") from None
-        checker = Draft202012Validator(schema)
+        checker = SchemaValidator(schema)
 
         def validate(arguments: dict[str, Any]) -> dict[str, Any]:
             errors = sorted(checker.iter_errors(arguments), key=lambda e: list(e.path))
