@@ -56,6 +56,35 @@ class RoleModels(BaseModel):
     )
 
 
+class Budgets(BaseModel):
+    """Ceilings every run is held to unless it sets its own (``[budgets]`` in the config file):
+    model tokens and dollars per run, per session and per principal per UTC day; ``warn_at`` the
+    fraction of a ceiling that warns, ``webhook_url`` where warnings are POSTed (JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_usd: float | None = Field(default=None, gt=0)
+    max_session_tokens: int | None = Field(default=None, ge=1)
+    max_session_usd: float | None = Field(default=None, gt=0)
+    max_daily_tokens: int | None = Field(default=None, ge=1)
+    max_daily_usd: float | None = Field(default=None, gt=0)
+    warn_at: float | None = Field(default=None, gt=0, le=1)
+    webhook_url: str | None = Field(
+        default=None,
+        description="Budget warnings are POSTed here as JSON; failures are only logged.",
+    )
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _webhook(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            raise ValueError("not an http(s) URL: give one as https://hooks.example.com/budget")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything a run needs to know about its environment."""
 
@@ -87,6 +116,7 @@ class Settings(BaseSettings):
         description="Under the default policy, steps estimated above this cost wait for a human.",
     )
     models: RoleModels = Field(default_factory=RoleModels)
+    budgets: Budgets = Field(default_factory=Budgets)
     database_url: SecretStr | None = Field(
         None,
         description="A PostgreSQL server keeping runs, checkpoints and the tool journal "
@@ -132,6 +162,17 @@ class Settings(BaseSettings):
         "('http://127.0.0.1:6006/v1/traces' for a local Phoenix). Unset, and with no "
         "OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT either, it is the "
         "endpoint of the Phoenix that 'agentlab phoenix' runs for this data_dir, while it runs.",
+    )
+    trace_project: str = Field(
+        "agentlab",
+        min_length=1,
+        description="The project runs' traces are filed under (OpenInference's "
+        "openinference.project.name: Phoenix's project).",
+    )
+    redaction_patterns: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions masked (as '[redacted]') in exported spans and log "
+        "lines, besides emails, phone numbers, API keys and the settings' own secrets.",
     )
 
     @field_validator("database_url", mode="before")
@@ -299,6 +340,7 @@ def _known_variables() -> set[str]:
         aliases = getattr(field.validation_alias, "choices", [])
         known.update(a for a in aliases if isinstance(a, str) and a.startswith("AGENTLAB_"))
     known.update(f"AGENTLAB_MODELS__{name.upper()}" for name in RoleModels.model_fields)
+    known.update(f"AGENTLAB_BUDGETS__{name.upper()}" for name in Budgets.model_fields)
     return known
 
 

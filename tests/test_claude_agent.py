@@ -93,8 +93,9 @@ def test_support_run_completes_through_the_anthropic_sdk(server, tmp_path):
         "claude-haiku-4-5",
     ]
     assert sent[0]["tool_choice"] == {"type": "tool", "name": "submit_plan"}
-    assert sent[2]["tools"][0]["name"] == "send_notification"
-    assert sent[2]["tools"][0]["input_schema"]["properties"]["channel"]["enum"] == [
+    assert sent[2]["tool_choice"] == {"type": "tool", "name": "send_notification"}
+    offered = {t["name"]: t for t in sent[2]["tools"]}
+    assert offered["send_notification"]["input_schema"]["properties"]["channel"]["enum"] == [
         "email",
         "sms",
         "push",

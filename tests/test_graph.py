@@ -588,7 +588,8 @@ async def test_schema_tool_arguments_the_plan_left_out_are_asked_of_the_executor
     seen = spy_on(agent, Role.EXECUTOR)
     state = await Run(agent).start()
     [request] = seen
-    assert request.tools[0].input_schema == TAG_SCHEMA
+    assert request.tool_choice == "tag"
+    assert {t.name: t for t in request.tools}["tag"].input_schema == TAG_SCHEMA
     assert "'tags' is a required property" in prompt(request)
     assert state["status"] == "completed" and ledger.calls == [("tag", {"key": "a", "tags": ["z"]})]
 

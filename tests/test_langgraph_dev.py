@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,15 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """``langgraph dev`` on 127.0.0.1 with agentlab's data in ``tmp_path``: (url, data dir).
+    """``langgraph dev`` on 127.0.0.1 with agentlab's data in ``tmp_path``: (url, data dir)."""
+    with langgraph_dev(tmp_path) as served:
+        yield served
+
+
+@contextmanager
+def langgraph_dev(tmp_path: Path, **settings: str) -> Iterator[tuple[str, Path]]:
+    """``langgraph dev`` on 127.0.0.1 with agentlab's data in ``tmp_path`` and ``settings``
+    (more ``AGENTLAB_*`` variables): (url, data dir); stopped on exit.
 
     It runs in the repository, as a user runs it (graph paths are relative to the working
     directory); its own state goes to ``.langgraph_api/``, which git ignores."""
@@ -47,6 +56,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         AGENTLAB_DATA_DIR=str(data_dir),
         LANGGRAPH_CLI_NO_ANALYTICS="1",
         LANGSMITH_TRACING="false",
+        **settings,
     )
     log = (tmp_path / "langgraph-dev.log").open("w")
     proc = subprocess.Popen(

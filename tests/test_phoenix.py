@@ -15,8 +15,10 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import psutil
@@ -27,10 +29,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from agentlab.config import load_settings, running_phoenix
+from agentlab.domains.support import DEMO_TASK, demo_script_path
 from agentlab.errors import ConfigError
 from agentlab.observability.phoenix import READY_TIMEOUT_S, PhoenixServer
 from tests.phoenix_server import free_ports, phoenix_server
-from tests.test_cli import AGENTLAB, agentlab
+from tests.test_cli import AGENTLAB, agentlab, run_id_in
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +69,157 @@ def test_a_span_exported_over_otlp_is_read_back_into_a_dataframe(
     # Attributes outside OpenInference's conventions come nested under their first name part.
     assert [attributes["marker"] for attributes in spans["attributes.agentlab"]] == [marker]
     assert list(spans["span_kind"]) == ["CHAIN"]
+
+
+def test_a_cli_run_resumed_by_other_processes_is_one_trace_of_every_span_in_phoenix(
+    phoenix: PhoenixServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    project = f"agentlab-run-{uuid.uuid4().hex[:8]}"
+    traced = {**env, "AGENTLAB_OTLP_ENDPOINT": phoenix.otlp_endpoint}
+    traced["AGENTLAB_TRACE_PROJECT"] = project
+    started = agentlab(traced, "run", DEMO_TASK, "--script", demo_script_path(), "--as", "ann")
+    assert started.returncode == 0, started.stderr
+    run_id = run_id_in(started.stdout)
+    for _ in range(2):  # the email, then the delete: each approved by a process of its own
+        resumed = agentlab(traced, "resume", run_id, "--approve")
+        assert resumed.returncode == 0, resumed.stderr
+    assert "completed" in resumed.stdout
+
+    monkeypatch.setenv("PHOENIX_WORKING_DIR", str(tmp_path / "client"))
+    from phoenix.client import Client
+
+    client = Client(base_url=phoenix.url)
+    # The last process exported its spans as it exited; Phoenix files them a moment later.
+    spans = _eventually(
+        lambda: client.spans.get_spans_dataframe(project_identifier=project),
+        until=lambda found: _count(found, "TOOL") == 3 and _count(found, "AGENT") == 3,
+    )
+    assert spans["context.trace_id"].nunique() == 1, "one run, one trace"
+    runs = spans[spans["span_kind"] == "AGENT"].sort_values("start_time")
+    root = runs.iloc[0]
+    assert _empty(root["parent_id"])
+    assert list(runs["parent_id"].iloc[1:]) == [root["context.span_id"]] * 2
+    run_attributes = [a for a in runs["attributes.agentlab"]]
+    assert {(a["run_id"], a["principal"], a["agent"]) for a in run_attributes} == {
+        (run_id, "ann", "support")
+    }
+    assert [a["invocation"] for a in run_attributes] == ["start", "resume", "resume"]
+    assert [a["status"] for a in run_attributes] == [
+        "awaiting_human",
+        "awaiting_human",
+        "completed",
+    ]
+
+    nodes = spans[spans["span_kind"] == "CHAIN"]
+    assert set(nodes["name"]) == {"begin", "plan", "prepare", "approve", "execute", "validate"}
+    assert set(nodes["parent_id"]) <= set(runs["context.span_id"])
+    plan = nodes[nodes["name"] == "plan"].iloc[0]
+    assert list(plan["attributes.agentlab"]["transition"]["reasons"])[0].startswith("plan 1:")
+
+    calls = spans[spans["span_kind"] == "LLM"].sort_values("start_time")
+    assert [a["role"] for a in calls["attributes.agentlab"]] == [
+        "planner",
+        "executor",
+        "executor",
+        "validator",
+    ]
+    planner = calls.iloc[0]
+    assert planner["attributes.llm.token_count.completion"] == 236
+    assert planner["attributes.llm.token_count.prompt"] == 1412 + 1180
+    assert planner["attributes.llm.token_count.prompt_details.cache_write"] == 1180
+    assert all(cost >= 0 for cost in calls["attributes.llm.cost.total"])
+    assert set(calls["parent_id"]) <= set(nodes["context.span_id"])
+
+    tools = spans[spans["span_kind"] == "TOOL"].sort_values("start_time")
+    assert list(tools["attributes.tool.name"]) == [
+        "search_customers",
+        "send_notification",
+        "delete_customer",
+    ]
+    said = [
+        (a["policy"]["verdict"], a["approved"], a["journal"]) for a in tools["attributes.agentlab"]
+    ]
+    assert said == [("allow", False, "ran"), ("ask", True, "ran"), ("ask", True, "ran")]
+    assert set(tools["parent_id"]) <= set(nodes["context.span_id"])
+    assert _below_the_run(spans) == DEMO_SPANS
+    # The customer's email (in the task, the plan, tool arguments and results) left redacted.
+    exported = spans.to_json(default_handler=str)
+    assert "ada.lovelace@example.com" not in exported and "[email]" in exported
+
+
+def test_a_graph_served_by_langgraph_dev_is_traced_like_a_cli_run(
+    phoenix: PhoenixServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from langgraph_sdk import get_sync_client
+
+    from tests.conftest import decision_on
+    from tests.test_langgraph_dev import langgraph_dev, waiting_for
+
+    project = f"agentlab-served-{uuid.uuid4().hex[:8]}"
+    exporting = {"AGENTLAB_OTLP_ENDPOINT": phoenix.otlp_endpoint, "AGENTLAB_TRACE_PROJECT": project}
+    with langgraph_dev(tmp_path, **exporting) as (url, _):
+        client = get_sync_client(url=url)
+        [assistant] = client.assistants.search(graph_id="support")
+        thread = client.threads.create()["thread_id"]
+        given = {"task": DEMO_TASK, "principal": "bob"}
+        client.runs.wait(thread, assistant["assistant_id"], input=given)
+        while (request := waiting_for(client.threads.get_state(thread))) is not None:
+            approval = decision_on(request, approve=True)
+            client.runs.wait(thread, assistant["assistant_id"], command={"resume": approval})
+        final = client.threads.get_state(thread)["values"]
+        assert final["status"] == "completed"
+        acted_for = final["policy_decisions"][0]["principal"]  # the server's context's, if any
+
+        monkeypatch.setenv("PHOENIX_WORKING_DIR", str(tmp_path / "client"))
+        from phoenix.client import Client
+
+        # The server exports in batches (every few seconds) while it runs.
+        spans = _eventually(
+            lambda: Client(base_url=phoenix.url).spans.get_spans_dataframe(
+                project_identifier=project
+            ),
+            until=lambda found: _count(found, "TOOL") == 3 and _count(found, "LLM") == 4,
+        )
+    assert spans["context.trace_id"].nunique() == 1, "one run, one trace"
+    (root,) = [row for _, row in spans.iterrows() if row["span_kind"] == "AGENT"]
+    assert _empty(root["parent_id"])
+    said = root["attributes.agentlab"]
+    assert (said["invocation"], said["run_id"], said["principal"]) == ("served", thread, acted_for)
+    nodes = spans[spans["span_kind"] == "CHAIN"]
+    assert set(nodes["parent_id"]) == {root["context.span_id"]}
+    assert _below_the_run(spans) == DEMO_SPANS
+
+
+# What a run of the support demo, approved twice, is made of below its run span(s), wherever it
+# runs: (kind, name) and how many of each. An approve node runs twice per approval: it pauses
+# the run, then runs again when the run resumes with the decision.
+DEMO_SPANS = {
+    ("CHAIN", "begin"): 1,
+    ("CHAIN", "plan"): 1,
+    ("CHAIN", "prepare"): 3,
+    ("CHAIN", "approve"): 4,
+    ("CHAIN", "execute"): 3,
+    ("CHAIN", "validate"): 1,
+    ("LLM", "llm planner"): 1,
+    ("LLM", "llm executor"): 2,
+    ("LLM", "llm validator"): 1,
+    ("TOOL", "tool search_customers"): 1,
+    ("TOOL", "tool send_notification"): 1,
+    ("TOOL", "tool delete_customer"): 1,
+}
+
+
+def _below_the_run(spans: pd.DataFrame) -> dict[tuple[str, str], int]:
+    below = spans[spans["span_kind"] != "AGENT"]
+    return dict(Counter(zip(below["span_kind"], below["name"], strict=True)))
+
+
+def _count(spans: pd.DataFrame, kind: str) -> int:
+    return int((spans["span_kind"] == kind).sum()) if len(spans) else 0
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value == ""
 
 
 def test_phoenix_listens_on_loopback_only(phoenix: PhoenixServer) -> None:
@@ -157,13 +311,17 @@ def test_otlp_endpoint_must_be_an_http_url() -> None:
     assert load_settings(otlp_endpoint="").otlp_endpoint is None
 
 
-def _eventually(read: Callable[[], pd.DataFrame], timeout: float = 30.0) -> pd.DataFrame:
-    """What ``read()`` returns once it has rows: Phoenix inserts spans in batches, a moment
-    after it accepted them."""
+def _eventually(
+    read: Callable[[], pd.DataFrame],
+    timeout: float = 30.0,
+    until: Callable[[pd.DataFrame], bool] = len,
+) -> pd.DataFrame:
+    """What ``read()`` returns once it has rows (or ``until`` it holds): Phoenix inserts spans
+    in batches, a moment after it accepted them."""
     deadline = time.monotonic() + timeout
     while True:
         found = read()
-        if len(found) or time.monotonic() > deadline:
+        if until(found) or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
 

@@ -615,7 +615,7 @@ def test_cache_writes_cost_a_quarter_more_than_input():
 
 
 def test_unlisted_version_of_a_listed_family_has_unknown_cost():
-    assert cost_usd("claude-opus-4-7", Usage(MILLION)) is None
+    assert cost_usd("claude-opus-4-9", Usage(MILLION)) is None
 
 
 def test_the_config_file_named_by_agentlab_config_is_read_by_default(tmp_path, monkeypatch):

@@ -71,9 +71,12 @@ def _root(
 
 def _settings(ctx: typer.Context, **overrides: object) -> Settings:
     from agentlab.config import load_settings
+    from agentlab.observability.logs import log_redacted
 
     opts: _Options = ctx.obj
-    return load_settings(opts.config, data_dir=opts.data_dir, **overrides)
+    settings = load_settings(opts.config, data_dir=opts.data_dir, **overrides)
+    log_redacted(settings)  # warnings (retries, budgets) reach stderr with secrets masked
+    return settings
 
 
 def _console() -> Console:
@@ -119,11 +122,33 @@ def run(
             help="Planning rounds plus steps allowed (default: the agent's, else config, 10).",
         ),
     ] = None,
+    max_usd: Annotated[
+        float | None, typer.Option(min=0.000001, help="Model dollars this run may spend.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Model tokens this run may use.")
+    ] = None,
+    max_session_usd: Annotated[
+        float | None,
+        typer.Option(min=0.000001, help="Model dollars the run's session may spend."),
+    ] = None,
+    max_session_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Model tokens the run's session may use.")
+    ] = None,
+    max_daily_usd: Annotated[
+        float | None,
+        typer.Option(min=0.000001, help="Model dollars the principal may spend per UTC day."),
+    ] = None,
+    max_daily_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Model tokens the principal may use per UTC day.")
+    ] = None,
 ) -> None:
     """Run TASK, streaming each transition, tool call and approval pause.
 
     At a terminal you are asked at each pause; otherwise pass --approve or --reject, or the run
-    stops at its first pause, saved, for 'agentlab resume'.
+    stops at its first pause, saved, for 'agentlab resume'. Budgets (--max-usd and the like)
+    are held before every model call: a call that could cross one is not made and the run ends
+    failed (budget_exceeded); unset, the [budgets] of the config apply.
     """
     from agentlab.models.router import ModelSpec
     from agentlab.orchestration import Limits
@@ -131,7 +156,22 @@ def run(
     mode = drive.decide_mode(approve, reject)
     settings = _settings(ctx)
     spec = ModelSpec(kind="scripted", script=str(script.resolve())) if script else None
-    limits = Limits(max_iterations=max_iterations) if max_iterations else None
+    budgets = {
+        "max_usd": max_usd,
+        "max_tokens": max_tokens,
+        "max_session_usd": max_session_usd,
+        "max_session_tokens": max_session_tokens,
+        "max_daily_usd": max_daily_usd,
+        "max_daily_tokens": max_daily_tokens,
+    }
+    given: dict[str, Any] = {name: value for name, value in budgets.items() if value is not None}
+    limits = None
+    if max_iterations or given:
+        limits = Limits(
+            max_iterations=max_iterations or settings.max_iterations,
+            max_parallel_calls=settings.max_parallel_calls,
+            **given,
+        )
     console = _console()
     with _runner(settings) as runner:
         run_id, events = runner.start(
@@ -249,15 +289,25 @@ def promote(
 def runs(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
+    feedback: Annotated[
+        str | None,
+        typer.Option(
+            metavar="good|bad", help="Only runs given this verdict ('agentlab feedback')."
+        ),
+    ] = None,
 ) -> None:
     """List recent runs, newest first."""
     from agentlab.cli import render
     from agentlab.store import RunRecord
 
+    _check_score("--feedback", feedback)
     settings = _settings(ctx)
     console = _console()
     with _runner(settings) as runner:
-        listed = runner.list(limit)
+        listed = runner.list(limit, feedback=feedback)
+    if not listed and feedback is not None:
+        print(f"no run has feedback {feedback!r}")
+        return
     if not listed:
         console.print(f"No runs yet in {settings.runs_database}. Try: agentlab demo")
         return
@@ -284,7 +334,13 @@ def show(
     console = _console()
     with _runner(_settings(ctx)) as runner:
         view = runner.get(run_id)
+        entries = runner.store.ledger(run_id)
+        killed = runner.store.killed(run_id)
     console.print(render.summary_panel(view))
+    if killed and view.status not in ("completed", "failed"):
+        console.print(f"[bold red]{killed}[/]: it ends failed when it is next advanced or resumed")
+    if entries:
+        console.print(render.costs_table(entries))
     if view.state.get("plan"):
         console.print(render.plan_table(view.state["plan_round"], view.state["plan"]))
     console.print(render.transitions_table(view))
@@ -561,6 +617,133 @@ async def _check(settings: Settings) -> tuple[str, list[str]]:
 
 
 app.command("phoenix")(phoenix_command)  # agentlab phoenix: cli/phoenix.py
+
+
+@app.command()
+def costs(
+    ctx: typer.Context,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            metavar="agent|principal|session|day|run",
+            help="Group the ledger's model calls by this.",
+        ),
+    ] = "principal",
+    since: Annotated[
+        str | None,
+        typer.Option(metavar="YYYY-MM-DD", help="Only calls made on or after this UTC day."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Model calls, tokens, cache hit rate and dollars from the cost ledger, grouped.
+
+    A call whose model has no price makes its group's cost unknown (never $0); calls of a
+    scripted model priced as a real one (a script's priced_as) are marked simulated."""
+    from agentlab.cli import costs as costs_view
+
+    if by not in costs_view.GROUPS:
+        raise typer.BadParameter(f"--by takes one of {', '.join(costs_view.GROUPS)}, not {by!r}")
+    if since is not None:
+        costs_view.check_day(since)
+    with _runner(_settings(ctx)) as runner:
+        totals = runner.store.cost_totals(by, since)
+    if as_json:
+        print(json.dumps(costs_view.as_json(by, totals), indent=2))
+        return
+    if not totals:
+        print("no model calls in the cost ledger yet")
+        return
+    _console().print(costs_view.table(by, totals))
+
+
+@app.command()
+def kill(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every run of --principal that has not ended.")
+    ] = False,
+    principal: Annotated[
+        str | None, typer.Option("--principal", help="With --all: whose runs.")
+    ] = None,
+) -> None:
+    """Stop a run from any process: the process advancing it ends it at its next step (status
+    failed, reason killed); a run waiting for a human ends so when it is next resumed."""
+    from agentlab.errors import RunStateError
+
+    if everything == (run_id is not None):
+        raise typer.BadParameter("give a RUN, or --all --principal P")
+    if everything and principal is None:
+        raise typer.BadParameter("--all goes with --principal P")
+    if principal is not None and not everything:
+        raise typer.BadParameter("--principal goes with --all")
+    with _runner(_settings(ctx)) as runner:
+        store = runner.store
+        if run_id is not None:
+            record = store.get_run(run_id)
+            if record.status in ("completed", "failed"):
+                raise RunStateError(f"run {run_id} has ended ({record.status}): nothing to kill")
+            store.kill(run_id)
+            killed = [record]
+        else:
+            assert principal is not None
+            killed = [store.get_run(each) for each in store.kill_all(principal)]
+    if not killed:
+        print(f"no run of {principal} is running or waiting: nothing to kill")
+    for record in killed:
+        when = (
+            "when it is next resumed" if record.status == "awaiting_human" else "at its next step"
+        )
+        print(f"killed run {record.run_id} ({record.status}): it ends failed (killed) {when}")
+
+
+@app.command()
+def feedback(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")],
+    score: Annotated[str, typer.Option("--score", metavar="good|bad", help="Your verdict.")],
+    comment: Annotated[str, typer.Option(metavar="TEXT", help="Why: kept with the verdict.")] = "",
+    by: Annotated[
+        str | None, typer.Option("--as", help="Who gives it (default: your OS user).")
+    ] = None,
+) -> None:
+    """Give a run your verdict: kept with the run ('agentlab runs --feedback bad' lists those so
+    judged) and attached to its trace in Phoenix, as a 'user feedback' annotation of the run's
+    root span. Giving it again replaces it."""
+    from agentlab.observability.feedback import give_feedback, phoenix_url_for
+    from agentlab.orchestration.context import default_principal
+
+    _check_score("--score", score)
+    settings = _settings(ctx)
+    with _runner(settings) as runner:
+        view = runner.get(run_id)
+        given = give_feedback(
+            runner.store,
+            view.record,
+            view.state,
+            score=score,
+            comment=comment,
+            by=by or default_principal(),
+            phoenix_url=phoenix_url_for(settings.otlp_endpoint),
+        )
+    said = f"{given.feedback.score}" + (f" ({given.feedback.comment})" if comment else "")
+    print(f"run {run_id}: feedback {said} from {given.feedback.by}, kept with the run")
+    if given.attached:
+        print(f"attached to its trace in Phoenix ({given.phoenix_url}, span {given.span_id})")
+    elif given.outcome == "untraced":
+        print(f"not in Phoenix: {given.reason}")
+    else:
+        print(f"warning: not attached to its trace in Phoenix: {given.reason}", file=sys.stderr)
+
+
+def _check_score(flag: str, score: str | None) -> None:
+    from agentlab.observability.feedback import SCORES
+
+    if score is not None and score not in SCORES:
+        raise typer.BadParameter(f"{flag} takes good or bad, not {score!r}")
 
 
 def _json_option(flag: str, text: str) -> Any:

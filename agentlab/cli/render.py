@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentlab.cli.catalog import AgentEntry
+from agentlab.observability.ledger import phase_costs
 from agentlab.orchestration import (
     ApprovalDecided,
     ApprovalRequested,
@@ -25,6 +26,7 @@ from agentlab.orchestration import (
     ToolCalled,
     summarize,
 )
+from agentlab.store import Feedback, LedgerEntry
 
 _STATUS_STYLE = {
     "completed": "bold green",
@@ -34,6 +36,7 @@ _STATUS_STYLE = {
     "executing": "blue",
     "validating": "magenta",
 }
+_FEEDBACK_STYLE = {"good": "bold green", "bad": "bold red"}
 
 
 def _short(value: Any, limit: int = 160) -> str:
@@ -87,6 +90,8 @@ def render_event(console: Console, event: RunEvent) -> None:
             if c["cache_read_tokens"] or c["cache_write_tokens"]:
                 cache = f", cache read {c['cache_read_tokens']} / write {c['cache_write_tokens']}"
             cost = "cost unknown" if c["cost_usd"] is None else f"${c['cost_usd']:.4f}"
+            if c["provider"] == "simulated":
+                cost += " simulated"
             console.print(
                 f"[dim]  model {c['role']}: {c['model']}, {c['input_tokens']} in / "
                 f"{c['output_tokens']} out{cache}, {cost}[/dim]"
@@ -172,7 +177,9 @@ def summary_panel(view: RunView) -> Panel:
     s = summarize(view.state, view.limits)
     u = s.usage
     cost = "unknown (a model has no price)" if s.cost_usd is None else f"${s.cost_usd:.4f}"
-    if s.scripted:
+    if s.simulated:
+        cost += " (simulated: a scripted model priced as a real one; no LLM was called)"
+    elif s.scripted:
         cost += " (scripted: no LLM was called)"
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
@@ -198,8 +205,39 @@ def summary_panel(view: RunView) -> Panel:
         f"{u.cache_read_tokens}, cache write {u.cache_write_tokens}",
     )
     grid.add_row("cost", cost)
+    judged = view.record.feedback
+    if judged is not None:
+        given = Text(f" (from {judged.by}, {_utc(judged.at)} UTC)", style="dim")
+        grid.add_row("feedback", Text.assemble(feedback_text(judged), given))
     border = {"completed": "green", "failed": "red"}.get(s.status, "yellow")
     return Panel(grid, title="run summary", border_style=border, expand=False)
+
+
+def costs_table(entries: Sequence[LedgerEntry]) -> Table:
+    """The run's model calls in the cost ledger, per phase and in all, with the cache hit rate
+    (cache-read tokens over cacheable input)."""
+    table = Table(title="Costs (ledger)", title_justify="left")
+    for col in ("phase", "calls", "in", "out", "cache read", "cache write", "hit rate", "cost"):
+        table.add_column(col, justify="left" if col in ("phase", "cost") else "right")
+    for p in phase_costs(entries):
+        rate = p.cache_hit_rate
+        cost = "unknown" if p.cost_usd is None else f"${p.cost_usd:.4f}"
+        if p.simulated and p.cost_usd is not None:
+            cost += " (simulated)"
+        table.add_row(
+            Text(p.phase, style="bold" if p.phase == "total" else ""),
+            str(p.calls),
+            str(p.input_tokens),
+            str(p.output_tokens),
+            str(p.cache_read_tokens),
+            str(p.cache_write_tokens),
+            "-" if rate is None else f"{rate:.0%}",
+            cost,
+        )
+    open_ = sum(1 for e in entries if not e.settled)
+    if open_:
+        table.caption = f"{open_} call(s) reserved and not settled (in flight, or cut off)"
+    return table
 
 
 def transitions_table(view: RunView) -> Table:
@@ -252,20 +290,41 @@ def policy_table(view: RunView) -> Table:
 
 
 def runs_table(records: Sequence[RunRecord]) -> Table:
+    """The runs, with a feedback column when any was given a verdict."""
     table = Table(title="Runs", title_justify="left")
+    judged = any(r.feedback is not None for r in records)
     for col in ("run", "status", "agent", "task", "updated (UTC)"):
         table.add_column(col)
+    if judged:
+        table.add_column("feedback")
     for r in records:
-        table.add_row(
+        row: list[str | Text] = [
             r.run_id,
             Text.assemble(status_text(r.status), (" (interrupted)", "red"))
             if r.interrupted
             else status_text(r.status),
             r.agent_name,
             _short(r.task, 60),
-            r.updated_at.replace("T", " ").removesuffix("+00:00"),
-        )
+            _utc(r.updated_at),
+        ]
+        if judged:
+            row.append(feedback_text(r.feedback, comment_limit=40))
+        table.add_row(*row)
     return table
+
+
+def feedback_text(feedback: Feedback | None, comment_limit: int = 160) -> Text:
+    """A verdict, coloured, with its comment (cut to ``comment_limit``)."""
+    if feedback is None:
+        return Text("")
+    text = Text(feedback.score, style=_FEEDBACK_STYLE.get(feedback.score, ""))
+    if feedback.comment:
+        text.append(f": {_short(feedback.comment, comment_limit)}")
+    return text
+
+
+def _utc(stamp: str) -> str:
+    return stamp.replace("T", " ").removesuffix("+00:00")
 
 
 def agents_table(entries: Sequence[AgentEntry]) -> Table:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import html
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
@@ -41,10 +42,12 @@ from agentlab.orchestration import (
     waiting_requests,
 )
 from agentlab.orchestration.summary import RunSummary
-from agentlab.store import RunRecord
+from agentlab.store import Feedback, RunRecord
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from agentlab.observability.feedback import FeedbackGiven
 
 OnEvent = Callable[[RunEvent], None]
 
@@ -89,6 +92,10 @@ class Lab:
     async def close(self) -> None:
         await self.runner.close()
 
+    def flush_traces(self) -> None:
+        """Export the spans still batched (a closed ``Lab`` has exported them all)."""
+        self.runner.tracing.flush()
+
     async def __aenter__(self) -> Lab:
         return await self.open()
 
@@ -124,18 +131,24 @@ class Lab:
         await run.refresh()
         return run
 
-    async def runs(self, limit: int = 50) -> pd.DataFrame:
-        """The most recent runs, newest first (a run that cannot be read shows its problem)."""
+    async def runs(self, limit: int = 50, *, feedback: str | None = None) -> pd.DataFrame:
+        """The most recent runs, newest first (a run that cannot be read shows its problem), with
+        the verdict people gave each; only those given ``feedback`` (good or bad), if set."""
         pd = _pandas()
 
+        if feedback is not None:
+            from agentlab.observability.feedback import check_score
+
+            check_score(feedback)
+        listed = await self.runner.list(limit, feedback=feedback)
         columns = ["run_id", "status", "agent_name", "principal", "session", "task", "updated_at"]
         rows = [
-            [getattr(r, c, None) for c in columns]
+            [getattr(r, c, None) for c in columns] + _verdict(r.feedback)
             if isinstance(r, RunRecord)
-            else [r.run_id, f"damaged: {r.problem}", *[None] * (len(columns) - 2)]
-            for r in await self.runner.list(limit)
+            else [r.run_id, f"damaged: {r.problem}", *[None] * (len(columns) - 2), None, None]
+            for r in listed
         ]
-        return pd.DataFrame(rows, columns=columns)
+        return pd.DataFrame(rows, columns=[*columns, "feedback", "feedback_comment"])
 
 
 class LabRun:
@@ -289,6 +302,68 @@ class LabRun:
         ]
         return pd.DataFrame(self._state.get("model_calls", []), columns=columns)
 
+    async def costs(self) -> pd.DataFrame:
+        """The run's cost ledger per phase (plan, replan, prepare, validate) and in ``total``:
+        calls, tokens, dollars (``NaN`` when a price is unknown) and cache hit rate."""
+        from agentlab.observability.ledger import phase_costs
+
+        pd = _pandas()
+        entries = await asyncio.to_thread(self.lab.runner.store.ledger, self.run_id)
+        rows = [
+            {**dataclasses.asdict(p), "cache_hit_rate": p.cache_hit_rate}
+            for p in phase_costs(entries)
+        ]
+        return pd.DataFrame(rows)
+
+    async def spans(self, phoenix_url: str, *, project: str | None = None) -> pd.DataFrame:
+        """The run's trace as Phoenix at ``phoenix_url`` holds it: one row per span (run, nodes,
+        model and tool calls), oldest first. Needs the ``phoenix`` extra (its client)."""
+        from agentlab.observability.traces import read_trace, trace_id_of
+
+        trace_id = trace_id_of(self._state)
+        if trace_id is None:
+            raise RunStateError(
+                f"run {self.run_id} was not traced: set otlp_endpoint (AGENTLAB_OTLP_ENDPOINT) "
+                "before starting runs"
+            )
+        return await asyncio.to_thread(
+            read_trace,
+            phoenix_url,
+            trace_id,
+            project=project or self.lab.settings.trace_project,
+        )
+
+    async def feedback(
+        self,
+        score: str,
+        *,
+        comment: str = "",
+        by: str | None = None,
+        phoenix_url: str | None = None,
+    ) -> FeedbackGiven:
+        """Give the run a person's verdict, ``good`` or ``bad`` (``by``: default the OS user),
+        replacing any given before. It is kept with the run (``Lab.runs(feedback=...)``) and, if
+        the run was traced, attached to its root span in Phoenix (at ``phoenix_url``, default:
+        where runs export their spans) as a ``user feedback`` annotation; the answer says
+        whether it was, and if not, why."""
+        from agentlab.observability.feedback import give_feedback, phoenix_url_for
+        from agentlab.orchestration.context import default_principal
+
+        await self.refresh()  # the latest state names the run's trace
+        assert self.view is not None
+        given = await asyncio.to_thread(
+            give_feedback,
+            self.lab.runner.store,
+            self.view.record,
+            self.view.state,
+            score=score,
+            comment=comment,
+            by=by or default_principal(),
+            phoenix_url=phoenix_url or phoenix_url_for(self.lab.settings.otlp_endpoint),
+        )
+        await self.refresh()
+        return given
+
     def _repr_html_(self) -> str:
         if self.view is None:
             return f"<b>run {html.escape(self.run_id)}</b> (not read yet)"
@@ -405,6 +480,10 @@ class LabRun:
         if self._pending is not None:
             await self._pending
         return self
+
+
+def _verdict(feedback: Feedback | None) -> list[str | None]:
+    return [None, None] if feedback is None else [feedback.score, feedback.comment]
 
 
 def _pandas() -> Any:

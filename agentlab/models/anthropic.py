@@ -6,7 +6,8 @@ may get past (408, 409, 429, 5xx, 529, a connection reset, a timeout, a malforme
 response) is retried under the ``RetryPolicy`` (``agentlab.models.retry``), and once the attempts
 are used up is a ``ModelOverloadedError``, on which ``FallbackModel`` asks the role's next model.
 agentlab makes every retry itself, with the SDK's own retries off, so a call makes at most
-``max_attempts`` requests. It also marks the system prompt and tools cacheable.
+``max_attempts`` requests. It also marks the stable prefix of a request (tools, then system)
+cacheable, with one ``cache_control`` breakpoint at its end.
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ class ClaudeModel:
     Each call makes at most ``retry.max_attempts`` requests — by default the client's
     ``max_retries`` + 1, waiting as the SDK would between them — each abandoned when it takes
     longer than the client's timeout (``anthropic_timeout_s``), streamed or not. The client's own
-    retries are turned off, so nothing multiplies that bound. ``prompt_caching`` marks the system
-    prompt and the tool list cacheable, so repeated calls in a run pay less for them.
+    retries are turned off, so nothing multiplies that bound. ``prompt_caching`` marks the tools
+    and system prompt cacheable (see ``_mark_cacheable``), so repeated calls pay less for them.
     ``latency_s`` covers the whole call, retries and waits included.
     """
 
@@ -136,21 +137,22 @@ class ClaudeModel:
             "max_tokens": request.max_tokens,
             "messages": list(request.messages),
         }
-        if request.system:
-            params["system"] = (
-                [{"type": "text", "text": request.system, "cache_control": _EPHEMERAL}]
-                if self._prompt_caching
-                else request.system
-            )
-        if request.tools:
-            tools: list[dict[str, Any]] = [
-                {"name": t.name, "description": t.description, "input_schema": t.input_schema}
-                for t in request.tools
-            ]
-            if self._prompt_caching:
-                tools[-1]["cache_control"] = _EPHEMERAL
+        tools: list[dict[str, Any]] = [
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in request.tools
+        ]
+        system: list[dict[str, Any]] = (
+            [{"type": "text", "text": request.system}] if request.system else []
+        )
+        if self._prompt_caching:
+            _mark_cacheable(tools, system)
+        if tools:
             params["tools"] = tools
+        if system:
+            params["system"] = system if self._prompt_caching else request.system
         if request.tool_choice is not None:
+            # Not part of the cached prefix: a forced tool that changes per call (the executor's)
+            # leaves the tools and system cache valid.
             params["tool_choice"] = {"type": "tool", "name": request.tool_choice}
         return params
 
@@ -159,6 +161,22 @@ class ClaudeModel:
             return await self._client.messages.create(**params)
         async with self._client.messages.stream(**params) as stream:
             return await stream.get_final_message()
+
+
+def _mark_cacheable(tools: list[dict[str, Any]], system: list[dict[str, Any]]) -> None:
+    """Put one ``cache_control`` breakpoint at the end of the stable prefix: the last system
+    block, else the last tool.
+
+    The API renders tools, then system, then messages, and caches the prefix up to a breakpoint;
+    agentlab's roles keep their tools and system the same on every call of a run and put what
+    varies (task, results) in the messages, so this one breakpoint covers all that repeats. A
+    second one on the tools would pay only when the system changes under the same tools, which no
+    role does. A prefix shorter than the model's minimum (1024 tokens on Sonnet, 4096 on Haiku
+    4.5) is not cached: the breakpoint then costs nothing.
+    """
+    last = system or tools
+    if last:
+        last[-1]["cache_control"] = _EPHEMERAL
 
 
 def _status_error(model: str, where: str, exc: anthropic.APIStatusError) -> Exception:

@@ -11,6 +11,8 @@ from typing_extensions import TypedDict
 
 from agentlab.models.base import Model, ModelRequest, ModelResponse
 from agentlab.models.pricing import cost_usd
+from agentlab.observability import spans
+from agentlab.observability.tracing import NO_TRACING, Tracing
 
 
 class ModelCallRecord(TypedDict):
@@ -29,12 +31,26 @@ class ModelCallRecord(TypedDict):
     fallbacks: list[str]
 
 
-async def call_model(model: Model, request: ModelRequest) -> tuple[ModelResponse, ModelCallRecord]:
-    """Ask ``model``; return its response and the record of the call.
+async def call_model(
+    model: Model, request: ModelRequest, tracing: Tracing = NO_TRACING
+) -> tuple[ModelResponse, ModelCallRecord]:
+    """Ask ``model``; return its response and the record of the call, traced as an ``LLM`` span
+    (retries and fallbacks are its events) when ``tracing`` is on.
 
     Raises what the model raises (``ModelUnavailableError``, ``ScriptError``).
     """
-    response = await model.request(request)
+    if not tracing.enabled:
+        return _recorded(request, await model.request(request))
+    name = f"llm {request.role.value}"
+    with tracing.span(name, spans.llm_request_attributes(request, model.name)) as span:
+        response, record = _recorded(request, await model.request(request))
+        span.set_attributes(spans.llm_response_attributes(response, record))
+        return response, record
+
+
+def _recorded(
+    request: ModelRequest, response: ModelResponse
+) -> tuple[ModelResponse, ModelCallRecord]:
     u = response.usage
     record = ModelCallRecord(
         role=request.role.value,

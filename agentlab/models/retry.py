@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from opentelemetry import trace
+
 from agentlab.errors import ModelOverloadedError
 
 log = logging.getLogger(__name__)
@@ -87,8 +89,9 @@ async def call_with_retries(
     """Await ``attempt(1)``, ``attempt(2)``... until one returns, as ``policy`` allows.
 
     Each retry is logged as a warning first (what failed, which attempt comes next and when), so a
-    long wait shows. When the policy allows no further attempt, raises ``ModelOverloadedError``
-    saying how many attempts ``what`` made and how the last one failed: a fallback model may answer.
+    long wait shows, and is an event (``retry``) of the current span: the model call's. When the
+    policy allows no further attempt, raises ``ModelOverloadedError`` saying how many attempts
+    ``what`` made and how the last one failed: a fallback model may answer.
     """
     failed = 0
     while True:
@@ -99,6 +102,11 @@ async def call_with_retries(
             wait = policy.wait_s(failed, exc.retry_after_s)
             if wait is None:
                 raise ModelOverloadedError(_gave_up(policy, what, failed, exc)) from exc
+            # On the model call's span, when it is traced (else a no-op).
+            trace.get_current_span().add_event(
+                "retry",
+                {"attempt": failed, "error": str(exc), "wait_s": wait, "what": what},
+            )
             log.warning(
                 "%s: attempt %d/%d failed (%s); attempt %d in %.2f s",
                 what,

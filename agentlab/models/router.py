@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -16,14 +16,17 @@ from agentlab.models.calls import ModelCallRecord, call_model
 from agentlab.models.script import Script, load_script
 from agentlab.models.scripted import ScriptedModel
 from agentlab.models.wrappers import FallbackModel
+from agentlab.observability.tracing import NO_TRACING, Tracing
 
 
 @dataclass(frozen=True)
 class ModelRouter:
-    """Maps each role to a model. ``source`` says, for people, where answers come from."""
+    """Maps each role to a model. ``source`` says, for people, where answers come from;
+    ``tracing`` is where the spans of its calls go (``traced`` sets it)."""
 
     models: Mapping[Role, Model]
     source: str
+    tracing: Tracing = field(default=NO_TRACING, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         missing = [r.value for r in Role if r not in self.models]
@@ -33,9 +36,13 @@ class ModelRouter:
     def for_role(self, role: Role) -> Model:
         return self.models[role]
 
+    def traced(self, tracing: Tracing) -> ModelRouter:
+        """The same models, their calls traced to ``tracing``."""
+        return self if tracing is self.tracing else replace(self, tracing=tracing)
+
     async def call(self, request: ModelRequest) -> tuple[ModelResponse, ModelCallRecord]:
         """Ask the request's role's model; return the response and the record of the call."""
-        return await call_model(self.models[request.role], request)
+        return await call_model(self.models[request.role], request, self.tracing)
 
 
 def no_key_error(who: str = "") -> ConfigError:
@@ -70,10 +77,18 @@ def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
     """Every role replays its turns from ``script``."""
     label = str(source) or "inline script"
     models = {
-        role: ScriptedModel(script.roles.get(role, []), name=f"scripted-{role.value}", source=label)
+        role: ScriptedModel(
+            script.roles.get(role, []),
+            name=f"scripted-{role.value}",
+            source=label,
+            priced_as=script.priced_as,
+        )
         for role in Role
     }
-    return ModelRouter(models, source=f"scripted model replaying {label} (no LLM is called)")
+    priced = f"; simulated cost, priced as {script.priced_as}" if script.priced_as else ""
+    return ModelRouter(
+        models, source=f"scripted model replaying {label} (no LLM is called{priced})"
+    )
 
 
 def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelRouter:

@@ -4,6 +4,7 @@ A script is YAML or JSON::
 
     version: 1
     description: what this script exercises
+    priced_as: claude-haiku-4-5     # optional: a simulated cost, as if that model answered
     roles:
       planner:
         - tool_use: {name: submit_plan, input: {steps: [...]}}
@@ -89,7 +90,23 @@ class Script(BaseModel):
 
     version: int = Field(1, ge=1, le=1)
     description: str = ""
+    priced_as: str | None = Field(
+        None,
+        description="A model of the pricing table to price the scripted calls as (a simulated "
+        "cost, to exercise budgets offline); unset, scripted calls cost nothing.",
+    )
     roles: dict[Role, list[Turn]]
+
+    @model_validator(mode="after")
+    def _priced(self) -> Script:
+        from agentlab.models.pricing import price_of
+
+        if self.priced_as is not None and price_of(self.priced_as) is None:
+            raise ValueError(
+                f"priced_as names {self.priced_as!r}, which has no price in "
+                "agentlab/models/prices.toml: name a listed model"
+            )
+        return self
 
 
 def load_script(path: str | Path) -> Script:

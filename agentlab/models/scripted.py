@@ -13,18 +13,33 @@ from collections.abc import Sequence
 from agentlab.errors import ScriptError
 from agentlab.models.base import ModelRequest, ModelResponse, Usage
 from agentlab.models.messages import Block, text_block, tool_use_block
+from agentlab.models.pricing import SIMULATED
 from agentlab.models.script import Turn
 
 PROVIDER = "scripted"
 
 
 class ScriptedModel:
-    """Replays ``turns`` in order, one per request, for a single role."""
+    """Replays ``turns`` in order, one per request, for a single role.
 
-    def __init__(self, turns: Sequence[Turn], *, name: str = "scripted", source: str = "") -> None:
+    ``priced_as`` names a model of the pricing table: the answers then come from the
+    ``simulated`` provider as that model, so they cost what it would (a simulated cost).
+    """
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        turns: Sequence[Turn],
+        *,
+        name: str = "scripted",
+        source: str = "",
+        priced_as: str | None = None,
+    ) -> None:
         self._turns = list(turns)
         self._name = name
         self._source = source
+        self.priced_as = priced_as
         self._answered: set[int] = set()
 
     @property
@@ -54,8 +69,8 @@ class ScriptedModel:
         u = turn.usage
         has_calls = any(b["type"] == "tool_use" for b in content)
         return ModelResponse(
-            model=self._name,
-            provider=PROVIDER,
+            model=self.priced_as or self._name,
+            provider=SIMULATED if self.priced_as else PROVIDER,
             content=tuple(content),
             usage=Usage(
                 u.input_tokens,

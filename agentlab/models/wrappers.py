@@ -1,9 +1,10 @@
 """Models that wrap other models, for concerns that cut across providers.
 
-A wrapper implements ``Model`` around one or more models, so wrappers stack: fallback now;
-tracing and cost ceilings later, each in its own class. Retries are not a wrapper: which failures
-deserve another attempt depends on the provider's API, so each provider call is retried under the
-one ``RetryPolicy`` (``agentlab.models.retry``) before a wrapper sees its error.
+A wrapper implements ``Model`` around one or more models, so wrappers stack: fallback now.
+Retries are not a wrapper: which failures deserve another attempt depends on the provider's API,
+so each provider call is retried under the one ``RetryPolicy`` (``agentlab.models.retry``) before
+a wrapper sees its error. Tracing is not one either: the call's span is made where the call and
+its record are (``calls.py``); retries and fallbacks are events of that span.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+
+from opentelemetry import trace
 
 from agentlab.errors import ModelOverloadedError, ModelUnavailableError
 from agentlab.models.base import Model, ModelRequest, ModelResponse
@@ -23,7 +26,8 @@ class FallbackModel:
 
     Only ``ModelOverloadedError`` moves on to the next model: a refusal (bad request, bad key)
     would be refused by the next one too, so it is raised at once. The response lists the models
-    that were tried before the one that answered. Each model makes its own bounded attempts, so a
+    that were tried before the one that answered (and each is a ``fallback`` event of the
+    current span). Each model makes its own bounded attempts, so a
     call makes at most (attempts per model) x (number of models) requests.
     """
 
@@ -44,6 +48,11 @@ class FallbackModel:
                 response = await model.request(request)
             except ModelOverloadedError as exc:
                 failed.append((model.name, exc))
+                # An event of the model call's span, when it is traced (else a no-op).
+                trace.get_current_span().add_event(
+                    "fallback",
+                    {"model": model.name, "next": after.name if after else "", "error": str(exc)},
+                )
                 if after is not None:
                     log.warning("%s could not answer; asking %s instead", model.name, after.name)
                 continue

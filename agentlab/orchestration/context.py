@@ -13,7 +13,9 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
+from agentlab.observability.ledger import RunLedger
 from agentlab.orchestration.limits import Limits
 
 
@@ -32,10 +34,13 @@ class RunContext(BaseModel):
     acts for; ``options`` are the agent's run options (JSON), passed to its ``deps`` factory;
     ``limits`` default to the graph's (the agent's, else the configured ``max_iterations``);
     ``lease`` is the token of the process's claim on the run (set by the ``Runner``): a tool call
-    starts only while that claim holds.
+    starts only while that claim holds. ``ledger`` is the run's account in the cost ledger (set
+    by the ``Runner``): model calls are reserved there against the run's session and daily
+    ceilings too, and each step reads the run's kill flag from it; without one (a LangGraph
+    server's runs) only the per-run ceilings are held, from the run's state.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     run_id: str | None = None
     principal: str = Field(default_factory=default_principal)
@@ -44,6 +49,8 @@ class RunContext(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     limits: Limits | None = None
     lease: str | None = None
+    # Not data: a handle the Runner sets, absent from the context's JSON (and its schema).
+    ledger: SkipJsonSchema[RunLedger | None] = Field(default=None, exclude=True, repr=False)
 
 
 def run_context(runtime: Runtime[Any], state: Mapping[str, Any] | None = None) -> RunContext:

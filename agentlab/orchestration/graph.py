@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
 
 from agentlab.config import RoleModels, Settings
 from agentlab.models.router import (
@@ -14,13 +20,24 @@ from agentlab.models.router import (
     no_key_error,
     router_from_spec,
 )
+from agentlab.observability import spans
+from agentlab.observability.tracing import (
+    NO_TRACING,
+    Tracing,
+    carrier_of,
+    context_of,
+    current_carrier,
+    current_span_is_set,
+    shared_tracing,
+)
 from agentlab.orchestration.agent import Agent
-from agentlab.orchestration.context import RunContext
+from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.edges import Routes
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.nodes import AgentNodes
 from agentlab.orchestration.state import AgentState, RunInput, RunOutput
+from agentlab.orchestration.visit import Update
 from agentlab.tools.executor import ToolExecutor
 from agentlab.tools.journal import Journal
 from agentlab.tools.policy import DefaultPolicy, Policy
@@ -62,23 +79,26 @@ def build_graph(
     limits: Limits,
     deps: Deps,
     journal: Journal | None = None,
+    tracing: Tracing = NO_TRACING,
 ) -> StateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
     context gives no limits get ``limits``; the agent's deps are opened into ``deps``; tool calls
-    are journaled in ``journal`` (exactly once across crashes; in memory when not given)."""
-    executor = ToolExecutor(ToolRegistry(agent.toolsets), policy, journal)
-    n = AgentNodes(agent, models, executor, limits=limits, deps=deps)
+    are journaled in ``journal`` (exactly once across crashes; in memory when not given). With
+    ``tracing`` on, each node execution, model call and tool call is a span."""
+    executor = ToolExecutor(ToolRegistry(agent.toolsets), policy, journal, tracing)
+    n = AgentNodes(agent, models.traced(tracing), executor, limits=limits, deps=deps)
     edges = Routes(limits)
     g = StateGraph(
         AgentState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
     )
-    g.add_node("begin", n.begin)
-    g.add_node("plan", n.plan)
-    g.add_node("prepare", n.prepare)
-    g.add_node("approve", n.approve)
-    g.add_node("execute", n.execute)
-    g.add_node("validate", n.validate)
-    g.add_node("halt", n.halt)
+    node = _node_spans(tracing, agent.name)
+    g.add_node("begin", node("begin", n.begin))
+    g.add_node("plan", node("plan", n.plan))
+    g.add_node("prepare", node("prepare", n.prepare))
+    g.add_node("approve", node("approve", n.approve))
+    g.add_node("execute", node("execute", n.execute))
+    g.add_node("validate", node("validate", n.validate))
+    g.add_node("halt", node("halt", n.halt))
     g.add_edge(START, "begin")
     g.add_edge("begin", "plan")
     g.add_conditional_edges("plan", edges.after_plan, ["prepare", "validate", "plan", "halt", END])
@@ -105,6 +125,7 @@ def compile_agent(
     settings: Settings | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
     journal: Journal | None = None,
+    tracing: Tracing | None = None,
 ) -> CompiledStateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """Compile ``agent``'s graph; approvals need a ``checkpointer`` to pause and resume.
 
@@ -113,7 +134,8 @@ def compile_agent(
     (``context=``) with each invocation. Tool calls are journaled in ``journal``, keyed by run
     (thread) id and step id (steps keep counting across runs on one thread): pass a durable one
     (``served_journal``) for a LangGraph server; the default journal lives in memory, with the
-    graph.
+    graph. Spans go to ``tracing``; by default to the process's tracing for ``settings`` (off
+    when no OTLP endpoint is configured).
     """
     if settings is None:
         from agentlab.config import load_settings
@@ -126,6 +148,7 @@ def compile_agent(
         limits=resolve_limits(agent, settings),
         deps=Deps(settings.data_dir),
         journal=journal,
+        tracing=shared_tracing(settings) if tracing is None else tracing,
     )
     return graph.compile(checkpointer=checkpointer, name=agent.name)
 
@@ -136,3 +159,61 @@ def served_journal(settings: Settings) -> Journal:
     from agentlab.store.sqlite import LazySqliteJournal
 
     return LazySqliteJournal(settings.data_dir / "served.sqlite")
+
+
+Node = Callable[..., Awaitable[Update]]
+
+
+def _node_spans(tracing: Tracing, agent: str) -> Callable[[str, Node], Node]:
+    """What wraps each node: nothing while tracing is off, else a ``CHAIN`` span per execution.
+
+    A node's span nests under the current span: the run's, which the ``Runner`` makes current
+    around the graph. Without one (a LangGraph server drives the graph), it nests under the
+    run's root span, whose context the run's state keeps (``trace``); a run that has none yet
+    gets it in ``begin``: the current span's, else a root ``AGENT`` span made there.
+    """
+    if not tracing.enabled:
+        return lambda name, node: node
+
+    def wrap(name: str, node: Node) -> Node:
+        takes_runtime = len(inspect.signature(node).parameters) > 1
+
+        async def traced(state: AgentState, runtime: Runtime[RunContext]) -> Update:
+            if name == "begin" and not current_span_is_set():  # a run with no driver's span
+                ctx = run_context(runtime, state)
+                attributes = spans.run_attributes(
+                    agent=agent,
+                    run_id=ctx.run_id or "",
+                    principal=ctx.principal,
+                    session=ctx.session,
+                    invocation="served",
+                    given=state.get("task", ""),
+                )
+                with tracing.span("run", attributes) as root:
+                    return {**await _in_span(state, runtime), "trace": carrier_of(root)}
+            parent = None if current_span_is_set() else context_of(state.get("trace"))
+            update = await _in_span(state, runtime, parent)
+            if name == "begin":  # the driver's span (the Runner's) is the run's root
+                update = {**update, "trace": current_carrier()}
+            return update
+
+        async def _in_span(
+            state: AgentState, runtime: Runtime[RunContext], parent: Any = None
+        ) -> Update:
+            attributes = spans.node_attributes(name, state)
+            with tracing.span(name, attributes, parent=parent, errors=False) as span:
+                try:
+                    update = await (node(state, runtime) if takes_runtime else node(state))
+                except GraphBubbleUp:  # interrupt(): the run waits for a human
+                    spans.node_interrupted(span, "waiting for a human's decision")
+                    raise
+                except BaseException as exc:
+                    spans.failed(span, exc)
+                    raise
+                spans.node_ended(span, state, update)
+                return update
+
+        traced.__name__ = name
+        return traced
+
+    return wrap

@@ -4,7 +4,9 @@ Each node sets ``status`` and, when it changes the course of the run, records a 
 its reason and emits it; the edges in ``edges.py`` route on ``status``. Nodes never raise for a
 model's mistake or an unavailable model: the first re-plans, the second ends the run ``failed``
 with the reason. Run-level facts (run id, principal, limits) come from the run context; models and
-tools from the agent the graph was built for.
+tools from the agent the graph was built for. Each node first ends a run killed from another
+process (the run context's ledger holds the flag), and every model call goes through the run's
+``Budget``: a call that could cross a ceiling is not made, and the run ends ``budget_exceeded``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from agentlab.models.base import ModelRequest, ModelResponse, Role
 from agentlab.models.calls import ModelCallRecord
 from agentlab.models.messages import Message
 from agentlab.models.router import ModelRouter
+from agentlab.observability.budgets import Budget, BudgetExceeded
+from agentlab.observability.ledger import utc_day
 from agentlab.orchestration import approvals, prompts, schedule, transcript
 from agentlab.orchestration.agent import Agent, Evidence
 from agentlab.orchestration.context import RunContext, run_context
@@ -77,9 +81,43 @@ class AgentNodes:
     def _visit(node: str, state: AgentState, runtime: Runtime[RunContext]) -> Visit:
         return Visit(node, state, run_context(runtime, state), writer_emit(runtime.stream_writer))
 
+    def _budget(self, visit: Visit) -> Budget:
+        """What holds the model calls of ``visit`` to the run's ceilings: the run's ledger
+        (every ceiling, reserved in the store) when the run context has one, else its state
+        (the per-run ceilings)."""
+        limits = visit.ctx.limits or self.limits
+        ctx = visit.ctx
+        run_id = ctx.run_id or ""
+        if ctx.ledger is None:
+            ceilings = limits.run_ceilings(run_id)
+        else:
+            day = utc_day()
+            ceilings = limits.ceilings(
+                run_id=run_id, principal=ctx.principal, session=ctx.session, day=day
+            )
+        return Budget(ceilings, ctx.ledger, _spent(visit.state), warn_at=limits.warning_fraction)
+
+    async def _call(
+        self, visit: Visit, request: ModelRequest, budget: Budget | None = None
+    ) -> tuple[ModelResponse, ModelCallRecord]:
+        """Ask the request's role's model, within the run's budgets (``BudgetExceeded`` if the
+        call could cross one: then it is not made)."""
+        budget = budget or self._budget(visit)
+        model = self.models.for_role(request.role)
+        return await budget.call(request, model, _phase(visit), lambda: self.models.call(request))
+
+    async def _killed(self, visit: Visit) -> Update | None:
+        """The run's end if it was killed (``agentlab kill``) since its last step."""
+        if visit.ctx.ledger is None:
+            return None
+        reason = await visit.ctx.ledger.killed()
+        if reason is None:
+            return None
+        return visit.move(Status.FAILED, reason, outcome=reason, calls=[])
+
     async def _ask(self, visit: Visit, request: ModelRequest) -> tuple[ModelResponse, Update]:
         """Call the role's model; return its response and the updates recording the call."""
-        response, record = await self.models.call(request)
+        response, record = await self._call(visit, request)
         visit.emit(ModelCalled(dict(record)))
         role = request.role.value
         counts = {**visit.state["calls_per_role"], role: request.call.index + 1}
@@ -93,8 +131,12 @@ class AgentNodes:
     def _unavailable(
         visit: Visit, request: ModelRequest, exc: AgentlabError, **changes: Any
     ) -> Update:
-        """End the run: a model that cannot answer is a failure to report, not to hide."""
-        reason = f"{request.role.value} unavailable: {exc}"
+        """End the run: a model that cannot answer (or may not: a budget) is a failure to
+        report, not to hide."""
+        if isinstance(exc, BudgetExceeded):
+            reason = exc.reason
+        else:
+            reason = f"{request.role.value} unavailable: {exc}"
         return visit.move(Status.FAILED, reason, outcome=reason, **changes)
 
     async def deps(self, ctx: RunContext) -> Any:
@@ -112,6 +154,8 @@ class AgentNodes:
     async def plan(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """Ask the planner for the steps that (still) accomplish the task."""
         visit = self._visit("plan", state, runtime)
+        if (killed := await self._killed(visit)) is not None:
+            return killed
         iterations = state["iterations"] + 1
         plan_round = state["plan_round"] + 1
         try:
@@ -207,6 +251,8 @@ class AgentNodes:
         """Bind each step whose dependencies are done to a concrete call (asking the executor
         model, concurrently, only for missing arguments), then ask the policy about each."""
         visit = self._visit("prepare", state, runtime)
+        if (killed := await self._killed(visit)) is not None:
+            return killed
         plan = state["plan"]
         limits = visit.ctx.limits or self.limits
         calls = list(state["calls"])
@@ -226,10 +272,13 @@ class AgentNodes:
             if problem:
                 asks[step["id"]] = (problem, first + len(asks))
         limit = asyncio.Semaphore(limits.max_parallel_calls)
+        budget = self._budget(visit)  # one for the concurrent calls: each sees the others
 
         async def bind(step: PlanStep) -> _Binding:
             async with limit:
-                return await self._bind(visit, step, tools[step["tool"]], asks.get(step["id"]))
+                return await self._bind(
+                    visit, step, tools[step["tool"]], asks.get(step["id"]), budget
+                )
 
         bindings = await _together([bind(step) for step in ready])
         logs: Update = {
@@ -260,7 +309,12 @@ class AgentNodes:
         return _onward(visit, settled, calls, feedback, logs)
 
     async def _bind(
-        self, visit: Visit, step: PlanStep, tool: Tool, ask: tuple[str, int] | None
+        self,
+        visit: Visit,
+        step: PlanStep,
+        tool: Tool,
+        ask: tuple[str, int] | None,
+        budget: Budget | None = None,
     ) -> _Binding:
         """``step`` as a concrete call, with what the policy says of it; ``ask`` (the problem
         with the planned arguments, and the call's index) asks the executor model to complete
@@ -276,13 +330,16 @@ class AgentNodes:
             request = prompts.executor_request(
                 visit.state["task"],
                 step,
-                tool,
+                await self.executor.tools.tools(),  # all of them: the same prefix every call
                 results=shown,
                 problem=problem,
                 call=visit.call_info(Role.EXECUTOR.value, index),
             )
             try:
-                response, record = await self.models.call(request)
+                response, record = await self._call(visit, request, budget)
+            except BudgetExceeded as exc:
+                out.unavailable = exc.reason
+                return out
             except AgentlabError as exc:
                 out.unavailable = f"{request.role.value} unavailable: {exc}"
                 return out
@@ -332,6 +389,8 @@ class AgentNodes:
     async def approve(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """Pause for a human's decisions on the calls that wait for one (``approvals.py``)."""
         visit = self._visit("approve", state, runtime)
+        if (killed := await self._killed(visit)) is not None:  # before asking: a killed run ends
+            return killed
         plan = state["plan"]
         calls = state["calls"]
         tools = {c["tool"]: await self.executor.tools.get(c["tool"]) for c in calls}
@@ -362,6 +421,8 @@ class AgentNodes:
         """Run the calls that may run, concurrently (at most ``max_parallel_calls`` at once),
         through the tool executor (which asks the policy again); record them in plan order."""
         visit = self._visit("execute", state, runtime)
+        if (killed := await self._killed(visit)) is not None:
+            return killed
         limits = visit.ctx.limits or self.limits
         steps = {s["id"]: s for s in state["plan"]}
         calls = list(state["calls"])
@@ -467,6 +528,8 @@ class AgentNodes:
     async def validate(self, state: AgentState, runtime: Runtime[RunContext]) -> Update:
         """Ask the validator (the agent's check, else its model) whether the task is done."""
         visit = self._visit("validate", state, runtime)
+        if (killed := await self._killed(visit)) is not None:
+            return killed
         if self.agent.check is not None:
             return await self._check(visit)
         request = prompts.validator_request(
@@ -532,6 +595,32 @@ class AgentNodes:
         limits = visit.ctx.limits or self.limits
         reason = limits.exceeded(iterations=state["iterations"]) or "limit reached"
         return visit.move(Status.FAILED, reason, outcome=reason)
+
+
+def _phase(visit: Visit) -> str:
+    """The ledger's phase of a model call made by ``visit``: ``replan`` for planning rounds
+    after the run's first (its iterations start at 0; its rounds may not, on a reused thread),
+    else the node's name."""
+    if visit.node == "plan" and visit.state["iterations"] > 0:
+        return "replan"
+    return visit.node
+
+
+def _spent(state: AgentState) -> dict[str, float]:
+    """The dollars (priced calls) and tokens the model calls in ``state`` used."""
+    calls = state.get("model_calls", [])
+    return {
+        "usd": sum(c["cost_usd"] or 0.0 for c in calls),
+        "tokens": float(
+            sum(
+                c["input_tokens"]
+                + c["output_tokens"]
+                + c["cache_read_tokens"]
+                + c["cache_write_tokens"]
+                for c in calls
+            )
+        ),
+    }
 
 
 def _call_request(

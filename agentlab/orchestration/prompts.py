@@ -2,6 +2,10 @@
 
 Prompts carry the task and a bounded digest of what happened (the latest results, the latest
 feedback), never the whole transcript: the cost of a call does not grow with the run.
+
+A role's tools and system prompt are the same on every call of a run (tools and catalog in name
+order, schemas as declared), and only the user message varies: the provider caches that prefix,
+so every call after the first reads it from the cache instead of paying for it again.
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ SUBMIT_VERDICT = _schema_tool("submit_verdict", "Submit whether the task is acco
 
 def _tool_catalog(tools: Sequence[tuple[Tool, PolicyDecision]]) -> str:
     lines = []
-    for t, decision in tools:
+    for t, decision in sorted(tools, key=lambda pair: pair[0].name):
         flags = [t.risk.value]
         if decision.verdict.value == "ask":
             flags.append("needs human approval")
@@ -160,12 +164,15 @@ def planner_request(
 def executor_request(
     task: str,
     step: PlanStep,
-    tool: Tool,
+    tools: Sequence[Tool],
     *,
     results: Sequence[StepResult],
     problem: str,
     call: CallInfo,
 ) -> ModelRequest:
+    """``tools`` are all the agent's tools, so every executor call of a run sends the same
+    (cacheable) tool list; ``tool_choice`` forces the step's tool."""
+    [tool] = [t for t in tools if t.name == step["tool"]]
     system = (
         "You are the executor. Make the tool call for the current step of the plan, taking the "
         "missing argument values from the results of earlier steps. Call the step's tool exactly "
@@ -180,7 +187,7 @@ def executor_request(
         role=Role.EXECUTOR,
         system=system,
         messages=(user(text),),
-        tools=(tool.spec,),
+        tools=tuple(t.spec for t in sorted(tools, key=lambda t: t.name)),
         tool_choice=tool.name,
         call=call,
     )

@@ -21,12 +21,14 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+from opentelemetry.trace import Span
 
 from agentlab.config import Settings
 from agentlab.errors import (
@@ -39,6 +41,9 @@ from agentlab.errors import (
 )
 from agentlab.events import RunEnded, RunEvent, StatusChanged, event_from_dict
 from agentlab.models.router import ModelRouter, ModelSpec, unavailable_router
+from agentlab.observability import spans
+from agentlab.observability.ledger import RunLedger
+from agentlab.observability.tracing import Tracing, context_of, ending, shared_tracing, within
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.approvals import DecisionRefused, as_decisions
 from agentlab.orchestration.context import RunContext, default_principal
@@ -87,10 +92,15 @@ class RunView:
 
 
 class Runner:
-    """Runs agents durably. ``async with Runner(settings) as runner: ...``"""
+    """Runs agents durably. ``async with Runner(settings) as runner: ...``
 
-    def __init__(self, settings: Settings) -> None:
+    Its spans go to ``tracing``, by default to the process's tracing for the settings (the
+    OTLP endpoint they name; off without one); ``close`` flushes them.
+    """
+
+    def __init__(self, settings: Settings, *, tracing: Tracing | None = None) -> None:
         self._settings = settings
+        self.tracing = shared_tracing(settings) if tracing is None else tracing.borrowed()
         self._database: RunDatabase | None = None
         # A run's agent and models never change: one graph per (agent, models) serves its runs.
         self._built: dict[tuple[str, str], tuple[Graph, ModelRouter]] = {}
@@ -118,6 +128,7 @@ class Runner:
             await database.close()
         self._built.clear()  # compiled with the closed saver
         self._reading = None
+        self.tracing.flush()  # what is batched is exported now, not at process exit
 
     async def _close_toolsets(self) -> None:
         """Close what the agents' toolsets hold open (an MCP server's process); a toolset used
@@ -194,7 +205,8 @@ class Runner:
             session=session,
         )
         lease = await self._acquire(run_id)
-        return run_id, self._stream(_context(record, lease), built[0], initial_state(task), lease)
+        ctx = self._run_context(record, lease)
+        return run_id, self._stream(ctx, built[0], initial_state(task), lease)
 
     async def resume(
         self, run_id: str, decision: Decision | list[Decision] | None = None
@@ -212,7 +224,7 @@ class Runner:
         graph, _ = self._for_run(record)
         lease = await self._acquire(run_id)
         try:
-            ctx = _context(record, lease)
+            ctx = self._run_context(record, lease)
             payload = await self._resume_payload(record, graph, ctx, decision)
         except BaseException:
             await self._release(lease)
@@ -231,6 +243,12 @@ class Runner:
         status = snapshot.values.get("status", record.status)
         if snapshot.interrupts:
             waiting = snapshot.interrupts[0].value
+            killed = (
+                await asyncio.to_thread(self.store.killed, run_id) if decision is None else None
+            )
+            if killed is not None:
+                # Killed while it waited: the approve node ends it before asking anyone.
+                return Command(resume={"killed": True})
             if decision is None:
                 raise RunStateError(
                     f"run {run_id} is waiting for a decision on {describe_request(waiting)}: "
@@ -265,10 +283,13 @@ class Runner:
         waiting = dict(snapshot.interrupts[0].value) if snapshot.interrupts else None
         return RunView(record, dict(snapshot.values), waiting, router.source)
 
-    async def list(self, limit: int = 50) -> list[RunRecord | DamagedRun]:
-        """The most recent runs first; a row that cannot be read is a ``DamagedRun``. The status
-        of a run whose process died is read from its checkpoint, so it is never stale."""
-        listed = await asyncio.to_thread(self.store.list_runs, limit)
+    async def list(
+        self, limit: int = 50, *, feedback: str | None = None
+    ) -> list[RunRecord | DamagedRun]:
+        """The most recent runs first (only those a person judged ``feedback``, good or bad, if
+        given); a row that cannot be read is a ``DamagedRun``. The status of a run whose process
+        died is read from its checkpoint, so it is never stale."""
+        listed = await asyncio.to_thread(self.store.list_runs, limit, feedback=feedback)
         out: list[RunRecord | DamagedRun] = []
         for record in listed:
             if isinstance(record, RunRecord) and record.interrupted:
@@ -292,6 +313,25 @@ class Runner:
         if status in SETTLED:
             await asyncio.to_thread(self.store.clear_stale_lease, record.run_id)
         return await asyncio.to_thread(self.store.get_run, record.run_id)
+
+    def _run_context(self, record: RunRecord, lease: Lease) -> RunContext:
+        """The context of a run this runner advances: its limits (with the configured budgets
+        where the run set none) and its account in the cost ledger (reservations, kill flag)."""
+        ctx = _context(record, lease)
+        budgets = self._settings.budgets
+        assert ctx.limits is not None
+        limits = ctx.limits.with_defaults(
+            Limits.model_validate(budgets.model_dump(exclude={"webhook_url"}))
+        )
+        ledger = RunLedger(
+            self.store,
+            record.run_id,
+            agent=record.agent_name,
+            principal=record.principal,
+            session=record.session,
+            webhook_url=budgets.webhook_url,
+        )
+        return ctx.model_copy(update={"limits": limits, "ledger": ledger})
 
     def _reader(self) -> Graph:
         """A graph that only reads runs: every agent's graph has the same state and nodes."""
@@ -377,6 +417,7 @@ class Runner:
             limits=resolve_limits(agent, self._settings),
             deps=self._deps,
             journal=self._open().store,
+            tracing=self.tracing,
         ).compile(checkpointer=self._open().saver, name=agent.name)
         return graph, router
 
@@ -404,18 +445,46 @@ class Runner:
         lost = asyncio.Event()
         keeper = asyncio.create_task(self._keep(lease, lost))
         try:
-            async for event in self._advance(ctx, graph, payload, config, lost):
-                yield event
-            # The run no longer advances: record how it stands, then let it go.
-            values = (await self._snapshot(graph, ctx)).values
-            await asyncio.to_thread(
-                self.store.set_status, run_id, values["status"], values.get("outcome", "")
-            )
+            span = await self._run_span(ctx, graph, payload)
+            with ending(span) if span is not None else _NO_SPAN:
+                events = self._advance(ctx, graph, payload, config, lost)
+                async for event in events if span is None else within(span, events):
+                    yield event
+                # The run no longer advances: record how it stands, then let it go.
+                values = (await self._snapshot(graph, ctx)).values
+                await asyncio.to_thread(
+                    self.store.set_status, run_id, values["status"], values.get("outcome", "")
+                )
+                if span is not None:
+                    spans.run_ended(span, values["status"], values.get("outcome", ""))
         finally:
             # Also when the driver stops listening mid-run; by then the runner may be closed.
             keeper.cancel()
             await self._release(lease)
         yield RunEnded(run_id, values["status"], values.get("outcome", ""))
+
+    async def _run_span(self, ctx: RunContext, graph: Graph, payload: Any) -> Span | None:
+        """This invocation's span (``AGENT``), or ``None`` while tracing is off. A run that
+        began in an earlier invocation (in any process) keeps its root span's context in its
+        state: the span is its child, so the whole run is one trace."""
+        if not self.tracing.enabled:
+            return None
+        root = context_of((await self._snapshot(graph, ctx)).values.get("trace"))
+        if isinstance(payload, Command):
+            invocation, given = "resume", payload.resume
+        elif payload is None:
+            invocation, given = "resume", "continue from the last checkpoint"
+        else:
+            invocation, given = "start", payload["task"]
+        attributes = spans.run_attributes(
+            agent=str(graph.name),
+            run_id=ctx.run_id or "",
+            principal=ctx.principal,
+            session=ctx.session,
+            invocation=invocation,
+            given=given,
+        )
+        return self.tracing.start("run", attributes, parent=root)
 
     async def _advance(
         self,
@@ -453,6 +522,9 @@ class Runner:
                 f"have taken over (was it paused longer than lease_ttl_s, "
                 f"{self._settings.lease_ttl_s:g} s?); 'agentlab runs' shows who holds it"
             ) from None
+
+
+_NO_SPAN: AbstractContextManager[None] = nullcontext()
 
 
 def _context(record: RunRecord, lease: Lease | None = None) -> RunContext:
@@ -526,8 +598,8 @@ class SyncRunner:
     def get(self, run_id: str) -> RunView:
         return self._loop.run(self.runner.get(run_id))
 
-    def list(self, limit: int = 50) -> list[RunRecord | DamagedRun]:
-        return self._loop.run(self.runner.list(limit))
+    def list(self, limit: int = 50, *, feedback: str | None = None) -> list[RunRecord | DamagedRun]:
+        return self._loop.run(self.runner.list(limit, feedback=feedback))
 
     def _iterate(self, events: AsyncIterator[T]) -> Iterator[T]:
         while True:

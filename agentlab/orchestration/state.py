@@ -267,6 +267,9 @@ class AgentState(TypedDict):
         list[TranscriptEntry], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
     ]
     """The run as a conversation of content-block messages, which a model can be sent unchanged."""
+    trace: NotRequired[dict[str, str] | None]
+    """The context of the run's root span (W3C ``traceparent``), set by ``begin`` when tracing
+    is on: whoever continues the run, in any process, parents its spans under it."""
 
 
 class RunInput(TypedDict):

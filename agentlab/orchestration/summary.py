@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentlab.models.base import Usage
-from agentlab.models.pricing import FREE_PROVIDERS
+from agentlab.models.pricing import FREE_PROVIDERS, SIMULATED
 from agentlab.orchestration.limits import Limits
 
 
@@ -28,6 +28,8 @@ class RunSummary:
     """``None`` when a model's price is unknown: the total would be wrong, not merely low."""
     scripted: bool
     """True when every model call was answered by a scripted model: no LLM was called."""
+    simulated: bool = False
+    """True when the cost is simulated: scripted calls priced as a real model (``priced_as``)."""
 
 
 def summarize(state: Mapping[str, Any], limits: Limits | None = None) -> RunSummary:
@@ -55,5 +57,6 @@ def summarize(state: Mapping[str, Any], limits: Limits | None = None) -> RunSumm
         model_calls=len(calls),
         usage=usage,
         cost_usd=None if any(c is None for c in costs) else sum(costs),
-        scripted=bool(calls) and all(c["provider"] in FREE_PROVIDERS for c in calls),
+        scripted=bool(calls) and all(c["provider"] in FREE_PROVIDERS | {SIMULATED} for c in calls),
+        simulated=any(c["provider"] == SIMULATED for c in calls),
     )

@@ -1,4 +1,5 @@
-"""The ``RunStore`` seam: where runs, leases and the tool journal live (SQLite or PostgreSQL).
+"""The ``RunStore`` seam: where runs, leases, the tool journal, the cost ledger, kill flags and
+people's feedback on runs live (SQLite or PostgreSQL).
 
 Run and lease methods block (async callers use a worker thread); journal methods are the
 ``tools.journal.Journal`` protocol. Every failure to read stored data is a ``DamagedDataError``
@@ -9,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from agentlab.store.records import DamagedRun, Lease, RunRecord
+from agentlab.store.records import (
+    Ceiling,
+    CostTotal,
+    DamagedRun,
+    Feedback,
+    Lease,
+    LedgerEntry,
+    Reservation,
+    RunRecord,
+)
 from agentlab.tools.journal import Journal, JournalEntry
 
 
@@ -33,7 +43,9 @@ class RunStore(Journal, Protocol):
 
     def get_run(self, run_id: str) -> RunRecord: ...
 
-    def list_runs(self, limit: int = 50) -> list[RunRecord | DamagedRun]: ...
+    def list_runs(
+        self, limit: int = 50, *, feedback: str | None = None
+    ) -> list[RunRecord | DamagedRun]: ...
 
     def acquire_lease(self, run_id: str, ttl_s: float) -> Lease: ...
 
@@ -44,6 +56,24 @@ class RunStore(Journal, Protocol):
     def clear_stale_lease(self, run_id: str) -> None: ...
 
     def journal(self, run_id: str) -> list[JournalEntry]: ...
+
+    def reserve(self, entry: LedgerEntry, ceilings: list[Ceiling]) -> Reservation: ...
+
+    def settle(self, entry: LedgerEntry) -> None: ...
+
+    def release(self, entry_id: str) -> None: ...
+
+    def ledger(self, run_id: str) -> list[LedgerEntry]: ...
+
+    def cost_totals(self, by: str, since_day: str | None = None) -> list[CostTotal]: ...
+
+    def kill(self, run_id: str, reason: str = "killed") -> None: ...
+
+    def kill_all(self, principal: str, reason: str = "killed") -> list[str]: ...
+
+    def killed(self, run_id: str) -> str | None: ...
+
+    def set_feedback(self, feedback: Feedback) -> None: ...
 
     def check(self) -> list[str]: ...
 

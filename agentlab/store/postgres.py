@@ -29,23 +29,50 @@ from psycopg_pool import ConnectionPool
 
 from agentlab.config import masked_url
 from agentlab.errors import ConfigError, DamagedDataError, RunBusyError, RunNotFoundError
-from agentlab.store.records import DamagedRun, Lease, RunRecord, this_host
+from agentlab.store.records import (
+    Ceiling,
+    CostTotal,
+    DamagedRun,
+    Feedback,
+    Lease,
+    LedgerEntry,
+    Reservation,
+    RunRecord,
+    this_host,
+)
 from agentlab.store.rows import (
     ALL_CALLS,
     ALL_LEASES,
     COLUMNS,
+    FEEDBACK_TABLE,
     FROM_RUNS,
     JOURNAL,
     JOURNAL_COLUMNS,
+    KILLED,
+    KILLS,
     LEASES,
+    LEDGER,
+    LEDGER_INDEXES,
+    LIVE_RUNS_OF,
     OPEN_CALLS,
     ORPHANED_CALLS,
+    RELEASE_ENTRY,
+    RUN_ENTRIES,
     RUNS,
+    SET_FEEDBACK,
+    SETTLE_ENTRY,
+    WITH_FEEDBACK,
     clock,
     entry_from_row,
+    entry_of,
+    feedback_values,
     now_text,
     problems,
     record_from_row,
+    reserve_in,
+    settle_params,
+    total_of,
+    totals_query,
 )
 from agentlab.tools.journal import JournalEntry, LeaseLostError
 from agentlab.tools.tool import ToolOutcome
@@ -89,8 +116,39 @@ _SCHEMA = (
         finished_at DOUBLE PRECISION,
         PRIMARY KEY (run_id, call_id)
     )""",
+    f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
+        entry_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        session TEXT,
+        phase TEXT NOT NULL,
+        role TEXT NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        cache_read_tokens BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION,
+        reserved_usd DOUBLE PRECISION NOT NULL,
+        reserved_tokens BIGINT NOT NULL,
+        settled INTEGER NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        day TEXT NOT NULL
+    )""",
+    *LEDGER_INDEXES,
+    f"""CREATE TABLE IF NOT EXISTS {KILLS} (
+        run_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        killed_at DOUBLE PRECISION NOT NULL
+    )""",
+    FEEDBACK_TABLE,
 )
 _SCHEMA_LOCK = 0x6167656E746C6162  # "agentlab": the advisory lock held while tables are created
+# Held (for its transaction) by each reservation checked against ceilings: reservations are
+# serialized, so two processes of one principal cannot both pass a ceiling only one fits under.
+_BUDGET_LOCK = 0x6167656E74627564
 _CONNECT_TIMEOUT_S = 10
 
 
@@ -246,13 +304,18 @@ class PostgresRunStore:
             )
         return record
 
-    def list_runs(self, limit: int = 50) -> list[RunRecord | DamagedRun]:
-        """The most recent runs first; a row that cannot be read is a ``DamagedRun``."""
+    def list_runs(
+        self, limit: int = 50, *, feedback: str | None = None
+    ) -> list[RunRecord | DamagedRun]:
+        """The most recent runs first (only those whose feedback is ``feedback``, if given); a
+        row that cannot be read is a ``DamagedRun``."""
+        where = "" if feedback is None else f"{_pg(WITH_FEEDBACK)} "
+        params: tuple[Any, ...] = (limit,) if feedback is None else (feedback, limit)
         with self._use() as conn:
             rows = conn.execute(
-                f"SELECT {COLUMNS} FROM {FROM_RUNS} "
+                f"SELECT {COLUMNS} FROM {FROM_RUNS} {where}"
                 "ORDER BY r.created_at DESC, r.seq DESC LIMIT %s",
-                (limit,),
+                params,
             ).fetchall()
         return [record_from_row(r) for r in rows]
 
@@ -410,6 +473,80 @@ class PostgresRunStore:
             ).fetchall()
         return [entry_from_row(r) for r in rows]
 
+    # -- the cost ledger and budgets ------------------------------------------------------------
+
+    def reserve(self, entry: LedgerEntry, ceilings: list[Ceiling]) -> Reservation:
+        """Reserve a model call at its worst case unless that could cross a ceiling: the sums
+        and the insert run in one transaction holding the budget lock (an advisory lock), so no
+        other process reserves in between."""
+        with self._use(transaction=True) as conn:
+            if ceilings:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_BUDGET_LOCK,))
+            return reserve_in(
+                lambda sql, params: conn.execute(_pg(sql), params), entry, ceilings, time.time()
+            )
+
+    def settle(self, entry: LedgerEntry) -> None:
+        """Record what the reserved call ``entry.entry_id`` actually used and cost."""
+        with self._use() as conn:
+            conn.execute(_pg(SETTLE_ENTRY), settle_params(entry))
+
+    def release(self, entry_id: str) -> None:
+        """Drop the reservation of a call that was not made or failed."""
+        with self._use() as conn:
+            conn.execute(_pg(RELEASE_ENTRY), (entry_id,))
+
+    def ledger(self, run_id: str) -> list[LedgerEntry]:
+        """The run's model calls in the ledger, in the order they were made."""
+        with self._use() as conn:
+            rows = conn.execute(_pg(RUN_ENTRIES), (run_id,)).fetchall()
+        return [entry_of(r) for r in rows]
+
+    def cost_totals(self, by: str, since_day: str | None = None) -> list[CostTotal]:
+        """Settled calls' tokens and dollars per agent, principal, session, day or run."""
+        sql, params = totals_query(by, since_day)
+        with self._use() as conn:
+            rows = conn.execute(_pg(sql), params).fetchall()
+        return [total_of(r) for r in rows]
+
+    # -- kills ---------------------------------------------------------------------------------
+
+    def kill(self, run_id: str, reason: str = "killed") -> None:
+        """Flag ``run_id``: the process advancing it stops at its next step."""
+        self.get_run(run_id)  # an unknown run is a RunNotFoundError
+        with self._use() as conn:
+            conn.execute(
+                f"INSERT INTO {KILLS} (run_id, reason, killed_at) VALUES (%s, %s, %s) "
+                "ON CONFLICT (run_id) DO NOTHING",
+                (run_id, reason, time.time()),
+            )
+
+    def kill_all(self, principal: str, reason: str = "killed") -> list[str]:
+        """Flag every run of ``principal`` that has not ended; return their ids."""
+        with self._use(transaction=True) as conn:
+            ids = [r[0] for r in conn.execute(_pg(LIVE_RUNS_OF), (principal,)).fetchall()]
+            for run_id in ids:
+                conn.execute(
+                    f"INSERT INTO {KILLS} (run_id, reason, killed_at) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (run_id) DO NOTHING",
+                    (run_id, reason, time.time()),
+                )
+        return ids
+
+    def killed(self, run_id: str) -> str | None:
+        """Why ``run_id`` was killed, or ``None`` if it was not (one primary-key lookup)."""
+        with self._use() as conn:
+            row = conn.execute(_pg(KILLED), (run_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    def set_feedback(self, feedback: Feedback) -> None:
+        """Keep a person's verdict on ``feedback.run_id``, replacing any given before."""
+        self.get_run(feedback.run_id)  # an unknown run is a RunNotFoundError
+        with self._use() as conn:
+            conn.execute(_pg(SET_FEEDBACK), feedback_values(feedback))
+
     # -- checks (agentlab doctor) -----------------------------------------------------------------
 
     def check(self) -> list[str]:
@@ -422,6 +559,11 @@ class PostgresRunStore:
             leases = conn.execute(ALL_LEASES).fetchall()
             calls = conn.execute(ALL_CALLS).fetchall()
         return problems(orphans, open_calls, leases, self.list_runs(limit=1_000_000), calls)
+
+
+def _pg(sql: str) -> str:
+    """The shared SQL (``?`` placeholders) in psycopg's placeholders."""
+    return sql.replace("?", "%s")
 
 
 def _connect_options() -> dict[str, Any]:

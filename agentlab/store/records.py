@@ -1,4 +1,5 @@
-"""What the run store holds besides checkpoints: run records, leases and the tool journal."""
+"""What the run store holds besides checkpoints: run records (with people's feedback), leases and
+the tool journal."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class RunRecord:
     created_at: str
     updated_at: str
     lease: Lease | None = None
+    feedback: Feedback | None = None
 
     @property
     def holder(self) -> str | None:
@@ -69,6 +71,18 @@ class RunRecord:
         if self.lease is not None:
             return not self.lease.live()
         return self.status not in SETTLED
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A person's verdict on a run: ``score`` is ``good`` or ``bad``, ``comment`` says why,
+    ``by`` who gave it and ``at`` when (UTC, ISO 8601). A run keeps the latest given."""
+
+    run_id: str
+    score: str
+    comment: str
+    by: str
+    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +105,93 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:  # alive, but someone else's
         return True
     return True
+
+
+# -- the cost ledger, budgets and kills ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One model call in the cost ledger: reserved (at its worst case) before the call is made,
+    settled to what it used after. ``cost_usd`` is ``None`` when the model's price is unknown;
+    ``day`` is the UTC date the call was made on."""
+
+    entry_id: str
+    run_id: str
+    agent: str
+    principal: str
+    session: str | None
+    phase: str
+    role: str
+    model: str
+    provider: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float | None = None
+    reserved_usd: float = 0.0
+    reserved_tokens: int = 0
+    settled: bool = False
+    created_at: float = 0.0
+    day: str = ""
+
+    @property
+    def tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ceiling:
+    """What one scope may spend: ``scope`` is ``run``, ``session`` or ``principal_day`` (``key``
+    its run id, session id or principal, ``day`` the UTC date for the latter), ``metric`` is
+    ``usd`` or ``tokens``; ``name`` says which ceiling it is, for people."""
+
+    name: str
+    scope: str
+    key: str
+    metric: str
+    limit: float
+    day: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """What a ceiling's scope had spent (and reserved) before a reservation, and after it."""
+
+    ceiling: Ceiling
+    before: float
+    after: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """The answer to a reservation: reserved (``crossed`` is ``None``), or refused because it
+    could cross ``crossed`` (then nothing was reserved); ``spent`` per ceiling checked."""
+
+    entry_id: str
+    crossed: Spent | None
+    spent: tuple[Spent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CostTotal:
+    """The settled ledger entries of one group (an agent, principal, session, day or run)."""
+
+    key: str
+    calls: int
+    runs: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+    """The priced calls' dollars; ``unpriced`` calls had no price and are not in it."""
+    unpriced: int
+    simulated: int
+    """Calls whose cost is simulated (a scripted model ``priced_as`` a real one)."""

@@ -4,23 +4,40 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from agentlab.errors import DamagedDataError
-from agentlab.store.records import DamagedRun, Lease, RunRecord
+from agentlab.store.records import (
+    Ceiling,
+    CostTotal,
+    DamagedRun,
+    Feedback,
+    Lease,
+    LedgerEntry,
+    Reservation,
+    RunRecord,
+    Spent,
+)
 from agentlab.tools.journal import JournalEntry
 
 RUNS = "agentlab_run_records"
 LEASES = "agentlab_run_leases"
 JOURNAL = "agentlab_tool_journal"
+LEDGER = "agentlab_cost_ledger"
+KILLS = "agentlab_run_kills"
+FEEDBACK = "agentlab_run_feedback"
 COLUMNS = (
     "r.run_id, r.agent, r.agent_name, r.task, r.status, r.outcome, r.models, r.options, r.limits, "
     "r.principal, r.session, r.created_at, r.updated_at, "
-    "l.token, l.host, l.pid, l.expires_at"
+    "l.token, l.host, l.pid, l.expires_at, "
+    "f.score, f.comment, f.given_by, f.given_at"
 )
-FROM_RUNS = f"{RUNS} r LEFT JOIN {LEASES} l ON l.run_id = r.run_id"
+FROM_RUNS = (
+    f"{RUNS} r LEFT JOIN {LEASES} l ON l.run_id = r.run_id "
+    f"LEFT JOIN {FEEDBACK} f ON f.run_id = r.run_id"
+)
 JOURNAL_COLUMNS = (
     "run_id, call_id, tool, call_hash, arguments, attempt, outcome, started_at, finished_at"
 )
@@ -39,9 +56,11 @@ def record_from_row(row: tuple[Any, ...]) -> RunRecord | DamagedRun:
             raise ValueError("options and limits must be JSON objects")
     except (TypeError, ValueError) as exc:
         return DamagedRun(str(values[0]), f"unreadable JSON: {exc}")
-    token, host, pid, expires_at = row[13:]
+    token, host, pid, expires_at = row[13:17]
     lease = None if token is None else Lease(values[0], token, host, pid, expires_at)
-    return dataclasses.replace(RunRecord(*values), lease=lease)
+    score, comment, by, at = row[17:21]
+    feedback = None if score is None else Feedback(values[0], score, comment, by, at)
+    return dataclasses.replace(RunRecord(*values), lease=lease, feedback=feedback)
 
 
 def entry_from_row(row: tuple[Any, ...]) -> JournalEntry:
@@ -123,3 +142,175 @@ def problems(
         if isinstance(record, DamagedRun):
             found.append(f"run {record.run_id}: its record is unreadable ({record.problem})")
     return found
+
+
+# -- the cost ledger and kills (the same SQL for every engine; ``?`` placeholders) ---------------
+
+LEDGER_COLUMNS = (
+    "entry_id, run_id, agent, principal, session, phase, role, model, provider, input_tokens, "
+    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, reserved_usd, "
+    "reserved_tokens, settled, created_at, day"
+)
+LEDGER_INDEXES = (
+    f"CREATE INDEX IF NOT EXISTS {LEDGER}_run ON {LEDGER} (run_id)",
+    f"CREATE INDEX IF NOT EXISTS {LEDGER}_principal_day ON {LEDGER} (principal, day)",
+    f"CREATE INDEX IF NOT EXISTS {LEDGER}_session ON {LEDGER} (session)",
+)
+# A reservation whose process died before settling it stops counting after this long.
+RESERVATION_TTL_S = 3600.0
+
+
+def entry_values(entry: LedgerEntry) -> tuple[Any, ...]:
+    values = [getattr(entry, name.strip()) for name in LEDGER_COLUMNS.split(",")]
+    values[16] = int(values[16])  # settled: an integer in every engine
+    return tuple(values)
+
+
+def entry_of(row: Sequence[Any]) -> LedgerEntry:
+    values = list(row)
+    values[16] = bool(values[16])
+    return LedgerEntry(*values)
+
+
+INSERT_ENTRY = f"INSERT INTO {LEDGER} ({LEDGER_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+SETTLE_ENTRY = (
+    f"UPDATE {LEDGER} SET model = ?, provider = ?, input_tokens = ?, output_tokens = ?, "
+    "cache_read_tokens = ?, cache_write_tokens = ?, cost_usd = ?, settled = 1 WHERE entry_id = ?"
+)
+RELEASE_ENTRY = f"DELETE FROM {LEDGER} WHERE entry_id = ? AND settled = 0"
+RUN_ENTRIES = f"SELECT {LEDGER_COLUMNS} FROM {LEDGER} WHERE run_id = ? ORDER BY created_at"
+
+_TOKENS = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
+_SCOPES = {
+    "run": "run_id = ?",
+    "session": "session = ?",
+    "principal_day": "principal = ? AND day = ?",
+}
+
+
+def spend_query(ceiling: Ceiling, now: float) -> tuple[str, tuple[Any, ...]]:
+    """What ``ceiling``'s scope has spent: settled calls at their cost, open reservations (not
+    older than ``RESERVATION_TTL_S``) at their worst case."""
+    actual, reserved = (
+        ("COALESCE(cost_usd, 0)", "reserved_usd")
+        if ceiling.metric == "usd"
+        else (_TOKENS, "reserved_tokens")
+    )
+    params: tuple[Any, ...] = (
+        (ceiling.key, ceiling.day) if ceiling.scope == "principal_day" else (ceiling.key,)
+    )
+    sql = (
+        f"SELECT COALESCE(SUM(CASE WHEN settled = 1 THEN {actual} ELSE {reserved} END), 0) "
+        f"FROM {LEDGER} WHERE {_SCOPES[ceiling.scope]} "
+        "AND (settled = 1 OR created_at > ?)"
+    )
+    return sql, (*params, now - RESERVATION_TTL_S)
+
+
+def reserve_in(
+    execute: Callable[[str, tuple[Any, ...]], Any],
+    entry: LedgerEntry,
+    ceilings: Sequence[Ceiling],
+    now: float,
+) -> Reservation:
+    """Reserve ``entry`` (at its worst case) unless that could cross one of ``ceilings``; run
+    inside a transaction that no other reservation runs alongside (the caller's lock)."""
+    spent: list[Spent] = []
+    for ceiling in ceilings:
+        sql, params = spend_query(ceiling, now)
+        before = float(execute(sql, params).fetchone()[0] or 0)
+        amount = entry.reserved_usd if ceiling.metric == "usd" else entry.reserved_tokens
+        this = Spent(ceiling, before, before + amount)
+        spent.append(this)
+        if this.after > ceiling.limit:
+            return Reservation(entry.entry_id, this, tuple(spent))
+    execute(INSERT_ENTRY, entry_values(entry))
+    return Reservation(entry.entry_id, None, tuple(spent))
+
+
+GROUPS = {
+    "agent": "agent",
+    "principal": "principal",
+    "session": "COALESCE(session, '(none)')",
+    "day": "day",
+    "run": "run_id",
+}
+
+
+def totals_query(by: str, since_day: str | None) -> tuple[str, tuple[Any, ...]]:
+    """The settled calls' figures grouped ``by`` one of ``GROUPS``, since a UTC day."""
+    key = GROUPS[by]
+    where = "settled = 1" + (" AND day >= ?" if since_day else "")
+    sql = (
+        f"SELECT {key}, COUNT(*), COUNT(DISTINCT run_id), COALESCE(SUM(input_tokens), 0), "
+        "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0), "
+        "COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(cost_usd), 0), "
+        "SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN provider = 'simulated' THEN 1 ELSE 0 END) "
+        f"FROM {LEDGER} WHERE {where} GROUP BY {key} ORDER BY {key}"
+    )
+    return sql, ((since_day,) if since_day else ())
+
+
+def total_of(row: Sequence[Any]) -> CostTotal:
+    key, calls, runs, tokens_in, tokens_out, read, written, dollars, unpriced, simulated = row
+    return CostTotal(
+        key=str(key),
+        calls=int(calls),
+        runs=int(runs),
+        input_tokens=int(tokens_in),
+        output_tokens=int(tokens_out),
+        cache_read_tokens=int(read),
+        cache_write_tokens=int(written),
+        cost_usd=float(dollars or 0),
+        unpriced=int(unpriced or 0),
+        simulated=int(simulated or 0),
+    )
+
+
+KILLED = f"SELECT reason FROM {KILLS} WHERE run_id = ?"
+# Runs of a principal that may still advance (or be resumed): what 'kill --all' flags.
+LIVE_RUNS_OF = (
+    f"SELECT run_id FROM {RUNS} WHERE principal = ? AND status NOT IN ('completed', 'failed')"
+)
+
+
+# -- feedback (the same SQL for every engine) ------------------------------------------------------
+
+FEEDBACK_SCORES = ("good", "bad")
+FEEDBACK_TABLE = f"""CREATE TABLE IF NOT EXISTS {FEEDBACK} (
+    run_id TEXT PRIMARY KEY,
+    score TEXT NOT NULL CHECK (score IN ('good', 'bad')),
+    comment TEXT NOT NULL,
+    given_by TEXT NOT NULL,
+    given_at TEXT NOT NULL
+)"""
+# A run keeps one verdict: the latest given replaces any before it.
+SET_FEEDBACK = (
+    f"INSERT INTO {FEEDBACK} (run_id, score, comment, given_by, given_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (run_id) DO UPDATE SET score = excluded.score, comment = excluded.comment, "
+    "given_by = excluded.given_by, given_at = excluded.given_at"
+)
+WITH_FEEDBACK = "WHERE f.score = ?"
+
+
+def feedback_values(feedback: Feedback) -> tuple[str, str, str, str, str]:
+    """``feedback`` as ``SET_FEEDBACK``'s parameters; a score other than good or bad is a
+    ``ValueError`` (the table refuses it too)."""
+    if feedback.score not in FEEDBACK_SCORES:
+        raise ValueError(f"a feedback score is good or bad, not {feedback.score!r}")
+    return (feedback.run_id, feedback.score, feedback.comment, feedback.by, feedback.at)
+
+
+def settle_params(entry: LedgerEntry) -> tuple[Any, ...]:
+    """The parameters of ``SETTLE_ENTRY`` for ``entry``: what its call used and cost."""
+    return (
+        entry.model,
+        entry.provider,
+        entry.input_tokens,
+        entry.output_tokens,
+        entry.cache_read_tokens,
+        entry.cache_write_tokens,
+        entry.cost_usd,
+        entry.entry_id,
+    )

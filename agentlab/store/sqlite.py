@@ -22,23 +22,50 @@ from pathlib import Path
 from typing import Any
 
 from agentlab.errors import ConfigError, DamagedDataError, RunBusyError, RunNotFoundError
-from agentlab.store.records import DamagedRun, Lease, RunRecord, this_host
+from agentlab.store.records import (
+    Ceiling,
+    CostTotal,
+    DamagedRun,
+    Feedback,
+    Lease,
+    LedgerEntry,
+    Reservation,
+    RunRecord,
+    this_host,
+)
 from agentlab.store.rows import (
     ALL_CALLS,
     ALL_LEASES,
     COLUMNS,
+    FEEDBACK_TABLE,
     FROM_RUNS,
     JOURNAL,
     JOURNAL_COLUMNS,
+    KILLED,
+    KILLS,
     LEASES,
+    LEDGER,
+    LEDGER_INDEXES,
+    LIVE_RUNS_OF,
     OPEN_CALLS,
     ORPHANED_CALLS,
+    RELEASE_ENTRY,
+    RUN_ENTRIES,
     RUNS,
+    SET_FEEDBACK,
+    SETTLE_ENTRY,
+    WITH_FEEDBACK,
     clock,
     entry_from_row,
+    entry_of,
+    feedback_values,
     now_text,
     problems,
     record_from_row,
+    reserve_in,
+    settle_params,
+    total_of,
+    totals_query,
 )
 from agentlab.tools.journal import JournalEntry, LeaseLostError
 from agentlab.tools.tool import ToolOutcome
@@ -79,6 +106,34 @@ _SCHEMA = (
         finished_at REAL,
         PRIMARY KEY (run_id, call_id)
     )""",
+    f"""CREATE TABLE IF NOT EXISTS {LEDGER} (
+        entry_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        principal TEXT NOT NULL,
+        session TEXT,
+        phase TEXT NOT NULL,
+        role TEXT NOT NULL,
+        model TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        reserved_usd REAL NOT NULL,
+        reserved_tokens INTEGER NOT NULL,
+        settled INTEGER NOT NULL,
+        created_at REAL NOT NULL,
+        day TEXT NOT NULL
+    )""",
+    *LEDGER_INDEXES,
+    f"""CREATE TABLE IF NOT EXISTS {KILLS} (
+        run_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        killed_at REAL NOT NULL
+    )""",
+    FEEDBACK_TABLE,
 )
 
 
@@ -203,13 +258,18 @@ class SqliteRunStore:
             )
         return record
 
-    def list_runs(self, limit: int = 50) -> list[RunRecord | DamagedRun]:
-        """The most recent runs first; a row that cannot be read is a ``DamagedRun``."""
+    def list_runs(
+        self, limit: int = 50, *, feedback: str | None = None
+    ) -> list[RunRecord | DamagedRun]:
+        """The most recent runs first (only those whose feedback is ``feedback``, if given); a
+        row that cannot be read is a ``DamagedRun``."""
+        where = "" if feedback is None else f"{WITH_FEEDBACK} "
+        params: tuple[Any, ...] = (limit,) if feedback is None else (feedback, limit)
         with self._use() as conn:
             rows = conn.execute(
-                f"SELECT {COLUMNS} FROM {FROM_RUNS} "
+                f"SELECT {COLUMNS} FROM {FROM_RUNS} {where}"
                 "ORDER BY r.created_at DESC, r.rowid DESC LIMIT ?",
-                (limit,),
+                params,
             ).fetchall()
         return [record_from_row(r) for r in rows]
 
@@ -352,6 +412,73 @@ class SqliteRunStore:
                 (run_id,),
             ).fetchall()
         return [entry_from_row(r) for r in rows]
+
+    # -- the cost ledger and budgets ------------------------------------------------------------
+
+    def reserve(self, entry: LedgerEntry, ceilings: list[Ceiling]) -> Reservation:
+        """Reserve a model call at its worst case unless that could cross a ceiling: the sums
+        and the insert run under SQLite's write lock (BEGIN IMMEDIATE), so no other process
+        reserves in between."""
+        with self._use(immediate=bool(ceilings)) as conn:
+            return reserve_in(conn.execute, entry, ceilings, time.time())
+
+    def settle(self, entry: LedgerEntry) -> None:
+        """Record what the reserved call ``entry.entry_id`` actually used and cost."""
+        with self._use() as conn:
+            conn.execute(SETTLE_ENTRY, settle_params(entry))
+
+    def release(self, entry_id: str) -> None:
+        """Drop the reservation of a call that was not made or failed."""
+        with self._use() as conn:
+            conn.execute(RELEASE_ENTRY, (entry_id,))
+
+    def ledger(self, run_id: str) -> list[LedgerEntry]:
+        """The run's model calls in the ledger, in the order they were made."""
+        with self._use() as conn:
+            rows = conn.execute(RUN_ENTRIES, (run_id,)).fetchall()
+        return [entry_of(r) for r in rows]
+
+    def cost_totals(self, by: str, since_day: str | None = None) -> list[CostTotal]:
+        """Settled calls' tokens and dollars per agent, principal, session, day or run."""
+        sql, params = totals_query(by, since_day)
+        with self._use() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [total_of(r) for r in rows]
+
+    # -- kills ---------------------------------------------------------------------------------
+
+    def kill(self, run_id: str, reason: str = "killed") -> None:
+        """Flag ``run_id``: the process advancing it stops at its next step."""
+        self.get_run(run_id)  # an unknown run is a RunNotFoundError
+        with self._use() as conn:
+            conn.execute(
+                f"INSERT OR IGNORE INTO {KILLS} (run_id, reason, killed_at) VALUES (?, ?, ?)",
+                (run_id, reason, time.time()),
+            )
+
+    def kill_all(self, principal: str, reason: str = "killed") -> list[str]:
+        """Flag every run of ``principal`` that has not ended; return their ids."""
+        with self._use(immediate=True) as conn:
+            ids = [r[0] for r in conn.execute(LIVE_RUNS_OF, (principal,)).fetchall()]
+            conn.executemany(
+                f"INSERT OR IGNORE INTO {KILLS} (run_id, reason, killed_at) VALUES (?, ?, ?)",
+                [(run_id, reason, time.time()) for run_id in ids],
+            )
+        return ids
+
+    def killed(self, run_id: str) -> str | None:
+        """Why ``run_id`` was killed, or ``None`` if it was not (one primary-key lookup)."""
+        with self._use() as conn:
+            row = conn.execute(KILLED, (run_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    def set_feedback(self, feedback: Feedback) -> None:
+        """Keep a person's verdict on ``feedback.run_id``, replacing any given before."""
+        self.get_run(feedback.run_id)  # an unknown run is a RunNotFoundError
+        with self._use() as conn:
+            conn.execute(SET_FEEDBACK, feedback_values(feedback))
 
     # -- checks (agentlab doctor) -----------------------------------------------------------------
 

@@ -9,12 +9,16 @@ which lets a test script e.g. ``[529, 529, ok]`` and watch the client retry.
 at chosen requests: the statuses the real API sends under load, connections reset or left hanging,
 malformed bodies and streams cut off mid-way. A faulted request consumes no turn, so a retry gets
 the answer the failed attempt would have got.
+
+``PromptCache`` simulates Anthropic's prompt-cache accounting: the input tokens of an answer are
+then counted from the request (read from the cache, written to it, or plain), not scripted.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 import socket
 import struct
@@ -38,6 +42,17 @@ _RECORDED_HEADERS = (
     "x-stainless-retry-count",
 )
 _CHUNKS = 3
+_MAX_BREAKPOINTS = 4  # the API refuses a request with more cache_control blocks
+
+# The shortest prefix Anthropic caches, per model id prefix (its prompt-caching docs, 2026); other
+# models cache from 1024 tokens. A shorter prefix is processed in full, and nothing is cached.
+ANTHROPIC_CACHE_MINIMUMS: Mapping[str, int] = {
+    "claude-haiku-4-5": 4096,
+    "claude-opus-4-5": 4096,
+    "claude-opus-4-6": 4096,
+    "claude-3-5-haiku": 2048,
+    "claude-3-haiku": 2048,
+}
 
 FaultKind = Literal[
     "rate_limit",  # 429 rate_limit_error with retry-after
@@ -85,19 +100,107 @@ class Faults:
             raise ValueError(f"Faults: unknown or missing kinds {unknown}; use {FAULT_KINDS}")
 
 
+def cache_prefixes(body: Mapping[str, Any]) -> list[str]:
+    """The prompt of a Messages API request up to each of its ``cache_control`` breakpoints.
+
+    In the order the API renders a prompt (tools, then system, then messages), each prefix is
+    compact JSON in the key order received, so two requests share a cached prefix exactly when
+    these strings are equal: any change of content or order shows, whitespace does not (the API
+    does not render it).
+    """
+    tools = list(body.get("tools") or [])
+    system = body.get("system") or ""
+    messages = list(body.get("messages") or [])
+    prefixes = [
+        _compact({"tools": tools[: i + 1]}) for i, t in enumerate(tools) if _is_breakpoint(t)
+    ]
+    if isinstance(system, list):
+        prefixes += [
+            _compact({"tools": tools, "system": system[: i + 1]})
+            for i, block in enumerate(system)
+            if _is_breakpoint(block)
+        ]
+    for m, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list):
+            continue
+        prefixes += [
+            _compact(
+                {
+                    "tools": tools,
+                    "system": system,
+                    "messages": [*messages[:m], {**message, "content": content[: i + 1]}],
+                }
+            )
+            for i, block in enumerate(content)
+            if _is_breakpoint(block)
+        ]
+    return prefixes
+
+
+@dataclass
+class PromptCache:
+    """Anthropic's prompt-cache accounting, simulated for the requests a test server answers.
+
+    A request's prompt is split at its ``cache_control`` breakpoints (``cache_prefixes``). The
+    longest prefix the same model was sent before is read from the cache
+    (``cache_read_input_tokens``); the rest up to the last breakpoint is written to it
+    (``cache_creation_input_tokens``); what follows is plain ``input_tokens``. A prefix shorter
+    than the model's minimum (``minimums``, by model id prefix, else ``default_minimum``) is never
+    cached, as with the real API. Entries never expire (the API's last 5 minutes from their last
+    use). Tokens are estimated as ``chars_per_token`` characters of the request's compact JSON
+    each: close enough to compare prompts, not the model's tokenizer.
+    """
+
+    minimums: Mapping[str, int] = field(default_factory=lambda: dict(ANTHROPIC_CACHE_MINIMUMS))
+    default_minimum: int = 1024
+    chars_per_token: int = 4
+    _seen: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
+
+    def minimum(self, model: str) -> int:
+        """The fewest tokens a prefix needs to be cached for ``model``."""
+        found = [n for name, n in self.minimums.items() if model.startswith(name)]
+        return found[0] if found else self.default_minimum
+
+    def tokens(self, text: str) -> int:
+        """The estimated token count of ``text``."""
+        return math.ceil(len(text) / self.chars_per_token)
+
+    def usage(self, body: Mapping[str, Any]) -> dict[str, int]:
+        """The input-token fields of the answer to ``body``; its cacheable prefixes are kept."""
+        model = str(body.get("model", ""))
+        prompt = {k: body.get(k) or [] for k in ("tools", "system", "messages")}
+        total = self.tokens(_compact(prompt))
+        floor = self.minimum(model)
+        cacheable = [
+            (prefix, n) for prefix in cache_prefixes(body) if (n := self.tokens(prefix)) >= floor
+        ]
+        read = max((n for prefix, n in cacheable if (model, prefix) in self._seen), default=0)
+        written = max(max((n for _, n in cacheable), default=0) - read, 0)
+        self._seen.update((model, prefix) for prefix, _ in cacheable)
+        return {
+            "input_tokens": max(total - read - written, 0),
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
+        }
+
+
 class AnthropicTestServer:
     """Serves ``turns`` in order, one per valid POST /v1/messages, on 127.0.0.1 (ephemeral port).
 
     ``requests`` records every request received: its JSON body plus a ``"headers"`` key holding the
     headers of interest (``x-api-key``, ``anthropic-version``, ``x-stainless-retry-count``...), a
-    ``"fault"`` key naming the fault injected into it (``None`` if it was served) and
-    ``"received_s"``, its ``time.monotonic()`` arrival time. Requests the server rejects as invalid
-    (400) are recorded but do not consume a turn, nor do faulted ones. Once the turns run out it
-    answers 500 with ``x-should-retry: false``, so clients fail at once.
+    ``"fault"`` key naming the fault injected into it (``None`` if it was served),
+    ``"received_s"``, its ``time.monotonic()`` arrival time, and ``"raw"``, the body's bytes as
+    they arrived. Requests the server rejects as invalid (400) are recorded but do not consume a
+    turn, nor do faulted ones. Once the turns run out it answers 500 with
+    ``x-should-retry: false``, so clients fail at once.
 
     ``retry_after_s`` adds ``retry-after``/``retry-after-ms`` headers to error responses, as the
     real API does under load; clients then wait that long instead of their own backoff, which
-    keeps retry tests fast. ``faults`` injects failures (see ``Faults``).
+    keeps retry tests fast. ``faults`` injects failures (see ``Faults``). With ``prompt_cache``,
+    an answer's input tokens are counted from its request by that simulated cache (its output
+    tokens stay scripted); without, its usage is the turn's.
     """
 
     def __init__(
@@ -106,12 +209,14 @@ class AnthropicTestServer:
         *,
         retry_after_s: float | None = None,
         faults: Faults | None = None,
+        prompt_cache: PromptCache | None = None,
     ) -> None:
         self.requests: list[dict[str, Any]] = []
         self._turns = list(turns)
         self._next = 0
         self._retry_after_s = retry_after_s
         self.faults = faults or Faults()
+        self.prompt_cache = prompt_cache
         self._rng = random.Random(self.faults.seed)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -182,13 +287,20 @@ class AnthropicTestServer:
     ) -> None:
         self.stop()
 
-    def _record(self, body: dict[str, Any], headers: dict[str, str]) -> int:
+    def _record(self, body: dict[str, Any], headers: dict[str, str], raw: bytes) -> int:
         received = time.monotonic()
         with self._lock:
             self.requests.append(
-                {**body, "headers": headers, "fault": None, "received_s": received}
+                {**body, "headers": headers, "fault": None, "received_s": received, "raw": raw}
             )
             return len(self.requests) - 1
+
+    def _cache_usage(self, body: dict[str, Any]) -> dict[str, int] | None:
+        """The simulated cache's input-token counts for ``body``, if the server simulates one."""
+        if self.prompt_cache is None:
+            return None
+        with self._lock:
+            return self.prompt_cache.usage(body)
 
     def _draw_fault(self, index: int) -> FaultKind | None:
         """The fault to inject into request ``index``, recorded with it; ``None`` to serve it."""
@@ -239,7 +351,7 @@ class _MessagesHandler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"null")
         except ValueError:
             body = None
-        number = self.owner._record(body if isinstance(body, dict) else {}, headers)
+        number = self.owner._record(body if isinstance(body, dict) else {}, headers, raw)
 
         if self.path.split("?")[0] != "/v1/messages":
             self._send_error(404, "not_found_error", f"no route for POST {self.path}")
@@ -270,7 +382,8 @@ class _MessagesHandler(BaseHTTPRequestHandler):
             self._send_error(turn.error.status, turn.error.type, turn.error.message)
             return
         try:
-            message = _message(turn, self.owner._message_id(), str(body["model"]), index)
+            usage = self.owner._cache_usage(body)
+            message = _message(turn, self.owner._message_id(), str(body["model"]), index, usage)
         except Exception as exc:
             self._send_error(500, "api_error", f"AnthropicTestServer failed: {exc!r}", retry=False)
             return
@@ -365,10 +478,41 @@ def _validate(body: dict[str, Any]) -> str | None:
         return "messages: Field required"
     if not messages:
         return "messages: at least one message is required"
+    marked = sum(map(_is_breakpoint, _blocks(body)))
+    if marked > _MAX_BREAKPOINTS:
+        return (
+            f"A maximum of {_MAX_BREAKPOINTS} blocks with cache_control may be provided. "
+            f"Found {marked}."
+        )
     return None
 
 
-def _message(turn: Turn, message_id: str, model: str, index: int) -> dict[str, Any]:
+def _blocks(body: Mapping[str, Any]) -> Iterator[Any]:
+    """The tools, system blocks and message content blocks of a request, in prompt order."""
+    for key in ("tools", "system"):
+        if isinstance(body.get(key), list):
+            yield from body[key]
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and isinstance(message.get("content"), list):
+            yield from message["content"]
+
+
+def _is_breakpoint(block: Any) -> bool:
+    return isinstance(block, dict) and block.get("cache_control") is not None
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _message(
+    turn: Turn,
+    message_id: str,
+    model: str,
+    index: int,
+    input_usage: Mapping[str, int] | None = None,
+) -> dict[str, Any]:
+    """The answer ``turn`` scripts; ``input_usage`` replaces its input-token counts."""
     content: list[dict[str, Any]] = []
     if turn.text is not None:
         content.append({"type": "text", "text": turn.text})
@@ -396,6 +540,7 @@ def _message(turn: Turn, message_id: str, model: str, index: int) -> dict[str, A
             "output_tokens": u.output_tokens,
             "cache_creation_input_tokens": u.cache_creation_input_tokens,
             "cache_read_input_tokens": u.cache_read_input_tokens,
+            **(input_usage or {}),
         },
     }
 

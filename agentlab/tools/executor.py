@@ -15,7 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import Span
+
 from agentlab.events import Emit, ToolCalled
+from agentlab.observability import spans
+from agentlab.observability.tracing import NO_TRACING, Tracing
 from agentlab.tools.journal import (
     Journal,
     MemoryJournal,
@@ -77,15 +81,23 @@ def _error(message: str) -> ToolOutcome:
 
 
 class ToolExecutor:
-    """Runs calls of an agent's tools under one ``Policy``, journaled in ``journal``."""
+    """Runs calls of an agent's tools under one ``Policy``, journaled in ``journal``; each call
+    is a ``TOOL`` span of ``tracing`` when it is on."""
 
-    def __init__(self, tools: ToolRegistry, policy: Policy, journal: Journal | None = None) -> None:
+    def __init__(
+        self,
+        tools: ToolRegistry,
+        policy: Policy,
+        journal: Journal | None = None,
+        tracing: Tracing = NO_TRACING,
+    ) -> None:
         adjust = tool_adjuster(policy)
         # Every tool handed out carries the policy's word on its risk, idempotency and egress:
         # the planner's catalog, the decisions and the journal's re-run read the same tool.
         self.tools = tools.adjusted(adjust) if adjust is not None else tools
         self.policy = policy
         self.journal: Journal = journal if journal is not None else MemoryJournal()
+        self.tracing = tracing
 
     @staticmethod
     def canonical(tool: Tool, arguments: dict[str, Any]) -> Any:
@@ -138,8 +150,23 @@ class ToolExecutor:
         Raises ``UnknownSideEffect`` for a call that started before (a crash) without a journaled
         outcome, when its tool is not idempotent and no ``request.resolution`` says what to do.
         """
+        if not self.tracing.enabled:
+            return await self._reported(request, scope, emit)
+        attributes = spans.tool_attributes(request)
+        with self.tracing.span(f"tool {request.tool}", attributes) as span:
+            try:
+                return await self._reported(request, scope, emit, span)
+            except UnknownSideEffect:
+                span.set_attribute("agentlab.journal", "unknown_side_effect")
+                raise
+
+    async def _reported(
+        self, request: CallRequest, scope: CallScope, emit: Emit, span: Span | None = None
+    ) -> ToolOutcome:
+        """The call's outcome, emitted as ``ToolCalled`` and, with a ``span``, recorded on it."""
         started = time.perf_counter()
-        outcome, journal = await self._run(request, scope)
+        outcome, journal, decision = await self._run(request, scope)
+        duration_s = round(time.perf_counter() - started, 6)
         emit(
             ToolCalled(
                 {
@@ -147,39 +174,58 @@ class ToolExecutor:
                     "tool": request.tool,
                     "arguments": request.arguments,
                     "outcome": outcome,
-                    "duration_s": round(time.perf_counter() - started, 6),
+                    "duration_s": duration_s,
                     "journal": journal,
                 }
             )
         )
+        if span is not None:
+            spans.tool_ended(
+                span,
+                outcome,
+                journal=journal,
+                verdict=decision.verdict.value if decision else None,
+                reasons=decision.reasons if decision else (),
+                rule=decision.rule if decision else None,
+                duration_s=duration_s,
+            )
         return outcome
 
-    async def _run(self, request: CallRequest, scope: CallScope) -> tuple[ToolOutcome, str]:
-        """The outcome and what the journal did: ``refused`` (never started), ``ran``,
+    async def _run(
+        self, request: CallRequest, scope: CallScope
+    ) -> tuple[ToolOutcome, str, PolicyDecision | None]:
+        """The outcome, what the journal did: ``refused`` (never started), ``ran``,
         ``replayed`` (journaled before), ``rerun`` (an unknown attempt run again) or
-        ``recorded`` (a human said the unknown attempt happened)."""
+        ``recorded`` (a human said the unknown attempt happened), and what the policy said
+        (``None``: refused before it was asked)."""
         tool = await self.tools.get(request.tool)
         if tool is None:
             names = ", ".join(t.name for t in await self.tools.tools())
-            return _error(f"unknown tool {request.tool!r}; the tools are: {names}"), "refused"
+            error = _error(f"unknown tool {request.tool!r}; the tools are: {names}")
+            return error, "refused", None
         try:
             arguments = tool.validate(request.arguments)
         except InvalidArguments as exc:
-            return _error(f"invalid arguments: {exc}"), "refused"
+            return _error(f"invalid arguments: {exc}"), "refused", None
         decision = self.decide(tool, request, scope.principal)
         if decision.verdict is Verdict.DENY:
             reasons = ", ".join(decision.reasons)
-            return _error(f"{tool.name} is denied by policy: {reasons}"), "refused"
+            return _error(f"{tool.name} is denied by policy: {reasons}"), "refused", decision
         if decision.verdict is Verdict.ASK and not request.approved:
-            return _error(
-                f"{tool.name} needs a human's approval ({', '.join(decision.reasons)}) "
-                "and was not approved"
-            ), "refused"
+            return (
+                _error(
+                    f"{tool.name} needs a human's approval ({', '.join(decision.reasons)}) "
+                    "and was not approved"
+                ),
+                "refused",
+                decision,
+            )
         # A human's approval of this very call overrides the guard: the earlier failure may have
         # been this executor refusing it for want of that approval.
         if request.failed_before and not request.approved:
-            return _error("the same call already failed earlier in this run"), "refused"
-        return await self._once(tool, arguments, request, scope)
+            refused = _error("the same call already failed earlier in this run")
+            return refused, "refused", decision
+        return *(await self._once(tool, arguments, request, scope)), decision
 
     async def _once(
         self, tool: Tool, arguments: dict[str, Any], request: CallRequest, scope: CallScope

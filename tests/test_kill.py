@@ -1,0 +1,184 @@
+"""The kill switch: 'agentlab kill RUN' (or --all --principal P) flags a run in the store; the
+process advancing it reads the flag before each step and ends the run failed, reason killed. A run
+waiting for a human ends so when it is next resumed, and a killed run cannot be resumed."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentlab.errors import RunStateError
+from agentlab.orchestration import Agent, Runner, SyncRunner
+from agentlab.store import RunStore
+from tests.conftest import Ledger, decide, decide_sync, toy_tools
+from tests.scripts import plan, script, step, verdict
+from tests.test_cli import agentlab, run_id_in
+from tests.test_ledger import spec_of
+from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
+
+AGENTLAB = [sys.executable, "-m", "agentlab"]
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+AGENT_MODULE = '''
+import time
+from pathlib import Path
+
+from agentlab import Agent, FunctionToolset, ToolContext, tool
+
+HERE = Path(__file__).parent
+
+
+@tool
+def hold(ctx: ToolContext, name: str) -> dict:
+    """Wait until the test releases it."""
+    (HERE / "held").write_text(ctx.run_id)
+    deadline = time.time() + 60
+    while not (HERE / "release").exists() and time.time() < deadline:
+        time.sleep(0.02)
+    return {"held": name}
+
+
+@tool
+def lookup(key: str) -> dict:
+    """Look up a value by key."""
+    with (HERE / "lookups.txt").open("a") as f:
+        f.write(key + "\\n")
+    return {"key": key}
+
+
+agent = Agent("holder", "a test agent", toolsets=[FunctionToolset([hold, lookup])])
+'''
+
+
+async def drain(events: AsyncIterator[Any]) -> list[Any]:
+    return [e async for e in events]
+
+
+def test_kill_stops_a_running_run_from_another_process_within_one_step(env, tmp_path):
+    module = tmp_path / "holder.py"
+    module.write_text(AGENT_MODULE)
+    path = tmp_path / "script.json"
+    path.write_text(
+        script(
+            planner=[plan(step("hold", name="a"), step("lookup", key="b"))],
+            validator=[verdict(True)],
+        )  # fmt: skip
+    )
+    running = subprocess.Popen(
+        [*AGENTLAB, "run", "t", "--agent", f"{module}:agent", "--script", str(path)],
+        env=env, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        held = tmp_path / "held"
+        deadline = time.time() + 60
+        while not held.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        run_id = held.read_text()
+        killed = agentlab(env, "kill", run_id)
+        assert killed.returncode == 0, killed.stderr
+        assert f"killed run {run_id}" in killed.stdout
+        (tmp_path / "release").touch()
+        out, err = running.communicate(timeout=60)
+    finally:
+        running.kill()
+    assert running.returncode == 1, out + err
+    assert not (tmp_path / "lookups.txt").exists()  # the next step did not happen
+    shown = agentlab(env, "show", run_id).stdout
+    assert "failed" in shown and "killed" in shown
+    assert agentlab(env, "resume", run_id).returncode == 2  # it has ended: nothing to resume
+
+
+WAITS = script(
+    planner=[plan(step("store", key="a", value=1), step("wipe", key="a"))],
+    validator=[verdict(True)],
+)
+
+
+def toy(ledger: Ledger) -> Agent:
+    return Agent("toy", "a test agent", toolsets=[toy_tools(ledger)])
+
+
+async def test_a_killed_run_waiting_for_a_human_ends_failed_when_resumed(
+    settings, tmp_path, ledger
+):
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(toy(ledger), "t", models=spec_of(tmp_path, WAITS))
+        assert (await drain(events))[-1].status == "awaiting_human"
+        await asyncio.to_thread(runner.store.kill, run_id)
+        approval = await decide(runner, run_id, approve=True)
+        ended = (await drain(await runner.resume(run_id, approval)))[-1]
+        assert (ended.status, ended.outcome) == ("failed", "killed")
+        assert runner.store.get_run(run_id).status == "failed"
+        with pytest.raises(RunStateError, match="has ended"):
+            await runner.resume(run_id)
+    assert ledger.names() == ["store"]  # the approved wipe never ran
+
+
+async def test_a_killed_run_waiting_for_a_human_ends_when_resumed_without_a_decision(
+    settings, tmp_path, ledger
+):
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(toy(ledger), "t", models=spec_of(tmp_path, WAITS))
+        assert (await drain(events))[-1].status == "awaiting_human"
+        await asyncio.to_thread(runner.store.kill, run_id)
+        ended = (await drain(await runner.resume(run_id)))[-1]
+        assert (ended.status, ended.outcome) == ("failed", "killed")
+    assert ledger.names() == ["store"]
+
+
+def test_kill_all_stops_every_live_run_of_a_principal(settings, tmp_path, ledger):
+    with SyncRunner(settings) as runner:
+        ids = {}
+        for who in ("alice", "alice", "bob"):
+            run_id, events = runner.start(
+                toy(ledger), "t", models=spec_of(tmp_path, WAITS), principal=who
+            )
+            list(events)
+            ids.setdefault(who, []).append(run_id)
+        store: RunStore = runner.store
+        assert sorted(store.kill_all("alice")) == sorted(ids["alice"])
+        assert store.killed(ids["bob"][0]) is None
+        for run_id in ids["alice"]:
+            approval = decide_sync(runner, run_id, approve=True)
+            assert list(runner.resume(run_id, approval))[-1].outcome == "killed"
+        approval = decide_sync(runner, ids["bob"][0], approve=True)
+        assert list(runner.resume(ids["bob"][0], approval))[-1].status == "completed"
+
+
+def test_the_kill_command_names_what_it_stopped_and_refuses_ended_runs(env):
+    demo = agentlab(env, "demo")  # completes
+    assert demo.returncode == 0, demo.stderr
+    finished = agentlab(env, "kill", run_id_in(demo.stdout))
+    assert finished.returncode == 2 and "has ended (completed)" in finished.stderr
+    paused = agentlab(env, "run", "Close Ada Lovelace's account", "--as", "carol", "--script",
+                      "agentlab/domains/support/demo_script.yaml")  # fmt: skip
+    assert paused.returncode == 0, paused.stderr
+    everything = agentlab(env, "kill", "--all", "--principal", "carol")
+    assert everything.returncode == 0, everything.stderr
+    assert "ends failed (killed) when it is next resumed" in everything.stdout
+    shown = agentlab(env, "show", run_id_in(paused.stdout)).stdout
+    assert "killed: it ends failed when it is next advanced or resumed" in shown
+    nobody = agentlab(env, "kill", "--all", "--principal", "nobody")
+    assert "nothing to kill" in nobody.stdout
+    ended = agentlab(env, "kill", "--all")
+    assert ended.returncode == 2 and "--principal" in ended.stderr
+    unknown = agentlab(env, "kill", "run-0000000000")
+    assert unknown.returncode == 2 and "no run" in unknown.stderr
+
+
+def test_kill_flags_are_kept_on_each_engine(store):  # noqa: F811
+    store.create_run("run-1", agent="a", agent_name="a", task="t", status="executing",
+                     models=None, options={}, limits={}, principal="ada", session=None)  # fmt: skip
+    store.create_run("run-2", agent="a", agent_name="a", task="t", status="completed",
+                     models=None, options={}, limits={}, principal="ada", session=None)  # fmt: skip
+    assert store.killed("run-1") is None
+    assert store.kill_all("ada") == ["run-1"]  # an ended run is left alone
+    store.kill("run-1")  # twice is once
+    assert store.killed("run-1") == "killed" and store.killed("run-2") is None
