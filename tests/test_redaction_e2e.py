@@ -1,6 +1,7 @@
 """End to end: a secret and an email address in a tool's result never leave the process in an
 exported span. The run exports over OTLP/HTTP, as in production (``otlp_endpoint``), to a receiver
-on 127.0.0.1 that keeps the raw request bodies; the canary is the configured Anthropic key."""
+on 127.0.0.1 that keeps the raw request bodies; the canary is the configured Anthropic key, and a
+configured ``redaction_patterns`` entry masks a ticket number."""
 
 from __future__ import annotations
 
@@ -54,7 +55,13 @@ def receiver() -> Iterator[Receiver]:
 @tool
 def read_config(section: str) -> dict:
     """Read a section of the service's configuration (reads only)."""
-    return {"section": section, "api_key": CANARY, "owner": EMAIL, "note": f"key={CANARY}"}
+    return {
+        "section": section,
+        "api_key": CANARY,
+        "owner": EMAIL,
+        "note": f"key={CANARY}",
+        "ticket": "ticket-4411",  # matches the configured pattern
+    }
 
 
 async def drain(events: AsyncIterator[Any]) -> list[Any]:
@@ -66,7 +73,11 @@ async def test_a_secret_and_an_email_in_a_tool_result_never_reach_an_exported_sp
 ) -> None:
     endpoint = f"http://127.0.0.1:{receiver.server_address[1]}/v1/traces"
     settings = load_settings(data_dir=tmp_path / "data").model_copy(
-        update={"otlp_endpoint": endpoint, "anthropic_api_key": SecretStr(CANARY)}
+        update={
+            "otlp_endpoint": endpoint,
+            "anthropic_api_key": SecretStr(CANARY),
+            "redaction_patterns": [r"ticket-\d+"],
+        }
     )
     path = tmp_path / "script.json"
     path.write_text(
@@ -87,3 +98,4 @@ async def test_a_secret_and_an_email_in_a_tool_result_never_reach_an_exported_sp
     assert b"[secret]" in exported and b"[email]" in exported  # ...masked
     assert CANARY.encode() not in exported
     assert EMAIL.encode() not in exported
+    assert b"ticket-4411" not in exported and b"[redacted]" in exported

@@ -186,15 +186,13 @@ def shared_tracing(settings: Settings) -> Tracing:
 
 
 def _redacting(exporter: SpanExporter, settings: Settings) -> SpanExporter:
-    """``exporter`` behind the redactor: the one place redaction plugs into export. Every span
-    leaves redacted (emails, phone numbers, keys, the configured API key); configured patterns
-    and secrets, once settings name them, are passed to the ``Redactor`` here."""
-    from agentlab.observability.redact import RedactingSpanExporter, Redactor
+    """``exporter`` behind the settings' redactor (``logs.redactor_for``: emails, phone numbers,
+    keys, ``redaction_patterns`` and the settings' secrets): the one place redaction plugs into
+    export."""
+    from agentlab.observability.logs import redactor_for
+    from agentlab.observability.redact import RedactingSpanExporter
 
-    secrets = [settings.anthropic_api_key] if settings.anthropic_api_key is not None else []
-    # REDACTION SETTINGS PLUG IN HERE (no setting names extra patterns yet).
-    patterns = getattr(settings, "redaction_patterns", None) or ()
-    return RedactingSpanExporter(exporter, Redactor(patterns=patterns, secrets=secrets))
+    return RedactingSpanExporter(exporter, redactor_for(settings))
 
 
 # --- trace context kept with a run ----------------------------------------------------------
