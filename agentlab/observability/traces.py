@@ -8,6 +8,7 @@ keeps (``trace``, W3C ``traceparent``): the same across processes that resumed i
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -102,13 +103,13 @@ def read_trace(
     """The spans of trace ``trace_id`` in Phoenix at ``base_url``, as a DataFrame. Phoenix shows
     a span a moment after it is exported: this waits (up to ``wait_s``) until there are
     ``at_least`` spans and their number has stopped growing."""
-    try:
-        from phoenix.client import Client
+    try:  # only here, when a trace is read: the import loads Phoenix's server package
+        client_module = importlib.import_module("phoenix.client")
     except ModuleNotFoundError:
         raise ConfigError(
             "reading traces needs Phoenix's client: pip install 'agentlab[phoenix]'"
         ) from None
-    client = Client(base_url=base_url)
+    client = client_module.Client(base_url=base_url)
     deadline = time.monotonic() + wait_s
     seen = -1
     while True:
