@@ -2,13 +2,20 @@
 
 The graph of ``overhead.py`` (a zero-latency scripted model, one model call and one tool call per
 step, no checkpointer) runs N steps three ways, with the ``Tracing`` a ``Runner`` would get: none
-(``NO_TRACING``), batched, redacted OTLP/HTTP export (``tracing_for``) to a loopback port nobody
-listens on, and the same to a real Phoenix (started here, or ``--phoenix URL``). Each traced step
-makes a span per node, an ``LLM`` span and a ``TOOL`` span (4 a step). The batch processor exports
-every 512 spans on its thread while the run goes on; what is still queued when a run ends is
-exported after its timer stops. The scenarios take turns, round after round (a burst of load
-elsewhere hits all of them alike), after one warm-up run each; each keeps its least wall time and
-its least CPU time (this process's: the run and the export thread; not Phoenix's) of the rounds.
+(``NO_TRACING``), and ``tracing_for``'s: spans recorded on the run's thread, sent in batches to the
+export process, which redacts them and exports them over OTLP/HTTP with the SDK's batch
+processor, to a loopback port nobody listens on, or to a real Phoenix (started here, or
+``--phoenix URL``). Each traced step makes a span per node, an ``LLM`` span and a ``TOOL`` span (4
+a step). Each scenario keeps one ``Tracing`` for all its runs, its export process started before
+the first, as in a process that has traced before. Batches leave the run's process every second
+(or 512 spans) while the run goes on; what is still queued when a run ends is flushed after its
+timer stops. The scenarios take turns, round after round (a burst of load elsewhere hits all of
+them alike). Each run waits until Phoenix and the export processes are idle (Phoenix stores what
+it was sent after it answers: timed meanwhile, a run would share the two cores with it), then
+follows an untimed warm-up of 20 steps (after the idle wait, the first milliseconds run on a
+cold CPU). Each scenario keeps its least wall time and least CPU time of
+the rounds: this process's (the run, and the thread that sends batches), and apart, the median
+CPU time of its export process (from ``/proc``; not Phoenix's).
 
 Target: exporting adds under 10% to a step, read two ways, both reported with PASS or MISS:
 (a) exporting vs the same tracing with no collector (what sending to Phoenix adds), and (b)
@@ -16,7 +23,7 @@ exporting vs tracing off (what tracing adds in all). A zero-latency step is the 
 informative pair of rows runs the same steps with the executor model answering after
 ``--model-latency-ms`` (300: the executor's in ``task_latency.py``), as a remote model would.
 
-    python benchmarks/tracing.py                    # N = 200, 5 rounds, starts Phoenix
+    python benchmarks/tracing.py                    # N = 200, 10 rounds, starts Phoenix
     python benchmarks/tracing.py --steps 500
     python benchmarks/tracing.py --phoenix http://127.0.0.1:6006
     python benchmarks/tracing.py --no-phoenix       # off and no-collector only
@@ -30,6 +37,7 @@ import logging
 import os
 import platform
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -67,6 +75,7 @@ from agentlab.orchestration import (  # noqa: E402
 from agentlab.tools import FunctionToolset  # noqa: E402
 
 TARGET = 0.10  # exporting may add at most this fraction to a step
+WARM_UP_STEPS = 20
 OFF = "tracing off"
 NO_COLLECTOR = "on, no collector"
 PHOENIX = "on, exporting to Phoenix"
@@ -74,10 +83,11 @@ PHOENIX = "on, exporting to Phoenix"
 
 @dataclass(frozen=True)
 class Timing:
-    """A run's wall time and this process's CPU time, in seconds."""
+    """A run's wall time, this process's CPU time and its export process's, in seconds."""
 
     wall_s: float
     cpu_s: float
+    export_cpu_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -132,27 +142,81 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])  # free again once closed: nobody listens there
 
 
-async def timed(scenario: Scenario, steps: int | None = None) -> Timing:
-    """One run of ``scenario`` with a fresh ``Tracing``; its export finishes outside the time."""
-    tracing = scenario.make()
+def process_cpu_s(pid: int | None) -> float:
+    """The CPU time process ``pid`` has used so far (Linux's ``/proc``; 0 without one)."""
+    if pid is None:
+        return 0.0
     try:
-        return await run_steps(steps or scenario.steps, tracing, scenario.latency_s)
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def export_pid(tracing: Tracing) -> int | None:
+    """The pid of ``tracing``'s export process, when it has one."""
+    sink = getattr(tracing.pipeline, "sink", None)
+    return getattr(sink, "pid", None)
+
+
+def settle(pids: Sequence[int | None], timeout_s: float = 30.0) -> None:
+    """Wait until the processes ``pids`` (Phoenix, the export processes) are idle: less than
+    5 ms of CPU in 200 ms. Phoenix goes on storing what it was sent after it answered, and a run
+    timed meanwhile would share the two cores with it."""
+    deadline = time.monotonic() + timeout_s
+    used = sum(process_cpu_s(p) for p in pids)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = sum(process_cpu_s(p) for p in pids)
+        if now - used < 0.005:
+            return
+        used = now
+
+
+async def timed(scenario: Scenario, tracing: Tracing, others: Sequence[int | None]) -> Timing:
+    """One timed run of ``scenario`` on its long-lived ``tracing``, once the processes
+    ``others`` and its export process are idle, after an untimed warm-up run (the CPU busy
+    again after the idle wait). What the run left queued is exported after the timer stops;
+    the export process's CPU time from before the warm-up to the end of that export is shared
+    out over the warm-up's steps and the run's."""
+    pid = export_pid(tracing)
+    settle([*others, pid])
+    before = process_cpu_s(pid)
+    warm_up = 0 if scenario.latency_s else WARM_UP_STEPS  # a model that sleeps needs no warm CPU
+    if warm_up:
+        await run_steps(warm_up, tracing)
+    timing = await run_steps(scenario.steps, tracing, scenario.latency_s)
+    tracing.flush()  # outside the timed part
+    export_cpu_s = (process_cpu_s(pid) - before) * scenario.steps / (scenario.steps + warm_up)
+    return Timing(timing.wall_s, timing.cpu_s, export_cpu_s)
+
+
+async def fastest(
+    scenarios: Sequence[Scenario], repeat: int, others: Sequence[int | None] = ()
+) -> dict[str, Timing]:
+    """Each scenario's least wall and least CPU time over ``repeat`` rounds, and the median
+    CPU time of its export process, the scenarios taking turns in each round, each run timed
+    once the processes ``others`` (Phoenix) are idle. Each keeps one
+    ``Tracing`` for all its runs, its export process started before the first (as in a
+    process that has traced before: starting it is not a step's cost)."""
+    tracings = {s.name: s.make() for s in scenarios}
+    try:
+        for tracing in tracings.values():
+            tracing.ready()
+        runs: dict[str, list[Timing]] = {s.name: [] for s in scenarios}
+        for _ in range(repeat):
+            for scenario in scenarios:
+                tracing = tracings[scenario.name]
+                runs[scenario.name].append(await timed(scenario, tracing, others))
     finally:
-        tracing.shutdown()  # exports the rest, outside the timed part
-
-
-async def fastest(scenarios: Sequence[Scenario], repeat: int) -> dict[str, Timing]:
-    """Each scenario's least wall and least CPU time over ``repeat`` rounds, the scenarios
-    taking turns in each round, after a warm-up run of each (imports, first connections,
-    Phoenix creating the project)."""
-    for scenario in scenarios:
-        await timed(scenario, steps=min(scenario.steps, 10))
-    runs: dict[str, list[Timing]] = {s.name: [] for s in scenarios}
-    for _ in range(repeat):
-        for scenario in scenarios:
-            runs[scenario.name].append(await timed(scenario))
+        for tracing in tracings.values():
+            tracing.shutdown()
     return {
-        name: Timing(min(t.wall_s for t in timings), min(t.cpu_s for t in timings))
+        name: Timing(
+            min(t.wall_s for t in timings),
+            min(t.cpu_s for t in timings),
+            statistics.median(t.export_cpu_s for t in timings),
+        )
         for name, timings in runs.items()
     }
 
@@ -166,9 +230,10 @@ def report(
 ) -> None:
     wall = {s.name: timings[s.name].wall_s * 1000 / s.steps for s in scenarios}
     cpu = {s.name: timings[s.name].cpu_s * 1000 / s.steps for s in scenarios}
+    export = {s.name: timings[s.name].export_cpu_s * 1000 / s.steps for s in scenarios}
     table = Table(title=f"Per-step cost of tracing (least of {repeat} rounds)")
     columns = ("scenario", "model", "steps", "ms/step", "vs off", "vs no coll.")
-    for column in (*columns, "CPU ms/step", "CPU vs off"):
+    for column in (*columns, "CPU ms/step", "CPU vs off", "export proc. CPU ms/step"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     off_with = {s.latency_s: s.name for s in scenarios if s.name.startswith(OFF)}
     for s in scenarios:
@@ -183,6 +248,7 @@ def report(
             "" if vs_none is None else f"{vs_none:.3f}x",
             f"{cpu[s.name]:.3f}",
             f"{cpu[s.name] / cpu[off]:.3f}x",
+            f"{export[s.name]:.3f}" if export[s.name] else "",
         )
     console.print(table)
 
@@ -214,7 +280,7 @@ def report(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=5, help="rounds; each scenario's fastest")
+    parser.add_argument("--repeat", type=int, default=10, help="rounds; each scenario's fastest")
     parser.add_argument("--phoenix", help="the URL of a running Phoenix (else one is started)")
     parser.add_argument("--no-phoenix", action="store_true", help="skip the Phoenix scenario")
     parser.add_argument(
@@ -225,9 +291,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--latency-steps", type=int, default=10, help="steps of those rows")
     args = parser.parse_args(argv)
-    # The exporter with no collector logs each failed batch: expected here, and not timed.
+    # The exporter with no collector logs each failed batch: expected here, and not timed. It
+    # retries each for 10 s by default; 2 s keep the rounds short (a loopback Phoenix answers in
+    # milliseconds). The export processes read the variable from the environment they inherit.
     logging.getLogger("opentelemetry.exporter").setLevel(logging.CRITICAL)
-    console = Console(highlight=False, width=130)
+    os.environ.setdefault("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2")
+    console = Console(highlight=False, width=150)
     load = ", load {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     console.print(
         f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z} | Python {platform.python_version()} | "
@@ -267,7 +336,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 Scenario(f"{traced.name}, {latency}", traced.make, k, delay_s),
             ]
         try:
-            timings = asyncio.run(fastest(scenarios, repeat))
+            others = [server.pid] if server is not None else []  # an outside Phoenix: unknown
+            timings = asyncio.run(fastest(scenarios, repeat, others))
         finally:
             if server is not None:
                 server.__exit__(None, None, None)

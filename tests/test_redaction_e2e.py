@@ -5,9 +5,7 @@ configured ``redaction_patterns`` entry masks a ticket number."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,38 +16,17 @@ from agentlab.config import load_settings
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Agent, Runner
 from agentlab.tools import FunctionToolset, tool
+from tests.otlp_receiver import Receiver, receiving
 from tests.scripts import plan, script, step, verdict
 
 CANARY = "sk-ant-api03-canary-Zq8Jm2Xv5Rk7Tn4W"
 EMAIL = "ada.lovelace@example.com"
 
 
-class Receiver(ThreadingHTTPServer):
-    bodies: list[bytes]
-
-
-class _Collect(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - the http.server interface
-        length = int(self.headers.get("Content-Length", "0"))
-        self.server.bodies.append(self.rfile.read(length))  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver(("127.0.0.1", 0), _Collect)
-    server.bodies = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with receiving() as server:
+        yield server
 
 
 @tool
@@ -71,7 +48,7 @@ async def drain(events: AsyncIterator[Any]) -> list[Any]:
 async def test_a_secret_and_an_email_in_a_tool_result_never_reach_an_exported_span(
     receiver: Receiver, tmp_path: Path
 ) -> None:
-    endpoint = f"http://127.0.0.1:{receiver.server_address[1]}/v1/traces"
+    endpoint = receiver.endpoint
     settings = load_settings(data_dir=tmp_path / "data").model_copy(
         update={
             "otlp_endpoint": endpoint,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
@@ -30,6 +31,8 @@ from agentlab.models.router import ModelSpec
 from agentlab.models.script import parse_script
 from agentlab.models.scripted import ScriptedModel
 from agentlab.models.wrappers import FallbackModel
+from agentlab.observability.pipeline import SpanPipeline
+from agentlab.observability.recording import Recorder
 from agentlab.observability.tracing import NO_TRACING, exporting_to, tracing_for
 from agentlab.orchestration import Runner, compile_agent, resolve_models
 from tests.conftest import decide, decide_graph
@@ -312,7 +315,10 @@ def live(kind: type) -> int:
 async def test_without_an_endpoint_nothing_is_traced(settings, monkeypatch):
     for variable in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         monkeypatch.delenv(variable, raising=False)
-    providers, spans = live(TracerProvider), live(ReadableSpan)
+    made: list[str] = []
+    monkeypatch.setattr(Recorder, "start_span", lambda self, name, *a, **k: made.append(name))
+    threads = set(threading.enumerate())
+    recorders, pipelines = live(Recorder), live(SpanPipeline)
     async with Runner(settings) as runner:
         assert not runner.tracing.enabled
         run_id, events = await runner.start(None, support.DEMO_TASK, models=DEMO)
@@ -321,4 +327,6 @@ async def test_without_an_endpoint_nothing_is_traced(settings, monkeypatch):
         await finish(runner, run_id)
         state = (await runner.get(run_id)).state
     assert state["status"] == "completed" and "trace" not in state
-    assert (live(TracerProvider), live(ReadableSpan)) == (providers, spans)
+    assert made == []  # not one span was started
+    assert live(Recorder) <= recorders and live(SpanPipeline) <= pipelines  # none was made
+    assert not [t for t in set(threading.enumerate()) - threads if t.name == "agentlab-spans"]

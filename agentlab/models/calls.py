@@ -42,9 +42,10 @@ async def call_model(
     if not tracing.enabled:
         return _recorded(request, await model.request(request))
     name = f"llm {request.role.value}"
-    with tracing.span(name, spans.llm_request_attributes(request, model.name)) as span:
+    with tracing.span(name, spans.llm_attributes(request, model.name)) as span:
+        spans.llm_request(span, request)
         response, record = _recorded(request, await model.request(request))
-        span.set_attributes(spans.llm_response_attributes(response, record))
+        spans.llm_response(span, response, record)
         return response, record
 
 

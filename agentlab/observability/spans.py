@@ -4,15 +4,14 @@ Plain functions from agentlab's records (requests, responses, call records, tool
 state updates) to span attributes, so the code that makes a span says only when. Attributes
 OpenInference has no name for are under ``agentlab.``. Values are JSON text where a convention
 takes a document (``input.value``, ``tool.parameters``); messages are flattened as OpenInference
-does (``llm.input_messages.0.message.role``...).
+does (``llm.input_messages.0.message.role``...). The costly ones are made where spans are
+exported, not while the run waits (``defer``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from openinference.semconv.trace import (
@@ -24,6 +23,8 @@ from openinference.semconv.trace import (
     ToolCallAttributes,
 )
 from opentelemetry.trace import Span, Status, StatusCode
+
+from agentlab.observability.recording import RecordedSpan
 
 KIND = SpanAttributes.OPENINFERENCE_SPAN_KIND
 AGENT = OpenInferenceSpanKindValues.AGENT.value
@@ -84,9 +85,7 @@ def run_ended(span: Span, status: str, outcome: str) -> None:
             SpanAttributes.OUTPUT_VALUE: outcome or status,
         }
     )
-    span.set_status(
-        Status(StatusCode.ERROR, outcome) if status == "failed" else Status(StatusCode.OK)
-    )
+    span.set_status(Status(StatusCode.ERROR, outcome) if status == "failed" else StatusCode.OK)
 
 
 # --- nodes -----------------------------------------------------------------------------------
@@ -126,13 +125,13 @@ def node_ended(span: Span, state: Mapping[str, Any], update: Mapping[str, Any] |
                 "iteration": int(t.get("iteration", 0)),
             },
         )
-    span.set_status(Status(StatusCode.OK))
+    span.set_status(StatusCode.OK)
 
 
 def node_interrupted(span: Span, what: Any) -> None:
     """The node paused the run for a human (LangGraph's ``interrupt``): not an error."""
     span.set_attributes({"agentlab.interrupted": True, SpanAttributes.OUTPUT_VALUE: _json(what)})
-    span.set_status(Status(StatusCode.OK))
+    span.set_status(StatusCode.OK)
 
 
 def failed(span: Span, exc: BaseException) -> None:
@@ -141,63 +140,98 @@ def failed(span: Span, exc: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
 
 
+# --- attributes made where spans are exported ------------------------------------------------
+#
+# The attributes of a model or tool call that take work to make (messages flattened, documents
+# as JSON) are not made while the run waits: a span records the plain data they are made of
+# (``defer``), and whoever exports it makes them (``resolved``), in the export process. A span of
+# another tracer gets them made at once.
+
+Builder = Callable[..., dict[str, Any]]
+
+
+def defer(span: Span, builder: str, *args: Any) -> None:
+    """Attributes that ``DEFERRED[builder](*args)`` makes, on ``span``: made where it is exported
+    when it is a ``RecordedSpan``, else now. ``args`` are plain data that nothing changes later
+    (a request's messages, a tool's outcome)."""
+    if type(span) is RecordedSpan:
+        span.defer(builder, args)
+    else:
+        span.set_attributes(DEFERRED[builder](*args))
+
+
+def resolved(
+    attributes: Mapping[str, Any], deferred: Iterable[tuple[str, tuple[Any, ...]]]
+) -> dict[str, Any]:
+    """``attributes`` with those of the ``deferred`` builders added."""
+    out = dict(attributes)
+    for builder, args in deferred:
+        out.update(DEFERRED[builder](*args))
+    return out
+
+
 # --- model calls -----------------------------------------------------------------------------
 
 
-def llm_request_attributes(request: Any, model_name: str) -> dict[str, Any]:
-    """A model call's span (``LLM``) as it starts: role, model, the messages sent (the system
-    prompt first), the tools offered and the invocation parameters."""
-    attributes: dict[str, Any] = {
+def llm_attributes(request: Any, model_name: str) -> dict[str, Any]:
+    """A model call's span (``LLM``) as it starts: role and model. With ``llm_request``, what
+    was sent."""
+    return {
         KIND: LLM,
         SpanAttributes.LLM_MODEL_NAME: model_name,
         "agentlab.role": request.role.value,
         "agentlab.call_index": request.call.index,
-        SpanAttributes.LLM_INVOCATION_PARAMETERS: _invocation_parameters(
-            request.max_tokens, request.tool_choice
+    }
+
+
+def llm_request(span: Span, request: Any) -> None:
+    """The messages sent (the system prompt first), the tools offered and the invocation
+    parameters."""
+    tools = tuple((t.name, t.description, t.input_schema) for t in request.tools)
+    defer(
+        span,
+        "llm_request",
+        request.system,
+        request.messages,
+        tools,
+        request.max_tokens,
+        request.tool_choice,
+    )
+
+
+def llm_response(span: Span, response: Any, record: Mapping[str, Any]) -> None:
+    """What the call answered and used: output message, tokens (cache reads and writes apart),
+    cost (unknown: ``agentlab.cost_unknown``), latency, the models that fell back."""
+    defer(span, "llm_response", response.text, response.content, response.stop_reason, record)
+
+
+def _llm_request(
+    system: str,
+    messages: Sequence[Mapping[str, Any]],
+    tools: Sequence[tuple[str, str, dict[str, Any]]],
+    max_tokens: int,
+    tool_choice: str | None,
+) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        SpanAttributes.LLM_INVOCATION_PARAMETERS: _json(
+            {"max_tokens": max_tokens, "tool_choice": tool_choice}
         ),
     }
-    messages: list[Mapping[str, Any]] = []
-    if request.system:
-        messages.append({"role": "system", "content": [{"type": "text", "text": request.system}]})
-    messages.extend(request.messages)
-    attributes.update(_messages(SpanAttributes.LLM_INPUT_MESSAGES, messages))
-    for i, spec in enumerate(request.tools):
-        attributes[f"{SpanAttributes.LLM_TOOLS}.{i}.{ToolAttributes.TOOL_JSON_SCHEMA}"] = (
-            _tool_json(spec)
+    sent: list[Mapping[str, Any]] = []
+    if system:
+        sent.append({"role": "system", "content": [{"type": "text", "text": system}]})
+    sent.extend(messages)
+    attributes.update(_messages(SpanAttributes.LLM_INPUT_MESSAGES, sent))
+    for i, (name, description, schema) in enumerate(tools):
+        attributes[f"{SpanAttributes.LLM_TOOLS}.{i}.{ToolAttributes.TOOL_JSON_SCHEMA}"] = _json(
+            {"name": name, "description": description, "input_schema": schema}
         )
     return attributes
 
 
-@lru_cache(maxsize=256)
-def _invocation_parameters(max_tokens: int, tool_choice: str | None) -> str:
-    return _json({"max_tokens": max_tokens, "tool_choice": tool_choice})
-
-
-# The JSON of each tool offered, by name and description, with the schema it was made from: the
-# same tools go with every call of a role, and the schema is compared (cheaply, in C) instead of
-# dumped again. Bounded: cleared when full.
-_TOOL_JSON: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
-
-
-def _tool_json(spec: Any) -> str:
-    """``{"name", "description", "input_schema"}`` of a ``ToolSpec`` as JSON text."""
-    key = (spec.name, spec.description)
-    known = _TOOL_JSON.get(key)
-    if known is not None and known[0] == spec.input_schema:
-        return known[1]
-    text = _json(
-        {"name": spec.name, "description": spec.description, "input_schema": spec.input_schema}
-    )
-    if len(_TOOL_JSON) >= 256:
-        _TOOL_JSON.clear()
-    # A copy to compare with: a schema changed in place must not keep its old JSON.
-    _TOOL_JSON[key] = (copy.deepcopy(spec.input_schema), text)
-    return text
-
-
-def llm_response_attributes(response: Any, record: Mapping[str, Any]) -> dict[str, Any]:
-    """What the call answered and used: output message, tokens (cache reads and writes apart),
-    cost (unknown: ``agentlab.cost_unknown``), latency, the models that fell back."""
+def _llm_response(
+    text: str, content: Sequence[Mapping[str, Any]], stop_reason: str | None, record: Any
+) -> dict[str, Any]:
     prompt = record["input_tokens"] + record["cache_read_tokens"] + record["cache_write_tokens"]
     attributes: dict[str, Any] = {
         SpanAttributes.LLM_MODEL_NAME: record["model"],
@@ -209,18 +243,15 @@ def llm_response_attributes(response: Any, record: Mapping[str, Any]) -> dict[st
         SpanAttributes.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE: record["cache_write_tokens"],
         "agentlab.latency_s": record["latency_s"],
         "agentlab.fallbacks": list(record["fallbacks"]),
-        "agentlab.stop_reason": response.stop_reason or "",
-        SpanAttributes.OUTPUT_VALUE: response.text or _json(list(response.content)),
+        "agentlab.stop_reason": stop_reason or "",
+        SpanAttributes.OUTPUT_VALUE: text or _json(list(content)),
     }
     if record["cost_usd"] is None:
         attributes["agentlab.cost_unknown"] = True
     else:
         attributes[COST_TOTAL] = record["cost_usd"]
     attributes.update(
-        _messages(
-            SpanAttributes.LLM_OUTPUT_MESSAGES,
-            [{"role": "assistant", "content": list(response.content)}],
-        )
+        _messages(SpanAttributes.LLM_OUTPUT_MESSAGES, [{"role": "assistant", "content": content}])
     )
     return attributes
 
@@ -259,16 +290,27 @@ def _messages(prefix: str, messages: Iterable[Mapping[str, Any]]) -> dict[str, A
 
 
 def tool_attributes(request: Any) -> dict[str, Any]:
-    """A tool call's span (``TOOL``) as it starts: the tool, its step and arguments."""
-    arguments = _json(request.arguments)
+    """A tool call's span (``TOOL``) as it starts: the tool and its step. With
+    ``tool_arguments``, what it was called with."""
     return {
         KIND: TOOL,
         SpanAttributes.TOOL_NAME: request.tool,
-        SpanAttributes.TOOL_PARAMETERS: arguments,
-        SpanAttributes.INPUT_VALUE: arguments,
-        SpanAttributes.INPUT_MIME_TYPE: _JSON,
         "agentlab.step_id": request.call_id,
         "agentlab.approved": bool(request.approved),
+    }
+
+
+def tool_arguments(span: Span, arguments: Mapping[str, Any]) -> None:
+    """The arguments of a tool call, as its parameters and input (JSON)."""
+    defer(span, "tool_arguments", arguments)
+
+
+def _tool_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    text = _json(arguments)
+    return {
+        SpanAttributes.TOOL_PARAMETERS: text,
+        SpanAttributes.INPUT_VALUE: text,
+        SpanAttributes.INPUT_MIME_TYPE: _JSON,
     }
 
 
@@ -285,10 +327,7 @@ def tool_ended(
     """How the call went: its output or error, how long it took, what the policy said (no
     verdict: refused before the policy was asked) and what the journal did."""
     ok = bool(outcome.get("ok"))
-    shown = outcome.get("output") if ok else outcome.get("error")
     attributes: dict[str, Any] = {
-        SpanAttributes.OUTPUT_VALUE: shown if isinstance(shown, str) else _json(shown),
-        SpanAttributes.OUTPUT_MIME_TYPE: "text/plain" if isinstance(shown, str) else _JSON,
         "agentlab.tool.ok": ok,
         "agentlab.journal": journal,
         "agentlab.duration_s": duration_s,
@@ -301,6 +340,21 @@ def tool_ended(
     if not ok:
         attributes["agentlab.tool.error"] = str(outcome.get("error") or "")
     span.set_attributes(attributes)
-    span.set_status(
-        Status(StatusCode.OK) if ok else Status(StatusCode.ERROR, str(outcome.get("error")))
-    )
+    defer(span, "tool_output", outcome.get("output") if ok else outcome.get("error"))
+    span.set_status(StatusCode.OK if ok else Status(StatusCode.ERROR, str(outcome.get("error"))))
+
+
+def _tool_output(shown: Any) -> dict[str, Any]:
+    return {
+        SpanAttributes.OUTPUT_VALUE: shown if isinstance(shown, str) else _json(shown),
+        SpanAttributes.OUTPUT_MIME_TYPE: "text/plain" if isinstance(shown, str) else _JSON,
+    }
+
+
+DEFERRED: dict[str, Builder] = {
+    "llm_request": _llm_request,
+    "llm_response": _llm_response,
+    "tool_arguments": _tool_arguments,
+    "tool_output": _tool_output,
+}
+"""The builders of deferred attributes, by the name a record carries."""

@@ -6,9 +6,15 @@ node), the model router (a span per model call) and the tool executor (a span pe
 There is no global tracer provider: spans nest through OpenTelemetry's context (contextvars), so
 run -> node -> model / tool follows the code that awaits.
 
+The spans are the OpenTelemetry API's, recorded lightly on the run's thread (``recording.py``);
+when one ends, its record is batched off that thread (``pipeline.py``) and made the SDK's span
+where it is exported (``export.py``): by the SDK's batch processor and OTLP/HTTP exporter, behind
+the redactor, in a child process (``export_process.py``), so that encoding and redaction do not
+take the GIL from the run.
+
 Tracing is on when an endpoint is configured (``otlp_endpoint``, or the standard
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``). Off, it is
-``NO_TRACING``: no provider, no exporter, no span objects; instrumented code checks
+``NO_TRACING``: no recorder, no thread, no process, no span objects; instrumented code checks
 ``tracing.enabled`` first. The SDK and the exporter are imported only when tracing is on.
 
 A run's trace outlives its process: the context of its root span is kept in the run's state
@@ -17,10 +23,11 @@ A run's trace outlives its process: the context of its root span is kept in the 
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
@@ -32,11 +39,10 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from agentlab.observability import spans
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
 
     from agentlab.config import Settings
+    from agentlab.observability.pipeline import SpanPipeline, SpanSink
 
 T = TypeVar("T")
 
@@ -49,18 +55,19 @@ TraceCarrier = dict[str, str]
 
 
 class Tracing:
-    """Where agentlab's spans go: a tracer of one ``TracerProvider``, or nowhere (``enabled``
-    false). ``owned``: ``shutdown`` also shuts the provider down (it was built for us)."""
+    """Where agentlab's spans go: a tracer and the pipeline its spans leave by, or nowhere
+    (``enabled`` false). ``owned``: ``shutdown`` also shuts the pipeline down (it was built for
+    us)."""
 
     def __init__(
         self,
         tracer: Tracer | None = None,
-        provider: TracerProvider | None = None,
+        pipeline: SpanPipeline | None = None,
         *,
         owned: bool = True,
     ) -> None:
         self._tracer = tracer
-        self.provider = provider
+        self.pipeline = pipeline
         self._owned = owned
 
     @property
@@ -68,8 +75,8 @@ class Tracing:
         return self._tracer is not None
 
     def borrowed(self) -> Tracing:
-        """The same tracer, for a holder that must not shut its provider down."""
-        return Tracing(self._tracer, self.provider, owned=False)
+        """The same tracer, for a holder that must not shut its pipeline down."""
+        return Tracing(self._tracer, self.pipeline, owned=False)
 
     def span(
         self,
@@ -100,17 +107,23 @@ class Tracing:
         assert self._tracer is not None, "check Tracing.enabled before making spans"
         return self._tracer.start_span(name, context=parent, attributes=attributes)
 
-    def flush(self, timeout_s: float = 10.0) -> None:
-        """Export the spans that ended so far."""
-        if self.provider is not None:
-            self.provider.force_flush(int(timeout_s * 1000))
+    def ready(self, timeout_s: float = 30.0) -> bool:
+        """Have the export process (or exporter) ready now rather than when the first span
+        ends: for a long-lived process, or to measure steps without its start. True once it
+        is (and while tracing is off)."""
+        return True if self.pipeline is None else self.pipeline.ready(timeout_s)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Export the spans that ended so far; true once they are (false: not within
+        ``timeout_s``, or no longer possible, as the log says)."""
+        return True if self.pipeline is None else self.pipeline.flush(timeout_s)
 
     def shutdown(self) -> None:
-        """Flush; shut the provider down if this ``Tracing`` built it."""
-        if self.provider is None:
+        """Flush; shut the pipeline down if this ``Tracing`` built it."""
+        if self.pipeline is None:
             return
         if self._owned:
-            self.provider.shutdown()
+            self.pipeline.shutdown()
         else:
             self.flush()
 
@@ -119,52 +132,45 @@ NO_TRACING = Tracing()
 """Tracing that is off: nothing is created, nothing is exported."""
 
 
+def tracing_to(sink: SpanSink) -> Tracing:
+    """Tracing whose spans are recorded on the run's thread and sent to ``sink`` in batches."""
+    from agentlab.observability.pipeline import SpanPipeline
+    from agentlab.observability.recording import Recorder
+
+    pipeline = SpanPipeline(sink)
+    return Tracing(Recorder(pipeline.add), pipeline)
+
+
 def exporting_to(exporter: SpanExporter, *, project: str = "agentlab") -> Tracing:
-    """Tracing whose spans go to ``exporter`` in batches, filed under ``project`` (Phoenix's
-    ``openinference.project.name``): the one seam production (OTLP) and tests (in memory) use."""
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    """Tracing whose spans ``exporter`` exports in this process, in batches, filed under
+    ``project`` (Phoenix's ``openinference.project.name``): for an exporter made in code (tests
+    read spans back from an ``InMemorySpanExporter``)."""
+    from agentlab.observability.export import ExporterSink, trace_resource
 
-    created = Resource.create({"openinference.project.name": project, "service.name": "agentlab"})
-    resource = _hashed_resource_class()(created.attributes, created.schema_url)
-    # shutdown_on_exit (the default): whatever is still batched is exported at process exit.
-    provider = TracerProvider(resource=resource)
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    return Tracing(provider.get_tracer("agentlab"), provider)
-
-
-@cache
-def _hashed_resource_class() -> type[Resource]:
-    """A class made on first use: the SDK is imported only when tracing is on."""
-    from opentelemetry.sdk.resources import Resource
-
-    class HashedResource(Resource):
-        """A ``Resource`` that hashes once: the OTLP encoder groups every span it exports by
-        its resource, and ``Resource`` hashes its attributes as JSON text at each lookup."""
-
-        def __init__(self, attributes: Any, schema_url: str | None = None) -> None:
-            super().__init__(attributes, schema_url)
-            self._hash = super().__hash__()
-
-        def __hash__(self) -> int:
-            return self._hash
-
-    return HashedResource
+    return tracing_to(ExporterSink(exporter, trace_resource(project)))
 
 
 def tracing_for(settings: Settings) -> Tracing:
     """The process's tracing as ``settings`` say: OTLP/HTTP to ``otlp_endpoint`` (else to what
-    the standard ``OTEL_EXPORTER_OTLP_*`` variables name), redacted; ``NO_TRACING`` when no
-    endpoint is configured."""
+    the standard ``OTEL_EXPORTER_OTLP_*`` variables name), redacted, from the export process;
+    ``NO_TRACING`` when no endpoint is configured. A bad redaction pattern is a ``ConfigError``
+    here, before any span is made."""
     endpoint = settings.otlp_endpoint
     # The standard variables are the OpenTelemetry SDK's: its exporter reads them itself.
     if endpoint is None and not any(os.environ.get(v) for v in OTEL_ENDPOINT_VARIABLES):
         return NO_TRACING
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from agentlab.observability.export_process import ExportConfig, ProcessSink
+    from agentlab.observability.logs import redactor_for
 
-    exporter = OTLPSpanExporter(endpoint=endpoint)
-    return exporting_to(_redacting(exporter, settings), project=settings.trace_project)
+    redactor = redactor_for(settings)  # checks the patterns
+    config = ExportConfig(
+        endpoint=endpoint,
+        project=settings.trace_project,
+        patterns=tuple(redactor.patterns),
+        secrets=tuple(str(s) for s in redactor.secrets),
+        log_level=logging.getLogger("opentelemetry.exporter").getEffectiveLevel(),
+    )
+    return tracing_to(ProcessSink(config))
 
 
 _SHARED: dict[tuple[Any, ...], Tracing] = {}
@@ -173,7 +179,7 @@ _SHARED: dict[tuple[Any, ...], Tracing] = {}
 def shared_tracing(settings: Settings) -> Tracing:
     """``tracing_for(settings)``, built once per process and endpoint: for a server that compiles
     a graph per request (``langgraph dev`` calls ``make_graph`` for each), so it does not start a
-    provider and an export thread each time. Never shut down but at process exit."""
+    pipeline and an export process each time. Never shut down but at process exit."""
     key = (
         settings.otlp_endpoint,
         settings.trace_project,
@@ -183,16 +189,6 @@ def shared_tracing(settings: Settings) -> Tracing:
     if key not in _SHARED:
         _SHARED[key] = tracing_for(settings).borrowed()
     return _SHARED[key]
-
-
-def _redacting(exporter: SpanExporter, settings: Settings) -> SpanExporter:
-    """``exporter`` behind the settings' redactor (``logs.redactor_for``: emails, phone numbers,
-    keys, ``redaction_patterns`` and the settings' secrets): the one place redaction plugs into
-    export."""
-    from agentlab.observability.logs import redactor_for
-    from agentlab.observability.redact import RedactingSpanExporter
-
-    return RedactingSpanExporter(exporter, redactor_for(settings))
 
 
 # --- trace context kept with a run ----------------------------------------------------------
@@ -287,5 +283,6 @@ __all__ = [
     "exporting_to",
     "shared_tracing",
     "tracing_for",
+    "tracing_to",
     "within",
 ]

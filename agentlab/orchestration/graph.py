@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphBubbleUp
@@ -177,29 +176,16 @@ def _node_spans(tracing: Tracing, agent: str) -> Callable[[str, Node], Node]:
 
     def wrap(name: str, node: Node) -> Node:
         takes_runtime = len(inspect.signature(node).parameters) > 1
+        begins = name == "begin"
 
+        # One coroutine around the node, not two: every time the node resumes after an await,
+        # each coroutine it runs inside is resumed too.
         async def traced(state: AgentState, runtime: Runtime[RunContext]) -> Update:
-            if name == "begin" and not current_span_is_set():  # a run with no driver's span
-                ctx = run_context(runtime, state)
-                attributes = spans.run_attributes(
-                    agent=agent,
-                    run_id=ctx.run_id or "",
-                    principal=ctx.principal,
-                    session=ctx.session,
-                    invocation="served",
-                    given=state.get("task", ""),
-                )
-                with tracing.span("run", attributes) as root:
-                    return {**await _in_span(state, runtime), "trace": carrier_of(root)}
-            parent = None if current_span_is_set() else context_of(state.get("trace"))
-            update = await _in_span(state, runtime, parent)
-            if name == "begin":  # the driver's span (the Runner's) is the run's root
-                update = {**update, "trace": current_carrier()}
-            return update
-
-        async def _in_span(
-            state: AgentState, runtime: Runtime[RunContext], parent: Any = None
-        ) -> Update:
+            parent = None
+            if not current_span_is_set():  # no driver's span around the graph
+                if begins:  # and the run has no root yet: it is made here
+                    return await _as_root(state, runtime)
+                parent = context_of(state.get("trace"))
             attributes = spans.node_attributes(name, state)
             with tracing.span(name, attributes, parent=parent, errors=False) as span:
                 try:
@@ -211,7 +197,24 @@ def _node_spans(tracing: Tracing, agent: str) -> Callable[[str, Node], Node]:
                     spans.failed(span, exc)
                     raise
                 spans.node_ended(span, state, update)
-                return update
+            if begins:  # the current span is the run's root
+                update = {**update, "trace": current_carrier()}
+            return update
+
+        async def _as_root(state: AgentState, runtime: Runtime[RunContext]) -> Update:
+            ctx = run_context(runtime, state)
+            attributes = spans.run_attributes(
+                agent=agent,
+                run_id=ctx.run_id or "",
+                principal=ctx.principal,
+                session=ctx.session,
+                invocation="served",
+                given=state.get("task", ""),
+            )
+            with tracing.span("run", attributes) as root:
+                if not current_span_is_set():  # a tracer whose spans are not recorded
+                    return await (node(state, runtime) if takes_runtime else node(state))
+                return {**await traced(state, runtime), "trace": carrier_of(root)}
 
         traced.__name__ = name
         return traced

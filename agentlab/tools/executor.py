@@ -154,6 +154,7 @@ class ToolExecutor:
             return await self._reported(request, scope, emit)
         attributes = spans.tool_attributes(request)
         with self.tracing.span(f"tool {request.tool}", attributes) as span:
+            spans.tool_arguments(span, request.arguments)
             try:
                 return await self._reported(request, scope, emit, span)
             except UnknownSideEffect:
