@@ -1,27 +1,34 @@
 """Per-step cost of tracing: off, on with no collector listening, and on exporting to Phoenix.
 
-The graph of ``overhead.py`` (a zero-latency scripted model, one model call and one tool call per
-step, no checkpointer) runs N steps three ways, with the ``Tracing`` a ``Runner`` would get: none
-(``NO_TRACING``), and ``tracing_for``'s: spans recorded on the run's thread, sent in batches to the
-export process, which redacts them and exports them over OTLP/HTTP with the SDK's batch
-processor, to a loopback port nobody listens on, or to a real Phoenix (started here, or
-``--phoenix URL``). Each traced step makes a span per node, an ``LLM`` span and a ``TOOL`` span (4
-a step). Each scenario keeps one ``Tracing`` for all its runs, its export process started before
-the first, as in a process that has traced before. Batches leave the run's process every second
-(or 512 spans) while the run goes on; what is still queued when a run ends is flushed after its
-timer stops. The scenarios take turns, round after round (a burst of load elsewhere hits all of
-them alike). Each run waits until Phoenix and the export processes are idle (Phoenix stores what
-it was sent after it answers: timed meanwhile, a run would share the two cores with it), then
+A step is one model call and one tool call of the graph of ``overhead.py`` (a zero-latency
+scripted model, an async lookup tool), run as ``agentlab run`` runs it: by agentlab's
+``Runner``, over its SQLite runs database (checkpoints, the tool-call journal, run status),
+three ways, with the ``Tracing`` a ``Runner`` gets: none (``NO_TRACING``), and ``tracing_for``'s:
+spans recorded on the run's thread, sent in batches to the export process, which redacts them
+and exports them over OTLP/HTTP with the SDK's batch processor, to a loopback port nobody
+listens on, or to a real Phoenix (started here, or ``--phoenix URL``). A traced run makes a span
+per invocation, per node, per model call and per tool call (4 a step). Each scenario keeps one
+``Runner`` and one ``Tracing`` for all its runs, the export process started before the first, as
+in a process that has traced before. Batches leave the run's process every second (or 512 spans)
+while the run goes on; what is still queued when a run ends is flushed after its timer stops.
+
+The worst case comes next, informative: the same steps on the bare compiled graph (no
+checkpointer, no runs database, ``ainvoke``), where a step takes a third of the time, so the
+same microseconds of tracing weigh three times as much. Then a pair of rows runs the steps with
+the executor model answering after ``--model-latency-ms`` (300: the executor's in
+``task_latency.py``), as a remote model would.
+
+The scenarios take turns, round after round (a burst of load elsewhere hits all of them
+alike). Each run waits until Phoenix and the export processes are idle (Phoenix stores what it
+was sent after it answers: timed meanwhile, a run would share the two cores with it), then
 follows an untimed warm-up of 20 steps (after the idle wait, the first milliseconds run on a
-cold CPU). Each scenario keeps its least wall time and least CPU time of
-the rounds: this process's (the run, and the thread that sends batches), and apart, the median
-CPU time of its export process (from ``/proc``; not Phoenix's).
+cold CPU). Each scenario keeps its least wall time and least CPU time of the rounds: this
+process's (the run, and the thread that sends batches), and apart, the median CPU time of its
+export process (from ``/proc``; not Phoenix's).
 
 Target: exporting adds under 10% to a step, read two ways, both reported with PASS or MISS:
 (a) exporting vs the same tracing with no collector (what sending to Phoenix adds), and (b)
-exporting vs tracing off (what tracing adds in all). A zero-latency step is the worst case: an
-informative pair of rows runs the same steps with the executor model answering after
-``--model-latency-ms`` (300: the executor's in ``task_latency.py``), as a remote model would.
+exporting vs tracing off (what tracing adds in all).
 
     python benchmarks/tracing.py                    # N = 200, 10 rounds, starts Phoenix
     python benchmarks/tracing.py --steps 500
@@ -68,6 +75,7 @@ from agentlab.orchestration import (  # noqa: E402
     AgentState,
     Limits,
     RunContext,
+    Runner,
     Status,
     compile_agent,
     initial_state,
@@ -79,6 +87,7 @@ WARM_UP_STEPS = 20
 OFF = "tracing off"
 NO_COLLECTOR = "on, no collector"
 PHOENIX = "on, exporting to Phoenix"
+BARE = ", bare graph"  # the worst case's rows: these names with this suffix
 
 
 @dataclass(frozen=True)
@@ -92,12 +101,20 @@ class Timing:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A way to run the steps: its tracing, and the executor model's latency."""
+    """A way to run the steps: its tracing, the executor model's latency, and whether the bare
+    graph runs them (else agentlab's ``Runner``)."""
 
     name: str
     make: Callable[[], Tracing]
     steps: int
     latency_s: float = 0.0
+    bare: bool = False
+
+    @property
+    def baseline(self) -> str:
+        """The name of the scenario with tracing off that this one is compared with."""
+        latency = f", model {self.latency_s * 1000:g} ms" if self.latency_s else ""
+        return OFF + (BARE if self.bare else "") + latency
 
 
 def _models(n: int, latency_s: float) -> ModelRouter:
@@ -110,14 +127,19 @@ def _models(n: int, latency_s: float) -> ModelRouter:
     return ModelRouter(models, source=f"scripted, executor after {latency_s * 1000:g} ms")
 
 
-async def run_steps(n: int, tracing: Tracing, latency_s: float = 0.0) -> Timing:
+async def run_steps(
+    n: int, tracing: Tracing, latency_s: float = 0.0, runner: Runner | None = None
+) -> Timing:
     """The wall and CPU time (this process's: the run and the export thread) ``n`` steps of the
-    overhead graph take with ``tracing``."""
+    overhead graph take: run by ``runner`` (whose tracing is ``tracing``), else on the bare
+    graph compiled with ``tracing``."""
     models = _models(n, latency_s)
     toolsets = [FunctionToolset([LOOKUP_ASYNC])]
     agent = Agent("tracing", "Look up keys.", toolsets=toolsets, models=models)
-    graph = compile_agent(agent, models=models, tracing=tracing)
     limits = Limits(max_iterations=n + 5)
+    if runner is not None:
+        return await _run_steps(runner, agent, limits, n)
+    graph = compile_agent(agent, models=models, tracing=tracing)
     config = RunnableConfig(
         configurable={"thread_id": str(uuid.uuid4())}, recursion_limit=limits.recursion_limit
     )
@@ -128,6 +150,19 @@ async def run_steps(n: int, tracing: Tracing, latency_s: float = 0.0) -> Timing:
     timing = Timing(time.perf_counter() - start, time.process_time() - cpu)
     _require(final["status"] == Status.COMPLETED, f"ended {final['status']!r}")
     _require(len(final["results"]) == n, f"ran {len(final['results'])} of {n} steps")
+    return timing
+
+
+async def _run_steps(runner: Runner, agent: Agent, limits: Limits, n: int) -> Timing:
+    """``run_steps`` by ``runner``: from creating the run to its last event."""
+    start, cpu = time.perf_counter(), time.process_time()
+    run_id, events = await runner.start(agent, TASK, limits=limits)
+    async for _ in events:
+        pass
+    timing = Timing(time.perf_counter() - start, time.process_time() - cpu)
+    view = await runner.get(run_id)
+    _require(view.status == Status.COMPLETED, f"ended {view.status!r}")
+    _require(len(view.state["results"]) == n, f"ran {len(view.state['results'])} of {n} steps")
     return timing
 
 
@@ -173,42 +208,52 @@ def settle(pids: Sequence[int | None], timeout_s: float = 30.0) -> None:
         used = now
 
 
-async def timed(scenario: Scenario, tracing: Tracing, others: Sequence[int | None]) -> Timing:
-    """One timed run of ``scenario`` on its long-lived ``tracing``, once the processes
-    ``others`` and its export process are idle, after an untimed warm-up run (the CPU busy
-    again after the idle wait). What the run left queued is exported after the timer stops;
-    the export process's CPU time from before the warm-up to the end of that export is shared
-    out over the warm-up's steps and the run's."""
+async def timed(
+    scenario: Scenario, tracing: Tracing, runner: Runner | None, others: Sequence[int | None]
+) -> Timing:
+    """One timed run of ``scenario`` on its long-lived ``tracing`` (and ``runner``, unless it
+    runs the bare graph), once the processes ``others`` and its export process are idle, after
+    an untimed warm-up run (the CPU busy again after the idle wait). What the run left queued
+    is exported after the timer stops; the export process's CPU time from before the warm-up to
+    the end of that export is shared out over the warm-up's steps and the run's."""
     pid = export_pid(tracing)
     settle([*others, pid])
     before = process_cpu_s(pid)
     warm_up = 0 if scenario.latency_s else WARM_UP_STEPS  # a model that sleeps needs no warm CPU
     if warm_up:
-        await run_steps(warm_up, tracing)
-    timing = await run_steps(scenario.steps, tracing, scenario.latency_s)
+        await run_steps(warm_up, tracing, runner=runner)
+    timing = await run_steps(scenario.steps, tracing, scenario.latency_s, runner)
     tracing.flush()  # outside the timed part
     export_cpu_s = (process_cpu_s(pid) - before) * scenario.steps / (scenario.steps + warm_up)
     return Timing(timing.wall_s, timing.cpu_s, export_cpu_s)
 
 
 async def fastest(
-    scenarios: Sequence[Scenario], repeat: int, others: Sequence[int | None] = ()
+    scenarios: Sequence[Scenario], repeat: int, data: Path, others: Sequence[int | None] = ()
 ) -> dict[str, Timing]:
     """Each scenario's least wall and least CPU time over ``repeat`` rounds, and the median
     CPU time of its export process, the scenarios taking turns in each round, each run timed
-    once the processes ``others`` (Phoenix) are idle. Each keeps one
-    ``Tracing`` for all its runs, its export process started before the first (as in a
-    process that has traced before: starting it is not a step's cost)."""
+    once the processes ``others`` (Phoenix) are idle. Each keeps one ``Tracing`` for all its
+    runs, its export process started before the first (as in a process that has traced
+    before: starting it is not a step's cost), and one ``Runner`` (its runs database in a
+    directory of its own under ``data``) unless it runs the bare graph."""
     tracings = {s.name: s.make() for s in scenarios}
+    runners: dict[str, Runner] = {}
     try:
         for tracing in tracings.values():
             tracing.ready()
+        for i, s in enumerate(scenarios):
+            if not s.bare:
+                settings = load_settings(data_dir=data / f"scenario-{i}")
+                runners[s.name] = await Runner(settings, tracing=tracings[s.name]).open()
         runs: dict[str, list[Timing]] = {s.name: [] for s in scenarios}
         for _ in range(repeat):
-            for scenario in scenarios:
-                tracing = tracings[scenario.name]
-                runs[scenario.name].append(await timed(scenario, tracing, others))
+            for s in scenarios:
+                timing = await timed(s, tracings[s.name], runners.get(s.name), others)
+                runs[s.name].append(timing)
     finally:
+        for runner in runners.values():
+            await runner.close()
         for tracing in tracings.values():
             tracing.shutdown()
     return {
@@ -235,12 +280,11 @@ def report(
     columns = ("scenario", "model", "steps", "ms/step", "vs off", "vs no coll.")
     for column in (*columns, "CPU ms/step", "CPU vs off", "export proc. CPU ms/step"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
-    off_with = {s.latency_s: s.name for s in scenarios if s.name.startswith(OFF)}
     for s in scenarios:
-        off = off_with[s.latency_s]
+        off = s.baseline
         vs_none = wall[s.name] / wall[NO_COLLECTOR] if s.name == PHOENIX else None
         table.add_row(
-            s.name + (" (info)" if s.latency_s else ""),
+            s.name + (" (info)" if s.latency_s or s.bare else ""),
             f"{s.latency_s * 1000:g} ms",
             str(s.steps),
             f"{wall[s.name]:.3f}",
@@ -271,8 +315,13 @@ def report(
     else:
         lines.append("(a) and (b) not measured: no Phoenix scenario (--no-phoenix)")
     for s in scenarios:
-        if s.latency_s and not s.name.startswith(OFF):
-            lines.append(f"(info) {s.name} vs off: {added(s.name, off_with[s.latency_s])}")
+        if s.bare and s.name != s.baseline:
+            lines.append(
+                f"(worst case, info) {s.name} vs {s.baseline}: {added(s.name, s.baseline)}; "
+                "no runs database"
+            )
+        elif s.latency_s and s.name != s.baseline:
+            lines.append(f"(info) {s.name} vs {s.baseline}: {added(s.name, s.baseline)}")
     for line in lines:
         console.print(line)
 
@@ -327,9 +376,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 url = server.url
             endpoint = f"{url}/v1/traces"
             scenarios.append(Scenario(PHOENIX, lambda: otlp(endpoint, project), n))
+        traced = scenarios[-1]  # the most complete tracing measured
+        scenarios += [
+            Scenario(OFF + BARE, lambda: NO_TRACING, n, bare=True),
+            Scenario(traced.name + BARE, traced.make, n, bare=True),
+        ]
         if args.model_latency_ms > 0:
             delay_s, k = args.model_latency_ms / 1000, args.latency_steps
-            traced = scenarios[-1]  # the most complete tracing measured
             latency = f"model {args.model_latency_ms:g} ms"
             scenarios += [
                 Scenario(f"{OFF}, {latency}", lambda: NO_TRACING, k, delay_s),
@@ -337,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             ]
         try:
             others = [server.pid] if server is not None else []  # an outside Phoenix: unknown
-            timings = asyncio.run(fastest(scenarios, repeat, others))
+            timings = asyncio.run(fastest(scenarios, repeat, Path(tmp) / "runs", others))
         finally:
             if server is not None:
                 server.__exit__(None, None, None)
