@@ -33,7 +33,12 @@ from agentlab.models.scripted import ScriptedModel
 from agentlab.models.wrappers import FallbackModel
 from agentlab.observability.pipeline import SpanPipeline
 from agentlab.observability.recording import Recorder
-from agentlab.observability.tracing import NO_TRACING, exporting_to, tracing_for
+from agentlab.observability.tracing import (
+    NO_TRACING,
+    exporting_to,
+    shared_tracing,
+    tracing_for,
+)
 from agentlab.orchestration import Runner, compile_agent, resolve_models
 from tests.conftest import decide, decide_graph
 
@@ -306,6 +311,22 @@ def test_tracing_is_on_when_an_endpoint_is_configured(monkeypatch):
     standard = tracing_for(load_settings())
     assert standard.enabled
     standard.shutdown()
+
+
+def test_the_shared_tracing_is_one_per_export_configuration(monkeypatch):
+    for variable in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        monkeypatch.delenv(variable, raising=False)
+    assert shared_tracing(load_settings()) is NO_TRACING
+    endpoint = "http://127.0.0.1:9/v1/traces"
+    first = shared_tracing(load_settings(otlp_endpoint=endpoint))
+    assert shared_tracing(load_settings(otlp_endpoint=endpoint)) is first  # not a second process
+    # What is redacted differs: so do the export processes (the first would leave TICKET-7 in).
+    masked = shared_tracing(
+        load_settings(otlp_endpoint=endpoint, redaction_patterns=["TICKET-\\d+"])
+    )
+    elsewhere = shared_tracing(load_settings(otlp_endpoint=endpoint, trace_project="other"))
+    assert len({id(first), id(masked), id(elsewhere)}) == 3
+    assert masked.pipeline is not None and masked.pipeline.sink.config.patterns[-1] == "TICKET-\\d+"
 
 
 def live(kind: type) -> int:

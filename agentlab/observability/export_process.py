@@ -4,8 +4,8 @@ The run's process pickles batches of ``SpanRecord`` into the child's stdin; the 
 agentlab.observability.export_process``) makes them the SDK's spans (``export.SpanMaker``) and gives
 them to the SDK's ``BatchSpanProcessor`` in front of the redacting OTLP/HTTP exporter. On two
 cores, the encoding (about 50 µs a span) and redaction then run beside the run instead of taking
-the GIL from it. The child is started with the first batch, so a process that makes no span
-starts none.
+the GIL from it. The child is started when the first span ends (or by ``Tracing.ready``), so
+a process that makes no span starts none.
 
 The pipe carries frames: a 4-byte big-endian length, then a pickle (parent and child are the
 same program: nothing else writes to the pipe). The first frame is the ``ExportConfig``; then
@@ -59,13 +59,16 @@ MAX_STARTS = 4  # the first export process and three more if each dies; then no 
 class ExportConfig:
     """What the export process needs: the OTLP endpoint (``None``: the standard
     ``OTEL_EXPORTER_OTLP_*`` variables, which the exporter reads itself), the Phoenix project,
-    what to redact, and the level of the exporter's own log lines."""
+    what to redact, and the level of the exporter's own log lines. Equal configurations
+    export alike: ``shared_tracing`` keys on it."""
 
     endpoint: str | None
     project: str
     patterns: tuple[str, ...] = ()
     secrets: tuple[str, ...] = field(default=(), repr=False)
     log_level: int = logging.WARNING
+    variables: tuple[str | None, ...] = ()
+    """The standard endpoint variables as they were (the exporter reads them in the child)."""
 
 
 class ProcessSink:
@@ -271,9 +274,11 @@ def _read_acks(
     """The export process's answers, until its output ends: then it is ``gone`` (its exit is
     certain, while ``Popen.poll`` may not know yet)."""
     for line in pipe:
-        word, number, verdict = line.decode("ascii", "replace").split()
-        if word == "flushed":
-            acks.put((int(number), verdict == "ok"))
+        match line.decode("ascii", "replace").split():
+            case ["flushed", number, verdict] if number.isdigit():
+                acks.put((int(number), verdict == "ok"))
+            case _:  # not an answer (a library that wrote to the process's stdout): skipped
+                pass
     gone.set()
     acks.put(None)
 

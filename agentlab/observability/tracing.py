@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
 
     from agentlab.config import Settings
+    from agentlab.observability.export_process import ExportConfig
     from agentlab.observability.pipeline import SpanPipeline, SpanSink
 
 T = TypeVar("T")
@@ -155,40 +156,50 @@ def tracing_for(settings: Settings) -> Tracing:
     the standard ``OTEL_EXPORTER_OTLP_*`` variables name), redacted, from the export process;
     ``NO_TRACING`` when no endpoint is configured. A bad redaction pattern is a ``ConfigError``
     here, before any span is made."""
+    config = _export_config(settings)
+    if config is None:
+        return NO_TRACING
+    from agentlab.observability.export_process import ProcessSink
+
+    return tracing_to(ProcessSink(config))
+
+
+def _export_config(settings: Settings) -> ExportConfig | None:
+    """What the export process of ``settings`` is told (``None``: tracing is off)."""
     endpoint = settings.otlp_endpoint
     # The standard variables are the OpenTelemetry SDK's: its exporter reads them itself.
     if endpoint is None and not any(os.environ.get(v) for v in OTEL_ENDPOINT_VARIABLES):
-        return NO_TRACING
-    from agentlab.observability.export_process import ExportConfig, ProcessSink
+        return None
+    from agentlab.observability.export_process import ExportConfig
     from agentlab.observability.logs import redactor_for
 
     redactor = redactor_for(settings)  # checks the patterns
-    config = ExportConfig(
+    return ExportConfig(
         endpoint=endpoint,
         project=settings.trace_project,
         patterns=tuple(redactor.patterns),
         secrets=tuple(str(s) for s in redactor.secrets),
         log_level=logging.getLogger("opentelemetry.exporter").getEffectiveLevel(),
+        variables=tuple(os.environ.get(v) for v in OTEL_ENDPOINT_VARIABLES),
     )
-    return tracing_to(ProcessSink(config))
 
 
-_SHARED: dict[tuple[Any, ...], Tracing] = {}
+_SHARED: dict[ExportConfig, Tracing] = {}
 
 
 def shared_tracing(settings: Settings) -> Tracing:
-    """``tracing_for(settings)``, built once per process and endpoint: for a server that compiles
-    a graph per request (``langgraph dev`` calls ``make_graph`` for each), so it does not start a
-    pipeline and an export process each time. Never shut down but at process exit."""
-    key = (
-        settings.otlp_endpoint,
-        settings.trace_project,
-        settings.anthropic_api_key,
-        tuple(os.environ.get(v) for v in OTEL_ENDPOINT_VARIABLES),
-    )
-    if key not in _SHARED:
-        _SHARED[key] = tracing_for(settings).borrowed()
-    return _SHARED[key]
+    """``tracing_for(settings)``, built once per process and export configuration (endpoint,
+    project, what to redact): for a server that compiles a graph per request (``langgraph dev``
+    calls ``make_graph`` for each), so it does not start a pipeline and an export process each
+    time. Never shut down but at process exit."""
+    config = _export_config(settings)
+    if config is None:
+        return NO_TRACING
+    if config not in _SHARED:
+        from agentlab.observability.export_process import ProcessSink
+
+        _SHARED[config] = tracing_to(ProcessSink(config)).borrowed()
+    return _SHARED[config]
 
 
 # --- trace context kept with a run ----------------------------------------------------------
