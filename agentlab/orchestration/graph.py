@@ -23,7 +23,6 @@ from agentlab.observability import spans
 from agentlab.observability.tracing import (
     NO_TRACING,
     Tracing,
-    carrier_of,
     context_of,
     current_carrier,
     current_span_is_set,
@@ -211,10 +210,10 @@ def _node_spans(tracing: Tracing, agent: str) -> Callable[[str, Node], Node]:
                 invocation="served",
                 given=state.get("task", ""),
             )
-            with tracing.span("run", attributes) as root:
+            with tracing.span("run", attributes):
                 if not current_span_is_set():  # a tracer whose spans are not recorded
                     return await (node(state, runtime) if takes_runtime else node(state))
-                return {**await traced(state, runtime), "trace": carrier_of(root)}
+                return await traced(state, runtime)  # which keeps the root's context
 
         traced.__name__ = name
         return traced
