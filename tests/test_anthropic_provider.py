@@ -13,7 +13,7 @@ import pytest
 
 from agentlab.config import RoleModels, Settings
 from agentlab.errors import ModelOverloadedError, ModelUnavailableError
-from agentlab.models.anthropic import ClaudeModel, claude_client
+from agentlab.models.anthropic import claude_client, claude_model
 from agentlab.models.base import Model, ModelRequest, Role, ToolSpec
 from agentlab.models.messages import Message, assistant, tool_result_block, tool_use_block, user
 from agentlab.models.router import claude_router
@@ -93,8 +93,8 @@ def claude(
     max_retries: int = 1,
     stream: bool = False,
     prompt_caching: bool = True,
-) -> ClaudeModel:
-    return ClaudeModel(
+) -> Model:
+    return claude_model(
         PRIMARY,
         client(server, max_retries=max_retries),
         stream=stream,
@@ -109,8 +109,8 @@ def with_fallback(
     shared = client(server, max_retries=max_retries)
     return FallbackModel(
         [
-            ClaudeModel(PRIMARY, shared, stream=stream),
-            ClaudeModel(FALLBACK, shared, stream=stream),
+            claude_model(PRIMARY, shared, stream=stream),
+            claude_model(FALLBACK, shared, stream=stream),
         ]
     )
 
@@ -415,7 +415,7 @@ async def test_client_from_settings_uses_key_url_and_retries(serve: Serve) -> No
     )
 
     client = claude_client(settings)
-    response = await ClaudeModel(PRIMARY, client).request(ask())
+    response = await claude_model(PRIMARY, client).request(ask())
 
     assert isinstance(client, anthropic.AsyncAnthropic)
     assert response.text == "ok"

@@ -39,9 +39,9 @@ async def test_an_approver_may_edit_the_arguments_and_the_edited_call_runs(setti
 
 async def test_a_call_other_than_the_one_approved_is_refused_by_the_executor(ledger):
     executor = ToolExecutor(ToolRegistry([toy_tools(ledger)]), DefaultPolicy())
-    wipe_b = CallRequest(call_id="1.1", tool="wipe", arguments={"key": "b"}, approved=False)
+    wipe_b = CallRequest(call_id="1.1", tool="wipe", arguments={"key": "b"})
 
-    outcome = await executor.run(wipe_b, CallScope(run_id="run-1"), lambda event: None)
+    outcome = await executor.call(wipe_b, CallScope(run_id="run-1"), lambda event: None)
 
     assert outcome["ok"] is False
     assert "needs a human's approval (destructive) and was not approved" in outcome["error"]

@@ -22,11 +22,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agentlab.config import load_settings
-from agentlab.models.base import ModelRequest, ModelResponse, Role
+from agentlab.models.base import CallInfo, ModelRequest, ModelResponse, Role
+from agentlab.models.pricing import Pricing
 from agentlab.models.router import ModelRouter, scripted_router
 from agentlab.models.script import parse_script
 from agentlab.models.scripted import ScriptedModel
-from agentlab.observability.budgets import Budget
+from agentlab.models.wrappers import BudgetedModel
+from agentlab.observability.budgets import RunAccount
 from agentlab.orchestration import Agent, Limits, RunContext, Runner, compile_agent
 from agentlab.store import Ceiling, LedgerEntry
 from tests.conftest import Ledger, toy_tools
@@ -126,6 +128,9 @@ class _Unpriced(ScriptedModel):
     @property
     def name(self) -> str:
         return "mystery-model"
+
+    def pricing(self) -> Pricing:
+        return Pricing.listed("mystery-model")  # not in the table: its price is unknown
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         response = await super().request(request)
@@ -313,11 +318,12 @@ async def test_a_warning_is_an_event_on_the_current_span():
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     router = scripted_router(parse_script(priced(NOT_YET, "claude-3-haiku")))
     ceiling = Ceiling("per-run dollar ceiling of $0.01 (max_usd)", "run", "r", "usd", 0.01)
-    budget = Budget([ceiling], warn_at=0.5)
-    request = ModelRequest(Role.VALIDATOR, "system", (), max_tokens=4096)
-    model = router.for_role(Role.VALIDATOR)
+    account = RunAccount([ceiling], warn_at=0.5)
+    call = CallInfo(phase="validate", account=account)
+    request = ModelRequest(Role.VALIDATOR, "system", (), max_tokens=4096, call=call)
+    model = BudgetedModel(router.for_role(Role.VALIDATOR))
     with provider.get_tracer("test").start_as_current_span("node"):
-        await budget.call(request, model, "validate", lambda: router.call(request))
+        await model.request(request)
     [span] = exporter.get_finished_spans()
     [event] = span.events
     assert event.name == "agentlab.budget.warning"

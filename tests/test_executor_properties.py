@@ -99,10 +99,12 @@ def _valid(name: str, args: dict[str, Any]) -> bool:
 @given(name=names, args=arguments)
 async def test_any_payload_gets_an_outcome_and_no_body_runs_with_invalid_arguments(name, args):
     BODIES.clear()
-    request = CallRequest(call_id="1.1", tool=name, arguments=args, approved=True)
+    request = CallRequest(call_id="1.1", tool=name, arguments=args)
     executor = ToolExecutor(ToolRegistry([FunctionToolset([paint, tag])]), DefaultPolicy())
 
-    outcome = await executor.run(request, CallScope(run_id="run-1"), lambda event: None)
+    outcome = await executor.call(
+        request, CallScope(run_id="run-1"), lambda event: None, approved=True
+    )
 
     assert set(outcome) == {"ok", "output", "error"}
     if _valid(name, args):
@@ -124,7 +126,7 @@ async def test_malformed_json_arguments_are_an_error_result(text):
     for name in ("tag", "paint"):
         BODIES.clear()
         request = CallRequest(call_id="1.1", tool=name, arguments=text)  # type: ignore[arg-type]
-        outcome = await EXECUTOR.run(request, CallScope(run_id="run-1"), lambda event: None)
+        outcome = await EXECUTOR.call(request, CallScope(run_id="run-1"), lambda event: None)
         assert outcome["ok"] is False
         assert outcome["error"] == (
             "invalid arguments: arguments must be a JSON object of named values, got str"
@@ -154,8 +156,9 @@ class Observed:
         server meanwhile."""
         before = len(self.received())
         executor = ToolExecutor(ToolRegistry([self.toolset]), DefaultPolicy())
-        request = CallRequest(call_id="1.1", tool=name, arguments=args, approved=True)
-        outcome = await executor.run(request, CallScope(run_id="run-1"), lambda event: None)
+        request = CallRequest(call_id="1.1", tool=name, arguments=args)
+        scope = CallScope(run_id="run-1")
+        outcome = await executor.call(request, scope, lambda event: None, approved=True)
         return outcome, self.received()[before:]
 
 

@@ -731,13 +731,11 @@ async def test_planner_is_told_which_tools_the_policy_asks_about(ledger):
     assert "- order (write, not allowed: the rules say deny for order)" in seen[0].system
 
 
-async def test_policy_change_after_the_gate_is_enforced_by_the_executor(ledger):
+async def test_policy_change_after_the_gate_pauses_for_a_human(ledger):
     rules = Rules()
     agent = agent_with(
         ledger,
-        script(
-            planner=[plan(step("store", key="a", value=1)), plan(give_up="store needs a human")]
-        ),
+        script(planner=[plan(step("store", key="a", value=1))], validator=[verdict(True)]),
         policy=rules,
     )
     run = Run(agent)
@@ -745,23 +743,24 @@ async def test_policy_change_after_the_gate_is_enforced_by_the_executor(ledger):
     assert state["calls"][0]["approval_reasons"] == []  # the gate let the call through
     rules.verdicts["store"] = Verdict.ASK  # the policy changes before the call runs
     state = await run.proceed()
-    assert errors(state) == [
-        "store needs a human's approval (the rules say ask for store) and was not approved"
-    ]
-    assert ledger.calls == []  # nothing ran unapproved
-    assert ("executing", "planning") in moves(state)
+    # The second lock asked again: the step waits for a person, it did not fail.
+    assert state["status"] == "awaiting_human"
+    assert (await run.waiting_for())["reasons"] == ["the rules say ask for store"]
+    assert errors(state) == [] and ledger.calls == []  # nothing ran unapproved
+    assert ("executing", "awaiting_human") in moves(state)
 
 
-async def test_call_the_executor_refused_runs_once_a_human_approves_it(ledger):
+async def test_call_the_second_lock_held_runs_once_a_human_approves_it(ledger):
     rules = Rules()
-    store = step("store", key="a", value=1)
     agent = agent_with(
-        ledger, script(planner=[plan(store), plan(store)], validator=[verdict(True)]), policy=rules
+        ledger,
+        script(planner=[plan(step("store", key="a", value=1))], validator=[verdict(True)]),
+        policy=rules,
     )
     run = Run(agent)
     await run.start(interrupt_before=["execute"])
     rules.verdicts["store"] = Verdict.ASK
-    state = await run.proceed()  # refused by the executor, re-planned, now held at the gate
+    state = await run.proceed()
     assert state["status"] == "awaiting_human"
     state = await run.decide(True)
     assert state["status"] == "completed"

@@ -25,7 +25,6 @@ from agentlab.tools import (
 )
 from agentlab.tools.journal import (
     LeaseLostError,
-    MemoryJournal,
     Resolution,
     UnknownSideEffect,
     call_hash,
@@ -100,16 +99,10 @@ async def run_call(
     resolution: Resolution | None = None,
     events: list[Any] | None = None,
 ) -> Any:
-    request = CallRequest(
-        call_id=call_id,
-        tool=tool_name,
-        arguments=arguments,
-        approved=True,
-        resolution=resolution,
-    )
+    request = CallRequest(call_id=call_id, tool=tool_name, arguments=arguments)
     scope = CallScope(run_id="run-1", lease=lease)
     sink = events if events is not None else []
-    return await executor.run(request, scope, sink.append)
+    return await executor.call(request, scope, sink.append, approved=True, resolution=resolution)
 
 
 async def test_a_finished_call_is_replayed_from_the_journal_and_not_run_again(effects, store):
@@ -273,19 +266,22 @@ def test_a_lease_of_a_dead_process_or_past_its_expiry_is_taken_over(store):
     assert not store.renew_lease(taken, ttl_s=30)
 
 
-def test_call_hash_uses_the_canonical_arguments(effects):
-    executor = make_executor(effects, MemoryJournal())
-
+async def test_call_hash_uses_the_canonical_arguments():
     @tool
     def lookup(customer_id: int) -> int:
         """Look a customer up by id. Use it before acting on a customer."""
         return customer_id
 
-    as_text = executor.call_hash(lookup, {"customer_id": "9999"})
-    as_float = executor.call_hash(lookup, {"customer_id": 9999.0})
+    executor = ToolExecutor(ToolRegistry([FunctionToolset([lookup])]), DefaultPolicy())
+
+    async def hashed(arguments: dict[str, Any]) -> str:
+        return (await executor.prepare(CallRequest("1.1", "lookup", arguments), "p")).call_hash
+
+    as_text = await hashed({"customer_id": "9999"})
+    as_float = await hashed({"customer_id": 9999.0})
 
     assert as_text == as_float == call_hash("lookup", {"customer_id": 9999})
-    assert executor.call_hash(lookup, {"customer_id": 9998}) != as_text
+    assert await hashed({"customer_id": 9998}) != as_text
     assert call_hash("t", {"a": 1, "b": 2}) == call_hash("t", {"b": 2, "a": 1})
 
 

@@ -75,7 +75,7 @@ async def run(
     request = CallRequest(call_id=call_id, tool=name, arguments=arguments)
     sink: list[RunEvent] = [] if events is None else events
     async with asyncio.timeout(NO_HANG_S):
-        return await executor.run(request, SCOPE, sink.append)
+        return await executor.call(request, SCOPE, sink.append)
 
 
 def executor_for(toolset: MCPToolset) -> ToolExecutor:

@@ -45,8 +45,8 @@ async def call(
     approved: bool = False,
 ) -> ToolOutcome:
     executor = ToolExecutor(ToolRegistry([toolset]), policy or DefaultPolicy())
-    request = CallRequest(call_id="1.1", tool=name, arguments=arguments, approved=approved)
-    return await executor.run(request, SCOPE, lambda event: None)
+    request = CallRequest(call_id="1.1", tool=name, arguments=arguments)
+    return await executor.call(request, SCOPE, lambda event: None, approved=approved)
 
 
 def effects(tool: Tool) -> tuple[Risk, bool, bool]:

@@ -329,7 +329,7 @@ async def test_approving_one_runs_it_and_keeps_asking_about_the_other(ledger):
     state = await run.answer(decision_for(left, note="keep a"))
     assert state["status"] == "completed"
     assert ("wipe", {"key": "a"}) not in ledger.calls
-    assert state["settled"] == {}  # a new round began after the rejection
+    assert state["plan_round"] == 2  # a new round began after the rejection
     assert any("rejected wipe (step 1.1): keep a" in t["reason"] for t in state["transitions"])
 
 

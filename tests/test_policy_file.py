@@ -230,10 +230,10 @@ async def test_the_policy_judges_the_arguments_the_tool_would_receive():
         "  - {tool: transfer, when: {to: external}, verdict: ask, reason: leaves the company}\n"
     )
     executor = ToolExecutor(ToolRegistry([FunctionToolset([transfer])]), policy)
-    as_text = executor.decide(transfer, CallRequest("1.1", "transfer", {"amount": "5000"}), "a")
-    defaulted = executor.decide(transfer, CallRequest("1.1", "transfer", {"amount": 5}), "a")
-    assert as_text.verdict is Verdict.DENY  # "5000" is the number 5000 to the tool
-    assert defaulted.verdict is Verdict.ASK  # `to` defaults to "external"
+    as_text = await executor.prepare(CallRequest("1.1", "transfer", {"amount": "5000"}), "a")
+    defaulted = await executor.prepare(CallRequest("1.1", "transfer", {"amount": 5}), "a")
+    assert as_text.decision.verdict is Verdict.DENY  # "5000" is the number 5000 to the tool
+    assert defaulted.decision.verdict is Verdict.ASK  # `to` defaults to "external"
 
 
 OVERRIDES = """
@@ -362,7 +362,7 @@ async def test_the_destructive_floor_holds_for_a_tool_the_file_makes_destructive
         ToolRegistry([FunctionToolset([reset])]), parse_policy(OVERRIDES + "default: allow\n")
     )
 
-    outcome = await executor.run(request("git_reset"), CallScope("run-1"), lambda event: None)
+    outcome = await executor.call(request("git_reset"), CallScope("run-1"), lambda event: None)
 
     assert outcome["error"] == (
         "git_reset needs a human's approval (destructive) and was not approved"
@@ -375,10 +375,8 @@ async def test_after_untrusted_content_a_tool_the_file_makes_write_asks():
 
     status = hinted("git_log", Risk.READ)  # hinted read: the untrusted-content rule spares it
     executor = ToolExecutor(ToolRegistry([FunctionToolset([status])]), parse_policy(OVERRIDES))
-    tool = await executor.tools.get("git_log")
-    assert tool is not None
-
-    decision = executor.decide(tool, request("git_log", untrusted_sources=("fetch",)), "alice")
+    prepared = await executor.prepare(request("git_log", untrusted_sources=("fetch",)), "alice")
+    decision = prepared.decision
 
     assert decision.verdict is Verdict.ASK
     assert decision.reasons == ("proposed after untrusted content from fetch",)
@@ -403,10 +401,10 @@ async def test_the_journal_never_reruns_a_tool_the_file_says_is_not_idempotent()
         ToolRegistry([FunctionToolset([push])]), parse_policy(OVERRIDES), journal
     )
     with pytest.raises(Crash):
-        await executor.run(request("git_push"), CallScope("run-1"), lambda event: None)
+        await executor.call(request("git_push"), CallScope("run-1"), lambda event: None)
 
     with pytest.raises(UnknownSideEffect):  # asked about, not run again
-        await executor.run(request("git_push"), CallScope("run-1"), lambda event: None)
+        await executor.call(request("git_push"), CallScope("run-1"), lambda event: None)
 
 
 async def test_a_plan_step_of_a_tool_the_file_makes_destructive_waits_for_a_human(settings):

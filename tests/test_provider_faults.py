@@ -23,8 +23,8 @@ from agentlab.config import RoleModels, Settings, load_settings
 from agentlab.domains import support
 from agentlab.errors import ModelOverloadedError, ModelUnavailableError
 from agentlab.events import ApprovalRequested, RunEnded
-from agentlab.models.anthropic import ClaudeModel, claude_client
-from agentlab.models.base import ModelRequest, Role
+from agentlab.models.anthropic import claude_client, claude_model
+from agentlab.models.base import Model, ModelRequest, Role
 from agentlab.models.messages import user
 from agentlab.models.retry import RetryPolicy, parse_retry_after
 from agentlab.models.router import ModelSpec, claude_router
@@ -68,11 +68,11 @@ def claude(
     max_retries: int = 2,
     stream: bool = False,
     policy: RetryPolicy | None = None,
-) -> ClaudeModel:
+) -> Model:
     client = anthropic.AsyncAnthropic(
         api_key="sk-test", base_url=server.base_url, max_retries=max_retries, timeout=TIMEOUT_S
     )
-    return ClaudeModel(
+    return claude_model(
         name, client, stream=stream, retry=policy or fast(max_attempts=max_retries + 1)
     )
 
@@ -238,7 +238,7 @@ async def test_a_client_from_settings_makes_max_retries_plus_one_attempts(serve:
     )
 
     with pytest.raises(ModelOverloadedError, match="gave up after 3 attempts: HTTP 503"):
-        await ClaudeModel(PRIMARY, claude_client(settings)).request(ask())
+        await claude_model(PRIMARY, claude_client(settings)).request(ask())
 
     # Had the SDK retried too, each of agentlab's 3 attempts would have been 3 requests.
     assert retry_counts(server) == ["0", "1", "2"]

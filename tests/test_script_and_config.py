@@ -17,9 +17,10 @@ from agentlab.errors import (
 )
 from agentlab.models.anthropic import ClaudeModel
 from agentlab.models.base import CallInfo, ModelRequest, ModelResponse, Role, ToolCall, Usage
-from agentlab.models.calls import call_model
+from agentlab.models.calls import call_record
 from agentlab.models.messages import user
-from agentlab.models.pricing import cost_usd
+from agentlab.models.pricing import Pricing, cost_usd
+from agentlab.models.retry import RetryingModel
 from agentlab.models.router import (
     ModelSpec,
     claude_router,
@@ -280,7 +281,9 @@ async def test_scripted_router_replays_the_script_for_every_role():
 async def test_router_call_records_who_answered_the_tokens_and_the_cost():
     router = scripted_router(parse_script(YAML_SCRIPT))
 
-    response, record = await router.call(request(Role.PLANNER, index=0))
+    asked = request(Role.PLANNER, index=0)
+    response = await router.request(asked)
+    record = call_record(asked, response)
 
     assert response.tool_call("submit_plan") is not None
     assert record == {
@@ -298,20 +301,18 @@ async def test_router_call_records_who_answered_the_tokens_and_the_cost():
     }
 
 
-async def test_call_record_prices_a_claude_answer_and_lists_its_fallbacks():
-    class Priced:
-        name = "claude-haiku-4-5"
+def test_call_record_keeps_the_answers_price_and_lists_its_fallbacks():
+    usage = Usage(input_tokens=1_000_000)
+    response = ModelResponse(
+        model="claude-haiku-4-5",
+        provider="anthropic",
+        usage=usage,
+        latency_s=0.5,
+        fallbacks=("claude-sonnet-4-6",),
+        cost_usd=Pricing.listed("claude-haiku-4-5").cost(usage),
+    )
 
-        async def request(self, request: ModelRequest) -> ModelResponse:
-            return ModelResponse(
-                model="claude-haiku-4-5",
-                provider="anthropic",
-                usage=Usage(input_tokens=1_000_000),
-                latency_s=0.5,
-                fallbacks=("claude-sonnet-4-6",),
-            )
-
-    _, record = await call_model(Priced(), request(Role.VALIDATOR, index=3))
+    record = call_record(request(Role.VALIDATOR, index=3), response)
 
     assert (record["role"], record["index"]) == ("validator", 3)
     assert record["cost_usd"] == pytest.approx(1.0)
@@ -351,13 +352,17 @@ def test_router_from_anthropic_spec_without_key_is_a_config_error(settings):
         router_from_spec(ModelSpec(kind="anthropic"), settings)
 
 
+def claude_of(model: object) -> ClaudeModel:
+    """The Claude model inside a role's stack (each one retried on its own)."""
+    assert isinstance(model, RetryingModel) and isinstance(model.inner, ClaudeModel)
+    return model.inner
+
+
 def model_names(model) -> list[str]:
     """The Claude models a role tries, in order."""
     if isinstance(model, FallbackModel):
-        assert all(isinstance(m, ClaudeModel) for m in model.models)
-        return [m.name for m in model.models]
-    assert isinstance(model, ClaudeModel)
-    return [model.name]
+        return [claude_of(m).name for m in model.models]
+    return [claude_of(model).name]
 
 
 def test_claude_router_uses_the_configured_model_per_role_then_the_fallbacks(monkeypatch):
@@ -397,8 +402,8 @@ def test_claude_router_role_without_other_models_is_a_plain_claude_model(monkeyp
 
     router = claude_router(load_settings(), roles)
 
-    assert isinstance(router.for_role(Role.PLANNER), ClaudeModel)
-    assert isinstance(router.for_role(Role.EXECUTOR), ClaudeModel)
+    assert claude_of(router.for_role(Role.PLANNER)).name == "claude-haiku-4-5"
+    assert claude_of(router.for_role(Role.EXECUTOR)).name == "claude-haiku-4-5"
 
 
 def test_claude_router_names_the_endpoint_and_the_models(monkeypatch):

@@ -25,11 +25,11 @@ from pydantic import SecretStr
 
 from agentlab.config import load_settings
 from agentlab.models.base import ModelRequest, ModelResponse, Role
-from agentlab.models.calls import call_model
 from agentlab.models.messages import user
 from agentlab.observability import spans
 from agentlab.observability.pipeline import SpanPipeline
 from agentlab.observability.recording import SpanRecord
+from agentlab.observability.traced import TracedModel
 from agentlab.observability.tracing import Tracing, context_of, exporting_to, tracing_for
 from tests.otlp_receiver import Receiver, receiving
 
@@ -77,7 +77,7 @@ async def test_spans_leave_through_the_export_process_and_a_flush_waits_for_them
 ) -> None:
     request = ModelRequest(role=Role.PLANNER, system="be brief", messages=(user("hi"),))
     with traced.span("plan", {"openinference.span.kind": "CHAIN"}) as node:
-        await call_model(Answering(), request, traced)
+        await TracedModel(Answering(), traced).request(request)  # type: ignore[arg-type]
     assert traced.flush()  # true once the process says it exported them: no waiting here
     assert export_pid(traced) not in (None, os.getpid())
     by_name = {s["name"]: s for s in receiver.spans()}
@@ -103,7 +103,7 @@ async def test_the_export_process_makes_the_spans_the_in_process_exporter_makes(
     in_process = exporting_to(memory)
     request = ModelRequest(role=Role.EXECUTOR, system="s", messages=(user("do it"),))
     for tracing in (traced, in_process):
-        await call_model(Answering(), request, tracing)
+        await TracedModel(Answering(), tracing).request(request)  # type: ignore[arg-type]
         tracing.flush()
     (exported,) = receiver.spans()
     (kept,) = memory.get_finished_spans()
@@ -130,7 +130,7 @@ def test_a_tool_output_the_export_process_could_not_read_is_made_text_first(
         def __str__(self) -> str:
             return "ticket #7"
 
-    with traced.span("tool lookup", spans.tool_attributes(_Call())) as span:
+    with traced.span("tool lookup", spans.tool_attributes("lookup", "1.1")) as span:
         spans.tool_arguments(span, {"when": Colour.RED})  # an enum member: a class too
         spans.tool_ended(
             span,
@@ -149,12 +149,6 @@ def test_a_tool_output_the_export_process_could_not_read_is_made_text_first(
 
 class Colour(str, Enum):  # noqa: UP042 - str() of it is "Colour.RED", not its value
     RED = "red"
-
-
-class _Call:
-    tool = "lookup"
-    call_id = "1.1"
-    approved = False
 
 
 def test_spans_that_ended_before_a_normal_exit_are_exported_without_a_shutdown(

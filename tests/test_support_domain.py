@@ -59,8 +59,9 @@ def call(db: SupportDatabase, tmp_path: Path) -> Call:
     tools = executor(SqliteRunStore(tmp_path / "runs.sqlite"))
 
     async def make(name: str, key: str = "step-1", **arguments: Any) -> ToolOutcome:
-        request = CallRequest(call_id=key, tool=name, arguments=arguments, approved=True)
-        return await tools.run(request, CallScope(run_id="run-1", deps=db), lambda event: None)
+        request = CallRequest(call_id=key, tool=name, arguments=arguments)
+        scope = CallScope(run_id="run-1", deps=db)
+        return await tools.call(request, scope, lambda event: None, approved=True)
 
     return make
 
@@ -317,7 +318,7 @@ async def test_a_failed_call_is_journaled_and_a_retry_is_a_new_call(db, call):
 async def test_support_tool_without_the_database_as_deps_is_an_error_result():
     request = CallRequest(call_id="s1", tool="search_customers", arguments={"customer_id": 1})
 
-    outcome = await executor().run(request, CallScope(run_id="run-1"), lambda event: None)
+    outcome = await executor().call(request, CallScope(run_id="run-1"), lambda event: None)
 
     assert outcome == {
         "ok": False,
@@ -403,7 +404,7 @@ async def test_default_policy_asks_before_delete_and_send_and_allows_search(name
 async def test_unapproved_delete_through_the_executor_deletes_nobody(db):
     request = CallRequest(call_id="s1", tool="delete_customer", arguments={"customer_id": 1})
 
-    outcome = await executor().run(request, CallScope(run_id="run-1", deps=db), lambda e: None)
+    outcome = await executor().call(request, CallScope(run_id="run-1", deps=db), lambda e: None)
 
     assert outcome["ok"] is False
     assert "needs a human's approval (destructive)" in outcome["error"]

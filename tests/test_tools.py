@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -121,10 +120,9 @@ async def run(
         arguments=dict(arguments or {}),
         planned_destructive=planned_destructive,
         estimated_cost_usd=estimated_cost_usd,
-        approved=approved,
     )
     sink: list[RunEvent] = [] if events is None else events
-    return await ex.run(request, SCOPE, sink.append)
+    return await ex.call(request, SCOPE, sink.append, approved=approved)
 
 
 async def call(t: Tool, arguments: dict[str, Any] | None = None, **options: Any) -> ToolOutcome:
@@ -890,10 +888,10 @@ async def test_a_call_that_failed_before_is_refused_unless_approved_and_still_re
     runs, mix = counter()
     ex = executor(mix)
     events: list[RunEvent] = []
-    request = CallRequest(call_id="1.2", tool="mix", arguments={"paint": "red"}, failed_before=True)
+    request = CallRequest(call_id="1.2", tool="mix", arguments={"paint": "red"})
 
-    refused = await ex.run(request, SCOPE, events.append)
-    approved = await ex.run(dataclasses.replace(request, approved=True), SCOPE, events.append)
+    refused = await ex.call(request, SCOPE, events.append, failed_before=True)
+    approved = await ex.call(request, SCOPE, events.append, failed_before=True, approved=True)
 
     assert refused["error"] == "the same call already failed earlier in this run"
     assert approved["ok"] and runs == [{"paint": "red"}]

@@ -24,15 +24,16 @@ from agentlab.config import Settings, load_settings
 from agentlab.domains import support
 from agentlab.errors import ModelOverloadedError
 from agentlab.models.base import ModelRequest, ModelResponse, Role
-from agentlab.models.calls import call_model
+from agentlab.models.calls import call_record
 from agentlab.models.messages import user
-from agentlab.models.retry import RetryPolicy, TransientModelError, call_with_retries
+from agentlab.models.retry import RetryingModel, RetryPolicy, TransientModelError
 from agentlab.models.router import ModelSpec
 from agentlab.models.script import parse_script
 from agentlab.models.scripted import ScriptedModel
 from agentlab.models.wrappers import FallbackModel
 from agentlab.observability.pipeline import SpanPipeline
 from agentlab.observability.recording import Recorder
+from agentlab.observability.traced import TracedModel
 from agentlab.observability.tracing import (
     NO_TRACING,
     exporting_to,
@@ -157,7 +158,9 @@ async def test_tool_call_spans_carry_arguments_result_policy_approval_and_journa
     tools = {attrs(s)["tool.name"]: attrs(s) for s in of_kind(spans, "TOOL")}
     assert list(tools) == ["search_customers", "send_notification", "delete_customer"]
     search, notify, delete = tools.values()
-    assert json.loads(search["input.value"]) == {"email": "ada.lovelace@example.com", "limit": 1}
+    # The arguments as the tool received them: validated, defaults filled in.
+    searched = {"email": "ada.lovelace@example.com", "limit": 1, "customer_id": None}
+    assert json.loads(search["input.value"]) == searched
     assert "Ada" in search["output.value"]
     assert (search["agentlab.policy.verdict"], search["agentlab.approved"]) == ("allow", False)
     assert (notify["agentlab.policy.verdict"], notify["agentlab.approved"]) == ("ask", True)
@@ -254,7 +257,8 @@ async def test_retries_and_fallbacks_are_events_of_the_model_call_span():
     exporter = InMemorySpanExporter()
     tracing = exporting_to(exporter)
     request = ModelRequest(role=Role.PLANNER, system="s", messages=(user("hi"),))
-    response, record = await call_model(FallbackModel([Busy(), scripted]), request, tracing)
+    response = await TracedModel(FallbackModel([Busy(), scripted]), tracing).request(request)
+    record = call_record(request, response)
     tracing.shutdown()
     (span,) = exporter.get_finished_spans()
     assert record["fallbacks"] == ["busy-model"]
@@ -269,22 +273,20 @@ async def test_retries_and_fallbacks_are_events_of_the_model_call_span():
 
 async def test_a_retried_attempt_is_an_event_of_the_model_call_span():
     class Flaky:
+        """A provider whose first attempt is overloaded."""
+
         name = "flaky-model"
-        attempts = 0
 
         async def request(self, request: ModelRequest) -> ModelResponse:
-            async def attempt(number: int) -> ModelResponse:
-                self.attempts += 1
-                if number == 1:
-                    raise TransientModelError("529 overloaded", retry_after_s=0.01)
-                return ModelResponse(model=self.name, provider="test")
-
-            return await call_with_retries(RetryPolicy(sleep=_no_wait), attempt, what="flaky")
+            if request.attempt == 1:
+                raise TransientModelError("529 overloaded", retry_after_s=0.01)
+            return ModelResponse(model=self.name, provider="test")
 
     exporter = InMemorySpanExporter()
     tracing = exporting_to(exporter)
     request = ModelRequest(role=Role.VALIDATOR, system="s", messages=(user("hi"),))
-    await call_model(Flaky(), request, tracing)
+    retried = RetryingModel(Flaky(), RetryPolicy(sleep=_no_wait))  # type: ignore[arg-type]
+    await TracedModel(retried, tracing).request(request)
     tracing.shutdown()
     (span,) = exporter.get_finished_spans()
     (event,) = span.events

@@ -11,8 +11,7 @@ from agentlab.config import Settings
 from agentlab.errors import AgentlabError
 from agentlab.lab.project import read_langgraph_json
 from agentlab.orchestration import Agent, load_agent, normalize_reference, resolve_policy
-from agentlab.tools import ProposedCall, Tool, ToolRegistry
-from agentlab.tools.policy import tool_adjuster
+from agentlab.tools import Tool, ToolExecutor, ToolRegistry
 
 
 @dataclass(frozen=True)
@@ -64,11 +63,7 @@ def _entry(name: str, reference: str, base: Path, settings: Settings) -> AgentEn
 
 
 def _tools(agent: Agent, settings: Settings) -> list[ToolLine]:
-    policy = resolve_policy(agent, settings)
-    # As the executor hands them out: with the risk the policy file gives them.
-    tools = asyncio.run(ToolRegistry(agent.toolsets, adjust=tool_adjuster(policy)).tools())
-    lines = []
-    for t in tools:
-        decision = policy.decide(ProposedCall(t))
-        lines.append(ToolLine(t, decision.verdict.value, decision.reasons))
-    return lines
+    # As a run's executor hands them out and decides (the risk the policy file gives them).
+    executor = ToolExecutor(ToolRegistry(agent.toolsets), resolve_policy(agent, settings))
+    catalog = asyncio.run(executor.catalog())
+    return [ToolLine(t, d.verdict.value, d.reasons) for t, d in catalog]

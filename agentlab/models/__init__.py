@@ -1,10 +1,11 @@
-"""Models: the provider interface, messages, wrappers, the scripted model and its file format,
-routing, calling and pricing.
+"""Models: the provider interface, messages, wrappers (retries, fallback, budgets), the scripted
+model and its file format, routing, call records and pricing.
 
 Claude (``agentlab.models.anthropic``) is imported only where it is used.
 """
 
 from agentlab.models.base import (
+    Account,
     CallInfo,
     Model,
     ModelRequest,
@@ -14,15 +15,18 @@ from agentlab.models.base import (
     ToolSpec,
     Usage,
 )
-from agentlab.models.calls import ModelCallRecord, call_model
+from agentlab.models.calls import ModelCallRecord, call_record, usage_of
 from agentlab.models.messages import Message, assistant, text_of, tool_result_block, user
-from agentlab.models.pricing import cost_usd
+from agentlab.models.pricing import Price, Pricing
+from agentlab.models.retry import RetryingModel, RetryPolicy
 from agentlab.models.router import ModelRouter, ModelSpec, router_from_spec, scripted_router
 from agentlab.models.script import Script, Turn, load_script, parse_script
 from agentlab.models.scripted import ScriptedModel
-from agentlab.models.wrappers import FallbackModel
+from agentlab.models.wrappers import BudgetedModel, FallbackModel, WrapperModel
 
 __all__ = [
+    "Account",
+    "BudgetedModel",
     "CallInfo",
     "FallbackModel",
     "Message",
@@ -32,6 +36,10 @@ __all__ = [
     "ModelResponse",
     "ModelRouter",
     "ModelSpec",
+    "Price",
+    "Pricing",
+    "RetryPolicy",
+    "RetryingModel",
     "Role",
     "Script",
     "ScriptedModel",
@@ -39,14 +47,15 @@ __all__ = [
     "ToolSpec",
     "Turn",
     "Usage",
+    "WrapperModel",
     "assistant",
-    "call_model",
-    "cost_usd",
+    "call_record",
     "load_script",
     "parse_script",
     "router_from_spec",
     "scripted_router",
     "text_of",
     "tool_result_block",
+    "usage_of",
     "user",
 ]

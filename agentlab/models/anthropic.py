@@ -1,13 +1,14 @@
 """Claude through the ``anthropic`` SDK: the production ``Model`` provider.
 
-The adapter speaks the Messages API and sorts its failures: a refusal (400, 401, 403, 404, 413,
-422) is a ``ModelUnavailableError`` saying what to fix, raised at once; anything another attempt
-may get past (408, 409, 429, 5xx, 529, a connection reset, a timeout, a malformed or cut-off
-response) is retried under the ``RetryPolicy`` (``agentlab.models.retry``), and once the attempts
-are used up is a ``ModelOverloadedError``, on which ``FallbackModel`` asks the role's next model.
-agentlab makes every retry itself, with the SDK's own retries off, so a call makes at most
-``max_attempts`` requests. It also marks the stable prefix of a request (tools, then system)
-cacheable, with one ``cache_control`` breakpoint at its end.
+The adapter speaks the Messages API, one attempt per request, and sorts its failures: a refusal
+(400, 401, 403, 404, 413, 422) is a ``ModelUnavailableError`` saying what to fix; anything another
+attempt may get past (408, 409, 429, 5xx, 529, a connection reset, a timeout, a malformed or cut-off
+response) is a ``TransientModelError``, which ``RetryingModel`` retries under the ``RetryPolicy``
+(``agentlab.models.retry``) and, once the attempts are used up, raises as a
+``ModelOverloadedError``, on which ``FallbackModel`` asks the role's next model. ``claude_model``
+builds that stack. agentlab makes every retry itself, with the SDK's own retries off, so a call
+makes at most ``max_attempts`` requests. The adapter also marks the stable prefix of a request
+(tools, then system) cacheable, with one ``cache_control`` breakpoint at its end.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from agentlab.config import Settings
 from agentlab.errors import ModelUnavailableError
 from agentlab.models.base import ModelRequest, ModelResponse, Usage
 from agentlab.models.messages import Block, text_block, tool_use_block
+from agentlab.models.pricing import Pricing
 from agentlab.models.retry import (
+    RetryingModel,
     RetryPolicy,
     TransientModelError,
-    call_with_retries,
     parse_retry_after,
 )
 
@@ -57,15 +59,29 @@ def claude_client(settings: Settings) -> anthropic.AsyncAnthropic:
     )
 
 
-class ClaudeModel:
-    """A ``Model`` answering with Claude ``model`` through an ``AsyncAnthropic`` client.
+def claude_model(
+    model: str,
+    client: anthropic.AsyncAnthropic,
+    *,
+    stream: bool = False,
+    prompt_caching: bool = True,
+    retry: RetryPolicy | None = None,
+) -> RetryingModel:
+    """Claude ``model`` as a role uses it: one ``ClaudeModel`` retried under ``retry`` (by default
+    the client's ``max_retries`` + 1 attempts, waiting as the SDK would between them)."""
+    inner = ClaudeModel(model, client, stream=stream, prompt_caching=prompt_caching)
+    policy = retry or RetryPolicy(max_attempts=client.max_retries + 1)
+    return RetryingModel(inner, policy, what=f"{model} at {client.base_url}")
 
-    Each call makes at most ``retry.max_attempts`` requests — by default the client's
-    ``max_retries`` + 1, waiting as the SDK would between them — each abandoned when it takes
-    longer than the client's timeout (``anthropic_timeout_s``), streamed or not. The client's own
-    retries are turned off, so nothing multiplies that bound. ``prompt_caching`` marks the tools
-    and system prompt cacheable (see ``_mark_cacheable``), so repeated calls pay less for them.
-    ``latency_s`` covers the whole call, retries and waits included.
+
+class ClaudeModel:
+    """A ``Model`` answering with Claude ``model`` through an ``AsyncAnthropic`` client: one
+    attempt per request (``claude_model`` wraps it in retries).
+
+    An attempt is abandoned when it takes longer than the client's timeout
+    (``anthropic_timeout_s``), streamed or not. The client's own retries are turned off, so nothing
+    multiplies the retry policy's bound. ``prompt_caching`` marks the tools and system prompt
+    cacheable (see ``_mark_cacheable``), so repeated calls pay less for them.
     """
 
     def __init__(
@@ -75,11 +91,9 @@ class ClaudeModel:
         *,
         stream: bool = False,
         prompt_caching: bool = True,
-        retry: RetryPolicy | None = None,
     ) -> None:
         self._model = model
         self._client = client.with_options(max_retries=0)
-        self._retry = retry or RetryPolicy(max_attempts=client.max_retries + 1)
         self._timeout_s = _seconds(client.timeout)
         self._stream = stream
         self._prompt_caching = prompt_caching
@@ -88,15 +102,14 @@ class ClaudeModel:
     def name(self) -> str:
         return self._model
 
+    def pricing(self) -> Pricing:
+        return Pricing.listed(self._model)
+
     async def request(self, request: ModelRequest) -> ModelResponse:
-        params = self._params(request)
+        """One attempt: refusals raise ``ModelUnavailableError``, failures another attempt may get
+        past raise ``TransientModelError``."""
         started = time.perf_counter()
-
-        async def attempt(number: int) -> ApiMessage:
-            return await self._attempt(params, number)
-
-        where = f"{self._model} at {self._client.base_url}"
-        message = await call_with_retries(self._retry, attempt, what=where)
+        message = await self._attempt(self._params(request), request.attempt)
         return _response(message, time.perf_counter() - started)
 
     async def _attempt(self, params: dict[str, Any], number: int) -> ApiMessage:
@@ -225,18 +238,21 @@ def _response(message: ApiMessage, latency_s: float) -> ModelResponse:
         elif block.type == "tool_use":
             content.append(tool_use_block(block.id, block.name, dict(block.input or {})))
     u = message.usage
+    usage = Usage(
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_input_tokens or 0,
+        cache_write_tokens=u.cache_creation_input_tokens or 0,
+    )
     return ModelResponse(
         model=message.model,
         provider=PROVIDER,
         content=tuple(content),
-        usage=Usage(
-            input_tokens=u.input_tokens,
-            output_tokens=u.output_tokens,
-            cache_read_tokens=u.cache_read_input_tokens or 0,
-            cache_write_tokens=u.cache_creation_input_tokens or 0,
-        ),
+        usage=usage,
         stop_reason=message.stop_reason,
         latency_s=latency_s,
+        # The model that answered (a dated snapshot is priced as its model).
+        cost_usd=Pricing.listed(message.model).cost(usage),
     )
 
 

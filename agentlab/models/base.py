@@ -1,18 +1,22 @@
 """The one narrow interface every model provider implements.
 
-A node builds a ``ModelRequest`` and awaits a ``ModelResponse``: content blocks plus the tokens the
-call used. Providers (Claude through the ``anthropic`` SDK, the scripted model) implement ``Model``;
-wrappers (``FallbackModel``) implement it too, around another model; the router maps roles to them.
-Nothing above this layer knows which provider answered.
+A node builds a ``ModelRequest`` and awaits a ``ModelResponse``: content blocks, the tokens the
+call used and what they cost. Providers (Claude through the ``anthropic`` SDK, the scripted model)
+implement ``Model``; wrappers implement it too, around another model (``wrappers.py``: retries,
+fallback, budgets; tracing wraps from the observability layer), and stack per role; the router maps
+roles to the stacks. Nothing above this layer knows which provider answered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentlab.models.messages import Block, Message, text_of
+
+if TYPE_CHECKING:
+    from agentlab.models.pricing import Pricing
 
 
 class Role(StrEnum):
@@ -40,6 +44,16 @@ class Usage:
             self.cache_write_tokens + other.cache_write_tokens,
         )
 
+    @property
+    def total(self) -> int:
+        """Every token the call used: input, output, cache read and cache write."""
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
@@ -59,18 +73,39 @@ class ToolCall:
     arguments: dict[str, Any]
 
 
+class Account(Protocol):
+    """What a call is charged to: a run's budgets and cost ledger (``BudgetedModel`` asks it).
+
+    ``reserve`` holds the call's worst case before it is made (or raises the error saying which
+    ceiling it could cross: then the call is not made); ``settle`` records what the call used;
+    ``release`` gives back the hold of a call that failed.
+    """
+
+    async def reserve(self, request: ModelRequest, pricing: Pricing) -> object: ...
+
+    async def settle(
+        self, hold: object, request: ModelRequest, response: ModelResponse
+    ) -> None: ...
+
+    async def release(self, hold: object) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CallInfo:
     """Which run a call belongs to, and where in it.
 
     The same on every execution of the same call (a resumed run asks again with the same info), so
     wrappers can attribute and label it (tracing, ledgers, budgets) and a replaying model can find
-    its answer. ``index`` counts the earlier calls of the same role in the run.
+    its answer. ``index`` counts the earlier calls of the same role in the run; ``phase`` is the
+    part of the run it serves (plan, replan, prepare, validate); ``account`` is what the call is
+    charged to (``None``: nothing holds it to a budget).
     """
 
     run_id: str = ""
     principal: str = ""
     index: int = 0
+    phase: str = ""
+    account: Account | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +114,7 @@ class ModelRequest:
 
     ``tool_choice`` names a tool the model must call (structured output), or is ``None`` to let the
     model decide. ``messages`` are content-block messages, as the Messages API takes them.
+    ``attempt`` counts the attempts at this call (``RetryingModel`` sets it; 1 is the first).
     """
 
     role: Role
@@ -88,6 +124,7 @@ class ModelRequest:
     tool_choice: str | None = None
     max_tokens: int = 1024
     call: CallInfo = field(default_factory=CallInfo)
+    attempt: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +132,9 @@ class ModelResponse:
     """A model's answer: its content blocks and what the call used.
 
     ``provider`` says who answered (``anthropic``, ``scripted``...), ``model`` which model;
-    ``fallbacks`` lists the models that were tried first and could not answer.
+    ``cost_usd`` is what the call cost, as the model that answered prices it (``None``: its price
+    is unknown, never taken as zero); ``fallbacks`` lists the models that were tried first and
+    could not answer.
     """
 
     model: str
@@ -105,6 +144,7 @@ class ModelResponse:
     stop_reason: str | None = None
     latency_s: float = 0.0
     fallbacks: tuple[str, ...] = ()
+    cost_usd: float | None = None
 
     @property
     def text(self) -> str:
@@ -129,12 +169,16 @@ class ModelResponse:
 
 @runtime_checkable
 class Model(Protocol):
-    """A model provider. Implementations raise ``ModelUnavailableError`` when they cannot answer
-    (``ModelOverloadedError`` when another model might)."""
+    """A model provider, or a wrapper around one. Implementations raise ``ModelUnavailableError``
+    when they cannot answer (``ModelOverloadedError`` when another attempt or model might)."""
 
     @property
     def name(self) -> str:
-        """The model's identifier, as pricing and traces name it."""
+        """The model's identifier, as traces name it."""
+        ...
+
+    def pricing(self) -> Pricing:
+        """What a call will be priced as, before it is made (budgets reserve at this price)."""
         ...
 
     async def request(self, request: ModelRequest) -> ModelResponse:

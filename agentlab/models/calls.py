@@ -1,18 +1,18 @@
-"""Calling a model for a run: the request goes out, the answer comes back with its record.
+"""The record of a model call: what a run keeps of it, and what its events carry.
 
-The record (who answered, tokens, dollars, latency, fallbacks) is plain data that the run keeps and
-its events carry; the price comes from ``pricing``. Nodes decide what to ask; this module calls,
-prices and records.
+The record (who answered, tokens, dollars, latency, fallbacks) is plain data; the price is the one
+the answering model put on its response. Nodes decide what to ask; wrappers (``wrappers.py``) hold
+calls to budgets and trace them; this module only records.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from typing_extensions import TypedDict
 
-from agentlab.models.base import Model, ModelRequest, ModelResponse
-from agentlab.models.pricing import cost_usd
-from agentlab.observability import spans
-from agentlab.observability.tracing import NO_TRACING, Tracing
+from agentlab.models.base import ModelRequest, ModelResponse, Usage
 
 
 class ModelCallRecord(TypedDict):
@@ -31,29 +31,10 @@ class ModelCallRecord(TypedDict):
     fallbacks: list[str]
 
 
-async def call_model(
-    model: Model, request: ModelRequest, tracing: Tracing = NO_TRACING
-) -> tuple[ModelResponse, ModelCallRecord]:
-    """Ask ``model``; return its response and the record of the call, traced as an ``LLM`` span
-    (retries and fallbacks are its events) when ``tracing`` is on.
-
-    Raises what the model raises (``ModelUnavailableError``, ``ScriptError``).
-    """
-    if not tracing.enabled:
-        return _recorded(request, await model.request(request))
-    name = f"llm {request.role.value}"
-    with tracing.span(name, spans.llm_attributes(request, model.name)) as span:
-        spans.llm_request(span, request)
-        response, record = _recorded(request, await model.request(request))
-        spans.llm_response(span, response, record)
-        return response, record
-
-
-def _recorded(
-    request: ModelRequest, response: ModelResponse
-) -> tuple[ModelResponse, ModelCallRecord]:
+def call_record(request: ModelRequest, response: ModelResponse) -> ModelCallRecord:
+    """The record of the call that asked ``request`` and got ``response``."""
     u = response.usage
-    record = ModelCallRecord(
+    return ModelCallRecord(
         role=request.role.value,
         index=request.call.index,
         model=response.model,
@@ -62,8 +43,17 @@ def _recorded(
         output_tokens=u.output_tokens,
         cache_read_tokens=u.cache_read_tokens,
         cache_write_tokens=u.cache_write_tokens,
-        cost_usd=cost_usd(response.model, u, provider=response.provider),
+        cost_usd=response.cost_usd,
         latency_s=response.latency_s,
         fallbacks=list(response.fallbacks),
     )
-    return response, record
+
+
+def usage_of(record: Mapping[str, Any]) -> Usage:
+    """The tokens a call's record (or a ledger row's fields) says it used."""
+    return Usage(
+        int(record["input_tokens"]),
+        int(record["output_tokens"]),
+        int(record["cache_read_tokens"]),
+        int(record["cache_write_tokens"]),
+    )

@@ -2,21 +2,24 @@
 
 Prices are US dollars per million tokens, kept as data in ``prices.toml`` beside this module (read
 once, on first use). A model not listed has an unknown cost (``None``), which is reported as such
-rather than as zero. Providers that call no LLM (the scripted model) cost nothing; a scripted model
-told to price its calls as a Claude model (a script's ``priced_as``) answers as the ``simulated``
-provider, priced as that model, so budgets can be tested offline.
+rather than as zero. Each model says what its calls are priced as (``Model.pricing()``, a
+``Pricing``) and prices its answers itself (``ModelResponse.cost_usd``). Providers that call no LLM
+(the scripted model) cost nothing; a scripted model told to price its calls as a Claude model (a
+script's ``priced_as``) answers as the ``simulated`` provider, priced as that model, so budgets can
+be tested offline.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from agentlab.models.base import Model, ModelRequest, Usage
+from agentlab.models.base import ModelRequest, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class Price:
 
 FREE = Price(0.0, 0.0, 0.0, 0.0)
 FREE_PROVIDERS = frozenset({"scripted"})
+"""Providers whose answers cost nothing: no LLM is called."""
 SIMULATED = "simulated"
 """The provider of a scripted model's answers priced as a real model (``priced_as``)."""
 
@@ -80,30 +84,46 @@ def price_of(model: str) -> Price | None:
     return table.get(dated.group("id")) if dated else None
 
 
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """What a model's calls are priced as: the pricing table's ``model`` and its ``price``
+    (``None``: unknown, so a call could cost anything); ``simulated``: a scripted model priced as
+    a real one. Every ``Model`` says its own (``Model.pricing()``)."""
+
+    model: str
+    price: Price | None
+    simulated: bool = False
+
+    @classmethod
+    def listed(cls, model: str, *, simulated: bool = False) -> Pricing:
+        """``model`` at its price in the table (unknown when it is not listed)."""
+        return cls(model, price_of(model), simulated)
+
+    @classmethod
+    def free(cls, model: str) -> Pricing:
+        """A model whose calls cost nothing (no LLM is called)."""
+        return cls(model, FREE)
+
+    def cost(self, usage: Usage) -> float | None:
+        """What ``usage`` costs at this price; ``None`` when the price is unknown."""
+        return None if self.price is None else self.price.cost(usage)
+
+
 def cost_usd(model: str, usage: Usage, *, provider: str = "anthropic") -> float | None:
-    """What a call cost; calls to a free provider cost nothing, unknown models ``None``."""
+    """What a call answered by ``provider``'s ``model`` cost: nothing for a provider that calls
+    no LLM, ``None`` for a model with no price (a recorded call's cost, from its record)."""
     if provider in FREE_PROVIDERS:
         return 0.0
-    price = price_of(model)
-    return None if price is None else price.cost(usage)
+    return Pricing.listed(model).cost(usage)
 
 
-def price_for(model: Model) -> tuple[str, Price | None]:
-    """What a call to ``model`` will be priced as, and at what: a scripted model is free unless
-    it is ``priced_as`` a listed model; a fallback chain at its dearest model's price (any of
-    them may answer)."""
-    priced_as = getattr(model, "priced_as", None)
-    if priced_as:
-        return priced_as, price_of(priced_as)
-    if getattr(model, "provider", None) in FREE_PROVIDERS:
-        return model.name, FREE
-    chain = getattr(model, "models", None)
-    if chain:
-        named = [price_for(m) for m in chain]
-        if any(p is None for _, p in named):
-            return next(n for n, p in named if p is None), None
-        return max(named, key=lambda item: _dearness(item[1]))
-    return model.name, price_of(model.name)
+def dearest(pricings: Sequence[Pricing]) -> Pricing:
+    """The dearest of ``pricings`` (an unknown price is dearest of all): what a chain of models,
+    any of which may answer, is reserved at."""
+    unknown = [p for p in pricings if p.price is None]
+    if unknown:
+        return unknown[0]
+    return max(pricings, key=lambda p: _dearness(p.price))
 
 
 def _dearness(price: Price | None) -> float:

@@ -1,16 +1,16 @@
-"""The retry policy of model calls: how many attempts one call may make and how long to wait.
+"""Retries of model calls: how many attempts one call may make and how long to wait.
 
 ``RetryPolicy`` holds the whole policy: a bounded number of attempts per call, exponential backoff
-with jitter, and the server's ``retry-after`` honoured up to a cap. ``call_with_retries`` applies it
-to a call whose attempts raise ``TransientModelError`` when another attempt may succeed; any other
-error ends the call at once (a refused request would be refused again). A provider adapter turns its
-API's failures into one or the other; the policy itself knows nothing of HTTP beyond
-``retry_after_s``.
+with jitter, and the server's ``retry-after`` honoured up to a cap. ``RetryingModel`` wraps a
+provider with it: a provider raises ``TransientModelError`` for an attempt that another attempt may
+get past, and anything else ends the call at once (a refused request would be refused again). The
+policy itself knows nothing of HTTP beyond ``retry_after_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import logging
 import random
@@ -22,18 +22,21 @@ from typing import TypeVar
 from opentelemetry import trace
 
 from agentlab.errors import ModelOverloadedError
+from agentlab.models.base import Model, ModelRequest, ModelResponse
+from agentlab.models.pricing import Pricing
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class TransientModelError(Exception):
+class TransientModelError(ModelOverloadedError):
     """One attempt at a model call failed in a way the next attempt may not (overloaded, rate
     limited, timed out, cut off). ``retry_after_s`` is the wait the provider asked for, if any.
 
-    Only ``call_with_retries`` sees it: when no attempt is left it becomes a
-    ``ModelOverloadedError``. Its message says what happened and what a user could change.
+    ``RetryingModel`` retries it; once no attempt is left it becomes a ``ModelOverloadedError``
+    saying how many were made. Unwrapped, it is one (another model might answer). Its message says
+    what happened and what a user could change.
     """
 
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
@@ -117,6 +120,33 @@ async def call_with_retries(
                 wait,
             )
             await policy.sleep(wait)
+
+
+class RetryingModel:
+    """``inner`` (a provider making one attempt per request) retried under ``policy``; the
+    response's latency covers every attempt and wait. ``what`` names it in messages (by default
+    the model's name)."""
+
+    def __init__(self, inner: Model, policy: RetryPolicy, *, what: str = "") -> None:
+        self.inner = inner
+        self.policy = policy
+        self._what = what or inner.name
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def pricing(self) -> Pricing:
+        return self.inner.pricing()
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        started = time.perf_counter()
+
+        async def attempt(number: int) -> ModelResponse:
+            return await self.inner.request(dataclasses.replace(request, attempt=number))
+
+        response = await call_with_retries(self.policy, attempt, what=self._what)
+        return dataclasses.replace(response, latency_s=time.perf_counter() - started)
 
 
 def _gave_up(policy: RetryPolicy, what: str, failed: int, exc: TransientModelError) -> str:

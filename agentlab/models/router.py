@@ -1,9 +1,9 @@
-"""The router: which model answers each role of a run."""
+"""The router: which model (a stack of wrappers around a provider) answers each role of a run."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -12,21 +12,18 @@ from pydantic import BaseModel, ConfigDict
 from agentlab.config import RoleModels, Settings
 from agentlab.errors import ConfigError, ModelUnavailableError
 from agentlab.models.base import Model, ModelRequest, ModelResponse, Role
-from agentlab.models.calls import ModelCallRecord, call_model
+from agentlab.models.pricing import Pricing
 from agentlab.models.script import Script, load_script
 from agentlab.models.scripted import ScriptedModel
 from agentlab.models.wrappers import FallbackModel
-from agentlab.observability.tracing import NO_TRACING, Tracing
 
 
 @dataclass(frozen=True)
 class ModelRouter:
-    """Maps each role to a model. ``source`` says, for people, where answers come from;
-    ``tracing`` is where the spans of its calls go (``traced`` sets it)."""
+    """Maps each role to a model. ``source`` says, for people, where answers come from."""
 
     models: Mapping[Role, Model]
     source: str
-    tracing: Tracing = field(default=NO_TRACING, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         missing = [r.value for r in Role if r not in self.models]
@@ -36,13 +33,13 @@ class ModelRouter:
     def for_role(self, role: Role) -> Model:
         return self.models[role]
 
-    def traced(self, tracing: Tracing) -> ModelRouter:
-        """The same models, their calls traced to ``tracing``."""
-        return self if tracing is self.tracing else replace(self, tracing=tracing)
+    def wrapped(self, wrap: Callable[[Model], Model]) -> ModelRouter:
+        """Every role's model inside ``wrap`` (a wrapper stacked on top: budgets, tracing)."""
+        return replace(self, models={role: wrap(model) for role, model in self.models.items()})
 
-    async def call(self, request: ModelRequest) -> tuple[ModelResponse, ModelCallRecord]:
-        """Ask the request's role's model; return the response and the record of the call."""
-        return await call_model(self.models[request.role], request, self.tracing)
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        """Ask the request's role's model."""
+        return await self.models[request.role].request(request)
 
 
 def no_key_error(who: str = "") -> ConfigError:
@@ -63,6 +60,9 @@ class _NoModel:
     @property
     def name(self) -> str:
         return "unavailable"
+
+    def pricing(self) -> Pricing:
+        return Pricing("unavailable", None)
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         raise ModelUnavailableError(self._why)
@@ -96,13 +96,13 @@ def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelR
     the ``anthropic`` SDK, falling back to the configured fallbacks while overloaded."""
     if not settings.has_anthropic_key:
         raise no_key_error()
-    from agentlab.models.anthropic import ClaudeModel, claude_client  # the SDK only when used
+    from agentlab.models.anthropic import claude_client, claude_model  # the SDK only when used
 
     client = claude_client(settings)
     roles = roles or settings.models
 
-    def claude(name: str) -> ClaudeModel:
-        return ClaudeModel(
+    def claude(name: str) -> Model:
+        return claude_model(
             name, client, stream=settings.anthropic_stream, prompt_caching=settings.prompt_caching
         )
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from agentlab.errors import ScriptError
 from agentlab.models.base import ModelRequest, ModelResponse, Usage
 from agentlab.models.messages import Block, text_block, tool_use_block
-from agentlab.models.pricing import SIMULATED
+from agentlab.models.pricing import SIMULATED, Pricing
 from agentlab.models.script import Turn
 
 PROVIDER = "scripted"
@@ -25,8 +25,6 @@ class ScriptedModel:
     ``priced_as`` names a model of the pricing table: the answers then come from the
     ``simulated`` provider as that model, so they cost what it would (a simulated cost).
     """
-
-    provider = PROVIDER
 
     def __init__(
         self,
@@ -45,6 +43,12 @@ class ScriptedModel:
     @property
     def name(self) -> str:
         return self._name
+
+    def pricing(self) -> Pricing:
+        """Free, unless ``priced_as`` a listed model (a simulated cost)."""
+        if self.priced_as:
+            return Pricing.listed(self.priced_as, simulated=True)
+        return Pricing.free(self._name)
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         index = request.call.index
@@ -67,18 +71,20 @@ class ScriptedModel:
             for i, use in enumerate(turn.all_tool_uses())
         ]
         u = turn.usage
+        usage = Usage(
+            u.input_tokens,
+            u.output_tokens,
+            u.cache_read_input_tokens,
+            u.cache_creation_input_tokens,
+        )
         has_calls = any(b["type"] == "tool_use" for b in content)
         return ModelResponse(
             model=self.priced_as or self._name,
             provider=SIMULATED if self.priced_as else PROVIDER,
             content=tuple(content),
-            usage=Usage(
-                u.input_tokens,
-                u.output_tokens,
-                u.cache_read_input_tokens,
-                u.cache_creation_input_tokens,
-            ),
+            usage=usage,
             stop_reason=turn.stop_reason or ("tool_use" if has_calls else "end_turn"),
+            cost_usd=self.pricing().cost(usage),
         )
 
     def assert_complete(self) -> None:

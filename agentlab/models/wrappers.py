@@ -1,10 +1,10 @@
 """Models that wrap other models, for concerns that cut across providers.
 
-A wrapper implements ``Model`` around one or more models, so wrappers stack: fallback now.
-Retries are not a wrapper: which failures deserve another attempt depends on the provider's API,
-so each provider call is retried under the one ``RetryPolicy`` (``agentlab.models.retry``) before
-a wrapper sees its error. Tracing is not one either: the call's span is made where the call and
-its record are (``calls.py``); retries and fallbacks are events of that span.
+A wrapper implements ``Model`` around one or more models, so wrappers stack per role, innermost
+first: ``RetryingModel`` (bounded attempts with backoff, ``retry.py``) around each provider,
+``FallbackModel`` across a role's models, ``BudgetedModel`` holding the call to the run's budgets
+(the account its ``CallInfo`` names), and tracing (``observability.traced.TracedModel``) around
+what actually reaches a provider. A provider adapter only speaks its API.
 """
 
 from __future__ import annotations
@@ -17,8 +17,26 @@ from opentelemetry import trace
 
 from agentlab.errors import ModelOverloadedError, ModelUnavailableError
 from agentlab.models.base import Model, ModelRequest, ModelResponse
+from agentlab.models.pricing import Pricing, dearest
 
 log = logging.getLogger(__name__)
+
+
+class WrapperModel:
+    """A model around ``inner``: by default it says and does what ``inner`` does."""
+
+    def __init__(self, inner: Model) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def pricing(self) -> Pricing:
+        return self.inner.pricing()
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        return await self.inner.request(request)
 
 
 class FallbackModel:
@@ -40,6 +58,10 @@ class FallbackModel:
     def name(self) -> str:
         """The primary model's name; ``ModelResponse.model`` says which model actually answered."""
         return self.models[0].name
+
+    def pricing(self) -> Pricing:
+        """The dearest of the models: any of them may answer."""
+        return dearest([m.pricing() for m in self.models])
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         failed: list[tuple[str, ModelOverloadedError]] = []
@@ -65,3 +87,23 @@ class FallbackModel:
             f"no model could answer (tried {names}; last error: {failed[-1][1]}): try again later, "
             "raise anthropic_max_retries, or add models to models.fallbacks"
         ) from failed[-1][1]
+
+
+class BudgetedModel(WrapperModel):
+    """Holds each call to the budgets of the account its ``CallInfo`` names: the call's worst case
+    is reserved before it is made (a call that could cross a ceiling is not made: the account's
+    error says which), settled to what it used after, released if it failed. A call charged to
+    no account goes through unheld."""
+
+    async def request(self, request: ModelRequest) -> ModelResponse:
+        account = request.call.account
+        if account is None:
+            return await self.inner.request(request)
+        hold = await account.reserve(request, self.inner.pricing())
+        try:
+            response = await self.inner.request(request)
+        except BaseException:
+            await account.release(hold)
+            raise
+        await account.settle(hold, request, response)
+        return response

@@ -1,11 +1,13 @@
 """Budgets: a model call is held to the run's ceilings before it is made.
 
-``Budget.call`` reserves the call's worst case (estimated input, ``max_tokens`` of output, at the
-model's price) against every ceiling, makes the call, and settles the reservation to what it used
-(or releases it if the call failed). With a ``RunLedger`` the reservation is atomic in the run
-store, so ceilings on a session or a principal's day hold across processes; without one (a graph
-served by ``langgraph dev``) only the per-run ceilings are held, from the run's state. A call that
-could cross a ceiling is not made: ``BudgetExceeded`` names the ceiling.
+``RunAccount`` is what a run's model calls are charged to (``models.base.Account``): the
+``BudgetedModel`` wrapper around each role's model asks it to reserve the call's worst case
+(estimated input, ``max_tokens`` of output, at the model's ``pricing()``) against every ceiling,
+then settles the reservation to what the call used (or releases it if the call failed). With a
+``RunLedger`` the reservation is atomic in the run store, so ceilings on a session or a principal's
+day hold across processes; without one (a graph served by ``langgraph dev``) only the per-run
+ceilings are held, from the run's state. A call that could cross a ceiling is not made:
+``BudgetExceeded`` names the ceiling.
 
 Crossing ``warn_at`` of a ceiling warns: a log line, an event on the current span, and a JSON POST
 to the webhook, if one is configured (its failures are logged, never fatal).
@@ -14,16 +16,15 @@ to the webhook, if one is configured (its failures are logged, never fatal).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentlab.errors import AgentlabError
-from agentlab.models.base import Model, ModelRequest, ModelResponse
-from agentlab.models.calls import ModelCallRecord
-from agentlab.models.pricing import price_for, worst_case
+from agentlab.models.base import ModelRequest, ModelResponse
+from agentlab.models.pricing import Pricing, worst_case
 from agentlab.observability.ledger import RunLedger
-from agentlab.store.records import Ceiling, Spent
+from agentlab.store.records import Ceiling, LedgerEntry, Spent
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_S = 5.0
@@ -38,12 +39,21 @@ class BudgetExceeded(AgentlabError):
         self.reason = reason
 
 
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A reservation held in this process (no ledger): its worst case."""
+
+    usd: float
+    tokens: float
+
+
 @dataclass
-class Budget:
-    """Holds the model calls of one node's visit to ``ceilings``.
+class RunAccount:
+    """What the model calls of one node's visit are charged to: ``ceilings`` to hold them to, the
+    run's ``ledger`` (reservations in the run store) if it has one.
 
     ``spent`` is what the run's state already records (``usd`` and ``tokens``), used for the
-    per-run ceilings when there is no ``ledger``; calls made or reserved through this object
+    per-run ceilings when there is no ``ledger``; calls made or reserved through this account
     meanwhile (concurrent executor calls of one node) count too.
     """
 
@@ -54,47 +64,33 @@ class Budget:
     _pending: dict[str, float] = field(default_factory=lambda: {"usd": 0.0, "tokens": 0.0})
     _used: dict[str, float] = field(default_factory=lambda: {"usd": 0.0, "tokens": 0.0})
 
-    async def call(
-        self,
-        request: ModelRequest,
-        model: Model,
-        phase: str,
-        make: Callable[[], Awaitable[tuple[ModelResponse, ModelCallRecord]]],
-    ) -> tuple[ModelResponse, ModelCallRecord]:
-        """Reserve ``request``'s worst case, call ``make``, settle; ``BudgetExceeded`` (and no
-        call) if it could cross a ceiling."""
+    async def reserve(self, request: ModelRequest, pricing: Pricing) -> LedgerEntry | _Held:
+        """Hold ``request``'s worst case at ``pricing``; ``BudgetExceeded`` (and nothing held)
+        if that could cross a ceiling."""
         role = request.role.value
-        priced_as, price = price_for(model)
-        tokens, dollars = worst_case(request, price)
-        what = f"the {role} call ({priced_as})"
+        tokens, dollars = worst_case(request, pricing.price)
+        what = f"the {role} call ({pricing.model})"
         for ceiling in self.ceilings:
             if ceiling.metric == "usd" and dollars is None:
                 raise self._exceeded(
-                    f"budget_exceeded: {ceiling.name}: {priced_as} has no price, so {what} "
+                    f"budget_exceeded: {ceiling.name}: {pricing.model} has no price, so {what} "
                     "could cost anything; it was not made (add the model to "
                     "agentlab/models/prices.toml)"
                 )
         dollars = dollars or 0.0
         if self.ledger is not None:
             entry = self.ledger.entry(
-                phase=phase,
+                phase=request.call.phase,
                 role=role,
-                model=priced_as,
+                model=pricing.model,
                 reserved_usd=dollars,
                 reserved_tokens=tokens,
             )
             reservation = await self.ledger.reserve(entry, self.ceilings)
-            spent = list(reservation.spent)
             if reservation.crossed is not None:
                 raise self._exceeded(_crossing(reservation.crossed, what))
-            try:
-                await self._warn(spent)
-                response, record = await make()
-            except BaseException:
-                await self.ledger.release(entry)
-                raise
-            await self.ledger.settle(entry, record)
-            return response, record
+            await self._warn(list(reservation.spent))
+            return entry
         spent = []
         for ceiling in self.ceilings:  # per-run only: nothing else is known without a store
             metric = ceiling.metric
@@ -103,22 +99,34 @@ class Budget:
             if this.after > ceiling.limit:
                 raise self._exceeded(_crossing(this, what))
             spent.append(this)
-        self._pending["usd"] += dollars
-        self._pending["tokens"] += tokens
-        try:
-            await self._warn(spent)
-            response, record = await make()
-        finally:
-            self._pending["usd"] -= dollars
-            self._pending["tokens"] -= tokens
-        self._used["usd"] += record["cost_usd"] or 0.0
-        self._used["tokens"] += (
-            record["input_tokens"]
-            + record["output_tokens"]
-            + record["cache_read_tokens"]
-            + record["cache_write_tokens"]
-        )
-        return response, record
+        held = _Held(dollars, tokens)
+        self._pending["usd"] += held.usd
+        self._pending["tokens"] += held.tokens
+        await self._warn(spent)
+        return held
+
+    async def settle(self, hold: object, request: ModelRequest, response: ModelResponse) -> None:
+        """Record what the held call used."""
+        if isinstance(hold, LedgerEntry):
+            assert self.ledger is not None
+            await self.ledger.settle(hold, response)
+            return
+        assert isinstance(hold, _Held)
+        self._drop(hold)
+        self._used["usd"] += response.cost_usd or 0.0
+        self._used["tokens"] += response.usage.total
+
+    async def release(self, hold: object) -> None:
+        """Give back the hold of a call that was not made or failed."""
+        if isinstance(hold, LedgerEntry):
+            assert self.ledger is not None
+            await self.ledger.release(hold)
+        elif isinstance(hold, _Held):
+            self._drop(hold)
+
+    def _drop(self, hold: _Held) -> None:
+        self._pending["usd"] -= hold.usd
+        self._pending["tokens"] -= hold.tokens
 
     def _exceeded(self, reason: str) -> BudgetExceeded:
         log.warning("%s", reason)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from agentlab.models.calls import ModelCallRecord
+from agentlab.models.base import ModelResponse, Usage
 from agentlab.store.base import RunStore
 from agentlab.store.records import Ceiling, LedgerEntry, Reservation
 
@@ -71,16 +71,18 @@ class RunLedger:
     async def reserve(self, entry: LedgerEntry, ceilings: list[Ceiling]) -> Reservation:
         return await asyncio.to_thread(self.store.reserve, entry, ceilings)
 
-    async def settle(self, entry: LedgerEntry, record: ModelCallRecord) -> None:
+    async def settle(self, entry: LedgerEntry, response: ModelResponse) -> None:
+        """Record what the reserved call used and cost (the model that answered, its price)."""
+        u = response.usage
         settled = replace(
             entry,
-            model=record["model"],
-            provider=record["provider"],
-            input_tokens=record["input_tokens"],
-            output_tokens=record["output_tokens"],
-            cache_read_tokens=record["cache_read_tokens"],
-            cache_write_tokens=record["cache_write_tokens"],
-            cost_usd=record["cost_usd"],
+            model=response.model,
+            provider=response.provider,
+            input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens,
+            cache_read_tokens=u.cache_read_tokens,
+            cache_write_tokens=u.cache_write_tokens,
+            cost_usd=response.cost_usd,
             settled=True,
         )
         await asyncio.to_thread(self.store.settle, settled)
@@ -125,13 +127,14 @@ def phase_costs(entries: Sequence[LedgerEntry]) -> list[PhaseCost]:
 
 def _sum(phase: str, entries: Sequence[LedgerEntry]) -> PhaseCost:
     costs = [e.cost_usd for e in entries]
+    usage = sum((e.usage for e in entries), Usage())
     return PhaseCost(
         phase,
         len(entries),
-        sum(e.input_tokens for e in entries),
-        sum(e.output_tokens for e in entries),
-        sum(e.cache_read_tokens for e in entries),
-        sum(e.cache_write_tokens for e in entries),
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
         None if any(c is None for c in costs) else sum(c for c in costs if c is not None),
         any(e.provider == "simulated" for e in entries),
     )

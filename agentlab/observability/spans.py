@@ -289,15 +289,10 @@ def _messages(prefix: str, messages: Iterable[Mapping[str, Any]]) -> dict[str, A
 # --- tool calls ------------------------------------------------------------------------------
 
 
-def tool_attributes(request: Any) -> dict[str, Any]:
+def tool_attributes(tool: str, call_id: str) -> dict[str, Any]:
     """A tool call's span (``TOOL``) as it starts: the tool and its step. With
     ``tool_arguments``, what it was called with."""
-    return {
-        KIND: TOOL,
-        SpanAttributes.TOOL_NAME: request.tool,
-        "agentlab.step_id": request.call_id,
-        "agentlab.approved": bool(request.approved),
-    }
+    return {KIND: TOOL, SpanAttributes.TOOL_NAME: tool, "agentlab.step_id": call_id}
 
 
 def tool_arguments(span: Span, arguments: Mapping[str, Any]) -> None:
@@ -323,14 +318,17 @@ def tool_ended(
     reasons: Sequence[str],
     rule: str | None,
     duration_s: float,
+    approved: bool = False,
 ) -> None:
     """How the call went: its output or error, how long it took, what the policy said (no
-    verdict: refused before the policy was asked) and what the journal did."""
+    verdict: refused before the policy was asked), whether a human had approved it, and what
+    the journal did."""
     ok = bool(outcome.get("ok"))
     attributes: dict[str, Any] = {
         "agentlab.tool.ok": ok,
         "agentlab.journal": journal,
         "agentlab.duration_s": duration_s,
+        "agentlab.approved": approved,
         "agentlab.policy.reasons": list(reasons),
     }
     if verdict is not None:

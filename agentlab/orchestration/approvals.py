@@ -15,7 +15,7 @@ waiting, and the run asks about them again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,21 +92,26 @@ def waiting_value(requests: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {**requests[0], "group": list(requests)}
 
 
-def ask(
+Edit = Callable[[PendingCall, dict[str, Any]], Awaitable[PendingCall]]
+"""Prepares a waiting call again with the arguments an approver edited (the edited call is then
+validated, hashed and decided once, as any call is)."""
+
+
+async def ask(
     visit: Visit,
-    steps: Mapping[str, PlanStep],
+    steps: Callable[[str], PlanStep],
     waiting: Sequence[PendingCall],
-    hash_call: Callable[[PendingCall, dict[str, Any]], str],
+    edit: Edit,
 ) -> Answers:
-    """Pause for a person's decisions on the ``waiting`` calls (of the plan's ``steps``), then
-    apply them. An approval may edit the call's arguments: the edited call is what runs, what the
-    approval is bound to (``hash_call`` names it as the executor will), and what is recorded.
+    """Pause for a person's decisions on the ``waiting`` calls (``steps`` finds their steps),
+    then apply them. An approval may edit the call's arguments: the edited call, prepared again
+    (``edit``), is what runs, what the approval is bound to (its hash), and what is recorded.
     Calls the answer does not decide keep waiting.
 
     Only the interrupt sits before the decision: on resume this runs again from its top, so
     anything with a side effect belongs in ``execute``, after the decision is recorded.
     """
-    requests = [request_for(steps[c["step_id"]], c) for c in waiting]
+    requests = [request_for(steps(c["step_id"]), c) for c in waiting]
     answer = interrupt(waiting_value(requests))
     try:
         decided = as_decisions(waiting_value(requests), answer)
@@ -121,16 +126,16 @@ def ask(
         if decision is None:
             out.calls.append(pending)
         else:
-            _apply(visit, request, pending, decision, hash_call, out)
+            await _apply(visit, request, pending, decision, edit, out)
     return out
 
 
-def _apply(
+async def _apply(
     visit: Visit,
     request: dict[str, Any],
     pending: PendingCall,
     decision: Decision,
-    hash_call: Callable[[PendingCall, dict[str, Any]], str],
+    edit: Edit,
     out: Answers,
 ) -> None:
     note = decision.get("note", "")
@@ -171,12 +176,10 @@ def _apply(
     if decision["approve"]:
         edited = decision.get("arguments")
         if edited is not None and request["kind"] == APPROVAL:
-            call = hash_call(pending, edited)
-            record = Approval(**{**record, "call_hash": call, "arguments": edited})
+            call = await edit(pending, edited)
+            record = Approval(**{**record, "call_hash": call["call_hash"], "arguments": edited})
             out.said.append(f"approved {name} with edited arguments {edited}{suffix}")
-            out.calls.append(
-                PendingCall(**{**pending, "arguments": edited, "call_hash": call, "approved": True})
-            )
+            out.calls.append(PendingCall(**{**call, "approved": True}))
         else:
             out.said.append(f"approved {name}{suffix}")
             out.calls.append(PendingCall(**{**pending, "approved": True}))

@@ -38,12 +38,15 @@ class Routes:
 
     def _next_step(
         self, state: AgentState, runtime: Runtime[RunContext]
-    ) -> Literal["prepare", "halt"]:
-        return "prepare" if self._may_iterate(state, runtime) else "halt"
+    ) -> Literal["execute", "prepare", "halt"]:
+        """Run the calls bound and allowed, else bind the steps ready; unless out of iterations."""
+        if not self._may_iterate(state, runtime):
+            return "halt"
+        return "execute" if schedule.runnable(state["calls"]) else "prepare"
 
     async def after_plan(
         self, state: AgentState, runtime: Runtime[RunContext]
-    ) -> Literal["prepare", "validate", "plan", "halt"] | End:
+    ) -> Literal["execute", "prepare", "validate", "plan", "halt"] | End:
         match state["status"]:
             case Status.EXECUTING:
                 return self._next_step(state, runtime)
@@ -59,7 +62,7 @@ class Routes:
         match state["status"]:
             case Status.AWAITING_HUMAN:
                 return "approve"
-            case Status.EXECUTING:
+            case Status.EXECUTING:  # calls to run (or steps a later execute binds)
                 return "execute"
             case Status.VALIDATING:
                 return "validate"
@@ -85,11 +88,11 @@ class Routes:
 
     async def after_execute(
         self, state: AgentState, runtime: Runtime[RunContext]
-    ) -> Literal["prepare", "approve", "validate", "plan", "halt"] | End:
+    ) -> Literal["execute", "prepare", "approve", "validate", "plan", "halt"] | End:
         match state["status"]:
             case Status.AWAITING_HUMAN:  # calls wait for a human (a call's effect is unknown)
                 return "approve"
-            case Status.EXECUTING:
+            case Status.EXECUTING:  # the calls it bound, or the steps still to bind
                 return self._next_step(state, runtime)
             case Status.VALIDATING:
                 return "validate"

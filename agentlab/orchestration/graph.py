@@ -12,6 +12,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from agentlab.config import RoleModels, Settings
+from agentlab.models.base import Model
 from agentlab.models.router import (
     ModelRouter,
     ModelSpec,
@@ -19,7 +20,9 @@ from agentlab.models.router import (
     no_key_error,
     router_from_spec,
 )
+from agentlab.models.wrappers import BudgetedModel
 from agentlab.observability import spans
+from agentlab.observability.traced import TracedModel, traced_calls
 from agentlab.observability.tracing import (
     NO_TRACING,
     Tracing,
@@ -33,9 +36,18 @@ from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.edges import Routes
 from agentlab.orchestration.limits import Limits
-from agentlab.orchestration.nodes import AgentNodes
+from agentlab.orchestration.nodes import (
+    Parts,
+    approve,
+    begin,
+    execute,
+    halt,
+    plan,
+    prepare,
+    validate,
+)
 from agentlab.orchestration.state import AgentState, RunInput, RunOutput
-from agentlab.orchestration.visit import Update
+from agentlab.orchestration.visit import Update, Visit, visiting
 from agentlab.tools.executor import ToolExecutor
 from agentlab.tools.journal import Journal
 from agentlab.tools.policy import DefaultPolicy, Policy
@@ -83,23 +95,39 @@ def build_graph(
     context gives no limits get ``limits``; the agent's deps are opened into ``deps``; tool calls
     are journaled in ``journal`` (exactly once across crashes; in memory when not given). With
     ``tracing`` on, each node execution, model call and tool call is a span."""
-    executor = ToolExecutor(ToolRegistry(agent.toolsets), policy, journal, tracing)
-    n = AgentNodes(agent, models.traced(tracing), executor, limits=limits, deps=deps)
+    executor = ToolExecutor(
+        ToolRegistry(agent.toolsets),
+        policy,
+        journal,
+        wrap=traced_calls(tracing) if tracing.enabled else None,
+    )
+    parts = Parts(agent, stacked(models, tracing), executor, deps)
     edges = Routes(limits)
     g = StateGraph(
         AgentState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
     )
-    node = _node_spans(tracing, agent.name)
-    g.add_node("begin", node("begin", n.begin))
-    g.add_node("plan", node("plan", n.plan))
-    g.add_node("prepare", node("prepare", n.prepare))
-    g.add_node("approve", node("approve", n.approve))
-    g.add_node("execute", node("execute", n.execute))
-    g.add_node("validate", node("validate", n.validate))
-    g.add_node("halt", node("halt", n.halt))
+    traced = _node_spans(tracing, agent.name)
+
+    def node(
+        name: str, run: Callable[[Parts, Visit], Awaitable[Update]], kill: bool = True
+    ) -> None:
+        async def visit(v: Visit) -> Update:
+            return await run(parts, v)
+
+        g.add_node(name, traced(name, visiting(name, visit, limits, kill_check=kill)))
+
+    g.add_node("begin", traced("begin", begin))
+    node("plan", plan)
+    node("prepare", prepare)
+    node("approve", approve)
+    node("execute", execute)
+    node("validate", validate)
+    node("halt", halt, kill=False)
     g.add_edge(START, "begin")
     g.add_edge("begin", "plan")
-    g.add_conditional_edges("plan", edges.after_plan, ["prepare", "validate", "plan", "halt", END])
+    g.add_conditional_edges(
+        "plan", edges.after_plan, ["execute", "prepare", "validate", "plan", "halt", END]
+    )
     g.add_conditional_edges(
         "prepare", edges.after_prepare, ["approve", "execute", "validate", "plan", "halt", END]
     )
@@ -109,11 +137,23 @@ def build_graph(
         ["approve", "execute", "prepare", "validate", "plan", "halt", END],
     )
     g.add_conditional_edges(
-        "execute", edges.after_execute, ["prepare", "approve", "validate", "plan", "halt", END]
+        "execute",
+        edges.after_execute,
+        ["execute", "prepare", "approve", "validate", "plan", "halt", END],
     )
     g.add_conditional_edges("validate", edges.after_validate, ["plan", "halt", END])
     g.add_edge("halt", END)
     return g
+
+
+def stacked(models: ModelRouter, tracing: Tracing) -> ModelRouter:
+    """Each role's model with the run's concerns stacked on it: every call held to the run's
+    budgets (``BudgetedModel``), and, with tracing on, a span around what reaches the model."""
+
+    def stack(model: Model) -> Model:
+        return BudgetedModel(TracedModel(model, tracing) if tracing.enabled else model)
+
+    return models.wrapped(stack)
 
 
 def compile_agent(
@@ -159,10 +199,10 @@ def served_journal(settings: Settings) -> Journal:
     return LazySqliteJournal(settings.data_dir / "served.sqlite")
 
 
-Node = Callable[..., Awaitable[Update]]
+GraphNode = Callable[..., Awaitable[Update]]
 
 
-def _node_spans(tracing: Tracing, agent: str) -> Callable[[str, Node], Node]:
+def _node_spans(tracing: Tracing, agent: str) -> Callable[[str, GraphNode], GraphNode]:
     """What wraps each node: nothing while tracing is off, else a ``CHAIN`` span per execution.
 
     A node's span nests under the current span: the run's, which the ``Runner`` makes current
@@ -173,7 +213,7 @@ def _node_spans(tracing: Tracing, agent: str) -> Callable[[str, Node], Node]:
     if not tracing.enabled:
         return lambda name, node: node
 
-    def wrap(name: str, node: Node) -> Node:
+    def wrap(name: str, node: GraphNode) -> GraphNode:
         takes_runtime = len(inspect.signature(node).parameters) > 1
         begins = name == "begin"
 

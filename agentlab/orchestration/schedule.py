@@ -1,19 +1,21 @@
-"""Which steps of a plan may run now: the plan as a graph of dependencies.
+"""Which steps of a plan may run now: the plan as a graph of dependencies, kept incrementally.
 
 A step runs once every step it depends on has run and succeeded. The planner names a step's
 dependencies (``depends_on``); a step that names none runs after the step before it, so a plan
 without them runs in order. Steps whose dependencies are met run together (``execute`` runs them
 concurrently); a step that depends on one that failed, was rejected or was skipped is skipped.
 
-``settled`` maps the step ids of the current plan that are done to how they ended; ``calls`` are
-the steps bound to a concrete call and not yet settled (running soon, or waiting for a human).
-Everything here is a pure function of the state.
+The run's state keeps what changes step by step: ``settled`` (step id -> how it ended), ``ready``
+(steps whose dependencies succeeded, not yet bound), and ``calls`` (steps bound to a concrete call,
+not yet settled); ``unblocks`` (step id -> the later steps that depend on it) is computed once per
+plan. So a step's bookkeeping looks only at the steps it unblocks, never at the whole plan: the
+cost of a step does not grow with the plan. Everything here is a pure function of the state.
 """
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 
 from agentlab.orchestration.state import PendingCall, PlanStep
@@ -29,12 +31,38 @@ class Settled(StrEnum):
     """Never ran: a step it depends on did not succeed."""
 
 
+def index_of(step_id: str) -> int:
+    """The place of step ``round.number`` in its plan (0-based)."""
+    return int(step_id.rpartition(".")[2]) - 1
+
+
+def step_of(plan: Sequence[PlanStep], step_id: str) -> PlanStep:
+    """The step of ``plan`` with id ``step_id``, found by its number."""
+    step = plan[index_of(step_id)]
+    assert step["id"] == step_id, f"step {step_id} is not in the current plan"
+    return step
+
+
 def dependencies(plan: Sequence[PlanStep], index: int) -> list[str]:
     """The ids of the steps ``plan[index]`` waits for: those it names, else the step before it."""
     named = plan[index].get("depends_on")
     if named is not None:
         return list(named)
     return [plan[index - 1]["id"]] if index > 0 else []
+
+
+def unblocks(plan: Sequence[PlanStep]) -> dict[str, list[str]]:
+    """For each step, the later steps that depend on it (once per plan)."""
+    out: dict[str, list[str]] = {s["id"]: [] for s in plan}
+    for i, step in enumerate(plan):
+        for d in dependencies(plan, i):
+            out[d].append(step["id"])
+    return out
+
+
+def roots(plan: Sequence[PlanStep]) -> list[str]:
+    """The steps that depend on none: ready as soon as the plan is made."""
+    return [s["id"] for i, s in enumerate(plan) if not dependencies(plan, i)]
 
 
 def runnable(calls: Sequence[PendingCall]) -> list[PendingCall]:
@@ -57,42 +85,45 @@ def waiting(call: PendingCall) -> bool:
     return bool(call["approval_reasons"]) and not call.get("approved", False)
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Where the current plan stands."""
-
-    ready: list[PlanStep]
-    """Steps whose dependencies all succeeded, not yet bound to a call, in plan order."""
-    skipped: dict[str, str]
-    """Steps newly found unable to run (a dependency did not succeed), to add to ``settled``."""
-    done: bool
-    """Every step succeeded."""
-
-
-def progress(
-    plan: Sequence[PlanStep], settled: Mapping[str, str], calls: Sequence[PendingCall]
-) -> Progress:
-    """What can happen next in ``plan``, given the steps ``settled`` and the ``calls`` bound."""
-    ended = dict(settled)
-    bound = {c["step_id"] for c in calls}
-    ready: list[PlanStep] = []
+def after_settling(
+    plan: Sequence[PlanStep],
+    unblocked: Mapping[str, Sequence[str]],
+    settled: Mapping[str, str],
+    newly: Mapping[str, str],
+    ready: Sequence[str],
+) -> tuple[list[str], dict[str, str]]:
+    """What the steps ``newly`` settled (id -> how) change: the steps now ready (``ready`` with
+    those they unblocked, in plan order) and the steps to skip (their dependency did not
+    succeed, directly or through another skipped step). ``settled`` holds the earlier ones."""
+    ended: ChainMap[str, str] = ChainMap({}, dict(newly), settled)  # no copy of ``settled``
+    now_ready = list(ready)
     skipped: dict[str, str] = {}
-    for i, step in enumerate(plan):  # dependencies come earlier: one pass settles them
-        if step["id"] in ended or step["id"] in bound:
+    failed = [s for s, how in newly.items() if how != Settled.OK]
+    while failed:
+        for d in unblocked.get(failed.pop(), ()):
+            if d not in ended:
+                ended[d] = skipped[d] = Settled.SKIPPED.value
+                failed.append(d)
+    for s, how in newly.items():
+        if how != Settled.OK:
             continue
-        needs = [ended.get(d) for d in dependencies(plan, i)]
-        if any(n is not None and n != Settled.OK for n in needs):
-            ended[step["id"]] = skipped[step["id"]] = Settled.SKIPPED.value
-        elif all(n == Settled.OK for n in needs):
-            ready.append(step)
-    done = all(ended.get(s["id"]) == Settled.OK for s in plan)
-    return Progress(ready=ready, skipped=skipped, done=done)
+        for d in unblocked.get(s, ()):
+            if d in ended or d in now_ready:
+                continue
+            needs = dependencies(plan, index_of(d))
+            if all(ended.get(n) == Settled.OK for n in needs):
+                now_ready.append(d)
+    return sorted(now_ready, key=index_of), skipped
 
 
-def order(plan: Sequence[PlanStep], calls: Sequence[PendingCall]) -> list[PendingCall]:
+def succeeded(plan: Sequence[PlanStep], settled: Mapping[str, str]) -> bool:
+    """Every step of ``plan`` succeeded (asked once, when nothing of it is left to do)."""
+    return all(settled.get(s["id"]) == Settled.OK for s in plan)
+
+
+def order(calls: Sequence[PendingCall]) -> list[PendingCall]:
     """``calls`` in plan order."""
-    place = {s["id"]: i for i, s in enumerate(plan)}
-    return sorted(calls, key=lambda c: place.get(c["step_id"], len(place)))
+    return sorted(calls, key=lambda c: index_of(c["step_id"]))
 
 
 def dependency_problem(depends_on: Sequence[int], number: int) -> str | None:

@@ -49,13 +49,16 @@ class PlanStep(TypedDict):
 
 
 class PendingCall(TypedDict):
-    """The concrete call of a step of the plan, bound but not yet run.
+    """The concrete call of a step of the plan, prepared (decided once) but not yet run.
 
-    ``approval_reasons`` is empty when it may run without a human. ``tool_use_id`` is the executor
-    model's tool-use block the call came from, if a model made it (its result answers that block).
-    ``call_hash`` names the call (tool and canonical arguments): approvals are bound to it.
-    ``unknown_attempt`` is set while a human is asked about an attempt whose effect is unknown
-    (it started before a crash and left no outcome); ``resolution`` is their answer.
+    ``arguments`` are canonical (validated, defaults applied: what the tool receives and the
+    policy judged); ``call_hash`` names the call (tool and canonical arguments): approvals are
+    bound to it; ``verdict``, ``approval_reasons`` and ``rule`` are the policy's decision at
+    prepare (``approval_reasons`` is empty when the call may run without a human). ``tool_use_id``
+    is the executor model's tool-use block the call came from, if a model made it (its result
+    answers that block). ``unknown_attempt`` is set while a human is asked about an attempt whose
+    effect is unknown (it started before a crash and left no outcome); ``resolution`` is their
+    answer.
     """
 
     step_id: str
@@ -63,7 +66,12 @@ class PendingCall(TypedDict):
     arguments: dict[str, Any]
     approval_reasons: list[str]
     tool_use_id: str | None
-    call_hash: NotRequired[str]
+    call_hash: str
+    verdict: NotRequired[str]
+    rule: NotRequired[str | None]
+    refused: NotRequired[str]
+    """Why the call cannot run: the arguments the executor model gave do not fit the tool
+    (it is settled as failed when the step runs, never started)."""
     unknown_attempt: NotRequired[int | None]
     resolution: NotRequired[Resolution | None]
     untrusted_sources: NotRequired[list[str]]
@@ -234,6 +242,19 @@ def _latest(current: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
     return list(writes[-1]) if writes else current
 
 
+def _latest_map(current: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The last mapping written wins (written once per planning round)."""
+    return dict(writes[-1]) if writes else current
+
+
+def _merge(current: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Later entries win, key by key (batching-invariant, as DeltaChannel requires)."""
+    out = dict(current)
+    for batch in writes:
+        out.update(batch)
+    return out
+
+
 class AgentState(TypedDict):
     task: str
     principal: NotRequired[str]
@@ -242,16 +263,26 @@ class AgentState(TypedDict):
     iterations: int
     plan: Annotated[list[PlanStep], DeltaChannel(_latest)]
     plan_round: int
-    settled: dict[str, str]
-    """How each finished step of the current plan ended (``schedule.Settled`` values)."""
+    unblocks: NotRequired[Annotated[dict[str, list[str]], DeltaChannel(_latest_map)]]
+    """For each step of the current plan, the later steps that depend on it (``schedule``):
+    what to look at when it settles, instead of the whole plan."""
+    settled: Annotated[dict[str, str], DeltaChannel(_merge, snapshot_frequency=_SNAPSHOT_EVERY)]
+    """How each finished step ended (``schedule.Settled`` values), by step id (ids are never
+    reused in a run, so the entries of earlier plans stay apart)."""
+    ready: NotRequired[list[str]]
+    """Steps of the current plan whose dependencies all succeeded, not yet bound to a call."""
     calls: list[PendingCall]
     """Steps of the current plan bound to a call and not settled, in plan order: to run now,
     or waiting for a human."""
     feedback: str
     outcome: str
     calls_per_role: dict[str, int]
-    failed_calls: list[str]
-    """Fingerprints of tool calls that failed, so the same call is not run twice."""
+    first_round: NotRequired[int]
+    """The planning round before this run's first (rounds keep counting across the runs of a
+    thread): what ``failed_calls`` of this run are told apart by."""
+    failed_calls: NotRequired[Annotated[dict[str, int], DeltaChannel(_merge)]]
+    """Hashes of tool calls that failed, with the planning round they failed in, so the same call
+    is not run twice in a run."""
     plan_sources: NotRequired[list[str]]
     """The tools whose output the planner had seen when it made the current plan."""
     results: Annotated[list[StepResult], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)]
@@ -301,16 +332,17 @@ def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
     Planning rounds keep counting from an earlier run on the same thread (a LangGraph server
     runs many on one thread), so step ids, which key the tool journal, are never reused.
     """
+    plan_round = int(run.get("plan_round") or 0)
     return {
         "status": Status.PLANNING.value,
         "iterations": 0,
         "plan": [],
-        "plan_round": int(run.get("plan_round") or 0),
-        "settled": {},
+        "plan_round": plan_round,
+        "first_round": plan_round,
+        "ready": [],
         "calls": [],
         "feedback": "",
         "outcome": "",
         "calls_per_role": {},
-        "failed_calls": [],
         "transcript": [TranscriptEntry(node="begin", message=user(run["task"]))],
     }

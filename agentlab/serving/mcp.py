@@ -43,15 +43,16 @@ from agentlab.orchestration.context import default_principal
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.state import describe_request, waiting_requests
 from agentlab.tools import (
+    CallRefused,
     CallRequest,
     CallScope,
     FunctionToolset,
+    NeedsApproval,
     Risk,
     Tool,
     ToolError,
     ToolExecutor,
     ToolRegistry,
-    Verdict,
     tool,
 )
 
@@ -200,30 +201,24 @@ class AgentServer:
             call_id=str(next(self._calls)), tool=name, arguments=dict(arguments or {})
         )
         try:
+            # Decided once, as in a run: validated, hashed, judged by the agent's policy.
+            call = await self.executor.prepare(request, self.principal)
+        except CallRefused as exc:
+            return _error(str(exc))
+        try:
             deps = None if name in RUN_TOOLS else await self._agent_deps()
             scope = CallScope(run_id=self._id, principal=self.principal, deps=deps)
-            outcome = await self.executor.run(request, scope, _log_call)
-            if outcome["ok"]:
-                return _result(outcome["output"])
-            return _error(await self._explain(request, outcome["error"] or "the call failed"))
+            outcome = await self.executor.run(call, scope, _log_call)
+        except NeedsApproval as exc:
+            return _error(_nobody_to_approve(name, str(exc)))
         except AgentlabError as exc:  # e.g. the agent's deps could not be opened
             return _error(str(exc))
         except Exception as exc:  # a bug: the caller sees it, the server goes on
             log.exception("served call %s failed", name)
             return _error(f"{type(exc).__name__}: {exc}")
-
-    async def _explain(self, request: CallRequest, error: str) -> str:
-        """``error``, with what to do instead when the call waits for an approval."""
-        found = await self.executor.tools.get(request.tool)
-        if found is None or found.name in RUN_TOOLS or found.invalid_arguments(request.arguments):
-            return error
-        if self.executor.decide(found, request, self.principal).verdict is not Verdict.ASK:
-            return error
-        return (
-            f"{error}. Nobody can approve a call in the middle of an MCP call, so it is not run "
-            "here: give the agent the task with run_task instead; its run pauses at this call "
-            "until a human approves or rejects it"
-        )
+        if outcome["ok"]:
+            return _result(outcome["output"])
+        return _error(outcome["error"] or "the call failed")
 
     async def _agent_deps(self) -> Any:
         if self.agent.deps is None:
@@ -370,6 +365,15 @@ class AgentServer:
         app = self.sdk_server().streamable_http_app(stateless_http=True, host=LOOPBACK)
         config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3)
         await uvicorn.Server(config).serve(sockets=[sock])
+
+
+def _nobody_to_approve(tool: str, reasons: str) -> str:
+    """Why a call the policy asks a human about is refused here, and what to do instead."""
+    return (
+        f"{tool} needs a human's approval ({reasons}) and was not approved. Nobody can approve a "
+        "call in the middle of an MCP call, so it is not run here: give the agent the task with "
+        "run_task instead; its run pauses at this call until a human approves or rejects it"
+    )
 
 
 def _result(output: Any) -> mcp_types.CallToolResult:

@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from agentlab.models.base import Usage
+
 # Statuses in which no process needs to hold a run (orchestration's Status values, which this
 # package cannot import: orchestration imports it).
 SETTLED = frozenset({"completed", "failed", "awaiting_human"})
@@ -137,13 +139,14 @@ class LedgerEntry:
     day: str = ""
 
     @property
-    def tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
+    def usage(self) -> Usage:
+        return Usage(
+            self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens
         )
+
+    @property
+    def tokens(self) -> int:
+        return self.usage.total
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,14 @@
 """Tools: declaration (typed functions, JSON schemas), toolsets, the policy and the one executor."""
 
-from agentlab.tools.executor import CallRequest, CallScope, ToolExecutor
+from agentlab.tools.calls import (
+    CallRefused,
+    CallRequest,
+    CallScope,
+    NeedsApproval,
+    PreparedCall,
+    ToolRun,
+)
+from agentlab.tools.executor import CallWrapper, ToolExecutor
 from agentlab.tools.mcp import MCPServer, MCPServerError, MCPToolset
 from agentlab.tools.policy import DefaultPolicy, Policy, PolicyDecision, ProposedCall, Verdict
 from agentlab.tools.rules import PolicyFileError, RulesPolicy, load_policy
@@ -17,8 +25,13 @@ from agentlab.tools.tool import (
 from agentlab.tools.toolset import FunctionToolset, ToolRegistry, Toolset, WrapperToolset
 
 __all__ = [
+    "CallRefused",
     "CallRequest",
     "CallScope",
+    "CallWrapper",
+    "NeedsApproval",
+    "PreparedCall",
+    "ToolRun",
     "PolicyDecision",
     "DefaultPolicy",
     "FunctionToolset",

@@ -7,38 +7,32 @@ On resume, a call with a journaled outcome is not run again: its outcome is repl
 started and has no outcome may or may not have had its effect: it is re-run only if the tool is
 idempotent; otherwise the executor raises ``UnknownSideEffect`` and the run asks a human.
 
-``call_hash`` names a call by its tool and canonical arguments: approvals are bound to it.
+A call is journaled with its hash (``calls.call_hash``: its tool and canonical arguments), so an
+entry is never replayed for another call.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from pydantic_core import to_jsonable_python
 from typing_extensions import TypedDict
 
+from agentlab.tools.calls import call_hash, canonical_arguments
 from agentlab.tools.tool import ToolOutcome
 
-
-def canonical_arguments(arguments: Any) -> Any:
-    """``arguments`` as plain JSON data (validated values such as enums become their JSON)."""
-    return to_jsonable_python(arguments, fallback=str)
-
-
-def call_hash(tool: str, arguments: Any) -> str:
-    """A short stable hash of a call: its tool and canonical arguments (key order ignored)."""
-    text = json.dumps(
-        {"tool": tool, "arguments": canonical_arguments(arguments)},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+__all__ = [
+    "Journal",
+    "JournalEntry",
+    "LeaseLostError",
+    "MemoryJournal",
+    "Resolution",
+    "UnknownSideEffect",
+    "call_hash",
+    "canonical_arguments",
+]
 
 
 @dataclass(frozen=True, slots=True)

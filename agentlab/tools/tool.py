@@ -15,7 +15,8 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, get_type_hints
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from typing_extensions import TypedDict
@@ -67,7 +68,8 @@ class ToolOutcome(TypedDict):
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[Any]]
-"""Runs a tool: the call's context and its validated arguments in, the output back."""
+"""Runs a tool: the call's context and its validated arguments, as canonical JSON data (what
+``validate`` returned, made JSON), in; the output back."""
 
 Validator = Callable[[dict[str, Any]], dict[str, Any]]
 """Checks raw arguments; returns them as the handler receives them, or raises InvalidArguments."""
@@ -210,10 +212,15 @@ def tool(
                 raise InvalidArguments(format_validation_error(exc)) from None
             return {k: getattr(parsed, k) for k in type(parsed).model_fields}
 
+        # The handler receives the arguments as JSON data; parameters of other Python types
+        # (enums, dates, models) get their values back from it, validated by the same model.
+        bind = None if _json_native(model) else validate
+
         async def handle(ctx: ToolContext, arguments: dict[str, Any]) -> Any:
+            values = arguments if bind is None else bind(arguments)
             if wants_context:
-                return await _call(f, ctx, **arguments)
-            return await _call(f, **arguments)
+                return await _call(f, ctx, **values)
+            return await _call(f, **values)
 
         return Tool(
             tool_name,
@@ -240,6 +247,33 @@ def format_validation_error(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "arguments"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_native(model: type[BaseModel]) -> bool:
+    """Whether every field of ``model`` takes JSON data as it is (strings, numbers, booleans,
+    literals, lists and string-keyed dicts of those): then its validated values are their JSON."""
+    return all(_native(f.annotation) for f in model.model_fields.values())
+
+
+def _native(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is None:
+        return annotation in _JSON_SCALARS or annotation is Any
+    args = get_args(annotation)
+    if origin is Literal:
+        return all(isinstance(a, _JSON_SCALARS) for a in args)
+    if origin is Annotated:
+        return _native(args[0])
+    if origin in (Union, UnionType):
+        return all(_native(a) for a in args)
+    if origin is list:
+        return all(_native(a) for a in args)
+    if origin is dict:
+        return len(args) == 2 and args[0] is str and _native(args[1])
+    return False
 
 
 def _where(function: Callable[..., Any]) -> str:

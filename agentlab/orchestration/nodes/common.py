@@ -1,0 +1,107 @@
+"""What the nodes of an agent's graph share: its parts, and how a node calls a model.
+
+Nodes never raise for a model's mistake or an unavailable model: the first re-plans, the second
+ends the run ``failed`` with the reason (``unavailable``). Every model call goes through the role's
+model stack (budgets, tracing, fallback, retries: ``models.wrappers``), charged to the visit's
+account: a call that could cross a ceiling is not made, and the run ends ``budget_exceeded``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from agentlab.errors import AgentlabError
+from agentlab.events import ModelCalled
+from agentlab.models.base import ModelRequest, ModelResponse
+from agentlab.models.calls import ModelCallRecord, call_record
+from agentlab.models.router import ModelRouter
+from agentlab.observability.budgets import BudgetExceeded
+from agentlab.orchestration import transcript
+from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.context import RunContext
+from agentlab.orchestration.deps import Deps
+from agentlab.orchestration.state import Status, StepResult
+from agentlab.orchestration.visit import Update, Visit
+from agentlab.tools.executor import ToolExecutor
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Parts:
+    """One agent's graph's parts: the definition, its models per role (each a stack of
+    wrappers), the one tool executor, and where its deps are opened."""
+
+    agent: Agent
+    models: ModelRouter
+    executor: ToolExecutor
+    deps: Deps
+
+    async def deps_for(self, ctx: RunContext) -> Any:
+        """What the agent's ``deps`` factory builds for the run's options, or ``None``."""
+        if self.agent.deps is None:
+            return None
+        return await self.deps.get(self.agent.deps, ctx.options)
+
+    async def ask(
+        self, visit: Visit, request: ModelRequest
+    ) -> tuple[ModelResponse, ModelCallRecord]:
+        """Ask the request's role's model; emit and return the record of the call. Raises what
+        the model stack raises (``BudgetExceeded``, ``ModelUnavailableError``, ``ScriptError``)."""
+        response = await self.models.request(request)
+        record = call_record(request, response)
+        visit.emit(ModelCalled(dict(record)))
+        return response, record
+
+    async def ask_logged(self, visit: Visit, request: ModelRequest) -> tuple[ModelResponse, Update]:
+        """``ask``, with the updates recording the call (its record, the transcript, the role's
+        count of calls)."""
+        response, record = await self.ask(visit, request)
+        role = request.role.value
+        counts = {**visit.state["calls_per_role"], role: request.call.index + 1}
+        return response, {
+            "model_calls": [record],
+            "transcript": [transcript.entry(visit.node, response.message())],
+            "calls_per_role": counts,
+        }
+
+
+def unavailable(visit: Visit, request: ModelRequest, exc: AgentlabError, **changes: Any) -> Update:
+    """End the run: a model that cannot answer (or may not: a budget) is a failure to report,
+    not to hide."""
+    reason = why_unavailable(request, exc)
+    return visit.move(Status.FAILED, reason, outcome=reason, **changes)
+
+
+def why_unavailable(request: ModelRequest, exc: AgentlabError) -> str:
+    if isinstance(exc, BudgetExceeded):
+        return exc.reason
+    return f"{request.role.value} unavailable: {exc}"
+
+
+def also(feedback: str, problem: str) -> str:
+    """``feedback`` with one more problem of the current plan."""
+    return f"{feedback}; {problem}" if feedback else problem
+
+
+def sources(results: Sequence[StepResult], known: Sequence[str] = ()) -> list[str]:
+    """The tools whose output is among ``results`` (untrusted content a model is shown)."""
+    return list(dict.fromkeys([*known, *(r["tool"] for r in results)]))
+
+
+async def together(coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
+    """Await ``coroutines`` concurrently, results in their order; if one raises (the run's
+    lease was lost, say), the others are cancelled and its exception propagates as itself."""
+    if len(coroutines) == 1:
+        return [await coroutines[0]]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coroutines]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [t.result() for t in tasks]

@@ -1,0 +1,81 @@
+"""Where the plan goes after a node changed it: the next status, chosen in one place.
+
+On executing (calls to run, or steps to bind), to a human (calls wait for one), to validation
+(every step succeeded) or back to planning (a step did not). The edges route on that status.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Mapping, Sequence
+
+from agentlab.orchestration import schedule
+from agentlab.orchestration.state import PendingCall, Status
+from agentlab.orchestration.visit import Update, Visit
+
+
+def onward(
+    visit: Visit,
+    settled: Mapping[str, str],
+    calls: list[PendingCall],
+    ready: Sequence[str],
+    feedback: str,
+    logs: Update,
+    *,
+    said: str = "",
+) -> Update:
+    """The update that moves the plan on: ``settled`` are the steps this node settled (with those
+    skipped for it: ``Settling``), ``calls`` the bound calls now, ``ready`` the steps ready to
+    bind."""
+    state = visit.state
+    plan = state["plan"]
+    changes: Update = {"calls": calls, "ready": list(ready), "feedback": feedback, **logs}
+    if settled:
+        changes["settled"] = dict(settled)
+    if schedule.runnable(calls) or ready:
+        if said:
+            return visit.move(Status.EXECUTING, said, **changes)
+        return {"status": Status.EXECUTING.value, **changes}
+    waiting = schedule.awaiting(calls)
+    if waiting:
+        asks = "; ".join(_why_waiting(c) for c in waiting)
+        return visit.move(Status.AWAITING_HUMAN, f"{said}; {asks}" if said else asks, **changes)
+    if schedule.succeeded(plan, ChainMap(dict(settled), state["settled"])):
+        ran = f"all {len(plan)} step(s) of plan {state['plan_round']} ran"
+        return visit.move(Status.VALIDATING, f"{said}; {ran}" if said else ran, **changes)
+    if said:
+        return visit.move(Status.PLANNING, f"{said}; re-planning without it", **changes)
+    return visit.move(Status.PLANNING, f"{feedback}; re-planning", **changes)
+
+
+class Settling:
+    """The steps a node settles, and what that does to the rest of the plan: the steps their
+    failure skips, the steps their success makes ready."""
+
+    def __init__(self, visit: Visit) -> None:
+        self._state = visit.state
+        self.ready: list[str] = list(visit.state.get("ready", []))
+        self.settled: dict[str, str] = {}
+
+    def add(self, newly: Mapping[str, str]) -> None:
+        """Settle ``newly`` (step id -> ``schedule.Settled``)."""
+        if not newly:
+            return
+        state = self._state
+        self.ready, skipped = schedule.after_settling(
+            state["plan"],
+            state.get("unblocks", {}),
+            ChainMap(self.settled, state["settled"]),
+            newly,
+            self.ready,
+        )
+        self.settled.update(newly)
+        self.settled.update(skipped)
+
+
+def _why_waiting(call: PendingCall) -> str:
+    if call.get("unknown_attempt") is not None:
+        return "; ".join(call["approval_reasons"])
+    return f"step {call['step_id']} {call['tool']} needs approval: " + ", ".join(
+        call["approval_reasons"]
+    )
