@@ -14,7 +14,6 @@ cost of a step does not grow with the plan. Everything here is a pure function o
 
 from __future__ import annotations
 
-from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
@@ -95,7 +94,7 @@ def after_settling(
     """What the steps ``newly`` settled (id -> how) change: the steps now ready (``ready`` with
     those they unblocked, in plan order) and the steps to skip (their dependency did not
     succeed, directly or through another skipped step). ``settled`` holds the earlier ones."""
-    ended: ChainMap[str, str] = ChainMap({}, dict(newly), settled)  # no copy of ``settled``
+    ended = _Overlay(dict(newly), settled)  # no copy of ``settled``: it holds the whole run
     now_ready = list(ready)
     skipped: dict[str, str] = {}
     failed = [s for s, how in newly.items() if how != Settled.OK]
@@ -114,6 +113,22 @@ def after_settling(
             if all(ended.get(n) == Settled.OK for n in needs):
                 now_ready.append(d)
     return sorted(now_ready, key=index_of), skipped
+
+
+class _Overlay:
+    """``settled`` with newer entries over it, read and written without copying it."""
+
+    def __init__(self, newer: dict[str, str], settled: Mapping[str, str]) -> None:
+        self._newer, self._settled = newer, settled
+
+    def get(self, step_id: str) -> str | None:
+        return self._newer.get(step_id) or self._settled.get(step_id)
+
+    def __contains__(self, step_id: str) -> bool:
+        return step_id in self._newer or step_id in self._settled
+
+    def __setitem__(self, step_id: str, how: str) -> None:
+        self._newer[step_id] = how
 
 
 def succeeded(plan: Sequence[PlanStep], settled: Mapping[str, str]) -> bool:
