@@ -2,13 +2,67 @@
 
 Each message says what was wrong and what to do. The CLI prints the message and exits non-zero
 without a traceback; anything that is not an ``AgentlabError`` is a bug and keeps its traceback.
+
+What to do is often said differently where the user stands: the API calls it a decision, the
+command line a flag, a notebook a method. Such an error carries a ``Fix`` (with what it needs:
+the run's id...) instead of fixed words; ``str(error)`` words it for the API, and each front end
+words it its own way (``AgentlabError.worded``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
+
+
+class Fix(StrEnum):
+    """What a user can do about an error, named once; each front end says it in its own words
+    (format fields: the error's ``details``, such as ``run_id``)."""
+
+    DECIDE = "decide"
+    """Answer the request the run waits for: approve or reject it."""
+    CONTINUE = "continue"
+    """Resume the run without a decision: it goes on from where it stopped."""
+    OFFLINE = "offline"
+    """Replay a scripted model instead of calling Claude."""
+    DATA_DIR = "data_dir"
+    """Use a data directory that can be written."""
+    ONE_STEP = "one_step"
+    """Several calls wait: answer about one of them, named by its step."""
+
+
+API_WORDS: Mapping[Fix, str] = {
+    Fix.DECIDE: "resume it with a decision (approve or reject)",
+    Fix.CONTINUE: "resume it without a decision to continue it",
+    Fix.OFFLINE: "export ANTHROPIC_API_KEY to use Claude, or replay a scripted model "
+    "(a script file) offline",
+    Fix.DATA_DIR: "set data_dir (AGENTLAB_DATA_DIR) to a writable directory",
+    Fix.ONE_STEP: "say which call, by its step",
+}
+"""How the API (and so ``str(error)``) says each fix."""
+
 
 class AgentlabError(Exception):
-    """Base class of errors caused by input or environment the user controls."""
+    """Base class of errors caused by input or environment the user controls.
+
+    ``message`` says what was wrong; ``fix`` (with ``details``) what to do, when a front end says
+    that in its own words."""
+
+    def __init__(self, message: str, *, fix: Fix | None = None, **details: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+        self.details = details
+
+    def worded(self, words: Mapping[Fix, str]) -> str:
+        """The message, with the fix in ``words`` (the API's where they lack it)."""
+        if self.fix is None:
+            return self.message
+        said = words.get(self.fix, API_WORDS[self.fix])
+        return f"{self.message}: {said.format(**self.details)}"
+
+    def __str__(self) -> str:
+        return self.worded(API_WORDS)
 
 
 class ConfigError(AgentlabError):

@@ -753,21 +753,6 @@ def _json_option(flag: str, text: str) -> Any:
         raise typer.BadParameter(f"{flag} must be JSON ({exc.msg} at column {exc.colno})") from None
 
 
-# Lower layers speak of the API; at the command line the same advice names the flags.
-_FLAGS = {
-    "a decision (approve or reject)": "--approve or --reject",
-    "without a decision": "without --approve/--reject",
-    "a scripted model (a script file)": "a scripted model (--script FILE)",
-    "set data_dir (AGENTLAB_DATA_DIR)": "pass --data-dir (or set AGENTLAB_DATA_DIR)",
-}
-
-
-def _in_cli_words(message: str) -> str:
-    for api, cli in _FLAGS.items():
-        message = message.replace(api, cli)
-    return message
-
-
 def main() -> None:
     """Entry point: user mistakes print one ``error:`` line and exit 2; bugs keep their traceback.
 
@@ -777,6 +762,7 @@ def main() -> None:
     # Typer (>= 0.29) vendors Click: its usage errors are these classes.
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
+    from agentlab.cli.words import CLI_WORDS
     from agentlab.errors import AgentlabError
 
     try:
@@ -789,7 +775,7 @@ def main() -> None:
         print(f"error: {exc.format_message().rstrip('.')}{hint}", file=sys.stderr)
         sys.exit(2)
     except AgentlabError as exc:
-        print(f"error: {_in_cli_words(str(exc))}", file=sys.stderr)
+        print(f"error: {exc.worded(CLI_WORDS)}", file=sys.stderr)
         sys.exit(2)
     except typer.Abort:  # end of input at a prompt
         print("interrupted", file=sys.stderr)

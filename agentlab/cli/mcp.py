@@ -94,7 +94,7 @@ def serve(
 
 
 async def _serve(server: AgentServer, sock: socket.socket | None) -> None:
-    from agentlab.cli.app import _in_cli_words
+    from agentlab.cli.words import CLI_WORDS
 
     async with server:
         problem = server.models_problem()  # a script that cannot be read is an error here
@@ -107,7 +107,8 @@ async def _serve(server: AgentServer, sock: socket.socket | None) -> None:
             flush=True,
         )
         if problem:
-            print(f"warning: run_task cannot start runs: {_in_cli_words(problem)}", file=sys.stderr)
+            said = problem.worded(CLI_WORDS)
+            print(f"warning: run_task cannot start runs: {said}", file=sys.stderr)
         if sock is None:
             await server.serve_stdio()
         else:

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from agentlab.config import RoleModels, Settings
-from agentlab.errors import ConfigError, ModelUnavailableError
+from agentlab.errors import ConfigError, Fix, ModelUnavailableError
 from agentlab.models.base import Model, ModelRequest, ModelResponse, Role
 from agentlab.models.pricing import Pricing
 from agentlab.models.script import Script, load_script
@@ -45,10 +45,7 @@ class ModelRouter:
 def no_key_error(who: str = "") -> ConfigError:
     """Claude was asked for (by ``who``, if named) but there is no key to call it with."""
     lead = f"{who} needs a model: " if who else ""
-    return ConfigError(
-        f"{lead}no ANTHROPIC_API_KEY is set: export it to use Claude, or replay a scripted model "
-        "(a script file) offline"
-    )
+    return ConfigError(f"{lead}no ANTHROPIC_API_KEY is set", fix=Fix.OFFLINE)
 
 
 class _NoModel:

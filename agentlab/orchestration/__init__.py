@@ -22,22 +22,25 @@ from agentlab.orchestration.graph import (
 )
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.references import load_agent, normalize_reference
-from agentlab.orchestration.runner import Runner, RunView, SyncRunner
-from agentlab.orchestration.state import (
-    AgentState,
+from agentlab.orchestration.requests import (
+    Answer,
     Decision,
-    Status,
+    Request,
+    RequestKind,
     decision_for,
     describe_request,
-    initial_state,
+    requests_of,
     waiting_requests,
 )
+from agentlab.orchestration.runner import Runner, RunView, SyncRunner
+from agentlab.orchestration.state import AgentState, Status, initial_state
 from agentlab.orchestration.summary import RunSummary, summarize
 from agentlab.store import RunRecord
 
 __all__ = [
     "Agent",
     "AgentState",
+    "Answer",
     "ApprovalDecided",
     "ApprovalRequested",
     "Decision",
@@ -48,6 +51,8 @@ __all__ = [
     "RunContext",
     "RunEnded",
     "RunEvent",
+    "Request",
+    "RequestKind",
     "RunRecord",
     "RunSummary",
     "RunView",
@@ -63,6 +68,7 @@ __all__ = [
     "initial_state",
     "load_agent",
     "normalize_reference",
+    "requests_of",
     "resolve_limits",
     "resolve_models",
     "resolve_policy",

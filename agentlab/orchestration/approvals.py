@@ -24,21 +24,19 @@ from langgraph.types import interrupt
 from agentlab.errors import RunStateError
 from agentlab.events import ApprovalDecided
 from agentlab.orchestration import transcript
-from agentlab.orchestration.state import (
-    Approval,
+from agentlab.orchestration.requests import (
     Decision,
-    PendingCall,
-    PlanStep,
-    TranscriptEntry,
+    RequestKind,
     decision_problem,
     describe_request,
     waiting_requests,
 )
+from agentlab.orchestration.state import Approval, PendingCall, PlanStep, TranscriptEntry
 from agentlab.orchestration.visit import Visit
 from agentlab.tools.journal import Resolution
 
-APPROVAL = "approval"
-UNKNOWN_SIDE_EFFECT = "unknown_side_effect"
+APPROVAL = RequestKind.APPROVAL.value
+UNKNOWN_SIDE_EFFECT = RequestKind.UNKNOWN_SIDE_EFFECT.value
 
 
 class DecisionRefused(RunStateError):

@@ -36,6 +36,7 @@ from agentlab.errors import (
     AgentNotFoundError,
     ConfigError,
     DamagedDataError,
+    Fix,
     RunBusyError,
     RunStateError,
 )
@@ -57,13 +58,8 @@ from agentlab.orchestration.graph import (
 )
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.references import load_agent, normalize_reference
-from agentlab.orchestration.state import (
-    TERMINAL,
-    Decision,
-    Status,
-    describe_request,
-    initial_state,
-)
+from agentlab.orchestration.requests import Decision, describe_request
+from agentlab.orchestration.state import TERMINAL, Status, initial_state
 from agentlab.store import DamagedRun, Lease, RunRecord, RunStore
 from agentlab.store.records import SETTLED
 from agentlab.tools.journal import LeaseLostError
@@ -251,8 +247,9 @@ class Runner:
                 return Command(resume={"killed": True})
             if decision is None:
                 raise RunStateError(
-                    f"run {run_id} is waiting for a decision on {describe_request(waiting)}: "
-                    "resume it with a decision (approve or reject)"
+                    f"run {run_id} is waiting for a decision on {describe_request(waiting)}",
+                    fix=Fix.DECIDE,
+                    run_id=run_id,
                 )
             try:
                 as_decisions(waiting, decision)  # what the approve node will accept
@@ -264,8 +261,9 @@ class Runner:
             raise RunStateError(f"run {run_id} has ended ({status}): there is nothing to resume")
         if decision is not None:
             raise RunStateError(
-                f"run {run_id} is not waiting for a decision (status {status}); "
-                "resume it without one to continue it"
+                f"run {run_id} is not waiting for a decision (status {status})",
+                fix=Fix.CONTINUE,
+                run_id=run_id,
             )
         if not snapshot.values:  # killed before its first checkpoint: start again from the task
             return initial_state(record.task)

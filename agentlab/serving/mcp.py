@@ -41,7 +41,7 @@ from agentlab.orchestration import (
 )
 from agentlab.orchestration.context import default_principal
 from agentlab.orchestration.deps import Deps
-from agentlab.orchestration.state import describe_request, waiting_requests
+from agentlab.orchestration.requests import describe_request, waiting_requests
 from agentlab.tools import (
     CallRefused,
     CallRequest,
@@ -136,7 +136,7 @@ class AgentServer:
         self._id = f"mcp-{uuid.uuid4().hex[:10]}"
         self._calls = itertools.count(1)
 
-    def models_problem(self) -> str | None:
+    def models_problem(self) -> AgentlabError | None:
         """Why ``run_task`` cannot start runs (no model to answer them), or ``None``.
 
         A script that cannot be read raises: that is a mistake to fix before serving.
@@ -147,7 +147,7 @@ class AgentServer:
         try:
             resolve_models(self.agent, self.settings)
         except AgentlabError as exc:
-            return str(exc)
+            return exc
         return None
 
     async def __aenter__(self) -> AgentServer:

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from agentlab.errors import ConfigError
+from agentlab.errors import ConfigError, Fix
 
 SEED_CUSTOMERS = 300
 _SEED = 20261125
@@ -130,8 +130,7 @@ class SupportDatabase:
             self._ensure(customers)
         except (OSError, sqlite3.OperationalError) as exc:
             raise ConfigError(
-                f"cannot create the support database {self.path}: {exc}; set data_dir "
-                "(AGENTLAB_DATA_DIR) to a writable directory"
+                f"cannot create the support database {self.path} ({exc})", fix=Fix.DATA_DIR
             ) from None
 
     def _ensure(self, customers: int) -> None:
@@ -152,8 +151,7 @@ class SupportDatabase:
             self.path.unlink(missing_ok=True)
         except OSError as exc:
             raise ConfigError(
-                f"cannot remove the support database {self.path}: {exc}; set data_dir "
-                "(AGENTLAB_DATA_DIR) to a writable directory"
+                f"cannot remove the support database {self.path} ({exc})", fix=Fix.DATA_DIR
             ) from None
         self.ensure(customers)
 

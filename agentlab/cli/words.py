@@ -1,0 +1,16 @@
+"""How the command line says what to do about an error: its flags, where the API has calls."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from agentlab.errors import Fix
+
+CLI_WORDS: Mapping[Fix, str] = {
+    Fix.DECIDE: "resume it with --approve or --reject",
+    Fix.CONTINUE: "'agentlab resume {run_id}' without --approve/--reject continues it",
+    Fix.OFFLINE: "export ANTHROPIC_API_KEY to use Claude, or replay a scripted model "
+    "(--script FILE) offline",
+    Fix.DATA_DIR: "pass --data-dir (or set AGENTLAB_DATA_DIR) to a writable directory",
+    Fix.ONE_STEP: "choose one with --step",
+}
