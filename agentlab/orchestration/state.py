@@ -53,8 +53,8 @@ class PendingCall(TypedDict):
 
     ``arguments`` are canonical (validated, defaults applied: what the tool receives and the
     policy judged); ``call_hash`` names the call (tool and canonical arguments): approvals are
-    bound to it; ``verdict``, ``approval_reasons`` and ``rule`` are the policy's decision at
-    prepare (``approval_reasons`` is empty when the call may run without a human). ``tool_use_id``
+    bound to it; ``verdict``, ``reasons`` and ``rule`` are the policy's decision at prepare;
+    ``approval_reasons`` say why the call waits for a human (empty when it may run without one). ``tool_use_id``
     is the executor model's tool-use block the call came from, if a model made it (its result
     answers that block). ``unknown_attempt`` is set while a human is asked about an attempt whose
     effect is unknown (it started before a crash and left no outcome); ``resolution`` is their
@@ -68,6 +68,7 @@ class PendingCall(TypedDict):
     tool_use_id: str | None
     call_hash: str
     verdict: NotRequired[str]
+    reasons: NotRequired[list[str]]
     rule: NotRequired[str | None]
     refused: NotRequired[str]
     """Why the call cannot run: the arguments the executor model gave do not fit the tool

@@ -232,6 +232,7 @@ def pending_of(prepared: PreparedCall, *, tool_use_id: str | None) -> PendingCal
         tool_use_id=tool_use_id,
         call_hash=prepared.call_hash,
         verdict=decision.verdict.value,
+        reasons=list(decision.reasons),
         rule=decision.rule,
     )
 

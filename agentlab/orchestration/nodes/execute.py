@@ -152,7 +152,7 @@ async def _prepared(parts: Parts, plan: list[PlanStep], call: PendingCall) -> Pr
     )
     decision = PolicyDecision(
         Verdict(call.get("verdict", Verdict.ALLOW.value)),
-        tuple(call["approval_reasons"]),
+        tuple(call.get("reasons", call["approval_reasons"])),
         call.get("rule"),
     )
     return PreparedCall(request, tool, dict(call["arguments"]), call["call_hash"], decision)
@@ -202,6 +202,7 @@ def _ask_again(
         **{
             **pending,
             "verdict": decision.verdict.value,
+            "reasons": list(decision.reasons),
             "rule": decision.rule,
             "approval_reasons": list(decision.reasons) or ["the policy asks a human"],
             "approved": False,
