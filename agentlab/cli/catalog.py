@@ -64,6 +64,6 @@ def _entry(name: str, reference: str, base: Path, settings: Settings) -> AgentEn
 
 def _tools(agent: Agent, settings: Settings) -> list[ToolLine]:
     # As a run's executor hands them out and decides (the risk the policy file gives them).
-    executor = ToolExecutor(ToolRegistry(agent.toolsets), resolve_policy(agent, settings))
+    executor = ToolExecutor(ToolRegistry(agent.all_toolsets), resolve_policy(agent, settings))
     catalog = asyncio.run(executor.catalog())
     return [ToolLine(t, d.verdict.value, d.reasons) for t, d in catalog]

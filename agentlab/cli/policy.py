@@ -35,7 +35,7 @@ class Verdicts:
 
 def explain(policy: RulesPolicy, agent: Agent) -> list[Verdicts]:
     """For each of ``agent``'s tools and each principal the file names (and anyone else)."""
-    declared = asyncio.run(ToolRegistry(agent.toolsets).tools())
+    declared = asyncio.run(ToolRegistry(agent.all_toolsets).tools())
     principals = [*policy.principals(), ANYONE_ELSE]
     out = []
     for declaration in declared:

@@ -17,7 +17,7 @@ from agentlab.tools.policy import tool_adjuster
 
 def tools_of(agent: Agent) -> list[Tool]:
     """The agent's tools as declared (or hinted by their MCP servers)."""
-    return asyncio.run(ToolRegistry(agent.toolsets).tools())
+    return asyncio.run(ToolRegistry(agent.all_toolsets).tools())
 
 
 def effects(tool: Tool) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ from agentlab.config import RoleModels
 from agentlab.models.router import ModelRouter
 from agentlab.orchestration.limits import Limits
 from agentlab.tools.policy import Policy
-from agentlab.tools.toolset import Toolset
+from agentlab.tools.tool import Tool, tool
+from agentlab.tools.toolset import FunctionToolset, Toolset
 
 DepsFactory = Callable[[Path, Mapping[str, Any]], Any]
 """Builds what an agent's tools need from the data directory and the run's options."""
@@ -42,7 +44,8 @@ class Agent:
     """An agent, as its author defines it.
 
     - ``purpose`` tells the planner what the agent is for (one or two sentences).
-    - ``toolsets`` are where its tools come from.
+    - ``tools``: typed functions (or ``@tool``s) the agent may call: the short path for a few
+      tools of one's own; they join ``toolsets``, where tools come from (MCP servers...).
     - ``policy`` decides which calls need a human (default: ``DefaultPolicy`` with the configured
       ``approval_cost_threshold_usd``).
     - ``models``: Claude model ids per role (``RoleModels``), or a ready ``ModelRouter`` (e.g.
@@ -58,6 +61,7 @@ class Agent:
     name: str
     purpose: str
     toolsets: Sequence[Toolset] = ()
+    tools: Sequence[Tool | Callable[..., Any]] = field(default=(), repr=False)
     policy: Policy | None = None
     models: RoleModels | ModelRouter | None = None
     limits: Limits | None = None
@@ -69,3 +73,13 @@ class Agent:
             raise ValueError("an agent needs a name")
         if not self.purpose.strip():
             raise ValueError(f"agent {self.name!r} needs a purpose: the planner is told it")
+        self.all_toolsets  # noqa: B018 - a tool that cannot be declared fails here, not in a run
+
+    @cached_property
+    def all_toolsets(self) -> tuple[Toolset, ...]:
+        """Where the agent's tools come from: its own ``tools`` (one toolset), then
+        ``toolsets``."""
+        if not self.tools:
+            return tuple(self.toolsets)
+        own = FunctionToolset([t if isinstance(t, Tool) else tool(t) for t in self.tools])
+        return (own, *self.toolsets)

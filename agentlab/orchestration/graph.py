@@ -96,7 +96,7 @@ def build_graph(
     are journaled in ``journal`` (exactly once across crashes; in memory when not given). With
     ``tracing`` on, each node execution, model call and tool call is a span."""
     executor = ToolExecutor(
-        ToolRegistry(agent.toolsets),
+        ToolRegistry(agent.all_toolsets),
         policy,
         journal,
         wrap=traced_calls(tracing) if tracing.enabled else None,

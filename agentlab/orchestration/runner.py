@@ -131,7 +131,7 @@ class Runner:
         again later opens anew."""
         seen: set[int] = set()
         for agent in self._agents.values():
-            for toolset in agent.toolsets:
+            for toolset in agent.all_toolsets:
                 closing = getattr(toolset, "aclose", None)
                 if closing is None or id(toolset) in seen:
                     continue

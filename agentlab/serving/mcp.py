@@ -126,7 +126,7 @@ class AgentServer:
         self.tool_names: list[str] = []
         self._decide_hint = decide_hint
         self.executor = ToolExecutor(
-            ToolRegistry([*self.agent.toolsets, self._run_tools()]),
+            ToolRegistry([*self.agent.all_toolsets, self._run_tools()]),
             resolve_policy(self.agent, settings),
             served_journal(settings),
         )
@@ -168,7 +168,7 @@ class AgentServer:
         if runner is not None:
             await runner.close()
         await self._deps.aclose()
-        for toolset in self.agent.toolsets:
+        for toolset in self.agent.all_toolsets:
             closing = getattr(toolset, "aclose", None)
             if closing is not None:
                 await closing()
