@@ -134,7 +134,7 @@ def _installed(console: Console, command: str | None) -> PhoenixInstall:
                     f"installing Phoenix {PHOENIX_VERSION} into an environment of its own "
                     "(the first time only; a few minutes)"
                 )
-            status.update(f"installing Phoenix… {time.monotonic() - started:.0f} s: {step}")
+            status.update(f"installing Phoenix: {step}")
 
         phoenix = find_phoenix(command, progress=progress)
     if installing:

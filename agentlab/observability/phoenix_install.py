@@ -10,7 +10,6 @@ installed (``uv tool install arize-phoenix``, ``pipx install arize-phoenix``) an
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -192,6 +191,8 @@ def _step(command: list[str], log: TextIO, log_path: Path, progress: Callable[[s
 @contextlib.contextmanager
 def _locked(path: Path, progress: Callable[[str], None]) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (another process installing Phoenix holds it)."""
+    import fcntl  # POSIX: here, so that importing agentlab does not need it
+
     with path.open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
