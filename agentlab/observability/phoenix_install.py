@@ -91,7 +91,7 @@ def _installed_at(command: str) -> PhoenixInstall:
         answer = subprocess.run(
             [str(python), "-I", "-c", probe], capture_output=True, text=True, timeout=60
         )
-    except OSError as exc:
+    except (OSError, subprocess.TimeoutExpired) as exc:
         raise PhoenixError(f"phoenix_command {command!r}: cannot run {python}: {exc}") from None
     if answer.returncode != 0:
         raise PhoenixError(
