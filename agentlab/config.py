@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         "OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT either, it is the "
         "endpoint of the Phoenix that 'agentlab phoenix' runs for this data_dir, while it runs.",
     )
+    phoenix_command: str | None = Field(
+        None,
+        description="The Arize Phoenix 'agentlab phoenix' runs: the 'phoenix' command of one you "
+        "installed (uv tool install arize-phoenix, pipx install arize-phoenix; a name on PATH or "
+        "a path), or the Python of its environment. Unset, agentlab installs the Phoenix it is "
+        "tested with into an environment of its own, in the user cache directory, on first use.",
+    )
     trace_project: str = Field(
         "agentlab",
         min_length=1,

@@ -1,5 +1,5 @@
-"""Shared fixtures: isolated settings, agents built from a toy toolset and an inline script, and
-decisions bound to the request a paused run shows."""
+"""Shared fixtures: isolated settings, agents built from a toy toolset and an inline script,
+decisions bound to the request a paused run shows, and the session's Phoenix."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from pydantic import Field
 from agentlab.config import Settings, load_settings
 from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
+from agentlab.observability.phoenix import PhoenixServer
+from agentlab.observability.phoenix_install import PhoenixInstall
 from agentlab.orchestration import Agent, Decision, Runner, SyncRunner, decision_for
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
+from tests.phoenix_server import install_phoenix, session_phoenix
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +47,28 @@ def env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def phoenix_install(pytestconfig: pytest.Config) -> PhoenixInstall:
+    """The Phoenix the tests run: the one agentlab installs (installed before the tests)."""
+    return install_phoenix(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def phoenix(pytestconfig: pytest.Config, phoenix_install: PhoenixInstall) -> PhoenixServer:
+    """One Phoenix for the whole session (``tests/phoenix_server.py``): give each test's spans a
+    trace project of their own."""
+    return session_phoenix(pytestconfig, phoenix_install)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Install Phoenix now, outside the tests' timeouts, if a selected test needs it."""
+    if session.config.option.collectonly:
+        return
+    if any("phoenix_install" in getattr(item, "fixturenames", ()) for item in session.items):
+        install_phoenix(session.config)
 
 
 class Ledger:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from agentlab.lab import Lab
 from agentlab.observability.feedback import FeedbackError, give_feedback, phoenix_url_for
 from agentlab.observability.phoenix import PhoenixServer
 from agentlab.store import Feedback, RunStore
-from tests.phoenix_server import free_ports, phoenix_server
+from tests.phoenix_server import free_ports
 from tests.test_cli import agentlab, run_id_in
 from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
 
@@ -142,15 +141,11 @@ async def test_a_notebook_gives_feedback_and_lists_runs_by_it(tmp_path):
             await run.feedback("fine")
 
 
-# -- Phoenix ---------------------------------------------------------------------------------------
+# -- Phoenix (the session's) -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixServer]:
-    with phoenix_server(tmp_path_factory.mktemp("phoenix")) as server:
-        yield server
-
-
+@pytest.mark.integration
+@pytest.mark.slow
 def test_feedback_on_a_traced_run_is_an_annotation_of_its_root_span_in_phoenix(
     phoenix: PhoenixServer, env: dict[str, str]
 ) -> None:
@@ -188,10 +183,13 @@ def test_feedback_on_a_traced_run_is_an_annotation_of_its_root_span_in_phoenix(
     assert agentlab(traced, "runs", "--feedback", "bad").stdout == "no run has feedback 'bad'\n"
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_feedback_phoenix_does_not_take_is_kept_with_the_run_and_is_one_warning(
     phoenix: PhoenixServer, env: dict[str, str], settings: Any
 ) -> None:
     traced = {**env, "AGENTLAB_OTLP_ENDPOINT": phoenix.otlp_endpoint}
+    traced["AGENTLAB_TRACE_PROJECT"] = f"agentlab-feedback-{uuid.uuid4().hex[:8]}"
     ran = agentlab(traced, "run", DEMO_TASK, "--script", demo_script_path(), "--approve")
     run_id = run_id_in(ran.stdout)
     closed = f"http://127.0.0.1:{free_ports(1)[0]}"

@@ -1,13 +1,15 @@
-"""Arize Phoenix, locally: the server ``agentlab phoenix`` runs receives spans exported with the
-OpenTelemetry SDK, which its client reads back into a DataFrame; it listens on 127.0.0.1 only;
-the command says where it is, configures agentlab to export there, and stops cleanly on Ctrl-C.
+"""Arize Phoenix, locally: the server ``agentlab phoenix`` runs, from an environment of its own,
+receives spans exported with the OpenTelemetry SDK, which its client reads back into a DataFrame;
+it listens on 127.0.0.1 only; the command says where it is, configures agentlab to export there,
+and stops cleanly on Ctrl-C. Phoenix is installed apart, on first use, or named by phoenix_command.
 
-One real Phoenix (``tests/phoenix_server.py``) serves the module; the command starts another.
+The session's Phoenix (``tests/phoenix_server.py``) serves the module; the command starts another.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import signal
 import subprocess
 import sys
@@ -16,7 +18,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +34,18 @@ from agentlab.config import load_settings, running_phoenix
 from agentlab.domains.support import DEMO_TASK, demo_script_path
 from agentlab.errors import ConfigError
 from agentlab.observability.phoenix import READY_TIMEOUT_S, PhoenixServer
-from tests.phoenix_server import free_ports, phoenix_server
+from agentlab.observability.phoenix_install import (
+    PHOENIX_VERSION,
+    PhoenixError,
+    PhoenixInstall,
+    find_phoenix,
+)
+from tests.phoenix_server import free_ports
 from tests.test_cli import AGENTLAB, agentlab, run_id_in
 
 
-@pytest.fixture(scope="module")
-def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixServer]:
-    # Where `agentlab phoenix` would keep it for the data directory data/: see test 3.
-    with phoenix_server(tmp_path_factory.mktemp("data") / "phoenix") as server:
-        yield server
-
-
+@pytest.mark.integration
+@pytest.mark.slow
 def test_a_span_exported_over_otlp_is_read_back_into_a_dataframe(
     phoenix: PhoenixServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -71,6 +74,8 @@ def test_a_span_exported_over_otlp_is_read_back_into_a_dataframe(
     assert list(spans["span_kind"]) == ["CHAIN"]
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_a_cli_run_resumed_by_other_processes_is_one_trace_of_every_span_in_phoenix(
     phoenix: PhoenixServer, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -147,6 +152,8 @@ def test_a_cli_run_resumed_by_other_processes_is_one_trace_of_every_span_in_phoe
     assert "ada.lovelace@example.com" not in exported and "[email]" in exported
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_a_graph_served_by_langgraph_dev_is_traced_like_a_cli_run(
     phoenix: PhoenixServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -222,6 +229,8 @@ def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value) or value == ""
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_phoenix_listens_on_loopback_only(phoenix: PhoenixServer) -> None:
     assert phoenix.pid is not None
     listening = {
@@ -233,6 +242,8 @@ def test_phoenix_listens_on_loopback_only(phoenix: PhoenixServer) -> None:
     assert all(_loopback(ip) for ip, _ in listening), listening
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_a_second_phoenix_on_a_taken_port_or_data_directory_is_one_error_line(
     phoenix: PhoenixServer, env: dict[str, str]
 ) -> None:
@@ -251,8 +262,10 @@ def test_a_second_phoenix_on_a_taken_port_or_data_directory_is_one_error_line(
     ]
 
 
+@pytest.mark.integration
+@pytest.mark.slow
 def test_agentlab_phoenix_serves_configures_export_and_stops_on_ctrl_c(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, phoenix_install: PhoenixInstall
 ) -> None:
     port, grpc_port = free_ports(2)
     data_dir = Path(env["AGENTLAB_DATA_DIR"])
@@ -262,6 +275,10 @@ def test_agentlab_phoenix_serves_configures_export_and_stops_on_ctrl_c(
     )
     try:
         output = _read_until(process, "Ctrl-C stops it.", READY_TIMEOUT_S + 30)
+        assert output.startswith(
+            f"starting Phoenix {PHOENIX_VERSION} ({phoenix_install.location}), its data in "
+            f"{data_dir / 'phoenix'} (log: phoenix.log)"
+        )
         url = f"http://127.0.0.1:{port}"
         assert f"UI         {url}\n" in output
         assert f"OTLP/HTTP  {url}/v1/traces\n" in output
@@ -296,13 +313,86 @@ def test_agentlab_phoenix_serves_configures_export_and_stops_on_ctrl_c(
 def test_the_command_line_and_the_library_never_import_phoenix(env: dict[str, str]) -> None:
     probe = (
         "import sys, agentlab.cli.app, agentlab.observability as o, agentlab.config as c; "
-        "o.PhoenixServer, o.phoenix_version(), c.load_settings(); "
+        "o.PhoenixServer, o.find_phoenix, c.load_settings(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'phoenix'))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_phoenix_runs_the_pinned_version_from_an_environment_of_its_own(
+    phoenix: PhoenixServer, phoenix_install: PhoenixInstall
+) -> None:
+    assert phoenix.pid is not None
+    assert psutil.Process(phoenix.pid).cmdline()[0] == str(phoenix_install.python)
+    assert phoenix_install.location.resolve() != Path(sys.prefix).resolve()  # not agentlab's
+    with urllib.request.urlopen(f"{phoenix.url}/arize_phoenix_version", timeout=10) as answer:
+        assert answer.read().decode().strip() == PHOENIX_VERSION
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_agentlab_phoenix_install_says_where_phoenix_is(
+    env: dict[str, str], phoenix_install: PhoenixInstall
+) -> None:
+    said = agentlab(env, "phoenix", "--install")
+    assert said.returncode == 0, said.stderr
+    assert said.stdout == f"Phoenix {PHOENIX_VERSION} is installed: {phoenix_install.location}\n"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_phoenix_command_names_an_installation_by_its_phoenix_or_its_python(
+    phoenix_install: PhoenixInstall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = phoenix_install.python.parent  # as `uv tool install arize-phoenix` would make it
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    for command in ("phoenix", str(bin_dir / "phoenix"), str(phoenix_install.python)):
+        found = find_phoenix(command)
+        assert (found.python, found.version) == (phoenix_install.python, PHOENIX_VERSION)
+
+
+def test_a_phoenix_command_that_is_no_phoenix_is_refused_naming_the_setting(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(PhoenixError, match="^phoenix_command 'no-such-phoenix' is neither on PATH"):
+        find_phoenix("no-such-phoenix")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp_path / "bare"], check=True)
+    bare = tmp_path / "bare" / "bin" / "python"
+    with pytest.raises(
+        PhoenixError, match=r"its Python \(.*/bare/bin/python\) has no arize-phoenix"
+    ):
+        find_phoenix(str(bare))
+
+
+@pytest.mark.slow
+def test_installing_phoenix_offline_is_one_error_line_saying_how_to_install_it_yourself(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"  # where agentlab's own Phoenix would be: not installed yet
+    offline = {
+        **env,
+        "XDG_CACHE_HOME": str(cache),
+        "PIP_NO_INDEX": "1",
+        "PIP_CONFIG_FILE": os.devnull,
+    }
+    python = f"py{sys.version_info.major}{sys.version_info.minor}"
+    log = cache / "agentlab" / f"phoenix-{PHOENIX_VERSION}-{python}.log"
+    requirement = f"arize-phoenix=={PHOENIX_VERSION}"
+    for _ in range(2):  # and again: a half-made environment is not taken for an installed one
+        failed = agentlab(offline, "phoenix", "--install")
+        assert failed.returncode == 2
+        assert failed.stderr.splitlines() == [
+            f"error: could not install Phoenix {PHOENIX_VERSION} (No matching distribution found "
+            f"for {requirement}; log: {log}): install it yourself (uv tool install {requirement}, "
+            f"or pipx install {requirement}) and set phoenix_command (AGENTLAB_PHOENIX_COMMAND) to "
+            "its `phoenix`"
+        ]
+    assert f"No matching distribution found for {requirement}" in log.read_text()
 
 
 def test_otlp_endpoint_must_be_an_http_url() -> None:

@@ -22,7 +22,6 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 
 from agentlab.domains.support import DEMO_TASK, demo_script_path
 from agentlab.observability.phoenix import PhoenixServer
-from tests.phoenix_server import phoenix_server
 from tests.test_cli import agentlab, run_id_in
 
 CHROMIUM = shutil.which("chromium")
@@ -30,15 +29,16 @@ SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "phoenix-trace.pn
 # Phoenix's UI is a React app fetching over GraphQL; generous on a busy machine.
 UI_TIMEOUT_MS = 60_000
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no `chromium` on PATH (Debian's package; .ci/run installs it)"
-)
+# The trace project of this test's run in the session's Phoenix, which the picture shows.
+PROJECT = "support-demo"
 
-
-@pytest.fixture(scope="module")
-def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixServer]:
-    with phoenix_server(tmp_path_factory.mktemp("phoenix")) as server:
-        yield server
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="no `chromium` on PATH (Debian's package; .ci/run installs it)"
+    ),
+    pytest.mark.integration,
+    pytest.mark.slow,
+]
 
 
 @pytest.fixture
@@ -59,14 +59,15 @@ def page() -> Iterator[Page]:
 def test_the_phoenix_ui_shows_a_support_run_as_one_trace_of_model_and_tool_spans(
     phoenix: PhoenixServer, env: dict[str, str], page: Page, tmp_path: Path
 ) -> None:
-    traced = {**env, "AGENTLAB_OTLP_ENDPOINT": phoenix.otlp_endpoint}  # project "agentlab"
+    traced = {**env, "AGENTLAB_OTLP_ENDPOINT": phoenix.otlp_endpoint}
+    traced["AGENTLAB_TRACE_PROJECT"] = PROJECT
     ran = agentlab(traced, "run", DEMO_TASK, "--script", demo_script_path(), "--approve")
     assert ran.returncode == 0, ran.stderr
     run_id = run_id_in(ran.stdout)
     trace_id = _trace_of(phoenix, run_id)
 
     page.goto(f"{phoenix.url}/projects")
-    project_card = page.get_by_role("heading", name="agentlab", exact=True)
+    project_card = page.get_by_role("heading", name=PROJECT, exact=True)
     page.get_by_role("link").filter(has=project_card).click()
     page.get_by_role("tab", name="Traces").click()
     root = page.get_by_role("row").filter(has_text="Ada Lovelace")
@@ -103,7 +104,7 @@ def _trace_of(phoenix: PhoenixServer, run_id: str, timeout: float = 30.0) -> str
     CLI exported as it exited, and Phoenix files spans a moment after it accepts them."""
     deadline = time.monotonic() + timeout
     while True:
-        spans = _spans(phoenix, project="agentlab")
+        spans = _spans(phoenix, project=PROJECT)
         roots = [
             span["context"]["trace_id"]
             for span in spans

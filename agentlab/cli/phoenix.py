@@ -1,7 +1,7 @@
 """``agentlab phoenix``: Arize Phoenix on 127.0.0.1, its data in the data directory, until Ctrl-C.
 
 Only Typer is imported here (``app.py`` registers the command, and ``agentlab --help`` must stay
-fast); Phoenix runs in a subprocess and is never imported.
+fast); Phoenix runs in a subprocess, from an environment of its own, and is never imported.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from agentlab.config import Settings
-    from agentlab.observability.phoenix import PhoenixServer
+    from agentlab.observability.phoenix import PhoenixServer, PortInUseError
+    from agentlab.observability.phoenix_install import PhoenixError, PhoenixInstall
 
 
 def phoenix_command(
@@ -41,37 +42,49 @@ def phoenix_command(
         float,
         typer.Option(min=1, metavar="SECONDS", help="How long to wait for Phoenix to answer."),
     ] = 120.0,  # observability.phoenix.READY_TIMEOUT_S, not imported here (--help stays fast)
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install",
+            help="Only install Phoenix (in an environment of its own, the first time) and say "
+            "where; do not start it.",
+        ),
+    ] = False,
 ) -> None:
     """Run Arize Phoenix on 127.0.0.1, its data in the data directory, until Ctrl-C.
 
     While it runs, agentlab exports the traces of runs using this data directory to it (unless
-    otlp_endpoint or an OTEL_EXPORTER_OTLP_*ENDPOINT variable names another collector).
+    otlp_endpoint or an OTEL_EXPORTER_OTLP_*ENDPOINT variable names another collector). The first
+    time, Phoenix is installed into an environment of its own (or set phoenix_command).
     """
     from rich.console import Console
 
     from agentlab.cli.app import _settings
-    from agentlab.observability.phoenix import (
-        PhoenixError,
-        PhoenixServer,
-        PortInUseError,
-        phoenix_version,
-    )
+    from agentlab.observability.phoenix import PhoenixServer, PortInUseError
+    from agentlab.observability.phoenix_install import PhoenixError
 
     settings = _settings(ctx)
     server = PhoenixServer(settings.phoenix_dir, port=port, grpc_port=grpc_port)
     console = Console(highlight=False, soft_wrap=True)
+    if install:
+        phoenix = _installed(console, settings.phoenix_command)
+        console.print(f"Phoenix {phoenix.version} is installed: {phoenix.location}")
+        return
+    try:
+        server.check()  # before Phoenix is installed: a taken port is said at once
+    except PortInUseError as exc:
+        raise _port_taken(exc, port) from None
+    server.phoenix = _installed(console, settings.phoenix_command)
     with _Signals() as signals:
         try:
             server.start()
         except PortInUseError as exc:
-            flag = "--port" if exc.port == port else "--grpc-port"
-            raise PhoenixError(
-                f"{exc}: is Phoenix running already? Choose another with {flag}"
-            ) from None
+            raise _port_taken(exc, port) from None
         try:
             console.print(
-                f"starting Phoenix {phoenix_version()}, its data in {server.working_dir} "
-                f"(log: {server.log_path.name}); waiting up to {timeout:g} s for it to answer"
+                f"starting Phoenix {server.phoenix.version} ({server.phoenix.location}), its "
+                f"data in {server.working_dir} (log: {server.log_path.name}); waiting up to "
+                f"{timeout:g} s for it to answer"
             )
             started = time.monotonic()
             with console.status("waiting for Phoenix…") as status:
@@ -102,6 +115,38 @@ def phoenix_command(
         finally:
             server.stop()
     console.print("Phoenix stopped.")
+
+
+def _installed(console: Console, command: str | None) -> PhoenixInstall:
+    """The Phoenix to run (``phoenix_command``'s, else agentlab's own), installed first if need
+    be, showing pip's progress."""
+    from agentlab.observability.phoenix_install import PHOENIX_VERSION, find_phoenix
+
+    started = time.monotonic()
+    installing = False
+    with console.status("looking for Phoenix…") as status:
+
+        def progress(step: str) -> None:
+            nonlocal installing
+            if not installing:
+                installing = True
+                console.print(
+                    f"installing Phoenix {PHOENIX_VERSION} into an environment of its own "
+                    "(the first time only; a few minutes)"
+                )
+            status.update(f"installing Phoenix: {step}")
+
+        phoenix = find_phoenix(command, progress=progress)
+    if installing:
+        console.print(f"installed in {time.monotonic() - started:.0f} s")
+    return phoenix
+
+
+def _port_taken(exc: PortInUseError, port: int) -> PhoenixError:
+    from agentlab.observability.phoenix_install import PhoenixError
+
+    flag = "--port" if exc.port == port else "--grpc-port"
+    return PhoenixError(f"{exc}: is Phoenix running already? Choose another with {flag}")
 
 
 def _announce(console: Console, server: PhoenixServer, settings: Settings) -> None:

@@ -317,7 +317,7 @@ class LabRun:
 
     async def spans(self, phoenix_url: str, *, project: str | None = None) -> pd.DataFrame:
         """The run's trace as Phoenix at ``phoenix_url`` holds it: one row per span (run, nodes,
-        model and tool calls), oldest first. Needs the ``phoenix`` extra (its client)."""
+        model and tool calls), oldest first. Needs Phoenix's client (the ``lab`` extra)."""
         from agentlab.observability.traces import read_trace, trace_id_of
 
         trace_id = trace_id_of(self._state)

@@ -1,14 +1,15 @@
 """Observability: tracing runs with OpenTelemetry, and a local Arize Phoenix to send traces to.
 
-Phoenix itself is never imported here (that alone takes ~12 s): it runs as a subprocess. The
-OpenTelemetry SDK and OTLP exporter load only when tracing is on.
+Phoenix itself is never imported here (that alone takes ~12 s): it runs as a subprocess, from an
+environment of its own. The OpenTelemetry SDK and OTLP exporter load only when tracing is on.
 """
 
-from agentlab.observability.phoenix import (
+from agentlab.observability.phoenix import PhoenixServer, PortInUseError
+from agentlab.observability.phoenix_install import (
+    PHOENIX_VERSION,
     PhoenixError,
-    PhoenixServer,
-    PortInUseError,
-    phoenix_version,
+    PhoenixInstall,
+    find_phoenix,
 )
 from agentlab.observability.tracing import (
     NO_TRACING,
@@ -20,12 +21,14 @@ from agentlab.observability.tracing import (
 
 __all__ = [
     "NO_TRACING",
+    "PHOENIX_VERSION",
     "PhoenixError",
+    "PhoenixInstall",
     "PhoenixServer",
     "PortInUseError",
     "Tracing",
     "exporting_to",
-    "phoenix_version",
+    "find_phoenix",
     "shared_tracing",
     "tracing_for",
 ]

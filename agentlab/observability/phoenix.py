@@ -1,10 +1,8 @@
 """Arize Phoenix as a local subprocess: ``phoenix serve`` on 127.0.0.1, its data in one directory.
 
-This module never imports ``phoenix`` (that alone takes ~12 s): it starts it in another process.
-Run as a script (``python -P .../phoenix.py serve``: ``-P`` keeps this file's directory off
-``sys.path``, so ``phoenix`` is the real package), it is that process: Phoenix's own ``main``, with
-its OTLP gRPC receiver bound to 127.0.0.1, which Phoenix binds to every interface whatever
-``PHOENIX_HOST`` says.
+Phoenix runs from its own environment (``phoenix_install``) and is never imported here (that
+alone takes ~12 s): its Python runs ``phoenix_main.py``, Phoenix's own ``main`` with its OTLP gRPC
+receiver bound to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -16,34 +14,20 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 from agentlab.config import PHOENIX_STATE_FILE, running_phoenix
-from agentlab.errors import AgentlabError
+from agentlab.observability.phoenix_install import PhoenixError, PhoenixInstall, find_phoenix
 
 HOST = "127.0.0.1"
 # Phoenix takes 10-30 s to answer (importing it alone takes ~12 s); more on a busy machine.
 READY_TIMEOUT_S = 120.0
-INSTALL_HINT = (
-    "pip install 'agentlab[phoenix]' (or: pip install arize-phoenix arize-phoenix-client)"
-)
-
-
-class PhoenixError(AgentlabError):
-    """Phoenix is missing, could not start, or did not answer; ``log_tail`` is the end of its
-    log, when it got as far as writing one."""
-
-    def __init__(self, message: str, log_tail: str = "") -> None:
-        super().__init__(message)
-        self.log_tail = log_tail
+_MAIN = Path(__file__).with_name("phoenix_main.py")
 
 
 class PortInUseError(PhoenixError):
@@ -58,7 +42,8 @@ class PortInUseError(PhoenixError):
 @dataclass
 class PhoenixServer:
     """One Phoenix process on ``127.0.0.1``: UI, REST API and OTLP/HTTP on ``port``, OTLP/gRPC on
-    ``grpc_port``, its SQLite database and log in ``working_dir``.
+    ``grpc_port``, its SQLite database and log in ``working_dir``; ``phoenix`` is the Phoenix
+    installation it runs (``find_phoenix``; unset, agentlab's own, installed on first use).
 
     ``start()`` then ``wait_ready()``, and ``stop()`` at the end (or use it as a context manager,
     which does all three). While it runs, ``working_dir`` holds a small file naming its endpoint,
@@ -68,6 +53,7 @@ class PhoenixServer:
     working_dir: Path
     port: int = 6006
     grpc_port: int = 4317
+    phoenix: PhoenixInstall | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -95,12 +81,9 @@ class PhoenixServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self) -> None:
-        """Start Phoenix (it is not answering yet: see ``wait_ready``).
-
-        Raises ``PhoenixError`` if Phoenix is not installed or already runs on ``working_dir``,
-        ``PortInUseError`` if a port is taken."""
-        phoenix_version()
+    def check(self) -> None:
+        """Raise the error ``start`` would for a Phoenix that cannot start here: ``PhoenixError``
+        if one already runs on ``working_dir``, ``PortInUseError`` if a port is taken."""
         other = running_phoenix(self.working_dir)
         if other is not None:
             raise PhoenixError(
@@ -114,6 +97,16 @@ class PhoenixServer:
         for port, role in ((self.port, "UI and OTLP/HTTP"), (self.grpc_port, "OTLP/gRPC")):
             if _in_use(port):
                 raise PortInUseError(port, role)
+
+    def start(self) -> None:
+        """Start Phoenix (it is not answering yet: see ``wait_ready``), installing it first if
+        ``phoenix`` is unset and agentlab's own is not installed yet.
+
+        Raises ``PhoenixError`` if Phoenix cannot be installed or already runs on
+        ``working_dir``, ``PortInUseError`` if a port is taken."""
+        self.check()
+        if self.phoenix is None:
+            self.phoenix = find_phoenix()
         try:
             self.working_dir.mkdir(parents=True, exist_ok=True)
             log = self.log_path.open("wb")
@@ -135,7 +128,7 @@ class PhoenixServer:
         }
         with log:
             self._process = subprocess.Popen(
-                [sys.executable, "-P", __file__, "serve"],
+                [str(self.phoenix.python), "-I", str(_MAIN), "serve"],
                 cwd=self.working_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -233,15 +226,6 @@ class PhoenixServer:
             pass
 
 
-def phoenix_version() -> str:
-    """The installed ``arize-phoenix``'s version; ``PhoenixError`` saying how to install it if
-    it is not (read from the package metadata: nothing is imported)."""
-    try:
-        return version("arize-phoenix")
-    except PackageNotFoundError:
-        raise PhoenixError(f"Arize Phoenix is not installed: {INSTALL_HINT}") from None
-
-
 def _in_use(port: int) -> bool:
     with socket.socket() as probe:
         # As a server would: a port held only by connections closing down (TIME_WAIT) is free.
@@ -270,33 +254,3 @@ def _answers(url: str) -> bool:
 def _signal_group(pid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)  # Phoenix leads its own session: its group has its pid
-
-
-def _serve_on_loopback() -> None:
-    """Phoenix's ``main``, with the ports its gRPC server adds bound to 127.0.0.1."""
-    import runpy
-
-    import grpc.aio  # type: ignore[import-untyped]  # Phoenix's dependency: here wherever it is
-
-    make_server = grpc.aio.server
-
-    def loopback_server(*args: Any, **kwargs: Any) -> Any:
-        server = make_server(*args, **kwargs)
-        insecure, secure = server.add_insecure_port, server.add_secure_port
-        server.add_insecure_port = lambda address: insecure(_on_loopback(address))
-        server.add_secure_port = lambda address, credentials: secure(
-            _on_loopback(address), credentials
-        )
-        return server
-
-    grpc.aio.server = loopback_server
-    runpy.run_module("phoenix.server.main", run_name="__main__", alter_sys=True)
-
-
-def _on_loopback(address: str) -> str:
-    """``[::]:4317`` -> ``127.0.0.1:4317``."""
-    return f"{HOST}:{address.rpartition(':')[2]}"
-
-
-if __name__ == "__main__":
-    _serve_on_loopback()

@@ -1,9 +1,10 @@
 """A run's trace, read back from Phoenix into a pandas DataFrame, for notebooks.
 
-Spans are read with Phoenix's own client (``arize-phoenix-client``), imported only when a trace is
-read: with the Phoenix server installed alongside, that import loads the server package and takes
-seconds, which a notebook can afford and the CLI cannot. A run's trace id is the one its state
-keeps (``trace``, W3C ``traceparent``): the same across processes that resumed it.
+Spans are read with Phoenix's own client (``arize-phoenix-client``, in the ``lab`` extra), imported
+only when a trace is read: about 0.3 s alone, but with Phoenix's server installed alongside (as it
+is not by agentlab: it runs from an environment of its own) the import loads the server package
+and takes 10 s or more, which a notebook can afford and the CLI cannot. A run's trace id is the
+one its state keeps (``trace``, W3C ``traceparent``): the same across processes that resumed it.
 """
 
 from __future__ import annotations
@@ -103,11 +104,12 @@ def read_trace(
     """The spans of trace ``trace_id`` in Phoenix at ``base_url``, as a DataFrame. Phoenix shows
     a span a moment after it is exported: this waits (up to ``wait_s``) until there are
     ``at_least`` spans and their number has stopped growing."""
-    try:  # only here, when a trace is read: the import loads Phoenix's server package
+    try:  # only here, when a trace is read (see the module's docstring)
         client_module = importlib.import_module("phoenix.client")
     except ModuleNotFoundError:
         raise ConfigError(
-            "reading traces needs Phoenix's client: pip install 'agentlab[phoenix]'"
+            "reading traces needs Phoenix's client (arize-phoenix-client): pip install "
+            "'agentlab[lab]'"
         ) from None
     client = client_module.Client(base_url=base_url)
     deadline = time.monotonic() + wait_s
