@@ -33,7 +33,7 @@ scratch file at start-up proves the callback sees each of these as described (an
 callback is swallowed by ``sqlite3``: a silent miscount), or stops. Reported per step: all
 commits (write + read-only), and the read-only ones apart.
 
-    python benchmarks/overhead.py                 # N = 50, 500, 1000 (about 5 min, 2 cores)
+    python benchmarks/overhead.py                 # N = 50, 500, 1000 (about 6 min of CPU)
     python benchmarks/overhead.py --quick         # N = 10 and 100
     python benchmarks/overhead.py --steps 50 200 --repeat 3 --only runner graph
 
