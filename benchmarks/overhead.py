@@ -20,18 +20,18 @@ Each scenario is warmed up on 5 steps; each row keeps the least wall and the lea
 (``process_time``: this process, all its threads) of ``--repeat`` runs. All runs share one event
 loop. The runs database's size is taken after its Runner closed (the WAL folded back in).
 
-SQLite commits are counted from outside agentlab, in one more run of each durable scenario at each
-N, untimed (tracing statements slows them). ``sqlite3.connect`` is wrapped in this process so that
-every connection opened during that run gets a trace callback (``set_trace_callback``), which
-sees each statement as it starts, including those Python's ``sqlite3`` issues itself: on Python
-3.11 an implicit transaction shows as ``BEGIN `` and ``conn.commit()`` as ``COMMIT`` (what
-LangGraph's ``SqliteSaver`` does). Between a ``BEGIN`` and its ``COMMIT`` the callback compares
-the connection's ``total_changes``: a transaction that changed rows is a write commit, one that
-changed none (a ``BEGIN``/``SELECT``/``COMMIT``, or a write matching no row) a read-only commit; a
-write statement run outside any transaction (autocommit) counts as a write commit. A check on a
-scratch file at start-up proves the callback sees each of these as described (an error in a trace
-callback is swallowed by ``sqlite3``: a silent miscount), or stops. Reported per step: all
-commits (write + read-only), and the read-only ones apart.
+SQLite commits are counted from outside agentlab (``sqlite_commits.py``), in one more run of each
+durable scenario at each N, untimed (tracing statements slows them). ``sqlite3.connect`` is wrapped
+in this process so that every connection opened during that run gets a trace callback
+(``set_trace_callback``), which sees each statement as it starts, including those Python's
+``sqlite3`` issues itself: on Python 3.11 an implicit transaction shows as ``BEGIN `` and
+``conn.commit()`` as ``COMMIT`` (what LangGraph's ``SqliteSaver`` does). Between a ``BEGIN`` and
+its ``COMMIT`` the callback compares the connection's ``total_changes``: a transaction that changed
+rows is a write commit, one that changed none (a ``BEGIN``/``SELECT``/``COMMIT``) a read-only
+commit; a write statement outside any transaction (autocommit) is a write commit. At start-up a
+check on scratch files proves the callback sees each of these as described, or stops (``sqlite3``
+swallows an error in a trace callback: a silent miscount). Reported per step: all commits (write +
+read-only; the run's fixed ones included), and the read-only ones apart.
 
     python benchmarks/overhead.py                 # N = 50, 500, 1000 (about 6 min of CPU)
     python benchmarks/overhead.py --quick         # N = 10 and 100
@@ -52,7 +52,6 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 import uuid
 import warnings
@@ -68,6 +67,9 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a plain checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sqlite_commits import CommitCounter, Commits, check_counter
 
 from agentlab.config import Settings, load_settings
 from agentlab.models.base import Role
@@ -218,138 +220,6 @@ async def run_bare_graph(agent: Agent, n: int, settings: Settings, probe: Probe)
         f"agentlab's graph ended {final['status']!r}: {final['outcome']}",
     )
     _check_lookups([r["outcome"]["output"] for r in final["results"]], n, "agentlab (graph)")
-
-
-# --- counting SQLite commits ---------------------------------------------------------------------
-
-
-@dataclass
-class Commits:
-    """Transactions committed while a run was counted."""
-
-    write: int = 0  # changed rows (or a write outside a transaction)
-    read_only: int = 0  # committed having changed no row
-    rollbacks: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.write + self.read_only
-
-
-_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"})
-
-
-class CommitCounter:
-    """Counts the SQLite transactions committed in this process, without touching the code that
-    commits them: see the module's docstring."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()  # statements run on the loop and in worker threads
-        self._counts: Commits | None = None
-
-    @contextmanager
-    def connections(self) -> Iterator[None]:
-        """Meanwhile, every connection ``sqlite3.connect`` opens is traced."""
-        original = sqlite3.connect
-
-        def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-            conn = original(*args, **kwargs)
-            conn.set_trace_callback(self._tracer(conn))
-            return conn
-
-        sqlite3.connect = connect  # type: ignore[assignment]
-        try:
-            yield
-        finally:
-            sqlite3.connect = original
-
-    @contextmanager
-    def window(self) -> Iterator[Commits]:
-        """Count what the traced connections commit meanwhile."""
-        counts = self._counts = Commits()
-        try:
-            yield counts
-        finally:
-            self._counts = None
-
-    def _tracer(self, conn: sqlite3.Connection) -> Callable[[str], None]:
-        changes_at_begin: int | None = None
-
-        def trace(statement: str) -> None:
-            nonlocal changes_at_begin
-            head = statement[:16].split(None, 1)  # not the whole text: blobs come expanded
-            verb = head[0].upper() if head else ""
-            if verb == "BEGIN":
-                changes_at_begin = conn.total_changes
-                return
-            counts = self._counts
-            if verb in ("COMMIT", "END"):
-                wrote = changes_at_begin is None or conn.total_changes > changes_at_begin
-                changes_at_begin = None
-                if counts is not None:
-                    with self._lock:
-                        if wrote:
-                            counts.write += 1
-                        else:
-                            counts.read_only += 1
-            elif verb == "ROLLBACK":
-                changes_at_begin = None
-                if counts is not None:
-                    with self._lock:
-                        counts.rollbacks += 1
-            elif counts is not None and verb in _WRITES and not conn.in_transaction:
-                with self._lock:
-                    counts.write += 1  # autocommit: the statement is its own transaction
-
-        return trace
-
-
-def check_counter(tmp: Path) -> None:
-    """Prove on a scratch file that ``CommitCounter`` sees each kind of commit this benchmark
-    meets: Python's implicit transactions and ``commit()``, explicit ``BEGIN``/``COMMIT``,
-    read-only transactions, autocommit writes, rollbacks, and LangGraph's ``SqliteSaver``."""
-    from langgraph.checkpoint.base import empty_checkpoint
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    counter = CommitCounter()
-    path = tmp / "counter-check.sqlite"
-    with counter.connections():
-        legacy = sqlite3.connect(path)  # Python's implicit transactions
-        explicit = sqlite3.connect(path, isolation_level=None)  # as agentlab's run store
-        saver_conn = sqlite3.connect(tmp / "counter-check-saver.sqlite", check_same_thread=False)
-    saver = SqliteSaver(saver_conn)
-    saver.setup()
-    legacy.execute("CREATE TABLE t (x)")
-    legacy.commit()
-    with counter.window() as seen:
-        legacy.execute("INSERT INTO t VALUES (1)")
-        legacy.commit()  # write 1
-        legacy.execute("UPDATE t SET x = 2 WHERE x = 99")
-        legacy.commit()  # read-only 1: no row changed
-        legacy.execute("SELECT * FROM t").fetchall()
-        legacy.commit()  # no transaction was open: nothing
-        explicit.execute("BEGIN")
-        explicit.execute("SELECT * FROM t").fetchall()
-        explicit.execute("COMMIT")  # read-only 2
-        explicit.execute("INSERT INTO t VALUES (3)")  # write 2 (autocommit)
-        explicit.execute("BEGIN IMMEDIATE")
-        explicit.execute("INSERT INTO t VALUES (4)")
-        explicit.execute("COMMIT")  # write 3
-        explicit.execute("BEGIN")
-        explicit.execute("DELETE FROM t")
-        explicit.execute("ROLLBACK")  # a rollback
-        config: Any = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
-        config = saver.put(config, empty_checkpoint(), {}, {})  # write 4
-        saver.put_writes(config, [("channel", 1)], "task")  # write 5
-        saver.get_tuple(config)  # reads outside a transaction: nothing
-    for conn in (legacy, explicit, saver_conn):
-        conn.close()
-    expected = Commits(write=5, read_only=2, rollbacks=1)
-    _require(
-        seen == expected,
-        f"the commit counter saw {seen} where {expected} were made (Python "
-        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}): it cannot be trusted here",
-    )
 
 
 # --- measuring -----------------------------------------------------------------------------------
