@@ -5,8 +5,8 @@ says so; a process that lost the run's lease starts no call."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
