@@ -64,7 +64,7 @@ from agentlab.orchestration import (
     initial_state,
 )
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
-from agentlab.store import SqliteRunStore
+from agentlab.store import open_sqlite_store
 from agentlab.tools import FunctionToolset, Tool, ToolContext, tool
 from agentlab.tools.journal import Journal
 
@@ -205,11 +205,11 @@ async def agentlab_sqlite(n: int, tmp: Path) -> Measurement:
     tool call journaled (exactly once) in the same file."""
     path = tmp / f"agentlab-{n}-{uuid.uuid4().hex}.sqlite"
     with _sqlite_saver(path, LoopSqliteSaver) as (saver, db_bytes):
-        store = SqliteRunStore(path)
+        store = open_sqlite_store(path)
         try:
             seconds = await _run_agentlab(n, LOOKUP, saver, store)
         finally:
-            store.close()
+            await store.close()
         return Measurement(AGENTLAB_SQLITE, n, seconds, db_bytes())
 
 
