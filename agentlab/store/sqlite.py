@@ -80,7 +80,9 @@ class SqliteEngine(Statements):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Statements]:
-        """``BEGIN IMMEDIATE``: SQLite's write lock, taken before the transaction's first read."""
+        """``BEGIN IMMEDIATE``: SQLite's write lock, taken before the transaction's first read.
+        The body awaits only its statements: on the loop they never yield, so no other coroutine
+        uses the connection meanwhile (in threads, the turn keeps them off)."""
         async with self._turn or nullcontext():
             await self._hop(self._now, "count", "BEGIN IMMEDIATE", ())
             try:
