@@ -49,7 +49,7 @@ from agentlab.models.base import Role
 from agentlab.models.router import scripted_router
 from agentlab.models.script import Script, ScriptedToolUse, Turn
 from agentlab.orchestration import Agent, Limits, RunEnded, Runner, Status, ToolCalled
-from agentlab.store import SqliteRunStore
+from agentlab.store import SqlRunStore, open_sqlite_store
 from agentlab.tools import (
     CallRequest,
     CallScope,
@@ -290,7 +290,7 @@ class CallPath:
     call: Callable[[int], Awaitable[Any]]
     """Make call ``i``; return what shows whether it did its job."""
     ok: Callable[[int, Any], bool]
-    begin: Callable[[], None] = lambda: None
+    begin: Callable[[], Awaitable[None]] | None = None
     """Before each batch (a fresh run, so that every call is new to the journal)."""
     inside: Callable[[], float] | None = None
     """Seconds spent so far inside the toolset (for calls through the executor)."""
@@ -330,14 +330,14 @@ class _TimedToolset:
 class _Runs:
     """Fresh run ids (every call id new to the journal), leased as a Runner's runs are."""
 
-    def __init__(self, store: SqliteRunStore | None) -> None:
+    def __init__(self, store: SqlRunStore[Any] | None) -> None:
         self.store = store
 
-    def scope(self) -> CallScope:
+    async def scope(self) -> CallScope:
         run_id = f"run-{uuid.uuid4().hex[:10]}"
         if self.store is None:
             return CallScope(run_id=run_id, principal="bench")
-        self.store.create_run(
+        await self.store.create_run(
             run_id,
             agent="benchmarks/parallel_tools.py",
             agent_name="bench",
@@ -349,7 +349,7 @@ class _Runs:
             principal="bench",
             session=None,
         )
-        lease = self.store.acquire_lease(run_id, LEASE_TTL_S)
+        lease = await self.store.acquire_lease(run_id, LEASE_TTL_S)
         return CallScope(run_id=run_id, principal="bench", lease=lease.token)
 
 
@@ -370,11 +370,11 @@ class _ExecutorCalls:
         self.runs = runs
         self.tool = name
         self.arguments = arguments
-        self.scope = runs.scope()
+        self.scope = CallScope(run_id="(before the first batch)")
         self.events: list[RunEvent] = []
 
-    def begin(self) -> None:
-        self.scope = self.runs.scope()
+    async def begin(self) -> None:
+        self.scope = await self.runs.scope()
 
     async def call(self, i: int) -> Any:
         self.events.clear()
@@ -402,7 +402,8 @@ async def _time_paths(paths: Sequence[CallPath], calls: int, repeat: int) -> Non
     for warm_up in (True, *([False] * repeat)):
         n = max(calls // 10, 1) if warm_up else calls
         for p in paths:
-            p.begin()
+            if p.begin is not None:
+                await p.begin()
         spent = [0.0] * len(paths)
         before = inside()
         for i in range(n):
@@ -422,7 +423,7 @@ async def _time_paths(paths: Sequence[CallPath], calls: int, repeat: int) -> Non
 async def measure_function_tool(data_dir: Path, calls: int, repeat: int) -> dict[str, CallPath]:
     """The ``echo`` tool's handler alone, and through the executor with either journal."""
     toolset = FunctionToolset([ECHO])
-    store = SqliteRunStore(data_dir / "executor.sqlite")
+    store = open_sqlite_store(data_dir / "executor.sqlite")
     ctx = ToolContext("bench", "1", "bench:1")
 
     def same(i: int, out: Any) -> bool:
@@ -440,7 +441,7 @@ async def measure_function_tool(data_dir: Path, calls: int, repeat: int) -> dict
         await _time_paths(paths, calls, repeat)
         return {p.name: p for p in paths}
     finally:
-        store.close()
+        await store.close()
 
 
 def _mcp_missing() -> str | None:
@@ -457,7 +458,7 @@ async def measure_mcp_tool(data_dir: Path, calls: int, repeat: int) -> dict[str,
     if missing is not None:
         return missing
     toolset = MCPToolset(MCPServer.stdio(sys.executable, ["-m", "mcp_server_time"], timeout_s=15))
-    store = SqliteRunStore(data_dir / "executor-mcp.sqlite")
+    store = open_sqlite_store(data_dir / "executor-mcp.sqlite")
     arguments = {"timezone": TIMEZONE}
     ctx = ToolContext("bench", "1", "bench:1")
     try:
@@ -490,7 +491,7 @@ async def measure_mcp_tool(data_dir: Path, calls: int, repeat: int) -> dict[str,
         return {p.name: p for p in paths}
     finally:
         await toolset.aclose()
-        store.close()
+        await store.close()
 
 
 # --- report --------------------------------------------------------------------------------------

@@ -5,11 +5,12 @@ Ceilings on a principal's day hold across processes; crossing a fraction of one 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,7 +35,7 @@ from agentlab.store import Ceiling, LedgerEntry
 from tests.conftest import Ledger, toy_tools
 from tests.scripts import plan, script, step, verdict
 from tests.test_ledger import priced, spec_of, used
-from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
+from tests.test_postgres import connect, database_url, postgres, store  # noqa: F401
 
 AGENTLAB = [sys.executable, "-m", "agentlab"]
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ async def run_toy(settings, tmp_path, ledger, text: str, **start: Any) -> tuple[
             toy(ledger), "t", models=spec_of(tmp_path, text), **start
         )
         ended = (await drain(events))[-1]
-        return ended, runner.store.ledger(run_id)
+        return ended, await runner.ledger(run_id)
 
 
 async def test_a_one_cent_ceiling_stops_the_run_before_the_call_that_would_cross_it(
@@ -145,7 +146,7 @@ async def test_a_model_without_a_price_is_not_called_under_a_dollar_ceiling(sett
             toy(ledger, models=router), "t", limits=Limits(max_usd=5.0)
         )
         ended = (await drain(events))[-1]
-        assert runner.store.ledger(run_id) == []
+        assert await runner.ledger(run_id) == []
     assert ended.outcome.startswith("budget_exceeded: per-run dollar ceiling of $5")
     assert "mystery-model has no price" in ended.outcome
 
@@ -240,19 +241,28 @@ def test_a_principals_daily_ceiling_holds_across_two_processes_on_postgres(
 
 
 def test_concurrent_reservations_never_pass_a_ceiling_together(
-    open_store: Callable[[], Any],  # noqa: F811
+    connect: Callable[[], Awaitable[Any]],  # noqa: F811
 ):
     ceiling = Ceiling("daily dollar ceiling", "principal_day", "ada", "usd", 3.0, "2026-11-25")
-    stores = [open_store() for _ in range(6)]
+    ready = threading.Barrier(6)
 
-    def reserve(i: int) -> bool:
-        entry = LedgerEntry(f"e{i}", f"run-{i}", "toy", "ada", None, "plan", "planner", "m",
-                            reserved_usd=1.0, created_at=9e9, day="2026-11-25")  # fmt: skip
-        return stores[i % len(stores)].reserve(entry, [ceiling]).crossed is None
+    async def reserve_two(i: int) -> list[bool]:
+        runs = await connect()  # a connection (and event loop) each, as separate processes
+        try:
+            await asyncio.to_thread(ready.wait)
+            passed = []
+            for n in (i, i + 6):
+                entry = LedgerEntry(f"e{n}", f"run-{n}", "toy", "ada", None, "plan", "planner",
+                                    "m", reserved_usd=1.0, created_at=9e9,
+                                    day="2026-11-25")  # fmt: skip
+                passed.append((await runs.reserve(entry, [ceiling])).crossed is None)
+            return passed
+        finally:
+            await runs.close()
 
-    with ThreadPoolExecutor(12) as pool:
-        passed = list(pool.map(reserve, range(12)))
-    assert sum(passed) == 3
+    with ThreadPoolExecutor(6) as pool:
+        passed = list(pool.map(lambda i: asyncio.run(reserve_two(i)), range(6)))
+    assert sum(sum(each) for each in passed) == 3
 
 
 # --- warnings ------------------------------------------------------------------------------------

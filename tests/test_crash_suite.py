@@ -4,8 +4,9 @@ command line, and every effect happens exactly once.
 The scenario (``tests/reliability/crash.py``): the crash agent (support tools plus a file append)
 closes Ada Lovelace's account with ``agentlab run --approve`` under the crash harness
 (``tests/reliability/crash_harness.py``), which SIGKILLs the process at a chosen kill point:
-before, during or after each checkpoint write, journal write, tool effect, runs-table write and
-event. A dry run counts the points; the campaign (``tests/reliability/campaign.py``) kills at
+before and after each checkpoint write, journal write, tool effect, runs-table write and event,
+and during those that are transactions of several statements (checkpoints, the support tools'
+effects). A dry run counts the points; the campaign (``tests/reliability/campaign.py``) kills at
 ``CRASH_SUITE_POINTS`` of them (default 50: one of every site, then a spread; ``all`` for every
 point), plus the last points of a run, two trials at a time. After each kill a careful person
 resumes with ``agentlab resume`` until the run ends: ``--approve`` at an approval (``y`` when

@@ -163,3 +163,26 @@ def test_doctor_with_no_database_yet_says_so(env):
     result = agentlab(env, "doctor")
     assert result.returncode == 0
     assert "no runs database" in result.stdout
+
+
+async def test_a_write_that_sqlite_rolled_back_itself_reports_its_own_error(tmp_path):
+    # At a full disk SQLite rolls the transaction back itself; a trigger's RAISE(ROLLBACK) does
+    # the same, on demand. The error said must be that one, not "no transaction is active".
+    from agentlab.errors import DamagedDataError
+    from agentlab.store import Ceiling, LedgerEntry, open_sqlite_store
+
+    store = open_sqlite_store(tmp_path / RUNS)
+    await store.engine.execute(
+        "CREATE TRIGGER full BEFORE INSERT ON agentlab_cost_ledger "
+        "BEGIN SELECT RAISE(ROLLBACK, 'database or disk is full'); END"
+    )
+    entry = LedgerEntry("e-1", "run-1", "toy", "ada", None, "plan", "planner", "m", day="d")
+    ceiling = Ceiling("max_usd", "run", "run-1", "usd", 10.0)
+
+    with pytest.raises(DamagedDataError, match="database or disk is full") as failed:
+        await store.reserve(entry, [ceiling])
+    assert "no transaction is active" not in str(failed.value)
+
+    await store.engine.execute("DROP TRIGGER full")  # the disk has room again
+    assert (await store.reserve(entry, [ceiling])).crossed is None
+    await store.close()

@@ -6,6 +6,7 @@ traced keeps it with the run only; a Phoenix that does not take it is one warnin
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -18,52 +19,59 @@ import pytest
 from agentlab.domains.support import DEMO_TASK, demo_script_path
 from agentlab.errors import RunNotFoundError
 from agentlab.lab import Lab
-from agentlab.observability.feedback import FeedbackError, give_feedback, phoenix_url_for
+from agentlab.observability.feedback import (
+    FeedbackError,
+    FeedbackGiven,
+    give_feedback,
+    phoenix_url_for,
+)
 from agentlab.observability.phoenix import PhoenixServer
 from agentlab.store import Feedback, RunStore
 from tests.phoenix_server import free_ports
 from tests.test_cli import agentlab, run_id_in
-from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
+from tests.test_postgres import connect, database_url, postgres, store  # noqa: F401
 
 
-def _run(runs: RunStore, run_id: str, principal: str = "ada") -> None:
-    runs.create_run(run_id, agent="a", agent_name="a", task="t", status="completed",
-                     models=None, options={}, limits={}, principal=principal,
-                     session=None)  # fmt: skip
+async def _run(runs: RunStore, run_id: str, principal: str = "ada") -> None:
+    await runs.create_run(run_id, agent="a", agent_name="a", task="t", status="completed",
+                          models=None, options={}, limits={}, principal=principal,
+                          session=None)  # fmt: skip
 
 
 # -- the run record, on each engine ----------------------------------------------------------------
 
 
-def test_feedback_is_kept_with_the_run_and_the_latest_replaces_it(store):  # noqa: F811
-    _run(store, "run-1")
-    assert store.get_run("run-1").feedback is None
-    store.set_feedback(Feedback("run-1", "bad", "wrong customer", "bob", "2026-11-25T10:00:00"))
-    store.set_feedback(Feedback("run-1", "good", "fixed on retry", "carol", "2026-11-25T11:00:00"))
-    assert store.get_run("run-1").feedback == Feedback(
+async def test_feedback_is_kept_with_the_run_and_the_latest_replaces_it(store):  # noqa: F811
+    await _run(store, "run-1")
+    assert (await store.get_run("run-1")).feedback is None
+    await store.set_feedback(Feedback("run-1", "bad", "wrong customer", "bob",
+                                      "2026-11-25T10:00:00"))  # fmt: skip
+    await store.set_feedback(Feedback("run-1", "good", "fixed on retry", "carol",
+                                      "2026-11-25T11:00:00"))  # fmt: skip
+    assert (await store.get_run("run-1")).feedback == Feedback(
         "run-1", "good", "fixed on retry", "carol", "2026-11-25T11:00:00"
     )
 
 
-def test_runs_are_listed_by_their_feedback(store):  # noqa: F811
+async def test_runs_are_listed_by_their_feedback(store):  # noqa: F811
     for run_id in ("run-1", "run-2", "run-3"):
-        _run(store, run_id)
-    store.set_feedback(Feedback("run-1", "bad", "", "bob", "2026-11-25T10:00:00"))
-    store.set_feedback(Feedback("run-3", "bad", "too slow", "bob", "2026-11-25T10:00:00"))
-    store.set_feedback(Feedback("run-2", "good", "", "bob", "2026-11-25T10:00:00"))
-    assert {r.run_id for r in store.list_runs(feedback="bad")} == {"run-1", "run-3"}
-    assert [r.run_id for r in store.list_runs(feedback="good")] == ["run-2"]
-    assert len(store.list_runs()) == 3
-    assert len(store.list_runs(1, feedback="bad")) == 1
+        await _run(store, run_id)
+    await store.set_feedback(Feedback("run-1", "bad", "", "bob", "2026-11-25T10:00:00"))
+    await store.set_feedback(Feedback("run-3", "bad", "too slow", "bob", "2026-11-25T10:00:00"))
+    await store.set_feedback(Feedback("run-2", "good", "", "bob", "2026-11-25T10:00:00"))
+    assert {r.run_id for r in await store.list_runs(feedback="bad")} == {"run-1", "run-3"}
+    assert [r.run_id for r in await store.list_runs(feedback="good")] == ["run-2"]
+    assert len(await store.list_runs()) == 3
+    assert len(await store.list_runs(1, feedback="bad")) == 1
 
 
-def test_feedback_on_an_unknown_run_or_of_another_score_is_refused(store):  # noqa: F811
+async def test_feedback_on_an_unknown_run_or_of_another_score_is_refused(store):  # noqa: F811
     with pytest.raises(RunNotFoundError, match="agentlab runs"):
-        store.set_feedback(Feedback("run-0", "bad", "", "bob", "2026-11-25T10:00:00"))
-    _run(store, "run-1")
+        await store.set_feedback(Feedback("run-0", "bad", "", "bob", "2026-11-25T10:00:00"))
+    await _run(store, "run-1")
     with pytest.raises(ValueError, match="good or bad"):
-        store.set_feedback(Feedback("run-1", "meh", "", "bob", "2026-11-25T10:00:00"))
-    assert store.get_run("run-1").feedback is None
+        await store.set_feedback(Feedback("run-1", "meh", "", "bob", "2026-11-25T10:00:00"))
+    assert (await store.get_run("run-1")).feedback is None
 
 
 def test_phoenix_is_found_where_runs_export_their_spans():
@@ -203,13 +211,16 @@ def test_feedback_phoenix_does_not_take_is_kept_with_the_run_and_is_one_warning(
     assert "bad" in agentlab(env, "runs", "--feedback", "bad").stdout
 
     # A span Phoenix never received is waited for a moment, then said to be missing.
-    from agentlab.orchestration import SyncRunner
+    from agentlab.orchestration import Runner
 
-    with SyncRunner(settings) as runner:
-        record = runner.store.get_run(run_id)
-        state = {"trace": {"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"}}
-        lost = give_feedback(runner.store, record, state, score="good", by="bob",
-                             phoenix_url=phoenix.url, wait_s=1)  # fmt: skip
+    async def give() -> FeedbackGiven:
+        async with Runner(settings) as runner:
+            record = await runner.store.get_run(run_id)
+            state = {"trace": {"traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"}}
+            return await give_feedback(runner.store, record, state, score="good", by="bob",
+                                       phoenix_url=phoenix.url, wait_s=1)  # fmt: skip
+
+    lost = asyncio.run(give())
     assert lost.outcome == "failed"
     assert lost.reason.startswith(f"the run's root span {lost.span_id} is not in Phoenix at")
     assert "good" in agentlab(env, "runs", "--feedback", "good").stdout

@@ -5,13 +5,14 @@ says so; a process that lost the run's lease starts no call."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentlab.errors import RunBusyError
-from agentlab.store import SqliteRunStore
+from agentlab.store import SqlRunStore, open_sqlite_store
 from agentlab.tools import (
     CallRequest,
     CallScope,
@@ -79,10 +80,10 @@ def effects(tmp_path: Path) -> Effects:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteRunStore:
-    opened = SqliteRunStore(tmp_path / "runs.sqlite")
+async def store(tmp_path: Path) -> AsyncIterator[SqlRunStore]:
+    opened = open_sqlite_store(tmp_path / "runs.sqlite")
     yield opened
-    opened.close()
+    await opened.close()
 
 
 def make_executor(effects: Effects, journal: Any) -> ToolExecutor:
@@ -114,7 +115,7 @@ async def test_a_finished_call_is_replayed_from_the_journal_and_not_run_again(ef
     assert first == again == {"ok": True, "output": {"appended": "a"}, "error": None}
     assert effects.lines() == ["run-1:1.1 a"]
     assert [e.result["journal"] for e in events] == ["ran", "replayed"]
-    [entry] = store.journal("run-1")
+    [entry] = await store.journal("run-1")
     assert (entry.tool, entry.attempt, entry.outcome) == ("append", 1, first)
 
 
@@ -126,7 +127,7 @@ async def test_a_tool_failing_with_any_exception_is_journaled_as_failed_and_not_
 
     assert first == {"ok": False, "output": None, "error": "KeyError: 'customer 7'"}
     assert again == first
-    assert store.journal("run-1")[0].outcome == first
+    assert (await store.journal("run-1"))[0].outcome == first
 
 
 async def test_a_call_killed_after_its_effect_is_not_run_again_without_a_human(effects, store):
@@ -156,7 +157,7 @@ async def test_a_human_saying_it_happened_records_the_outcome_without_running_it
 
     assert outcome == {"ok": True, "output": {"appended": "a", "by": "human"}, "error": None}
     assert effects.lines() == ["run-1:1.1 a"]
-    assert store.journal("run-1")[0].outcome == outcome
+    assert (await store.journal("run-1"))[0].outcome == outcome
 
 
 async def test_a_human_saying_run_it_again_runs_it_once_more_with_the_same_key(effects, store):
@@ -172,7 +173,7 @@ async def test_a_human_saying_run_it_again_runs_it_once_more_with_the_same_key(e
 
     assert outcome["ok"] and replayed == outcome
     assert effects.lines() == ["run-1:1.1 a", "run-1:1.1 a"]  # the key lets an API dedupe
-    assert store.journal("run-1")[0].attempt == 2
+    assert (await store.journal("run-1"))[0].attempt == 2
 
 
 async def test_a_run_again_answer_covers_only_the_attempt_it_was_given_for(effects, store):
@@ -205,11 +206,11 @@ async def test_an_idempotent_call_of_unknown_effect_is_simply_run_again(effects,
 async def test_refused_calls_are_not_journaled(effects, store):
     outcome = await run_call(make_executor(effects, store), "append", {"text": 5})
     assert outcome["ok"] is False
-    assert store.journal("run-1") == []
+    assert await store.journal("run-1") == []
 
 
 async def test_a_process_without_the_runs_lease_starts_no_call(effects, store):
-    lease = store.acquire_lease("run-1", ttl_s=30)
+    lease = await store.acquire_lease("run-1", ttl_s=30)
 
     with pytest.raises(LeaseLostError, match="no longer holds run run-1's lease"):
         await run_call(make_executor(effects, store), "append", {"text": "a"}, lease="stale")
@@ -222,26 +223,26 @@ async def test_a_process_without_the_runs_lease_starts_no_call(effects, store):
 
 
 async def test_an_expired_lease_starts_no_call(effects, store):
-    lease = store.acquire_lease("run-1", ttl_s=30)
-    with store._use() as conn:  # the holder was paused past its lease
-        conn.execute("UPDATE agentlab_run_leases SET expires_at = ?", (time.time() - 1,))
+    lease = await store.acquire_lease("run-1", ttl_s=30)
+    # The holder was paused past its lease:
+    await store.engine.execute("UPDATE agentlab_run_leases SET expires_at = ?", (time.time() - 1,))
 
     with pytest.raises(LeaseLostError):
         await run_call(make_executor(effects, store), "append", {"text": "a"}, lease=lease.token)
     assert effects.lines() == []
 
 
-def test_a_live_lease_refuses_a_second_holder_and_names_the_first(store):
-    first = store.acquire_lease("run-1", ttl_s=30)
+async def test_a_live_lease_refuses_a_second_holder_and_names_the_first(store):
+    first = await store.acquire_lease("run-1", ttl_s=30)
 
     with pytest.raises(RunBusyError, match=rf"being advanced by process {first.holder}"):
-        store.acquire_lease("run-1", ttl_s=30)
+        await store.acquire_lease("run-1", ttl_s=30)
 
-    store.release_lease(first)
-    assert store.acquire_lease("run-1", ttl_s=30).token != first.token
+    await store.release_lease(first)
+    assert (await store.acquire_lease("run-1", ttl_s=30)).token != first.token
 
 
-def test_a_lease_of_a_dead_process_or_past_its_expiry_is_taken_over(store):
+async def test_a_lease_of_a_dead_process_or_past_its_expiry_is_taken_over(store):
     import subprocess
     import sys
 
@@ -252,18 +253,17 @@ def test_a_lease_of_a_dead_process_or_past_its_expiry_is_taken_over(store):
         check=True,
     )
     pid = int(dead.stdout)
-    first = store.acquire_lease("run-1", ttl_s=30)
-    with store._use() as conn:
-        conn.execute("UPDATE agentlab_run_leases SET pid = ?", (pid,))
-    taken = store.acquire_lease("run-1", ttl_s=30)
+    first = await store.acquire_lease("run-1", ttl_s=30)
+    await store.engine.execute("UPDATE agentlab_run_leases SET pid = ?", (pid,))
+    taken = await store.acquire_lease("run-1", ttl_s=30)
     assert taken.token != first.token
 
-    with store._use() as conn:  # on another host: only the expiry tells
-        conn.execute(
-            "UPDATE agentlab_run_leases SET host = 'elsewhere', expires_at = ?", (time.time() - 1,)
-        )
-    assert store.acquire_lease("run-1", ttl_s=30).holder.endswith(f":{taken.pid}")
-    assert not store.renew_lease(taken, ttl_s=30)
+    # On another host only the expiry tells:
+    await store.engine.execute(
+        "UPDATE agentlab_run_leases SET host = 'elsewhere', expires_at = ?", (time.time() - 1,)
+    )
+    assert (await store.acquire_lease("run-1", ttl_s=30)).holder.endswith(f":{taken.pid}")
+    assert not await store.renew_lease(taken, ttl_s=30)
 
 
 async def test_call_hash_uses_the_canonical_arguments():
@@ -285,18 +285,18 @@ async def test_call_hash_uses_the_canonical_arguments():
     assert call_hash("t", {"a": 1, "b": 2}) == call_hash("t", {"b": 2, "a": 1})
 
 
-def test_a_damaged_journal_row_is_an_error_naming_the_run_and_doctor_finds_it(store):
+async def test_a_damaged_journal_row_is_an_error_naming_the_run_and_doctor_finds_it(store):
     from agentlab.errors import DamagedDataError
 
-    store.journal_start(
+    await store.start(
         "run-1", "1.1", tool="append", call_hash="h", arguments={}, attempt=1, lease=None
     )
-    with store._use() as conn:
-        conn.execute("UPDATE agentlab_tool_journal SET arguments = '{not json'")
+    await store.engine.execute("UPDATE agentlab_tool_journal SET arguments = '{not json'")
 
     with pytest.raises(DamagedDataError, match=r"run run-1: the journal entry of call 1.1"):
-        store.journal_entry("run-1", "1.1")
-    assert any("the journal entry of call 1.1 (append) is unreadable" in p for p in store.check())
+        await store.entry("run-1", "1.1")
+    problems = await store.check()
+    assert any("the journal entry of call 1.1 (append) is unreadable" in p for p in problems)
 
 
 async def test_another_call_journaled_under_the_same_id_is_neither_replayed_nor_run(effects, store):

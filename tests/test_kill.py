@@ -4,7 +4,6 @@ waiting for a human ends so when it is next resumed, and a killed run cannot be 
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import time
@@ -16,12 +15,11 @@ import pytest
 
 from agentlab.errors import RunStateError
 from agentlab.orchestration import Agent, Runner, SyncRunner
-from agentlab.store import RunStore
 from tests.conftest import Ledger, decide, decide_sync, toy_tools
 from tests.scripts import plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
 from tests.test_ledger import spec_of
-from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
+from tests.test_postgres import connect, database_url, postgres, store  # noqa: F401
 
 AGENTLAB = [sys.executable, "-m", "agentlab"]
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -111,11 +109,11 @@ async def test_a_killed_run_waiting_for_a_human_ends_failed_when_resumed(
     async with Runner(settings) as runner:
         run_id, events = await runner.start(toy(ledger), "t", models=spec_of(tmp_path, WAITS))
         assert (await drain(events))[-1].status == "awaiting_human"
-        await asyncio.to_thread(runner.store.kill, run_id)
+        await runner.kill(run_id)
         approval = await decide(runner, run_id, approve=True)
         ended = (await drain(await runner.resume(run_id, approval)))[-1]
         assert (ended.status, ended.outcome) == ("failed", "killed")
-        assert runner.store.get_run(run_id).status == "failed"
+        assert (await runner.store.get_run(run_id)).status == "failed"
         with pytest.raises(RunStateError, match="has ended"):
             await runner.resume(run_id)
     assert ledger.names() == ["store"]  # the approved wipe never ran
@@ -127,7 +125,7 @@ async def test_a_killed_run_waiting_for_a_human_ends_when_resumed_without_a_deci
     async with Runner(settings) as runner:
         run_id, events = await runner.start(toy(ledger), "t", models=spec_of(tmp_path, WAITS))
         assert (await drain(events))[-1].status == "awaiting_human"
-        await asyncio.to_thread(runner.store.kill, run_id)
+        await runner.kill(run_id)
         ended = (await drain(await runner.resume(run_id)))[-1]
         assert (ended.status, ended.outcome) == ("failed", "killed")
     assert ledger.names() == ["store"]
@@ -142,9 +140,9 @@ def test_kill_all_stops_every_live_run_of_a_principal(settings, tmp_path, ledger
             )
             list(events)
             ids.setdefault(who, []).append(run_id)
-        store: RunStore = runner.store
-        assert sorted(store.kill_all("alice")) == sorted(ids["alice"])
-        assert store.killed(ids["bob"][0]) is None
+        killed = runner.kill_all("alice")
+        assert sorted(r.run_id for r in killed) == sorted(ids["alice"])
+        assert runner.killed(ids["bob"][0]) is None
         for run_id in ids["alice"]:
             approval = decide_sync(runner, run_id, approve=True)
             assert list(runner.resume(run_id, approval))[-1].outcome == "killed"
@@ -173,12 +171,14 @@ def test_the_kill_command_names_what_it_stopped_and_refuses_ended_runs(env):
     assert unknown.returncode == 2 and "no run" in unknown.stderr
 
 
-def test_kill_flags_are_kept_on_each_engine(store):  # noqa: F811
-    store.create_run("run-1", agent="a", agent_name="a", task="t", status="executing",
-                     models=None, options={}, limits={}, principal="ada", session=None)  # fmt: skip
-    store.create_run("run-2", agent="a", agent_name="a", task="t", status="completed",
-                     models=None, options={}, limits={}, principal="ada", session=None)  # fmt: skip
-    assert store.killed("run-1") is None
-    assert store.kill_all("ada") == ["run-1"]  # an ended run is left alone
-    store.kill("run-1")  # twice is once
-    assert store.killed("run-1") == "killed" and store.killed("run-2") is None
+async def test_kill_flags_are_kept_on_each_engine(store):  # noqa: F811
+    await store.create_run("run-1", agent="a", agent_name="a", task="t", status="executing",
+                           models=None, options={}, limits={}, principal="ada",
+                           session=None)  # fmt: skip
+    await store.create_run("run-2", agent="a", agent_name="a", task="t", status="completed",
+                           models=None, options={}, limits={}, principal="ada",
+                           session=None)  # fmt: skip
+    assert await store.killed("run-1") is None
+    assert await store.kill_all("ada") == ["run-1"]  # an ended run is left alone
+    await store.kill("run-1")  # twice is once
+    assert await store.killed("run-1") == "killed" and await store.killed("run-2") is None

@@ -18,11 +18,11 @@ from agentlab.models.router import ModelSpec
 from agentlab.models.script import parse_script
 from agentlab.observability.ledger import phase_costs
 from agentlab.orchestration import Agent, Runner
-from agentlab.store import Ceiling, LedgerEntry, SqliteRunStore
+from agentlab.store import Ceiling, LedgerEntry, open_sqlite_store
 from tests.conftest import Ledger, toy_tools
 from tests.scripts import call, plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
-from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
+from tests.test_postgres import connect, database_url, postgres, store  # noqa: F401
 
 DEMO_SCRIPT = Path(__file__).resolve().parents[1] / "agentlab/domains/support/demo_script.yaml"
 
@@ -91,7 +91,7 @@ async def test_every_model_call_is_a_ledger_row_with_its_phase_principal_and_cos
             agent, "t", models=spec_of(tmp_path, priced(REPLANNED)), principal="ada", session="s1"
         )
         assert (await drain(events))[-1].status == "completed"
-        entries = runner.store.ledger(run_id)
+        entries = await runner.ledger(run_id)
         state = (await runner.get(run_id)).state
     assert [(e.phase, e.role) for e in entries] == [
         ("plan", "planner"),
@@ -113,7 +113,7 @@ async def test_scripted_calls_not_priced_as_a_model_cost_nothing(settings, tmp_p
     async with Runner(settings) as runner:
         run_id, events = await runner.start(agent, "t", models=spec_of(tmp_path, REPLANNED))
         await drain(events)
-        entries = runner.store.ledger(run_id)
+        entries = await runner.ledger(run_id)
     assert {(e.provider, e.cost_usd) for e in entries} == {("scripted", 0.0)}
 
 
@@ -179,16 +179,17 @@ def test_costs_groups_the_ledger_and_prints_json(env, priced_demo):
     assert agentlab(env, "costs", "--since", "yesterday").returncode == 2
 
 
-def test_a_model_without_a_price_shows_cost_unknown_never_zero(env):
-    sqlite = SqliteRunStore(Path(env["AGENTLAB_DATA_DIR"]) / "runs.sqlite")
+async def test_a_model_without_a_price_shows_cost_unknown_never_zero(env):
+    sqlite = open_sqlite_store(Path(env["AGENTLAB_DATA_DIR"]) / "runs.sqlite")
     try:
         entry = LedgerEntry("e1", "run-x", "toy", "ada", None, "plan", "planner", "mystery-1",
                             created_at=1.0, day="2026-11-25")  # fmt: skip
-        assert sqlite.reserve(entry, []).crossed is None
-        sqlite.settle(LedgerEntry("e1", "run-x", "toy", "ada", None, "plan", "planner",
-                                 "mystery-1", "anthropic", 10, 10, cost_usd=None))  # fmt: skip
+        assert (await sqlite.reserve(entry, [])).crossed is None
+        settled = LedgerEntry("e1", "run-x", "toy", "ada", None, "plan", "planner", "mystery-1",
+                              "anthropic", 10, 10, cost_usd=None)  # fmt: skip
+        await sqlite.settle(settled)
     finally:
-        sqlite.close()
+        await sqlite.close()
     rows = json.loads(agentlab(env, "costs", "--json").stdout)
     assert rows[0]["cost_usd"] is None and rows[0]["unpriced_calls"] == 1
     assert "unknown" in agentlab(env, "costs").stdout
@@ -197,22 +198,22 @@ def test_a_model_without_a_price_shows_cost_unknown_never_zero(env):
 # --- the store, on both engines ------------------------------------------------------------------
 
 
-def test_reservations_settle_and_release_on_each_engine(store):  # noqa: F811
+async def test_reservations_settle_and_release_on_each_engine(store):  # noqa: F811
     ceiling = Ceiling("per-run dollar ceiling", "run", "run-1", "usd", 1.0)
 
-    def reserve(entry_id: str, usd: float) -> Any:
+    async def reserve(entry_id: str, usd: float) -> Any:
         entry = LedgerEntry(entry_id, "run-1", "toy", "ada", "s", "plan", "planner", "m",
                             reserved_usd=usd, created_at=9e9, day="2026-11-25")  # fmt: skip
-        return store.reserve(entry, [ceiling])
+        return await store.reserve(entry, [ceiling])
 
-    assert reserve("a", 0.6).crossed is None
-    refused = reserve("b", 0.6)
+    assert (await reserve("a", 0.6)).crossed is None
+    refused = await reserve("b", 0.6)
     assert refused.crossed is not None and refused.crossed.before == pytest.approx(0.6)
-    store.settle(LedgerEntry("a", "run-1", "toy", "ada", "s", "plan", "planner", "m",
-                             "anthropic", 10, 5, cost_usd=0.1))  # fmt: skip
-    assert reserve("c", 0.6).crossed is None  # the settled cost counts, not the worst case
-    store.release("c")
-    [only] = store.ledger("run-1")
+    await store.settle(LedgerEntry("a", "run-1", "toy", "ada", "s", "plan", "planner", "m",
+                                   "anthropic", 10, 5, cost_usd=0.1))  # fmt: skip
+    assert (await reserve("c", 0.6)).crossed is None  # the settled cost counts, not the worst case
+    await store.release("c")
+    [only] = await store.ledger("run-1")
     assert (only.entry_id, only.settled, only.cost_usd) == ("a", True, 0.1)
-    [total] = store.cost_totals("session")
+    [total] = await store.cost_totals("session")
     assert (total.key, total.calls, total.input_tokens, total.cost_usd) == ("s", 1, 10, 0.1)

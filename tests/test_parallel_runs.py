@@ -9,6 +9,7 @@ account (``tests/reliability/parallel.py``). The batch is parametrized by where 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import threading
@@ -19,7 +20,7 @@ import pytest
 from rich.console import Console
 
 from agentlab.errors import DamagedDataError
-from agentlab.store import SqliteRunStore
+from agentlab.store import open_sqlite_store
 from tests.reliability.cli import agentlab, look, run_ids, settings_for, table_status
 from tests.reliability.parallel import (
     RunsDatabase,
@@ -113,19 +114,22 @@ def test_the_runs_database_is_never_called_truncated_while_another_connection_wr
     writing = threading.Event()
     stop = threading.Event()
 
-    def write() -> None:  # another process's runs, as SQLite sees them: another connection
-        store = SqliteRunStore(path)
+    async def write() -> None:  # another process's runs, as SQLite sees them: another connection
+        store = open_sqlite_store(path)
         try:
             for n in itertools.count():
-                store.create_run(f"run-{n:010d}", task="x" * 5_000, **_RECORD)
+                await store.create_run(f"run-{n:010d}", task="x" * 5_000, **_RECORD)
                 writing.set()
                 if stop.is_set():
                     return
         finally:
-            store.close()
+            await store.close()
 
-    writer = threading.Thread(target=write)
-    SqliteRunStore(path).close()
+    def open_and_close() -> None:
+        asyncio.run(open_sqlite_store(path).close())
+
+    writer = threading.Thread(target=asyncio.run, args=(write(),))
+    open_and_close()
     writer.start()
     refused: list[str] = []
     try:
@@ -133,7 +137,7 @@ def test_the_runs_database_is_never_called_truncated_while_another_connection_wr
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
             try:
-                SqliteRunStore(path).close()
+                open_and_close()
             except DamagedDataError as exc:
                 refused.append(str(exc))
     finally:

@@ -8,13 +8,14 @@ test gets a new database on it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,8 @@ from agentlab.errors import ConfigError, DamagedDataError, RunBusyError, RunNotF
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Limits, Runner, SyncRunner, decision_for
 from agentlab.orchestration.database import open_run_database
-from agentlab.store import DamagedRun, RunStore, SqliteRunStore
-from agentlab.store.postgres import PostgresRunStore
+from agentlab.store import DamagedRun, RunStore, open_sqlite_store
+from agentlab.store.postgres import open_postgres_store
 from agentlab.tools.journal import LeaseLostError
 from tests.postgres_server import PostgresServer, find_binaries
 from tests.scripts import plan, script, step, verdict
@@ -78,48 +79,40 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Awaitable[Any]]:
     """Opens a store on one database, as each process does: SQLite, then PostgreSQL."""
-    make: Callable[[], Any]
     if request.param == "sqlite":
         path = tmp_path / "runs.sqlite"
-        make = lambda: SqliteRunStore(path)  # noqa: E731
-    else:
-        url = request.getfixturevalue("database_url")
-        make = lambda: PostgresRunStore(url)  # noqa: E731
-    opened: list[Any] = []
 
-    def open_one() -> Any:
-        opened.append(make())
-        return opened[-1]
+        async def on_sqlite() -> Any:
+            return open_sqlite_store(path)
 
-    yield open_one
-    for each in opened:
-        each.close()
+        return on_sqlite
+    url = request.getfixturevalue("database_url")
+    return lambda: open_postgres_store(url)
 
 
 @pytest.fixture
-def store(open_store: Callable[[], Any]) -> Any:
-    return open_store()
+async def store(connect: Callable[[], Awaitable[Any]]) -> AsyncIterator[Any]:
+    opened = await connect()
+    yield opened
+    await opened.close()
 
 
-def tamper(store: Any, sql: str, *params: Any) -> None:
+async def tamper(store: Any, sql: str, *params: Any) -> None:
     """Change a store's tables behind its back, as another process (or time) would."""
-    if isinstance(store, PostgresRunStore):
-        sql = sql.replace("?", "%s")
-    with store._use() as conn:
-        conn.execute(sql, params)
+    await store.engine.execute(sql, params)
 
 
-def elsewhere(store: Any) -> None:
+async def elsewhere(store: Any) -> None:
     """The run's lease is another host's, and has expired."""
-    tamper(
+    await tamper(
         store, "UPDATE agentlab_run_leases SET host = 'elsewhere', expires_at = ?", time.time() - 1
     )
 
 
-def new_run(store: RunStore, run_id: str = "run-1", task: str = "do it") -> None:
-    store.create_run(
+async def new_run(store: RunStore, run_id: str = "run-1", task: str = "do it") -> None:
+    await store.create_run(
         run_id,
         agent="tests:agent",
         agent_name="toy",
@@ -148,90 +141,94 @@ async def journal_call(store: RunStore, call_id: str = "1.1", **kwargs: Any) -> 
 # -- the run store, on both engines ------------------------------------------------------------
 
 
-def test_runs_are_created_read_listed_newest_first_and_their_status_set(store):
-    new_run(store, "run-1", "first")
-    new_run(store, "run-2", "second")  # in the same second: still listed after run-1
-    store.set_status("run-1", "completed", "done")
+async def test_runs_are_created_read_listed_newest_first_and_their_status_set(store):
+    await new_run(store, "run-1", "first")
+    await new_run(store, "run-2", "second")  # in the same second: still listed after run-1
+    await store.set_status("run-1", "completed", "done")
 
-    record = store.get_run("run-1")
+    record = await store.get_run("run-1")
     assert (record.status, record.outcome, record.options, record.limits) == (
         "completed",
         "done",
         {"k": 1},
         {"max_iterations": 3},
     )
-    assert [r.run_id for r in store.list_runs()] == ["run-2", "run-1"]
+    assert [r.run_id for r in await store.list_runs()] == ["run-2", "run-1"]
     with pytest.raises(RunNotFoundError):
-        store.get_run("run-9")
+        await store.get_run("run-9")
 
 
-def test_a_row_that_cannot_be_read_is_listed_as_damaged_and_found_by_check(store):
-    new_run(store, "run-1")
-    new_run(store, "run-2")
-    tamper(store, "UPDATE agentlab_run_records SET options = '{not json' WHERE run_id = ?", "run-1")
+async def test_a_row_that_cannot_be_read_is_listed_as_damaged_and_found_by_check(store):
+    await new_run(store, "run-1")
+    await new_run(store, "run-2")
+    await tamper(
+        store, "UPDATE agentlab_run_records SET options = '{not json' WHERE run_id = ?", "run-1"
+    )
 
-    listed = {r.run_id: r for r in store.list_runs()}
+    listed = {r.run_id: r for r in await store.list_runs()}
     assert isinstance(listed["run-1"], DamagedRun) and not isinstance(listed["run-2"], DamagedRun)
     with pytest.raises(DamagedDataError, match="run run-1's record"):
-        store.get_run("run-1")
-    assert any("run run-1: its record is unreadable" in p for p in store.check())
+        await store.get_run("run-1")
+    assert any("run run-1: its record is unreadable" in p for p in await store.check())
 
 
-def test_a_live_lease_refuses_a_second_holder_and_names_the_first(store):
-    first = store.acquire_lease("run-1", ttl_s=30)
+async def test_a_live_lease_refuses_a_second_holder_and_names_the_first(store):
+    first = await store.acquire_lease("run-1", ttl_s=30)
 
     with pytest.raises(RunBusyError, match=rf"being advanced by process {first.holder}"):
-        store.acquire_lease("run-1", ttl_s=30)
+        await store.acquire_lease("run-1", ttl_s=30)
 
-    assert store.renew_lease(first, ttl_s=30)
-    store.release_lease(first)
-    assert store.acquire_lease("run-1", ttl_s=30).token != first.token
+    assert await store.renew_lease(first, ttl_s=30)
+    await store.release_lease(first)
+    assert (await store.acquire_lease("run-1", ttl_s=30)).token != first.token
 
 
-def test_a_lease_of_a_dead_process_or_past_its_expiry_is_taken_over(store):
+async def test_a_lease_of_a_dead_process_or_past_its_expiry_is_taken_over(store):
     code = "import os; print(os.getpid())"
     dead = subprocess.run([sys.executable, "-c", code], text=True, capture_output=True, check=True)
-    first = store.acquire_lease("run-1", ttl_s=30)
-    tamper(store, "UPDATE agentlab_run_leases SET pid = ?", int(dead.stdout))
-    taken = store.acquire_lease("run-1", ttl_s=30)
+    first = await store.acquire_lease("run-1", ttl_s=30)
+    await tamper(store, "UPDATE agentlab_run_leases SET pid = ?", int(dead.stdout))
+    taken = await store.acquire_lease("run-1", ttl_s=30)
     assert taken.token != first.token
 
     # On another host only the expiry tells:
-    elsewhere(store)
-    assert store.acquire_lease("run-1", ttl_s=30).holder.endswith(f":{taken.pid}")
-    assert not store.renew_lease(taken, ttl_s=30)
+    await elsewhere(store)
+    assert (await store.acquire_lease("run-1", ttl_s=30)).holder.endswith(f":{taken.pid}")
+    assert not await store.renew_lease(taken, ttl_s=30)
 
 
-def test_of_processes_claiming_a_run_at_once_exactly_one_gets_it(open_store):
-    stores = [open_store() for _ in range(8)]  # one connection each, as separate processes
-    ready = threading.Barrier(len(stores))
+def test_of_processes_claiming_a_run_at_once_exactly_one_gets_it(connect):
+    ready = threading.Barrier(8)
 
-    def claim(store: RunStore) -> bool:
-        ready.wait()
+    async def claim() -> bool:
+        store = await connect()  # a connection (and event loop) each, as separate processes
         try:
-            store.acquire_lease("run-1", ttl_s=30)
+            await asyncio.to_thread(ready.wait)
+            await store.acquire_lease("run-1", ttl_s=30)
         except RunBusyError:
             return False
+        finally:
+            await store.close()
         return True
 
-    with ThreadPoolExecutor(len(stores)) as pool:
-        claimed = list(pool.map(claim, stores))
+    with ThreadPoolExecutor(8) as pool:
+        claimed = list(pool.map(lambda _: asyncio.run(claim()), range(8)))
 
     assert claimed.count(True) == 1
 
 
-def test_a_stale_lease_of_a_settled_run_is_cleared_and_a_live_one_kept(store):
-    live = store.acquire_lease("run-1", ttl_s=30)
-    store.clear_stale_lease("run-1")
-    assert store.renew_lease(live, ttl_s=30)
+async def test_a_stale_lease_of_a_settled_run_is_cleared_and_a_live_one_kept(store):
+    live = await store.acquire_lease("run-1", ttl_s=30)
+    await store.clear_stale_lease("run-1")
+    assert await store.renew_lease(live, ttl_s=30)
 
-    tamper(store, "UPDATE agentlab_run_leases SET expires_at = ?", time.time() - 1)
-    store.clear_stale_lease("run-1")
-    assert not store.renew_lease(live, ttl_s=30)
+    await tamper(store, "UPDATE agentlab_run_leases SET expires_at = ?", time.time() - 1)
+    await store.clear_stale_lease("run-1")
+    assert not await store.renew_lease(live, ttl_s=30)
 
 
 async def test_a_journaled_call_is_read_back_and_restarting_it_clears_its_outcome(store):
-    new_run(store)
+    await new_run(store)
     await journal_call(store)
     await store.finish("run-1", "1.1", 1, {"ok": True, "output": "done", "error": None})
     entry = await store.entry("run-1", "1.1")
@@ -240,36 +237,36 @@ async def test_a_journaled_call_is_read_back_and_restarting_it_clears_its_outcom
     await journal_call(store, attempt=2)  # run again, as a human said
     await store.finish("run-1", "1.1", 1, {"ok": True, "output": "late", "error": None})
 
-    [again] = store.journal("run-1")
+    [again] = await store.journal("run-1")
     # The first attempt's late end is not the second's:
     assert (again.attempt, again.outcome) == (2, None)
     assert await store.entry("run-1", "9.9") is None
 
 
 async def test_no_call_starts_without_the_runs_live_lease(store):
-    new_run(store)
-    lease = store.acquire_lease("run-1", ttl_s=30)
+    await new_run(store)
+    lease = await store.acquire_lease("run-1", ttl_s=30)
 
     with pytest.raises(LeaseLostError, match="no longer holds run run-1's lease"):
         await journal_call(store, lease="someone-elses")
     await journal_call(store, lease=lease.token)
-    tamper(store, "UPDATE agentlab_run_leases SET expires_at = ?", time.time() - 1)
+    await tamper(store, "UPDATE agentlab_run_leases SET expires_at = ?", time.time() - 1)
     with pytest.raises(LeaseLostError):
         await journal_call(store, "1.2", lease=lease.token)
 
-    assert [e.call_id for e in store.journal("run-1")] == ["1.1"]
+    assert [e.call_id for e in await store.journal("run-1")] == ["1.1"]
 
 
 async def test_check_finds_stale_leases_calls_without_outcome_and_entries_of_no_run(store):
-    new_run(store)
-    assert store.check() == []
-    lease = store.acquire_lease("run-1", ttl_s=30)
+    await new_run(store)
+    assert await store.check() == []
+    lease = await store.acquire_lease("run-1", ttl_s=30)
     await journal_call(store, lease=lease.token)
-    assert store.check() == []  # the call's run is being advanced: it may still finish
-    elsewhere(store)
+    assert await store.check() == []  # the call's run is being advanced: it may still finish
+    await elsewhere(store)
     await journal_call(store, run_id="run-ghost")
 
-    problems = "\n".join(store.check())
+    problems = "\n".join(await store.check())
 
     assert "run run-1: stale lease of process elsewhere:" in problems
     assert "run run-1: append (call 1.1, attempt 1) started but has no recorded outcome" in problems
@@ -279,20 +276,20 @@ async def test_check_finds_stale_leases_calls_without_outcome_and_entries_of_no_
 # -- opening a PostgreSQL database --------------------------------------------------------------
 
 
-def test_a_server_that_is_not_running_is_a_config_error_saying_what_to_check(postgres):
+async def test_a_server_that_is_not_running_is_a_config_error_saying_what_to_check(postgres):
     url = postgres.url().replace(f":{postgres.port}/", ":1/")
 
     with pytest.raises(ConfigError) as refused:
-        PostgresRunStore(url)
+        await open_postgres_store(url)
 
     message = str(refused.value)
     assert "postgresql://agentlab:***@127.0.0.1:1/postgres" in message
     assert "is the PostgreSQL server running" in message and postgres.password not in message
 
 
-def test_a_wrong_password_is_refused_without_showing_it(postgres):
+async def test_a_wrong_password_is_refused_without_showing_it(postgres):
     with pytest.raises(ConfigError) as refused:
-        PostgresRunStore(postgres.url(password="not-the-password"))
+        await open_postgres_store(postgres.url(password="not-the-password"))
 
     assert "password authentication failed" in str(refused.value)
     assert "not-the-password" not in str(refused.value)
@@ -366,7 +363,7 @@ async def support_run(settings: Settings, tmp_path: Path) -> dict[str, Any]:
     approvals = await approve_to_the_end(settings, run_id)
     async with Runner(settings) as reader:
         view = await reader.get(run_id)
-        journal = reader.store.journal(run_id)
+        journal = await reader.store.journal(run_id)
     return {
         "approvals_given": approvals,
         "status": view.status,
@@ -485,19 +482,25 @@ def test_twenty_runs_in_parallel_on_one_database_all_complete_and_lose_nothing(
     settings = load_settings(data_dir=tmp_path / "reader", database_url=database_url)
     with SyncRunner(settings) as reader:
         views = [reader.get(run_id) for run_id in run_ids]
-        journals = [reader.store.journal(run_id) for run_id in run_ids]
         listed = reader.list(limit=100)
     with psycopg.connect(database_url) as conn:
         checkpoints = dict(
             conn.execute("SELECT thread_id, COUNT(*) FROM checkpoints GROUP BY thread_id")
         )
+        # Per run: its journaled calls, and those with an outcome.
+        journals = {
+            run_id: (calls, finished)
+            for run_id, calls, finished in conn.execute(
+                "SELECT run_id, COUNT(*), COUNT(outcome) FROM agentlab_tool_journal GROUP BY run_id"
+            )
+        }
         leases = conn.execute("SELECT COUNT(*) FROM agentlab_run_leases").fetchone()
     doctor = agentlab(envs[0], "doctor")
 
     assert len(set(run_ids)) == 20
     assert all(v.status == "completed" and len(v.state["approvals"]) == 2 for v in views)
     assert all([r["outcome"]["ok"] for r in v.state["results"]] == [True] * 3 for v in views)
-    assert all([e.finished for e in j] == [True] * 3 for j in journals)
+    assert journals == {run_id: (3, 3) for run_id in run_ids}
     assert sorted(r.run_id for r in listed if r.status == "completed") == sorted(run_ids)
     assert set(checkpoints) == set(run_ids) and min(checkpoints.values()) > 1
     assert leases == (0,)

@@ -56,6 +56,11 @@ NOTIFY = script(
 )
 
 
+async def tamper(runner: Runner, sql: str, *params: Any) -> None:
+    """Change the runs database behind the Runner's back, as another process (or time) would."""
+    await runner.store.engine.execute(sql, params)
+
+
 async def crash_in_notify(runner: Runner, agent: Agent) -> str:
     run_id, events = await runner.start(agent, "tell ada")
     with pytest.raises(Crash):
@@ -126,7 +131,7 @@ async def test_a_run_killed_before_its_first_checkpoint_starts_again_from_its_ta
         run_id, _never_iterated = await runner.start(agent, "tell ada")
     # The process died there: a record, no checkpoint. (Closing the runner released its lease.)
     async with Runner(settings) as runner:
-        record = runner.store.get_run(run_id)
+        record = await runner.store.get_run(run_id)
         runner._agents[record.agent] = agent  # the same process: the agent object is at hand
         ended = (await drain(await runner.resume(run_id)))[-1]
 
@@ -138,12 +143,12 @@ async def test_a_run_held_by_a_live_process_cannot_be_resumed_by_another(setting
     agent = crashing_agent(ledger, NOTIFY, crashes=[True])
     async with Runner(settings) as runner:
         run_id = await crash_in_notify(runner, agent)
-        holder = runner.store.acquire_lease(run_id, ttl_s=30)  # another process's claim
+        holder = await runner.store.acquire_lease(run_id, ttl_s=30)  # another process's claim
 
         with pytest.raises(RunBusyError, match=rf"being advanced by process {holder.holder}"):
             await runner.resume(run_id)
 
-        runner.store.release_lease(holder)
+        await runner.store.release_lease(holder)
         assert (await drain(await runner.resume(run_id)))[-1].status == "awaiting_human"
 
 
@@ -157,9 +162,8 @@ async def test_the_claim_of_a_process_that_died_is_taken_over(settings, ledger):
     )
     async with Runner(settings) as runner:
         run_id = await crash_in_notify(runner, agent)
-        runner.store.acquire_lease(run_id, ttl_s=30)
-        with runner.store._use() as conn:
-            conn.execute("UPDATE agentlab_run_leases SET pid = ?", (int(dead.stdout),))
+        await runner.store.acquire_lease(run_id, ttl_s=30)
+        await tamper(runner, "UPDATE agentlab_run_leases SET pid = ?", int(dead.stdout))
         [record] = await runner.list()
         assert record.interrupted and record.holder is None
 
@@ -199,14 +203,13 @@ async def test_a_completed_run_left_with_a_stale_status_is_listed_as_it_ended(se
         run_id, events = await runner.start(agent, "tell ada")
         await drain(events)
         # The process died after the last checkpoint, before the runs table was updated:
-        runner.store.set_status(run_id, "validating")
-        runner.store.acquire_lease(run_id, ttl_s=30)
-        with runner.store._use() as conn:
-            conn.execute("UPDATE agentlab_run_leases SET expires_at = ?", (time.time() - 1,))
+        await runner.store.set_status(run_id, "validating")
+        await runner.store.acquire_lease(run_id, ttl_s=30)
+        await tamper(runner, "UPDATE agentlab_run_leases SET expires_at = ?", time.time() - 1)
 
         [record] = await runner.list()
         assert (record.status, record.interrupted) == ("completed", False)
-        assert runner.store.get_run(run_id).status == "completed"
+        assert (await runner.store.get_run(run_id)).status == "completed"
         with pytest.raises(RunStateError, match="has ended"):
             await runner.resume(run_id)
 
@@ -219,8 +222,7 @@ async def test_a_process_that_lost_its_claim_stops_before_its_next_call(settings
             if type(event).__name__ == "PlanMade":
                 break
         # Paused past its lease, this process's claim was taken over by another:
-        with runner.store._use() as conn:
-            conn.execute("UPDATE agentlab_run_leases SET token = 'someone-else'")
+        await tamper(runner, "UPDATE agentlab_run_leases SET token = 'someone-else'")
         with pytest.raises(RunBusyError, match="another process may have taken over"):
             async for _ in events:
                 pass
@@ -301,10 +303,10 @@ async def test_a_failed_renewal_of_the_claim_is_retried(settings, ledger, monkey
         real = runner.store.renew_lease
         failures = iter([True])
 
-        def flaky(lease: Any, ttl: float) -> bool:
+        async def flaky(lease: Any, ttl: float) -> bool:
             if next(failures, False):
                 raise OSError("the database blinked")
-            return real(lease, ttl)
+            return await real(lease, ttl)
 
         monkeypatch.setattr(runner.store, "renew_lease", flaky)
         run_id, events = await runner.start(agent, "wait")

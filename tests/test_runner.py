@@ -157,7 +157,7 @@ async def test_a_second_runner_approves_a_paused_run(settings, tmp_path):
         assert isinstance(events[0], ApprovalDecided) and events[0].approved
         assert isinstance(events[1], StatusChanged)
         assert events[-1].status == "completed"
-        assert second.store.get_run(run_id).status == "completed"
+        assert (await second.store.get_run(run_id)).status == "completed"
     assert ledger_of(module) == ["store", "wipe"]
 
 
@@ -454,7 +454,7 @@ async def test_runs_table_records_principal_session_and_limits(settings, tmp_pat
         )
         await drain(events)
     async with Runner(settings) as other:  # what another process reads back
-        record = other.store.get_run(run_id)
+        record = await other.store.get_run(run_id)
     assert (record.principal, record.session) == ("alice", "chat-7")
     assert Limits.model_validate(record.limits) == Limits(max_iterations=7)
     assert record.agent_name == "toy"
@@ -467,7 +467,7 @@ async def test_principal_defaults_to_the_os_user(settings, tmp_path, ledger, mon
             toy_agent(ledger), "t", models=write_script(tmp_path, APPROVAL_SCRIPT)
         )
         await drain(events)
-        assert runner.store.get_run(run_id).principal == "os-user"
+        assert (await runner.store.get_run(run_id)).principal == "os-user"
 
 
 # --- the sync facade ---------------------------------------------------------------------------
@@ -486,7 +486,7 @@ def test_sync_runner_pauses_and_is_approved_by_a_second_sync_runner(settings, tm
         events = list(second.resume(run_id, decide_sync(second, run_id, approve=True)))
         assert isinstance(events[0], ApprovalDecided) and events[0].approved
         assert isinstance(events[1], StatusChanged) and events[-1].status == "completed"
-        assert second.store.get_run(run_id).status == "completed"
+        assert second.get(run_id).record.status == "completed"
     assert ledger_of(module) == ["store", "wipe"]
 
 
@@ -585,7 +585,7 @@ async def test_a_runs_table_from_an_earlier_agentlab_opens_lists_and_resumes(set
         approval = await decide(runner, run_id, approve=True)
         ended = (await drain(await runner.resume(run_id, approval)))[-1]
         assert ended == RunEnded(run_id, "completed", "wiped")
-        assert runner.store.get_run(run_id).status == "completed"
+        assert (await runner.store.get_run(run_id)).status == "completed"
     assert ledger_of(module) == ["store", "wipe"]
 
 

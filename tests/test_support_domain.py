@@ -14,7 +14,7 @@ from agentlab.domains.support import SEED_CUSTOMERS, SupportDatabase, open_datab
 from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
 from agentlab.orchestration import Limits, RunContext, Status, compile_agent, initial_state
-from agentlab.store import SqliteRunStore
+from agentlab.store import SqlRunStore, open_sqlite_store
 from agentlab.tools import (
     CallRequest,
     CallScope,
@@ -45,7 +45,7 @@ def db(tmp_path: Path) -> SupportDatabase:
     return database
 
 
-def executor(journal: SqliteRunStore | None = None) -> ToolExecutor:
+def executor(journal: SqlRunStore | None = None) -> ToolExecutor:
     return ToolExecutor(ToolRegistry([support_tools]), DefaultPolicy(), journal)
 
 
@@ -56,7 +56,7 @@ def call(db: SupportDatabase, tmp_path: Path) -> Call:
 
     ``key`` is the call's id: the same key is the same call of the run.
     """
-    tools = executor(SqliteRunStore(tmp_path / "runs.sqlite"))
+    tools = executor(open_sqlite_store(tmp_path / "runs.sqlite"))
 
     async def make(name: str, key: str = "step-1", **arguments: Any) -> ToolOutcome:
         request = CallRequest(call_id=key, tool=name, arguments=arguments)

@@ -334,8 +334,8 @@ def show(
     console = _console()
     with _runner(_settings(ctx)) as runner:
         view = runner.get(run_id)
-        entries = runner.store.ledger(run_id)
-        killed = runner.store.killed(run_id)
+        entries = runner.ledger(run_id)
+        killed = runner.killed(run_id)
     console.print(render.summary_panel(view))
     if killed and view.status not in ("completed", "failed"):
         console.print(f"[bold red]{killed}[/]: it ends failed when it is next advanced or resumed")
@@ -585,13 +585,12 @@ def doctor(ctx: typer.Context) -> None:
     was never recorded, and claims on runs left by processes that died. Exit 1 if any.
 
     The status of a run whose process died is first set from its checkpoint, as 'runs' does."""
-    import asyncio
-
     settings = _settings(ctx)
     if settings.database_url is None and not settings.checkpoint_path.exists():
         print(f"no runs database at {settings.checkpoint_path} yet: nothing to check")
         return
-    where, problems = asyncio.run(_check(settings))
+    with _runner(settings) as runner:
+        where, problems = runner.where, runner.check()
     checked = (
         "runs, journal, leases" if settings.database_url else "integrity, runs, journal, leases"
     )
@@ -602,18 +601,6 @@ def doctor(ctx: typer.Context) -> None:
         print(f"problem: {problem}")
     print(f"{where}: {len(problems)} problem(s)")
     raise typer.Exit(1)
-
-
-async def _check(settings: Settings) -> tuple[str, list[str]]:
-    import asyncio
-
-    from agentlab.orchestration import Runner
-
-    async with Runner(settings) as runner:
-        # First bring the status of runs whose process died in line with their checkpoints
-        # (clearing the claims of those that had ended), as 'agentlab runs' does.
-        await runner.list(limit=1_000_000)
-        return runner.where, await asyncio.to_thread(runner.store.check)
 
 
 app.command("phoenix")(phoenix_command)  # agentlab phoenix: cli/phoenix.py
@@ -647,7 +634,7 @@ def costs(
     if since is not None:
         costs_view.check_day(since)
     with _runner(_settings(ctx)) as runner:
-        totals = runner.store.cost_totals(by, since)
+        totals = runner.cost_totals(by, since)
     if as_json:
         print(json.dumps(costs_view.as_json(by, totals), indent=2))
         return
@@ -672,8 +659,6 @@ def kill(
 ) -> None:
     """Stop a run from any process: the process advancing it ends it at its next step (status
     failed, reason killed); a run waiting for a human ends so when it is next resumed."""
-    from agentlab.errors import RunStateError
-
     if everything == (run_id is not None):
         raise typer.BadParameter("give a RUN, or --all --principal P")
     if everything and principal is None:
@@ -681,16 +666,11 @@ def kill(
     if principal is not None and not everything:
         raise typer.BadParameter("--principal goes with --all")
     with _runner(_settings(ctx)) as runner:
-        store = runner.store
         if run_id is not None:
-            record = store.get_run(run_id)
-            if record.status in ("completed", "failed"):
-                raise RunStateError(f"run {run_id} has ended ({record.status}): nothing to kill")
-            store.kill(run_id)
-            killed = [record]
+            killed = [runner.kill(run_id)]
         else:
             assert principal is not None
-            killed = [store.get_run(each) for each in store.kill_all(principal)]
+            killed = runner.kill_all(principal)
     if not killed:
         print(f"no run of {principal} is running or waiting: nothing to kill")
     for record in killed:
@@ -713,20 +693,16 @@ def feedback(
     """Give a run your verdict: kept with the run ('agentlab runs --feedback bad' lists those so
     judged) and attached to its trace in Phoenix, as a 'user feedback' annotation of the run's
     root span. Giving it again replaces it."""
-    from agentlab.observability.feedback import give_feedback, phoenix_url_for
-    from agentlab.orchestration.context import default_principal
+    from agentlab.observability.feedback import phoenix_url_for
 
     _check_score("--score", score)
     settings = _settings(ctx)
     with _runner(settings) as runner:
-        view = runner.get(run_id)
-        given = give_feedback(
-            runner.store,
-            view.record,
-            view.state,
-            score=score,
+        given = runner.feedback(
+            run_id,
+            score,
             comment=comment,
-            by=by or default_principal(),
+            by=by,
             phoenix_url=phoenix_url_for(settings.otlp_endpoint),
         )
     said = f"{given.feedback.score}" + (f" ({given.feedback.comment})" if comment else "")

@@ -308,7 +308,7 @@ class LabRun:
         from agentlab.observability.ledger import phase_costs
 
         pd = _pandas()
-        entries = await asyncio.to_thread(self.lab.runner.store.ledger, self.run_id)
+        entries = await self.lab.runner.ledger(self.run_id)
         rows = [
             {**dataclasses.asdict(p), "cache_hit_rate": p.cache_hit_rate}
             for p in phase_costs(entries)
@@ -346,19 +346,13 @@ class LabRun:
         the run was traced, attached to its root span in Phoenix (at ``phoenix_url``, default:
         where runs export their spans) as a ``user feedback`` annotation; the answer says
         whether it was, and if not, why."""
-        from agentlab.observability.feedback import give_feedback, phoenix_url_for
-        from agentlab.orchestration.context import default_principal
+        from agentlab.observability.feedback import phoenix_url_for
 
-        await self.refresh()  # the latest state names the run's trace
-        assert self.view is not None
-        given = await asyncio.to_thread(
-            give_feedback,
-            self.lab.runner.store,
-            self.view.record,
-            self.view.state,
-            score=score,
+        given = await self.lab.runner.feedback(
+            self.run_id,
+            score,
             comment=comment,
-            by=by or default_principal(),
+            by=by,
             phoenix_url=phoenix_url or phoenix_url_for(self.lab.settings.otlp_endpoint),
         )
         await self.refresh()

@@ -8,6 +8,7 @@ package when it is installed alongside (12-20 s), which the command line cannot 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Mapping
@@ -74,7 +75,7 @@ def phoenix_url_for(
     return base or None
 
 
-def give_feedback(
+async def give_feedback(
     store: RunStore,
     record: RunRecord,
     state: Mapping[str, Any],
@@ -87,7 +88,8 @@ def give_feedback(
 ) -> FeedbackGiven:
     """Keep ``by``'s verdict on the run of ``record`` (its latest ``state`` names its trace),
     replacing any given before, then attach it to the run's root span in Phoenix at
-    ``phoenix_url``. Blocks (up to ``wait_s`` for the span, when Phoenix has not filed it yet)."""
+    ``phoenix_url`` (in a worker thread: up to ``wait_s`` for the span, when Phoenix has not filed
+    it yet)."""
     feedback = Feedback(
         record.run_id,
         check_score(score),
@@ -95,7 +97,7 @@ def give_feedback(
         by,
         datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    store.set_feedback(feedback)
+    await store.set_feedback(feedback)
     span_id = root_span_id_of(state)
     if span_id is None:
         return FeedbackGiven(
@@ -112,7 +114,9 @@ def give_feedback(
             span_id,
         )
     metadata = {"run_id": record.run_id, "principal": record.principal, "by": by}
-    problem = annotate_span(phoenix_url, span_id, feedback, metadata=metadata, wait_s=wait_s)
+    problem = await asyncio.to_thread(
+        annotate_span, phoenix_url, span_id, feedback, metadata=metadata, wait_s=wait_s
+    )
     if problem is not None:
         return FeedbackGiven(feedback, "failed", problem, span_id, phoenix_url)
     return FeedbackGiven(feedback, "attached", "", span_id, phoenix_url)

@@ -8,7 +8,6 @@ entries into what ``agentlab show`` prints.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -69,7 +68,7 @@ class RunLedger:
         )
 
     async def reserve(self, entry: LedgerEntry, ceilings: list[Ceiling]) -> Reservation:
-        return await asyncio.to_thread(self.store.reserve, entry, ceilings)
+        return await self.store.reserve(entry, ceilings)
 
     async def settle(self, entry: LedgerEntry, response: ModelResponse) -> None:
         """Record what the reserved call used and cost (the model that answered, its price)."""
@@ -85,14 +84,14 @@ class RunLedger:
             cost_usd=response.cost_usd,
             settled=True,
         )
-        await asyncio.to_thread(self.store.settle, settled)
+        await self.store.settle(settled)
 
     async def release(self, entry: LedgerEntry) -> None:
-        await asyncio.to_thread(self.store.release, entry.entry_id)
+        await self.store.release(entry.entry_id)
 
     async def killed(self) -> str | None:
         """Why the run was killed (``agentlab kill``), or ``None``: one indexed read."""
-        return await asyncio.to_thread(self.store.killed, self.run_id)
+        return await self.store.killed(self.run_id)
 
 
 @dataclass(frozen=True)

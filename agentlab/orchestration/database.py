@@ -1,27 +1,27 @@
 """Where a Runner keeps runs: the run store and LangGraph's checkpointer, opened together.
 
 The embedded default is one SQLite file in the data directory (``runs.sqlite``): the run store
-(runs, leases, tool journal) and LangGraph's ``SqliteSaver`` (awaited on the loop: see
-``checkpoints.py``) on two connections. ``database_url`` in the settings selects a PostgreSQL
-server instead (the ``postgres`` extra): ``PostgresRunStore`` and LangGraph's
-``AsyncPostgresSaver``, each on a small pool of connections, so that processes on many machines
-share the runs.
+(runs, leases, tool journal) and LangGraph's ``SqliteSaver``, both on the event loop (see
+``checkpoints.py``), on two connections. ``database_url`` in the settings selects a PostgreSQL
+server instead (the ``postgres`` extra): the same run store and LangGraph's
+``AsyncPostgresSaver``, each on a small pool of async connections, so that processes on many
+machines share the runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentlab.config import Settings
 from agentlab.errors import ConfigError
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
-from agentlab.store import RunStore, SqliteRunStore
-from agentlab.store.sqlite import damaged_database
+from agentlab.store import RunStore
+from agentlab.store.sqlite import damaged_database, open_sqlite_store
 
 
 @dataclass
@@ -42,57 +42,51 @@ async def open_run_database(settings: Settings) -> RunDatabase:
     if settings.database_url is not None:
         return await _open_postgres(settings.database_url.get_secret_value())
     path = settings.checkpoint_path
-    store = await asyncio.to_thread(SqliteRunStore, path)
+    store = open_sqlite_store(path)
     try:
         saver = LoopSqliteSaver.open(path)
     except sqlite3.DatabaseError as exc:
-        store.close()
+        await store.close()
         raise damaged_database(path, exc) from None
 
     async def close() -> None:
         saver.close()
-        store.close()
+        await store.close()
 
     return RunDatabase(store, saver, close, str(path), (sqlite3.Error,))
 
 
-# A run's process uses at most two store connections at once (a journal or status write while its
-# lease is renewed); LangGraph's saver does one thing at a time (it holds a lock). So a process
-# holds at most three connections: 30 processes fit PostgreSQL's default max_connections (100).
+# A run's process uses at most two store connections at once (e.g. a journal or status write while
+# its lease is renewed; more statements at once wait for one); LangGraph's saver does one thing at
+# a time (it holds a lock). So a process holds at most three connections: 30 processes fit
+# PostgreSQL's default max_connections (100).
 _STORE_CONNECTIONS = 2
 _SAVER_CONNECTIONS = 1
 
 
 async def _open_postgres(url: str) -> RunDatabase:
     try:
-        from langgraph.checkpoint.postgres import PostgresSaver
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
         from psycopg import AsyncConnection, OperationalError
         from psycopg import Error as PostgresError
         from psycopg.rows import DictRow, dict_row
         from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-        from agentlab.store.postgres import PostgresRunStore
+        from agentlab.store.postgres import open_postgres_store
     except ImportError as exc:
         raise ConfigError(
             f"database_url names a PostgreSQL server, but {exc.name} is not installed: "
             "pip install 'agentlab[postgres]'"
         ) from None
 
-    def open_store() -> PostgresRunStore:
-        store = PostgresRunStore(url, pool_size=_STORE_CONNECTIONS)
-        try:
-            # LangGraph's checkpoint tables, by its own migrations (those AsyncPostgresSaver.setup
-            # runs), under the schema lock: processes starting together on a new database would
-            # race to create them.
-            with store.migrating() as conn:
-                PostgresSaver(conn).setup()
-        except BaseException:
-            store.close()
-            raise
-        return store
+    async def checkpoint_tables(conn: AsyncConnection[Any]) -> None:
+        # LangGraph's own migrations (those AsyncPostgresSaver.setup runs), under the schema
+        # lock with the store's: processes starting together on a new database would race.
+        await AsyncPostgresSaver(conn).setup()
 
-    store = await asyncio.to_thread(open_store)
+    store = await open_postgres_store(
+        url, pool_size=_STORE_CONNECTIONS, also_migrate=checkpoint_tables
+    )
     pool = AsyncConnectionPool(
         url,
         connection_class=AsyncConnection[DictRow],
@@ -107,12 +101,12 @@ async def _open_postgres(url: str) -> RunDatabase:
         await pool.open(wait=True, timeout=10)
     except OperationalError as exc:
         await pool.close()
-        store.close()
-        raise store.unreachable(exc) from None
+        await store.close()
+        raise store.engine.unreachable(exc) from None
     saver = AsyncPostgresSaver(pool)
 
     async def close() -> None:
         await pool.close()
-        await asyncio.to_thread(store.close)
+        await store.close()
 
     return RunDatabase(store, saver, close, store.where, (PostgresError, PoolTimeout))

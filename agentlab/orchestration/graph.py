@@ -193,10 +193,11 @@ def compile_agent(
 
 def served_journal(settings: Settings) -> Journal:
     """The durable journal of graphs a LangGraph server runs: ``served.sqlite`` in the data
-    directory, opened on the first tool call."""
-    from agentlab.store.sqlite import LazySqliteJournal
+    directory, opened on the first tool call; its statements run in a worker thread (a server's
+    event loop must not block on a file)."""
+    from agentlab.store.sqlite import open_sqlite_store
 
-    return LazySqliteJournal(settings.data_dir / "served.sqlite")
+    return open_sqlite_store(settings.data_dir / "served.sqlite", in_thread=True)
 
 
 GraphNode = Callable[..., Awaitable[Update]]

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -60,9 +60,12 @@ from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.references import load_agent, normalize_reference
 from agentlab.orchestration.requests import Decision, describe_request
 from agentlab.orchestration.state import TERMINAL, Status, initial_state
-from agentlab.store import DamagedRun, Lease, RunRecord, RunStore
+from agentlab.store import CostTotal, DamagedRun, Lease, LedgerEntry, RunRecord, RunStore
 from agentlab.store.records import SETTLED
 from agentlab.tools.journal import LeaseLostError
+
+if TYPE_CHECKING:
+    from agentlab.observability.feedback import FeedbackGiven
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -116,7 +119,7 @@ class Runner:
         database, self._database = self._database, None
         if database is not None:
             for lease in list(self._leases.values()):
-                await asyncio.to_thread(database.store.release_lease, lease)
+                await database.store.release_lease(lease)
         self._leases.clear()
         await self._deps.aclose()
         await self._close_toolsets()
@@ -187,8 +190,7 @@ class Runner:
         limits = limits or resolve_limits(definition, self._settings)
         built = self._graph(reference, definition, models)  # fails here, before a run exists
         run_id = f"run-{uuid.uuid4().hex[:10]}"
-        record = await asyncio.to_thread(
-            self.store.create_run,
+        record = await self.store.create_run(
             run_id,
             agent=reference,
             agent_name=definition.name,
@@ -216,7 +218,7 @@ class Runner:
         tool call runs twice). Raises ``RunBusyError`` while another process advances the run, and
         ``DecisionRefused`` for a decision that does not answer the request the run waits for.
         """
-        record = await asyncio.to_thread(self.store.get_run, run_id)
+        record = await self.store.get_run(run_id)
         graph, _ = self._for_run(record)
         lease = await self._acquire(run_id)
         try:
@@ -239,9 +241,7 @@ class Runner:
         status = snapshot.values.get("status", record.status)
         if snapshot.interrupts:
             waiting = snapshot.interrupts[0].value
-            killed = (
-                await asyncio.to_thread(self.store.killed, run_id) if decision is None else None
-            )
+            killed = await self.store.killed(run_id) if decision is None else None
             if killed is not None:
                 # Killed while it waited: the approve node ends it before asking anyone.
                 return Command(resume={"killed": True})
@@ -273,7 +273,7 @@ class Runner:
 
     async def get(self, run_id: str) -> RunView:
         """A run's record (its status reconciled with its checkpoint) and latest state."""
-        record = await asyncio.to_thread(self.store.get_run, run_id)
+        record = await self.store.get_run(run_id)
         if record.interrupted:
             record = await self._reconcile(record)
         graph, router = self._for_run(record, reading=True)
@@ -281,13 +281,71 @@ class Runner:
         waiting = dict(snapshot.interrupts[0].value) if snapshot.interrupts else None
         return RunView(record, dict(snapshot.values), waiting, router.source)
 
+    # -- what people ask of runs besides advancing them (the CLI, a notebook) ---------------
+
+    async def ledger(self, run_id: str) -> list[LedgerEntry]:
+        """The run's model calls in the cost ledger, in the order they were made."""
+        return await self.store.ledger(run_id)
+
+    async def killed(self, run_id: str) -> str | None:
+        """Why the run was killed (``kill``), or ``None`` if it was not."""
+        return await self.store.killed(run_id)
+
+    async def cost_totals(self, by: str, since_day: str | None = None) -> list[CostTotal]:
+        """Settled model calls' tokens and dollars per agent, principal, session, day or run."""
+        return await self.store.cost_totals(by, since_day)
+
+    async def kill(self, run_id: str) -> RunRecord:
+        """Flag a run that has not ended: the process advancing it ends it at its next step (a run
+        waiting for a human, when it is next resumed). Its record, as it was when flagged."""
+        record = await self.store.get_run(run_id)
+        if record.status in TERMINAL:
+            raise RunStateError(f"run {run_id} has ended ({record.status}): nothing to kill")
+        await self.store.kill(run_id)
+        return record
+
+    async def kill_all(self, principal: str) -> list[RunRecord]:
+        """Flag every run of ``principal`` that has not ended; their records."""
+        return [await self.store.get_run(each) for each in await self.store.kill_all(principal)]
+
+    async def feedback(
+        self,
+        run_id: str,
+        score: str,
+        *,
+        comment: str = "",
+        by: str | None = None,
+        phoenix_url: str | None = None,
+    ) -> FeedbackGiven:
+        """Keep a person's verdict on a run (``by``: default the OS user), replacing any given
+        before, and attach it to the run's trace in Phoenix at ``phoenix_url`` if it was traced."""
+        from agentlab.observability.feedback import give_feedback
+
+        view = await self.get(run_id)  # the latest state names the run's trace
+        return await give_feedback(
+            self.store,
+            view.record,
+            view.state,
+            score=score,
+            comment=comment,
+            by=by or default_principal(),
+            phoenix_url=phoenix_url,
+        )
+
+    async def check(self) -> list[str]:
+        """What ``agentlab doctor`` reports of the runs database, after setting the status of
+        runs whose process died from their checkpoints (clearing the claims of those that had
+        ended), as ``list`` does."""
+        await self.list(limit=1_000_000)
+        return await self.store.check()
+
     async def list(
         self, limit: int = 50, *, feedback: str | None = None
     ) -> list[RunRecord | DamagedRun]:
         """The most recent runs first (only those a person judged ``feedback``, good or bad, if
         given); a row that cannot be read is a ``DamagedRun``. The status of a run whose process
         died is read from its checkpoint, so it is never stale."""
-        listed = await asyncio.to_thread(self.store.list_runs, limit, feedback=feedback)
+        listed = await self.store.list_runs(limit, feedback=feedback)
         out: list[RunRecord | DamagedRun] = []
         for record in listed:
             if isinstance(record, RunRecord) and record.interrupted:
@@ -307,10 +365,10 @@ class Runner:
         status = str(snapshot.values.get("status", record.status))
         outcome = str(snapshot.values.get("outcome", record.outcome))
         if (status, outcome) != (record.status, record.outcome):
-            await asyncio.to_thread(self.store.set_status, record.run_id, status, outcome)
+            await self.store.set_status(record.run_id, status, outcome)
         if status in SETTLED:
-            await asyncio.to_thread(self.store.clear_stale_lease, record.run_id)
-        return await asyncio.to_thread(self.store.get_run, record.run_id)
+            await self.store.clear_stale_lease(record.run_id)
+        return await self.store.get_run(record.run_id)
 
     def _run_context(self, record: RunRecord, lease: Lease) -> RunContext:
         """The context of a run this runner advances: its limits (with the configured budgets
@@ -347,9 +405,7 @@ class Runner:
             raise _unreadable(ctx.run_id or "", exc) from None
 
     async def _acquire(self, run_id: str) -> Lease:
-        lease = await asyncio.to_thread(
-            self.store.acquire_lease, run_id, self._settings.lease_ttl_s
-        )
+        lease = await self.store.acquire_lease(run_id, self._settings.lease_ttl_s)
         self._leases[run_id] = lease
         return lease
 
@@ -357,7 +413,7 @@ class Runner:
         if self._leases.get(lease.run_id) == lease:
             del self._leases[lease.run_id]
         if self._database is not None:  # the runner may be closed by now
-            await asyncio.to_thread(self._database.store.release_lease, lease)
+            await self._database.store.release_lease(lease)
 
     async def _keep(self, lease: Lease, lost: asyncio.Event) -> None:
         """Renew ``lease`` while the run advances; set ``lost`` once it is gone: taken by another
@@ -370,7 +426,7 @@ class Runner:
                 lost.set()
                 return
             try:
-                renewed = await asyncio.to_thread(self._database.store.renew_lease, lease, ttl)
+                renewed = await self._database.store.renew_lease(lease, ttl)
             except Exception:
                 log.warning("could not renew the claim on run %s; retrying", lease.run_id)
                 if time.time() < expires:
@@ -450,9 +506,7 @@ class Runner:
                     yield event
                 # The run no longer advances: record how it stands, then let it go.
                 values = (await self._snapshot(graph, ctx)).values
-                await asyncio.to_thread(
-                    self.store.set_status, run_id, values["status"], values.get("outcome", "")
-                )
+                await self.store.set_status(run_id, values["status"], values.get("outcome", ""))
                 if span is not None:
                     spans.run_ended(span, values["status"], values.get("outcome", ""))
         finally:
@@ -503,9 +557,7 @@ class Runner:
                 if event is None:
                     continue
                 if isinstance(event, StatusChanged):
-                    await asyncio.to_thread(
-                        self.store.set_status, run_id, event.transition["target"]
-                    )
+                    await self.store.set_status(run_id, event.transition["target"])
                 yield event
         except database.failures as exc:
             where = database.where
@@ -595,6 +647,32 @@ class SyncRunner:
 
     def get(self, run_id: str) -> RunView:
         return self._loop.run(self.runner.get(run_id))
+
+    @property
+    def where(self) -> str:
+        return self.runner.where
+
+    def ledger(self, run_id: str) -> list[LedgerEntry]:
+        return self._loop.run(self.runner.ledger(run_id))
+
+    def killed(self, run_id: str) -> str | None:
+        return self._loop.run(self.runner.killed(run_id))
+
+    def cost_totals(self, by: str, since_day: str | None = None) -> list[CostTotal]:
+        return self._loop.run(self.runner.cost_totals(by, since_day))
+
+    def kill(self, run_id: str) -> RunRecord:
+        return self._loop.run(self.runner.kill(run_id))
+
+    def kill_all(self, principal: str) -> list[RunRecord]:
+        return self._loop.run(self.runner.kill_all(principal))
+
+    def feedback(self, run_id: str, score: str, **kwargs: Any) -> FeedbackGiven:
+        """As ``Runner.feedback``."""
+        return self._loop.run(self.runner.feedback(run_id, score, **kwargs))
+
+    def check(self) -> list[str]:
+        return self._loop.run(self.runner.check())
 
     def list(self, limit: int = 50, *, feedback: str | None = None) -> list[RunRecord | DamagedRun]:
         return self._loop.run(self.runner.list(limit, feedback=feedback))

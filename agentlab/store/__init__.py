@@ -1,5 +1,6 @@
 """Run storage: run records, leases (one writer per run), the exactly-once tool journal, the cost
-ledger (with budget reservations), kill flags and feedback on runs."""
+ledger (with budget reservations), kill flags and feedback on runs; one ``SqlRunStore`` on
+SQLite (``open_sqlite_store``) or PostgreSQL (``store.postgres.open_postgres_store``)."""
 
 from agentlab.store.base import RunStore
 from agentlab.store.records import (
@@ -13,7 +14,8 @@ from agentlab.store.records import (
     RunRecord,
     Spent,
 )
-from agentlab.store.sqlite import SqliteRunStore
+from agentlab.store.sql import SqlRunStore
+from agentlab.store.sqlite import open_sqlite_store
 
 __all__ = [
     "Ceiling",
@@ -25,6 +27,7 @@ __all__ = [
     "Reservation",
     "RunRecord",
     "RunStore",
-    "SqliteRunStore",
+    "SqlRunStore",
     "Spent",
+    "open_sqlite_store",
 ]

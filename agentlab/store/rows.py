@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +16,7 @@ from agentlab.store.records import (
     Feedback,
     Lease,
     LedgerEntry,
-    Reservation,
     RunRecord,
-    Spent,
 )
 from agentlab.tools.journal import JournalEntry
 
@@ -41,6 +39,53 @@ FROM_RUNS = (
 JOURNAL_COLUMNS = (
     "run_id, call_id, tool, call_hash, arguments, attempt, outcome, started_at, finished_at"
 )
+
+# -- runs, leases and the journal (``?`` placeholders, upserts every engine speaks) ---------------
+
+INSERT_RUN = (
+    f"INSERT INTO {RUNS} (run_id, agent, agent_name, task, status, outcome, models, options, "
+    "limits, principal, session, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)"
+)
+SET_STATUS = f"UPDATE {RUNS} SET status = ?, outcome = ?, updated_at = ? WHERE run_id = ?"
+RUN = f"SELECT {COLUMNS} FROM {FROM_RUNS} WHERE r.run_id = ?"
+
+LEASE = f"SELECT token, host, pid, expires_at FROM {LEASES} WHERE run_id = ?"
+# A lease is claimed by compare-and-set, so that no engine needs a lock for it: inserted if the
+# run has none, taken over only from the very claim (token and expiry) that was read and judged.
+CLAIM = (
+    f"INSERT INTO {LEASES} (token, host, pid, acquired_at, expires_at, run_id) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING"
+)
+TAKE_OVER = (
+    f"UPDATE {LEASES} SET token = ?, host = ?, pid = ?, acquired_at = ?, expires_at = ? "
+    "WHERE run_id = ? AND token = ? AND expires_at = ?"
+)
+RENEW = f"UPDATE {LEASES} SET expires_at = ? WHERE run_id = ? AND token = ?"
+RELEASE = f"DELETE FROM {LEASES} WHERE run_id = ? AND token = ?"
+CLEAR_STALE = f"DELETE FROM {LEASES} WHERE run_id = ? AND token = ? AND expires_at = ?"
+
+JOURNAL_ENTRY = f"SELECT {JOURNAL_COLUMNS} FROM {JOURNAL} WHERE run_id = ? AND call_id = ?"
+RUN_JOURNAL = f"SELECT {JOURNAL_COLUMNS} FROM {JOURNAL} WHERE run_id = ? ORDER BY started_at"
+FINISH_CALL = (
+    f"UPDATE {JOURNAL} SET outcome = ?, finished_at = ? "
+    "WHERE run_id = ? AND call_id = ? AND attempt = ?"
+)
+
+
+def start_call_sql(for_share: str) -> str:
+    """Journal a call as started, in one statement, only while the lease given (unless none is)
+    holds the run: parameters are the entry's first seven columns, then the lease token, the run
+    id, the token again and now. (The ``WHERE`` also keeps SQLite from reading ``ON`` as a join.)"""
+    return (
+        f"INSERT INTO {JOURNAL} ({JOURNAL_COLUMNS}) SELECT ?, ?, ?, ?, ?, ?, NULL, ?, NULL "
+        f"WHERE CAST(? AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM {LEASES} WHERE run_id = ? "
+        f"AND token = ? AND expires_at > ?{for_share}) "
+        "ON CONFLICT (run_id, call_id) DO UPDATE SET tool = excluded.tool, "
+        "call_hash = excluded.call_hash, arguments = excluded.arguments, "
+        "attempt = excluded.attempt, outcome = NULL, started_at = excluded.started_at, "
+        "finished_at = NULL"
+    )
 
 
 def now_text() -> str:
@@ -151,11 +196,6 @@ LEDGER_COLUMNS = (
     "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd, reserved_usd, "
     "reserved_tokens, settled, created_at, day"
 )
-LEDGER_INDEXES = (
-    f"CREATE INDEX IF NOT EXISTS {LEDGER}_run ON {LEDGER} (run_id)",
-    f"CREATE INDEX IF NOT EXISTS {LEDGER}_principal_day ON {LEDGER} (principal, day)",
-    f"CREATE INDEX IF NOT EXISTS {LEDGER}_session ON {LEDGER} (session)",
-)
 # A reservation whose process died before settling it stops counting after this long.
 RESERVATION_TTL_S = 3600.0
 
@@ -207,27 +247,6 @@ def spend_query(ceiling: Ceiling, now: float) -> tuple[str, tuple[Any, ...]]:
     return sql, (*params, now - RESERVATION_TTL_S)
 
 
-def reserve_in(
-    execute: Callable[[str, tuple[Any, ...]], Any],
-    entry: LedgerEntry,
-    ceilings: Sequence[Ceiling],
-    now: float,
-) -> Reservation:
-    """Reserve ``entry`` (at its worst case) unless that could cross one of ``ceilings``; run
-    inside a transaction that no other reservation runs alongside (the caller's lock)."""
-    spent: list[Spent] = []
-    for ceiling in ceilings:
-        sql, params = spend_query(ceiling, now)
-        before = float(execute(sql, params).fetchone()[0] or 0)
-        amount = entry.reserved_usd if ceiling.metric == "usd" else entry.reserved_tokens
-        this = Spent(ceiling, before, before + amount)
-        spent.append(this)
-        if this.after > ceiling.limit:
-            return Reservation(entry.entry_id, this, tuple(spent))
-    execute(INSERT_ENTRY, entry_values(entry))
-    return Reservation(entry.entry_id, None, tuple(spent))
-
-
 GROUPS = {
     "agent": "agent",
     "principal": "principal",
@@ -269,6 +288,10 @@ def total_of(row: Sequence[Any]) -> CostTotal:
 
 
 KILLED = f"SELECT reason FROM {KILLS} WHERE run_id = ?"
+KILL = (
+    f"INSERT INTO {KILLS} (run_id, reason, killed_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (run_id) DO NOTHING"
+)
 # Runs of a principal that may still advance (or be resumed): what 'kill --all' flags.
 LIVE_RUNS_OF = (
     f"SELECT run_id FROM {RUNS} WHERE principal = ? AND status NOT IN ('completed', 'failed')"
@@ -278,13 +301,6 @@ LIVE_RUNS_OF = (
 # -- feedback (the same SQL for every engine) ------------------------------------------------------
 
 FEEDBACK_SCORES = ("good", "bad")
-FEEDBACK_TABLE = f"""CREATE TABLE IF NOT EXISTS {FEEDBACK} (
-    run_id TEXT PRIMARY KEY,
-    score TEXT NOT NULL CHECK (score IN ('good', 'bad')),
-    comment TEXT NOT NULL,
-    given_by TEXT NOT NULL,
-    given_at TEXT NOT NULL
-)"""
 # A run keeps one verdict: the latest given replaces any before it.
 SET_FEEDBACK = (
     f"INSERT INTO {FEEDBACK} (run_id, score, comment, given_by, given_at) VALUES (?, ?, ?, ?, ?) "

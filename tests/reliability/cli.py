@@ -7,6 +7,7 @@ checkpoint as LangGraph saved it, and the run as ``agentlab show`` sees it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pty
 import re
@@ -25,7 +26,7 @@ from langchain_core.runnables import RunnableConfig
 from agentlab.config import Settings, load_settings
 from agentlab.orchestration import RunView, SyncRunner
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
-from agentlab.store.sqlite import LEASES, RUNS
+from agentlab.store.rows import LEASES, RUNS
 
 HERE = Path(__file__).resolve().parent
 AGENTLAB = [sys.executable, "-m", "agentlab"]  # this interpreter, whatever is on PATH
@@ -189,13 +190,17 @@ def look(data_dir: Path, run_id: str) -> RunView:
 
 def doctor_problems(data_dir: Path) -> list[str]:
     """What ``agentlab doctor`` reports for ``data_dir`` (``[]``: ok)."""
-    from agentlab.store import SqliteRunStore
+    from agentlab.store import open_sqlite_store
 
     path = settings_for(data_dir).checkpoint_path
     if not path.exists():
         return []
-    store = SqliteRunStore(path)
-    try:
-        return store.check()
-    finally:
-        store.close()
+
+    async def check() -> list[str]:
+        store = open_sqlite_store(path)
+        try:
+            return await store.check()
+        finally:
+            await store.close()
+
+    return asyncio.run(check())

@@ -229,19 +229,20 @@ def _questions_left(reached: Sequence[tuple[str, str]]) -> list[list[str]]:
 
     The thread that reached the last point died there; any other thread died before its next
     point, but possibly after a COMMIT it was about to make: LangGraph writes a checkpoint on the
-    loop while a sync tool runs in a worker thread. So a journal or effect write whose ``during``
-    point was reached by another thread may or may not have committed: both answers are right.
+    loop while a sync tool runs in a worker thread. So an effect write whose ``during`` point, or
+    a journal write (one statement, committed as it runs) whose ``before`` point, was reached by
+    another thread may or may not have committed: both answers are right.
     """
     killed = reached[-1][0] if reached else ""
     journal, effect = "closed", ""  # the non-idempotent call's journal entry; its last effect point
     for site, detail in reached:
         if site.startswith("journal.") and detail == SEARCH_STEP:
             continue
-        if site == "journal.start:during":
+        if site == "journal.start:before":
             journal = "starting"
         elif site == "journal.start:after":
             journal, effect = "open", ""
-        elif site == "journal.finish:during":
+        elif site == "journal.finish:before":
             journal = "finishing"
         elif site == "journal.finish:after":
             journal = "closed"
@@ -250,9 +251,9 @@ def _questions_left(reached: Sequence[tuple[str, str]]) -> list[list[str]]:
     if journal == "closed":
         return [[]]
     if journal == "starting":  # no outcome either way; the effect has not begun
-        return [[]] if killed == "journal.start:during" else [[], ["run again"]]
+        return [[]] if killed == "journal.start:before" else [[], ["run again"]]
     if journal == "finishing":
-        return [["happened"]] if killed == "journal.finish:during" else [["happened"], []]
+        return [["happened"]] if killed == "journal.finish:before" else [["happened"], []]
     if effect.endswith(":after"):
         return [["happened"]]
     uncommitted = not effect or effect == killed

@@ -3,11 +3,11 @@
     python tests/reliability/crash_harness.py [--kill-at N|SITE#K] [--trace FILE] -- run ARGS...
 
 Before calling ``agentlab.cli.app.main()``, this wraps the places where a crash matters. Each wrap
-is a point before and after the write (and, where the write is a transaction, *during* it: its
-statements executed, its COMMIT not yet):
+is a point before and after the write (and, where the write is a transaction of several
+statements, *during* it: its statements executed, its COMMIT not yet):
 
 - ``checkpoint``: LangGraph checkpoint writes, ``LoopSqliteSaver.put`` and ``put_writes``;
-- ``journal``: the tool journal's ``SqliteRunStore.start`` and ``finish``;
+- ``journal``: the tool journal's ``SqlRunStore.start`` and ``finish``;
 - ``effect``: each tool effect, the file append of ``append_effect`` and the support tools'
   ``SupportDatabase.write`` (``during``: the row inserted or deleted, not committed);
 - ``runs``: runs-table and lease writes (``create_run``, ``set_status``, ``acquire_lease``,
@@ -86,6 +86,22 @@ class KillPoints:
 
         return wrap
 
+    def around_async(self, site: str, detail: Callable[..., str] | None = None) -> Callable:
+        """``around`` for a coroutine function (a write of the run store, on the event loop)."""
+
+        def wrap(fn: Callable) -> Callable:
+            @wraps(fn)
+            async def wrapped(*args: Any, **kwargs: Any) -> Any:
+                what = detail(*args, **kwargs) if detail else ""
+                self.point(f"{site}:before", what)
+                out = await fn(*args, **kwargs)
+                self.point(f"{site}:after", what)
+                return out
+
+            return wrapped
+
+        return wrap
+
     @contextmanager
     def inside(self, site: str, detail: str) -> Iterator[None]:
         """Name the write this thread is in, for the ``during`` point of its transaction."""
@@ -140,42 +156,24 @@ def _checkpoints(points: KillPoints) -> None:
 
 
 def _store(points: KillPoints) -> None:
-    from agentlab.store import sqlite as store_sqlite
-    from agentlab.store.sqlite import SqliteRunStore
+    """The run store's journal and runs-table writes. Each is one statement, which commits as it
+    runs: there is no moment between its statements and its commit, so no ``during`` point."""
+    from agentlab.store.sql import SqlRunStore
 
-    transaction = store_sqlite._transaction
+    def call_of(self: Any, run_id: str, call_id: str, *args: Any, **kwargs: Any) -> str:
+        return call_id
 
-    @contextmanager
-    def counted_transaction(conn: Any, *, immediate: bool = False) -> Iterator[None]:
-        with transaction(conn, immediate=immediate):
-            yield
-            points.during("journal.", "runs.")  # the statements ran; COMMIT has not
-
-    store_sqlite._transaction = counted_transaction  # type: ignore[assignment]
-
-    for name in ("start", "finish"):  # the journal's writes: async, on the event loop
-        original = getattr(SqliteRunStore, name)
-
-        def journaled(original: Callable = original, site: str = f"journal.{name}") -> Callable:
-            @wraps(original)
-            async def wrapped(self: Any, run_id: str, call_id: str, *args: Any, **kw: Any) -> Any:
-                points.point(f"{site}:before", call_id)
-                with points.inside(site, call_id):
-                    out = await original(self, run_id, call_id, *args, **kw)
-                points.point(f"{site}:after", call_id)
-                return out
-
-            return wrapped
-
-        setattr(SqliteRunStore, name, journaled())
+    for name in ("start", "finish"):
+        original = getattr(SqlRunStore, name)
+        setattr(SqlRunStore, name, points.around_async(f"journal.{name}", call_of)(original))
 
     def status_of(self: Any, *args: Any, **kwargs: Any) -> str:
         status = kwargs.get("status", args[1] if len(args) > 1 else "")
         return status if isinstance(status, str) else ""
 
     for name in ("create_run", "set_status", "acquire_lease", "release_lease", "clear_stale_lease"):
-        original = getattr(SqliteRunStore, name)
-        setattr(SqliteRunStore, name, points.around(f"runs.{name}", status_of)(original))
+        original = getattr(SqlRunStore, name)
+        setattr(SqlRunStore, name, points.around_async(f"runs.{name}", status_of)(original))
 
 
 _EFFECTS = {"send": "send_notification", "delete": "delete_customer"}

@@ -11,6 +11,7 @@ the run's approval records apart by who decided.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import subprocess
@@ -23,7 +24,8 @@ from typing import Any
 
 from agentlab.models import ModelSpec
 from agentlab.orchestration import SyncRunner
-from agentlab.store import SqliteRunStore
+from agentlab.store import open_sqlite_store
+from agentlab.tools.journal import JournalEntry
 from tests.reliability.cli import (
     HARNESS,
     REPOSITORY,
@@ -139,13 +141,13 @@ class Side:
         return ", then ".join(parts) or f"exit {self.code}"
 
     def holding(self) -> list[tuple[float, float]]:
-        """When it surely held the run's lease: from each acquisition's commit to just before
-        the commit of the release after it."""
+        """When it surely held the run's lease: from each acquisition's commit to the release
+        after it (one statement, committed as it runs)."""
         spans, since = [], None
         for site, at in self.trace:
             if site == "runs.acquire_lease:after":
                 since = at
-            elif site == "runs.release_lease:during" and since is not None:
+            elif site == "runs.release_lease:before" and since is not None:
                 spans.append((since, at))
                 since = None
         if since is not None:
@@ -153,9 +155,14 @@ class Side:
         return spans
 
     def writes(self) -> list[tuple[str, float]]:
-        """Its writes that advance a run: checkpoints, the journal, tool effects."""
-        kinds = ("checkpoint.", "journal.", "effect.")
-        return [(s, t) for s, t in self.trace if s.startswith(kinds) and s.endswith(":during")]
+        """Its writes that advance a run, when they were about to commit: checkpoints and tool
+        effects (their ``during`` points), the journal's (one statement each: by its ``after``)."""
+        return [
+            (s, t)
+            for s, t in self.trace
+            if (s.startswith(("checkpoint.", "effect.")) and s.endswith(":during"))
+            or (s.startswith("journal.") and s.endswith(":after"))
+        ]
 
 
 @dataclass
@@ -291,12 +298,16 @@ def race(
         side.trace = _read(traces[side.contender.name])
     table, leased = table_status(data_dir, run_id)  # as stored, before 'show' may reconcile it
     state = look(data_dir, run_id).state
-    store = SqliteRunStore(settings_for(data_dir).checkpoint_path)
-    try:
-        journal = store.journal(run_id)
-    finally:
-        store.close()
+    journal = asyncio.run(_journal(data_dir, run_id))
     return Race(variant, run_id, sides, state, table, leased, journal, Effects.read(data_dir))
+
+
+async def _journal(data_dir: Path, run_id: str) -> list[JournalEntry]:
+    store = open_sqlite_store(settings_for(data_dir).checkpoint_path)
+    try:
+        return await store.journal(run_id)
+    finally:
+        await store.close()
 
 
 def _after(seconds: float, answer: str) -> str:
