@@ -11,6 +11,7 @@ words it its own way (``AgentlabError.worded``).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from enum import StrEnum
 
@@ -60,6 +61,15 @@ class AgentlabError(Exception):
             return self.message
         said = words.get(self.fix, API_WORDS[self.fix])
         return f"{self.message}: {said.format(**self.details)}"
+
+    def reworded(self, words: Mapping[Fix, str]) -> AgentlabError:
+        """The same error, its advice in ``words`` (a front end re-raises it so)."""
+        if self.fix is None:
+            return self
+        again = copy.copy(self)
+        again.message, again.fix = self.worded(words), None
+        again.args = (again.message,)
+        return again
 
     def __str__(self) -> str:
         return self.worded(API_WORDS)

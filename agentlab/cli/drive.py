@@ -3,81 +3,64 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from agentlab.orchestration import Decision, RunEvent, RunView, SyncRunner
+    from agentlab.orchestration import Decision, Request, RunEvent, RunView, SyncRunner
 
 
-UNKNOWN = "unknown_side_effect"
+def ask(console: Console, run_id: str, requests: Sequence[Request]) -> list[Decision] | None:
+    """Ask at the terminal about each of ``requests`` (just shown); each answer is bound to its
+    request. ``None`` if the person answers later."""
+    from agentlab.orchestration import Answer
+    from agentlab.orchestration.requests import decisions_for
 
-
-def ask(console: Console, waiting: dict[str, Any]) -> Decision | list[Decision] | None:
-    """Ask at the terminal about each call of ``waiting`` (just shown); each answer is bound to
-    its request. ``None`` if the person answers later."""
-    from agentlab.orchestration import waiting_requests
-
-    requests = waiting_requests(waiting)
     decisions: list[Decision] = []
     for i, request in enumerate(requests):
         if len(requests) > 1:
-            console.print(f"[bold]{request['tool']}[/] (step {request['step_id']}):")
-        decision = _ask_one(console, request, more=len(requests) - i - 1)
-        if decision is None:
+            console.print(f"[bold]{request.tool}[/] (step {request.step_id}):")
+        answered = _ask_one(console, request, more=len(requests) - i - 1)
+        if answered is None:
             break
-        if isinstance(decision, str):  # "all": approve this one and the rest
-            decisions += [_approval(r) for r in requests[i:]]
+        answer, note = answered
+        if answer == "all":  # approve this one and the rest
+            decisions += decisions_for(run_id, Answer.APPROVE, requests[i:])
             break
-        decisions.append(decision)
-    if not decisions:
-        return None
-    return decisions[0] if len(decisions) == 1 else decisions
+        decisions += decisions_for(run_id, Answer(answer), (request,), note=note)
+    return decisions or None
 
 
-def _approval(request: dict[str, Any]) -> Decision:
-    from agentlab.orchestration import decision_for
-
-    return decision_for(request, approve=True)
-
-
-def _ask_one(console: Console, request: dict[str, Any], *, more: int) -> Decision | str | None:
+def _ask_one(console: Console, request: Request, *, more: int) -> tuple[str, str] | None:
+    """The person's answer about ``request`` (an ``Answer`` value, or ``all``) and their note."""
     from rich.prompt import Prompt
 
-    from agentlab.orchestration import decision_for
-
-    if request.get("kind") == UNKNOWN:
+    if request.unknown_effect:
         question = (
             "Did this call take effect? [bold]h[/]appened / [bold]r[/]un it again / "
             "[bold]n[/]o, re-plan without it / [bold]s[/]top the run / [bold]l[/]ater"
         )
-        choices = ["h", "r", "n", "s", "l"]
+        choices = {"h": "happened", "r": "approve", "n": "reject", "s": "stop", "l": None}
     else:
         question = (
             "Approve this call? [bold]y[/]es / [bold]n[/]o, re-plan without it / "
             "[bold]s[/]top the run / [bold]l[/]ater"
         )
-        choices = ["y", "n", "s", "l"]
+        choices = {"y": "approve", "n": "reject", "s": "stop", "l": None}
         if more:
             question += f" / [bold]a[/]pprove it and the {more} other(s)"
-            choices.append("a")
-    choice = Prompt.ask(question, choices=choices, console=console, show_choices=False)
-    if choice == "l":
+            choices["a"] = "all"
+    choice = Prompt.ask(question, choices=list(choices), console=console, show_choices=False)
+    answer = choices[choice]
+    if answer is None:
         return None
-    if choice == "a":
-        return "all"
-    note = Prompt.ask("Note (optional)", default="", console=console) if choice != "y" else ""
-    return decision_for(
-        request,
-        approve=choice in ("y", "r"),
-        happened=choice == "h",
-        stop=choice == "s",
-        note=note,
-    )
+    asks_note = answer not in ("approve", "all")
+    note = Prompt.ask("Note (optional)", default="", console=console) if asks_note else ""
+    return answer, note
 
 
 def drive(
@@ -136,38 +119,38 @@ def _drive(
     note: str,
 ) -> None:
     from agentlab.cli import render
-    from agentlab.orchestration import decision_for, waiting_requests
+    from agentlab.orchestration import Answer
 
     while True:
         ended, announced = render.render_stream(console, events)
         if ended.status != "awaiting_human":
             break
         # Ask the run itself: the pause may have been announced to a process that died.
-        waiting = runner.get(run_id).waiting_for
-        if waiting is None:
+        requests = runner.get(run_id).requests
+        if not requests:
             break
         if announced is None:
-            for panel in render.approval_panels(waiting):
-                console.print(panel)
-        decision: Decision | list[Decision] | None = None
+            for request in requests:
+                console.print(render.approval_panel(request))
         if decide == "ask":
-            decision = ask(console, waiting)
+            decisions = ask(console, run_id, requests)
+            if decisions is not None:
+                events = runner.resume(run_id, decisions)
+                continue
         elif decide in ("approve", "reject"):
             # Standing orders answer approvals only: whether a call took effect is a fact for
             # a person to check, never something to assume.
-            orders = [
-                decision_for(r, approve=decide == "approve", note=note or f"--{decide}")
-                for r in waiting_requests(waiting)
-                if r.get("kind") != UNKNOWN
-            ]
-            decision = (orders[0] if len(orders) == 1 else orders) or None
-        if decision is None:
-            console.print(
-                f"Run [bold]{run_id}[/] is waiting for a decision. It is saved: decide later with\n"
-                f"  {render.decide_hint(run_id, waiting)}"
-            )
-            break
-        events = runner.resume(run_id, decision)
+            orders = [r for r in requests if not r.unknown_effect]
+            if orders:
+                answer = Answer.APPROVE if decide == "approve" else Answer.REJECT
+                note = note or f"--{decide}"
+                events = runner.decide(run_id, answer, shown=orders, note=note)
+                continue
+        console.print(
+            f"Run [bold]{run_id}[/] is waiting for a decision. It is saved: decide later with\n"
+            f"  {render.decide_hint(run_id, requests)}"
+        )
+        break
 
 
 def decide_mode(approve: bool, reject: bool) -> str:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     import socket
-    from collections.abc import Mapping
+    from collections.abc import Sequence
 
+    from agentlab.orchestration import Request
     from agentlab.serving import AgentServer, DecideHint
 
 mcp_app = typer.Typer(help="Serve agents over MCP (Model Context Protocol).", no_args_is_help=True)
@@ -68,13 +69,13 @@ def serve(
     """
     import asyncio
 
-    from agentlab.cli.app import _settings
+    from agentlab.cli import common
     from agentlab.models.router import ModelSpec
     from agentlab.serving import AgentServer, listen
 
     if port is not None and not http:
         raise typer.BadParameter("--port goes with --http")
-    settings = _settings(ctx)
+    settings = common.settings(ctx)
     server = AgentServer(
         agent or settings.default_agent,
         settings,
@@ -127,8 +128,8 @@ def _decide_hint(ctx: typer.Context) -> DecideHint:
         if value is not None
     ]
 
-    def hint(run_id: str, request: Mapping[str, Any]) -> str:
-        return render.decide_hint(run_id, dict(request)).replace(
+    def hint(run_id: str, requests: Sequence[Request]) -> str:
+        return render.decide_hint(run_id, requests).replace(
             "agentlab ", "agentlab " + "".join(flags), 1
         )
 

@@ -59,11 +59,11 @@ def phoenix_command(
     """
     from rich.console import Console
 
-    from agentlab.cli.app import _settings
+    from agentlab.cli import common
     from agentlab.observability.phoenix import PhoenixServer, PortInUseError
     from agentlab.observability.phoenix_install import PhoenixError
 
-    settings = _settings(ctx)
+    settings = common.settings(ctx)
     server = PhoenixServer(settings.phoenix_dir, port=port, grpc_port=grpc_port)
     console = Console(highlight=False, soft_wrap=True)
     if install:

@@ -18,6 +18,7 @@ from agentlab.orchestration import (
     ApprovalRequested,
     ModelCalled,
     PlanMade,
+    Request,
     RunEnded,
     RunEvent,
     RunRecord,
@@ -117,41 +118,33 @@ def render_event(console: Console, event: RunEvent) -> None:
             pass
 
 
-def approval_panel(request: dict[str, Any]) -> Panel:
+def approval_panel(request: Request | Mapping[str, Any]) -> Panel:
     """The call a person is asked about, with every argument in full: nothing cut short."""
-    arguments = json.dumps(request["arguments"], indent=2, ensure_ascii=False, default=str)
-    unknown = request.get("kind") == "unknown_side_effect"
+    shown = request if isinstance(request, Request) else Request.of(request)
+    arguments = json.dumps(shown.arguments, indent=2, ensure_ascii=False, default=str)
     body = Text.assemble(
-        (f"{request['tool']}", "bold"),
-        f" (step {request['step_id']}: {request['description']})\n",
+        (f"{shown.tool}", "bold"),
+        f" (step {shown.step_id}: {shown.description})\n",
         ("arguments: ", "dim"),
         f"{arguments}\n",
         ("why: ", "dim"),
-        ", ".join(request["reasons"]),
+        ", ".join(shown.reasons),
         ("\nrequest: ", "dim"),
-        f"{request.get('request_id', '?')} (call {request.get('call_hash', '?')})",
+        f"{shown.request_id} (call {shown.call_hash or '?'})",
     )
-    title = "did this call take effect?" if unknown else "approval needed"
+    title = "did this call take effect?" if shown.unknown_effect else "approval needed"
     return Panel(body, title=title, border_style="yellow", expand=False)
 
 
-def approval_panels(waiting: dict[str, Any]) -> list[Panel]:
-    """A panel per call of what a paused run waits for (several calls may wait together)."""
-    from agentlab.orchestration import waiting_requests
-
-    return [approval_panel(r) for r in waiting_requests(waiting)]
-
-
-def decide_hint(run_id: str, request: dict[str, Any]) -> str:
-    """The command lines that answer ``request`` (and the others of its group, if any)."""
-    group = request.get("group")
-    if group:
-        steps = ", ".join(str(r["step_id"]) for r in group)
+def decide_hint(run_id: str, requests: Sequence[Request]) -> str:
+    """The command lines that answer ``requests`` (what a paused run waits on)."""
+    if len(requests) > 1:
+        steps = ", ".join(r.step_id for r in requests)
         return (
             f"agentlab resume {run_id} --approve   (or --reject; each applies to all "
-            f"{len(group)} calls shown: add --step S for one of steps {steps})"
+            f"{len(requests)} calls shown: add --step S for one of steps {steps})"
         )
-    if request.get("kind") == "unknown_side_effect":
+    if requests and requests[0].unknown_effect:
         return (
             f"agentlab resume {run_id} --happened [--result JSON]   (or --approve to run it "
             "again, --reject to re-plan without it, --reject --stop to end the run)"

@@ -21,11 +21,11 @@ from typing import Any
 
 from langgraph.types import interrupt
 
-from agentlab.errors import RunStateError
 from agentlab.events import ApprovalDecided
 from agentlab.orchestration import transcript
 from agentlab.orchestration.requests import (
     Decision,
+    DecisionRefused,
     RequestKind,
     decision_problem,
     describe_request,
@@ -37,10 +37,6 @@ from agentlab.tools.journal import Resolution
 
 APPROVAL = RequestKind.APPROVAL.value
 UNKNOWN_SIDE_EFFECT = RequestKind.UNKNOWN_SIDE_EFFECT.value
-
-
-class DecisionRefused(RunStateError):
-    """A decision that does not answer the request the run waits for."""
 
 
 def request_for(step: PlanStep, pending: PendingCall) -> dict[str, Any]:

@@ -23,6 +23,10 @@ from typing_extensions import TypedDict
 from agentlab.errors import Fix, RunStateError
 
 
+class DecisionRefused(RunStateError):
+    """A decision that does not answer the request the run waits for."""
+
+
 class RequestKind(StrEnum):
     APPROVAL = "approval"
     UNKNOWN_SIDE_EFFECT = "unknown_side_effect"

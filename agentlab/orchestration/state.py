@@ -56,9 +56,9 @@ class PendingCall(TypedDict):
     bound to it; ``verdict``, ``reasons`` and ``rule`` are the policy's decision at prepare;
     ``approval_reasons`` say why the call waits for a human (empty when it may run without one).
     ``tool_use_id`` is the executor model's tool-use block the call came from, if a model made it
-    (its result answers that block). ``unknown_attempt`` is set while a human is asked about an attempt whose
-    effect is unknown (it started before a crash and left no outcome); ``resolution`` is their
-    answer.
+    (its result answers that block). ``unknown_attempt`` is set while a human is asked about an
+    attempt whose effect is unknown (it started before a crash and left no outcome);
+    ``resolution`` is their answer.
     """
 
     step_id: str

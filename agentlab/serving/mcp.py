@@ -18,7 +18,7 @@ import json
 import logging
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any
 
 import mcp.types as mcp_types
@@ -41,7 +41,7 @@ from agentlab.orchestration import (
 )
 from agentlab.orchestration.context import default_principal
 from agentlab.orchestration.deps import Deps
-from agentlab.orchestration.requests import describe_request, waiting_requests
+from agentlab.orchestration.requests import Request
 from agentlab.tools import (
     CallRefused,
     CallRequest,
@@ -65,8 +65,8 @@ RUN_TOOLS = ("run_task", "get_run")
 RUN_TIMEOUT_S = 3600.0
 """The longest a ``run_task`` call waits for its run to end or pause."""
 
-DecideHint = Callable[[str, Mapping[str, Any]], str]
-"""How a human answers the request a paused run waits for: ``(run_id, request) -> text``."""
+DecideHint = Callable[[str, Sequence[Request]], str]
+"""How a human answers the requests a paused run waits on: ``(run_id, requests) -> text``."""
 
 
 class ServeError(AgentlabError):
@@ -296,20 +296,18 @@ class AgentServer:
             "outcome": outcome,
             "results": list(view.state.get("results", [])),
         }
-        waiting = view.waiting_for
-        if waiting is None:
+        calls = view.requests  # several when concurrent steps wait together
+        if not calls:
             report["message"] = f"Run {run_id} is {view.status}" + (
                 f": {outcome}" if outcome else "."
             )
             return report
-        how = self._decide_hint(run_id, waiting)
-        calls = waiting_requests(waiting)  # several when concurrent steps wait together
+        how = self._decide_hint(run_id, calls)
         keys = ("kind", "step_id", "description", "tool", "arguments", "reasons")
-        report["waiting_for"] = [{k: r.get(k) for k in keys} for r in calls]
+        report["waiting_for"] = [{k: r.data().get(k) for k in keys} for r in calls]
         report["decide"] = how
         asked = "; ".join(
-            f"{_asked(r)} {describe_request(r)}, because: {', '.join(r.get('reasons', []))}"
-            for r in calls
+            f"{_asked(r)} {r.describe()}, because: {', '.join(r.reasons)}" for r in calls
         )
         report["message"] = (
             f"Run {run_id} is saved and waits for a human's {asked}. Nothing more happens until "
@@ -392,8 +390,8 @@ def _error(message: str) -> mcp_types.CallToolResult:
     )
 
 
-def _asked(request: Mapping[str, Any]) -> str:
-    if request.get("kind") == "unknown_side_effect":
+def _asked(request: Request) -> str:
+    if request.unknown_effect:
         return "word on whether this call took effect:"
     return "approval of"
 

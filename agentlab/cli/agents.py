@@ -1,0 +1,113 @@
+"""Commands about agents: ``agents``, ``promote``, ``tools list|lint`` and ``policy check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agentlab.cli import common
+
+
+def agents(
+    ctx: typer.Context,
+    graphs: Annotated[
+        Path,
+        typer.Option("--graphs", metavar="FILE", help="The langgraph.json listing the agents."),
+    ] = Path("langgraph.json"),
+) -> None:
+    """List the agents of langgraph.json, with their tools and what the policy says of each."""
+    from agentlab.cli import catalog, render
+
+    settings = common.settings(ctx)
+    entries = catalog.agents_of(graphs, settings)
+    common.console().print(render.agents_table(entries))
+
+
+def promote(
+    notebook: Annotated[
+        Path, typer.Argument(metavar="NOTEBOOK", help="The notebook whose 'export' cells to take.")
+    ],
+    name: Annotated[str, typer.Option(help="The graph's name: graphs/NAME.py.")],
+    project: Annotated[
+        Path, typer.Option(help="The project directory, holding langgraph.json.")
+    ] = Path("."),
+) -> None:
+    """Write a notebook's cells tagged 'export' into graphs/NAME.py and register it in
+    langgraph.json. Promoting again updates the module in place."""
+    from agentlab.lab import promote as promote_notebook
+
+    done = promote_notebook(notebook, name, project=project)
+    console = common.console()
+    verb = "updated" if done.updated else "wrote"
+    console.print(f"{verb} {done.module} from {done.cells} cell(s) of {notebook}")
+    if done.registered:
+        console.print(f"registered graph {done.graph!r} in {project / 'langgraph.json'}")
+    else:
+        console.print(f"graph {done.graph!r} was already registered in langgraph.json")
+    console.print(f"run it: agentlab run --agent {done.reference} TASK")
+
+
+policy_app = typer.Typer(
+    help="Authorization policies as data (YAML files of rules).", no_args_is_help=True
+)
+
+
+@policy_app.command("check")
+def policy_check(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The policy file (YAML).")],
+    agent: Annotated[
+        str | None,
+        typer.Option(help="The agent whose tools to check: module:attr or file.py:attr."),
+    ] = None,
+) -> None:
+    """Check a policy file and explain, for each of the agent's tools, what each principal the
+    file names (and anyone else) gets: allow, ask or deny, why, and which argument conditions
+    would change it. A broken file is one error line naming the file, line and problem."""
+    from agentlab.cli import policy
+    from agentlab.tools.rules import load_policy
+
+    rules = load_policy(file)
+    common.console().print(policy.table(rules, policy.explain(rules, common.agent(ctx, agent))))
+
+
+tools_app = typer.Typer(help="An agent's tools, as a model sees them.", no_args_is_help=True)
+
+
+@tools_app.command("list")
+def tools_list(
+    ctx: typer.Context,
+    agent: Annotated[
+        str | None, typer.Option(help="The agent: module:attr or file.py:attr.")
+    ] = None,
+) -> None:
+    """Each of the agent's tools: description, input schema, risk, flags and source."""
+    from agentlab.cli import tools
+
+    definition = common.agent(ctx, agent)
+    common.console().print(tools.list_table(definition, tools.tools_of(definition)))
+
+
+@tools_app.command("lint")
+def tools_lint(
+    ctx: typer.Context,
+    agent: Annotated[
+        str | None, typer.Option(help="The agent: module:attr or file.py:attr.")
+    ] = None,
+) -> None:
+    """Flag what the agent's tools leave a model to guess: descriptions that do not say when to
+    use the tool, parameters without descriptions, ids without ranges, free strings named like
+    enums. Exit 1 if anything is flagged (for CI)."""
+    from agentlab.cli import tools
+    from agentlab.tools.lint import lint
+
+    definition = common.agent(ctx, agent)
+    listed = tools.tools_of(definition)
+    findings = lint(listed)
+    for line in tools.lint_lines(findings):
+        print(line)
+    print(f"{definition.name}: {len(listed)} tool(s), {len(findings)} finding(s)")
+    if findings:
+        raise typer.Exit(1)

@@ -1,0 +1,187 @@
+"""Commands that act on a run: ``resume`` (decide, or continue), ``kill`` and ``feedback``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from agentlab.cli import common, drive
+
+
+def resume(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help=common.RUN_HELP)],
+    approve: Annotated[
+        bool,
+        typer.Option(
+            "--approve",
+            help="Approve the waiting call (for a call of unknown effect: run it again).",
+        ),
+    ] = False,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="Reject it: the run re-plans without it.")
+    ] = False,
+    stop: Annotated[
+        bool, typer.Option("--stop", help="With --reject: end the run instead of re-planning.")
+    ] = False,
+    happened: Annotated[
+        bool,
+        typer.Option(
+            "--happened", help="For a call of unknown effect: it took effect; record it as done."
+        ),
+    ] = False,
+    result: Annotated[
+        str | None,
+        typer.Option(metavar="JSON", help="With --happened: the call's output, as JSON."),
+    ] = None,
+    step: Annotated[
+        str | None,
+        typer.Option(
+            metavar="STEP",
+            help="Decide only if the run waits on this step (e.g. 1.2); refuse otherwise.",
+        ),
+    ] = None,
+    edited: Annotated[
+        str | None,
+        typer.Option(
+            "--args",
+            metavar="JSON",
+            help="With --approve: run the call with these arguments instead (a JSON object).",
+        ),
+    ] = None,
+    note: Annotated[str, typer.Option(help="Why (recorded with the decision).")] = "",
+) -> None:
+    """Continue a saved run: decide what it waits for, or carry on after a crash.
+
+    The decision applies to the request the run waits for now, shown before it is applied; if
+    another process moved the run on meanwhile, it is refused. At a terminal, a waiting run given
+    no decision asks you, and so do its later pauses; otherwise it stops at its next pause again.
+    """
+    from agentlab.cli import render
+    from agentlab.orchestration import Answer
+
+    if stop and not reject:
+        raise typer.BadParameter("--stop goes with --reject")
+    if result is not None and not happened:
+        raise typer.BadParameter("--result goes with --happened")
+    if sum((approve, reject, happened)) > 1:
+        raise typer.BadParameter("choose one of --approve, --reject and --happened")
+    if edited is not None and not approve:
+        raise typer.BadParameter("--args goes with --approve")
+    output = common.json_option("--result", result) if result is not None else None
+    arguments = common.json_option("--args", edited) if edited is not None else None
+    if arguments is not None and not isinstance(arguments, dict):
+        raise typer.BadParameter('--args must be a JSON object: {"name": value, ...}')
+    answer = (
+        Answer.APPROVE
+        if approve
+        else Answer.HAPPENED
+        if happened
+        else (Answer.STOP if stop else Answer.REJECT)
+        if reject
+        else None
+    )
+    console = common.console()
+    interactive = sys.stdin.isatty()
+    with common.runner(common.settings(ctx)) as runner:
+        shown = runner.get(run_id).requests
+        if answer is not None:
+            for request in shown:  # what the person decides on, before it is applied
+                if step is None or request.step_id == step:
+                    console.print(render.approval_panel(request))
+            if arguments is not None:
+                console.print(f"approving it with the arguments {json.dumps(arguments)}")
+            events = runner.decide(
+                run_id,
+                answer,
+                shown=shown,
+                step=step,
+                note=note,
+                arguments=arguments,
+                result=output,
+            )
+        elif shown and interactive:
+            for request in shown:
+                console.print(render.approval_panel(request))
+            decisions = drive.ask(console, run_id, shown)
+            if decisions is None:
+                console.print(f"Run [bold]{run_id}[/] is still waiting for a decision.")
+                return
+            events = runner.resume(run_id, decisions)
+        else:
+            events = runner.resume(run_id)
+        mode = "ask" if interactive else "leave"
+        code = drive.drive(console, runner, run_id, events, decide=mode)
+    raise typer.Exit(code)
+
+
+def kill(
+    ctx: typer.Context,
+    run_id: Annotated[
+        str | None, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every run of --principal that has not ended.")
+    ] = False,
+    principal: Annotated[
+        str | None, typer.Option("--principal", help="With --all: whose runs.")
+    ] = None,
+) -> None:
+    """Stop a run from any process: the process advancing it ends it at its next step (status
+    failed, reason killed); a run waiting for a human ends so when it is next resumed."""
+    if everything == (run_id is not None):
+        raise typer.BadParameter("give a RUN, or --all --principal P")
+    if everything and principal is None:
+        raise typer.BadParameter("--all goes with --principal P")
+    if principal is not None and not everything:
+        raise typer.BadParameter("--principal goes with --all")
+    with common.runner(common.settings(ctx)) as runner:
+        if run_id is not None:
+            killed = [runner.kill(run_id)]
+        else:
+            assert principal is not None
+            killed = runner.kill_all(principal)
+    if not killed:
+        print(f"no run of {principal} is running or waiting: nothing to kill")
+    for record in killed:
+        when = (
+            "when it is next resumed" if record.status == "awaiting_human" else "at its next step"
+        )
+        print(f"killed run {record.run_id} ({record.status}): it ends failed (killed) {when}")
+
+
+def feedback(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")],
+    score: Annotated[str, typer.Option("--score", metavar="good|bad", help="Your verdict.")],
+    comment: Annotated[str, typer.Option(metavar="TEXT", help="Why: kept with the verdict.")] = "",
+    by: Annotated[
+        str | None, typer.Option("--as", help="Who gives it (default: your OS user).")
+    ] = None,
+) -> None:
+    """Give a run your verdict: kept with the run ('agentlab runs --feedback bad' lists those so
+    judged) and attached to its trace in Phoenix, as a 'user feedback' annotation of the run's
+    root span. Giving it again replaces it."""
+    from agentlab.observability.feedback import phoenix_url_for
+
+    common.check_score("--score", score)
+    settings = common.settings(ctx)
+    with common.runner(settings) as runner:
+        given = runner.feedback(
+            run_id,
+            score,
+            comment=comment,
+            by=by,
+            phoenix_url=phoenix_url_for(settings.otlp_endpoint),
+        )
+    said = f"{given.feedback.score}" + (f" ({given.feedback.comment})" if comment else "")
+    print(f"run {run_id}: feedback {said} from {given.feedback.by}, kept with the run")
+    if given.attached:
+        print(f"attached to its trace in Phoenix ({given.phoenix_url}, span {given.span_id})")
+    elif given.outcome == "untraced":
+        print(f"not in Phoenix: {given.reason}")
+    else:
+        print(f"warning: not attached to its trace in Phoenix: {given.reason}", file=sys.stderr)

@@ -1,0 +1,68 @@
+"""Reading a run's checkpoint: its context and config, its snapshot, and a damaged one said
+plainly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+
+from agentlab.errors import AgentlabError, DamagedDataError
+from agentlab.orchestration.context import RunContext
+from agentlab.orchestration.limits import Limits
+from agentlab.store import Lease, RunRecord
+
+Graph = CompiledStateGraph[Any, RunContext, Any, Any]
+
+
+def context_of(record: RunRecord, lease: Lease | None = None) -> RunContext:
+    """The run context of the run ``record`` describes (advanced under ``lease``, if given)."""
+    return RunContext(
+        run_id=record.run_id,
+        principal=record.principal,
+        session=record.session,
+        agent=record.agent,
+        options=record.options,
+        limits=Limits.model_validate(record.limits),
+        lease=lease.token if lease is not None else None,
+    )
+
+
+def config_of(ctx: RunContext) -> RunnableConfig:
+    """The LangGraph config of a run: its thread, and a recursion limit its iteration cap always
+    reaches first."""
+    assert ctx.limits is not None, "a Runner's runs always have their limits"
+    return RunnableConfig(
+        configurable={"thread_id": ctx.run_id}, recursion_limit=ctx.limits.recursion_limit
+    )
+
+
+async def snapshot(graph: Graph, ctx: RunContext) -> Any:
+    """The run's state as LangGraph reads it: its last checkpoint with the writes after it."""
+    try:
+        return await graph.aget_state(config_of(ctx))
+    except AgentlabError:
+        raise
+    except Exception as exc:  # a damaged checkpoint: this run only, the others are fine
+        raise unreadable(ctx.run_id or "", exc) from None
+
+
+async def latest_values(graph: Graph, ctx: RunContext) -> dict[str, Any]:
+    """The plain channels of the run's latest checkpoint (status, outcome, trace...): one row
+    read, whatever the length of the run, where ``snapshot`` replays its logs."""
+    saver = graph.checkpointer
+    assert saver is not None and saver is not True and saver is not False
+    try:
+        found = await saver.aget_tuple(config_of(ctx))
+    except Exception as exc:
+        raise unreadable(ctx.run_id or "", exc) from None
+    return dict(found.checkpoint["channel_values"]) if found is not None else {}
+
+
+def unreadable(run_id: str, exc: Exception) -> DamagedDataError:
+    return DamagedDataError(
+        f"run {run_id}'s checkpoint cannot be read ({type(exc).__name__}: {exc}): this run "
+        "cannot be shown or resumed, the others are unaffected; 'agentlab doctor' checks the "
+        "database"
+    )

@@ -1,0 +1,66 @@
+"""What resuming a run means, decided from its checkpoint (never from the runs table, a copy).
+
+A run paused for a person takes a decision bound to the request it shows (or ends, if it was
+killed meanwhile); a run killed before its first checkpoint starts again from its task; one killed
+mid-step goes on from its last checkpoint (its journal replays what ran: no tool call runs twice).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.types import Command
+
+from agentlab.errors import Fix, RunStateError
+from agentlab.orchestration.approvals import as_decisions
+from agentlab.orchestration.context import RunContext
+from agentlab.orchestration.requests import Decision, DecisionRefused, describe_request
+from agentlab.orchestration.runner.reading import Graph, snapshot
+from agentlab.orchestration.state import TERMINAL, initial_state
+from agentlab.store import RunRecord, RunStore
+
+
+async def resume_payload(
+    store: RunStore,
+    record: RunRecord,
+    graph: Graph,
+    ctx: RunContext,
+    decision: Decision | list[Decision] | None,
+) -> Any:
+    """What the graph is resumed with: the decision (as a ``Command``), the task again, or
+    nothing (go on from the checkpoint). Raises ``RunStateError`` when the run cannot be resumed
+    so, ``DecisionRefused`` for a decision that does not answer what it waits for."""
+    run_id = record.run_id
+    state = await snapshot(graph, ctx)
+    status = state.values.get("status", record.status)
+    if state.interrupts:
+        waiting = state.interrupts[0].value
+        killed = await store.killed(run_id) if decision is None else None
+        if killed is not None:
+            # Killed while it waited: the approve node ends it before asking anyone.
+            return Command(resume={"killed": True})
+        if decision is None:
+            raise RunStateError(
+                f"run {run_id} is waiting for a decision on {describe_request(waiting)}",
+                fix=Fix.DECIDE,
+                run_id=run_id,
+            )
+        try:
+            as_decisions(waiting, decision)  # what the approve node will accept
+        except DecisionRefused as exc:
+            raise DecisionRefused(f"run {run_id}: {exc}") from None
+        return Command(resume=decision)
+    ended = bool(state.values) and not state.next and status in TERMINAL
+    if ended:
+        raise RunStateError(f"run {run_id} has ended ({status}): there is nothing to resume")
+    if decision is not None:
+        raise RunStateError(
+            f"run {run_id} is not waiting for a decision (status {status})",
+            fix=Fix.CONTINUE,
+            run_id=run_id,
+        )
+    if not state.values:  # killed before its first checkpoint: start again from the task
+        return initial_state(record.task)
+    # A run killed after a node's writes were saved but before the next checkpoint shows no
+    # next node; given no input, LangGraph applies those writes and goes on.
+    return None
