@@ -4,7 +4,7 @@ decisions bound to the request a paused run shows, and the session's Phoenix."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +16,15 @@ from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
 from agentlab.observability.phoenix import PhoenixServer
 from agentlab.observability.phoenix_install import PhoenixInstall
-from agentlab.orchestration import Agent, Decision, Runner, SyncRunner, decision_for
+from agentlab.orchestration import (
+    Agent,
+    Decision,
+    Request,
+    Runner,
+    RunView,
+    SyncRunner,
+    decision_for,
+)
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
 from tests.phoenix_server import install_phoenix, session_phoenix
 
@@ -143,20 +151,27 @@ def make_agent(ledger: Ledger) -> Callable[..., Agent]:
 # a person looks at the request before deciding. ``choice`` is ``decision_for``'s keywords.
 
 
-def decision_on(request: dict[str, Any] | None, *, approve: bool, **choice: Any) -> Decision:
-    """A decision on ``request`` (a paused run's interrupt value); fails if there is none."""
+def decision_on(
+    request: Request | Mapping[str, Any] | None, *, approve: bool, **choice: Any
+) -> Decision:
+    """A decision on ``request`` (a paused run's request); fails if there is none."""
     assert request is not None, "the run is not waiting for a decision"
     return decision_for(request, approve=approve, **choice)
 
 
+def waiting(view: RunView) -> dict[str, Any] | None:
+    """The first request a paused run waits on, as plain data (``None`` if it waits on none)."""
+    return view.requests[0].data() if view.requests else None
+
+
 async def decide(runner: Runner, run_id: str, *, approve: bool, **choice: Any) -> Decision:
     """A decision on what the paused run ``run_id`` waits for now."""
-    return decision_on((await runner.get(run_id)).waiting_for, approve=approve, **choice)
+    return decision_on(waiting(await runner.get(run_id)), approve=approve, **choice)
 
 
 def decide_sync(runner: SyncRunner, run_id: str, *, approve: bool, **choice: Any) -> Decision:
     """``decide`` for a ``SyncRunner``."""
-    return decision_on(runner.get(run_id).waiting_for, approve=approve, **choice)
+    return decision_on(waiting(runner.get(run_id)), approve=approve, **choice)
 
 
 async def decide_graph(graph: Any, config: Any, *, approve: bool, **choice: Any) -> Decision:

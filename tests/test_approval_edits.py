@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agentlab.orchestration import Runner, decision_for
 from agentlab.tools import CallRequest, CallScope, DefaultPolicy, ToolExecutor, ToolRegistry
-from tests.conftest import toy_tools
+from tests.conftest import toy_tools, waiting
 from tests.scripts import plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
 from tests.test_resume import crashing_agent, drain
@@ -22,7 +22,7 @@ async def test_an_approver_may_edit_the_arguments_and_the_edited_call_runs(setti
     async with Runner(settings) as runner:
         run_id, events = await runner.start(agent, "wipe a")
         await drain(events)
-        request = (await runner.get(run_id)).waiting_for
+        request = waiting(await runner.get(run_id))
         edited = decision_for(request, approve=True, arguments={"key": "b"}, note="b, not a")
         ended = (await drain(await runner.resume(run_id, edited)))[-1]
         view = await runner.get(run_id)

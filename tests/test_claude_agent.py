@@ -19,7 +19,7 @@ from agentlab.models.script import ScriptedError, Turn, load_script
 from agentlab.orchestration import Runner, SyncRunner, decision_for, summarize
 from agentlab.orchestration.state import transcript_messages
 from agentlab.testing import AnthropicTestServer
-from tests.conftest import decide, decide_sync
+from tests.conftest import decide, decide_sync, waiting
 
 
 def demo_turns_in_call_order() -> list[Turn]:
@@ -195,6 +195,6 @@ async def test_a_claude_run_can_be_read_without_a_key_but_not_resumed(
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     async with Runner(load_settings(data_dir=tmp_path)) as reader:
         view = await reader.get(run_id)
-        assert view.waiting_for is not None and view.waiting_for["tool"] == "send_notification"
+        assert waiting(view) is not None and waiting(view)["tool"] == "send_notification"
         with pytest.raises(ConfigError, match="no ANTHROPIC_API_KEY is set"):
-            await reader.resume(run_id, decision_for(view.waiting_for, approve=True))
+            await reader.resume(run_id, decision_for(waiting(view), approve=True))

@@ -284,7 +284,7 @@ def test_a_waiting_run_resumed_off_a_terminal_without_a_decision_says_how_to_dec
     run_id = run_id_in(agentlab(env, "run", DEMO_TASK, "--script", demo_script_path()).stdout)
     result = agentlab(env, "resume", run_id)
     assert result.returncode == 2
-    assert f"run {run_id} is waiting for a decision on send_notification(channel='email'" in (
+    assert f"run {run_id} is waiting for a decision on send_notification(user_id=1" in (
         result.stderr
     )
     assert "(step 1.2): resume it with --approve or --reject" in result.stderr
@@ -302,7 +302,7 @@ def test_resume_approves_only_the_request_it_shows(env):
     )
     happened = agentlab(env, "resume", run_id, "--happened")
     assert happened.returncode == 2
-    assert "--happened answers a call of unknown effect" in happened.stderr
+    assert "'happened' answers a call of unknown effect" in happened.stderr
     assert support_db(env).execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 0
 
     approved = agentlab(env, "resume", run_id, "--approve", "--step", "1.2")

@@ -58,7 +58,8 @@ async def test_a_notebook_agent_pauses_is_approved_in_a_cell_and_completes(lab):
     filed: list[str] = []
     run = await lab.start(filing_agent(filed), "shred the memo", on_event=None)
     assert run.status == "awaiting_human" and filed == []
-    assert run.waiting_for["tool"] == "shred" and run.waiting_for["arguments"]["note"] == LONG_NOTE
+    [request] = run.requests
+    assert request.tool == "shred" and request.arguments["note"] == LONG_NOTE
     await run.approve("fine")
     assert run.status == "completed" and filed == ["memo"]
 

@@ -380,7 +380,7 @@ async def test_a_crash_in_a_wave_of_concurrent_calls_repeats_none_of_them(settin
         paused = await drain(await runner.resume(run_id))
         replayed = [e.result for e in paused if isinstance(e, ToolCalled)]
         assert [(r["step_id"], r["journal"]) for r in replayed] == [("1.1", "replayed")]
-        requests = waiting_requests((await runner.get(run_id)).waiting_for or {})
+        requests = [r.data() for r in (await runner.get(run_id)).requests]
         assert [(r["kind"], r["step_id"]) for r in requests] == [
             ("unknown_side_effect", "1.2"),
             ("unknown_side_effect", "1.3"),

@@ -412,6 +412,7 @@ async def test_a_plan_step_of_a_tool_the_file_makes_destructive_waits_for_a_huma
     from agentlab.models.script import parse_script
     from agentlab.orchestration import Agent, Runner
     from agentlab.tools import FunctionToolset
+    from tests.conftest import waiting
     from tests.scripts import plan, script, step
     from tests.test_resume import drain
 
@@ -437,7 +438,7 @@ async def test_a_plan_step_of_a_tool_the_file_makes_destructive_waits_for_a_huma
     async with Runner(settings) as runner:
         run_id, events = await runner.start(agent, "unstage everything")
         ended = (await drain(events))[-1]
-        request = (await runner.get(run_id)).waiting_for
+        request = waiting(await runner.get(run_id))
 
     assert ended.status == "awaiting_human"
     assert request["tool"] == "git_reset"

@@ -32,6 +32,7 @@ from agentlab.orchestration.database import open_run_database
 from agentlab.store import DamagedRun, RunStore, open_sqlite_store
 from agentlab.store.postgres import open_postgres_store
 from agentlab.tools.journal import LeaseLostError
+from tests.conftest import waiting
 from tests.postgres_server import PostgresServer, find_binaries
 from tests.scripts import plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
@@ -342,7 +343,7 @@ async def approve_to_the_end(settings: Settings, run_id: str) -> int:
     approvals = 0
     while True:
         async with Runner(settings) as other:
-            request = (await other.get(run_id)).waiting_for
+            request = waiting(await other.get(run_id))
             if request is None:
                 return approvals
             await drain(await other.resume(run_id, decision_for(request, approve=True)))

@@ -10,14 +10,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from scripts import plan, script, step, verdict
-
 from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
 from agentlab.orchestration import Agent, Runner, decision_for
 from agentlab.tools import FunctionToolset, PolicyDecision, ProposedCall, Risk, Tool, tool
 from agentlab.tools import calls as tool_calls
 from agentlab.tools.policy import DefaultPolicy
+from tests.conftest import waiting
+from tests.scripts import plan, script, step, verdict
 
 
 class CountingPolicy:
@@ -89,7 +89,7 @@ async def test_an_approved_call_is_decided_once_at_prepare_and_locked_once_at_ex
         view = await runner.get(run_id)
         assert view.status == "awaiting_human"
         at_prepare = (seen["validations"], seen["hashes"], len(policy.decisions))
-        decision = decision_for(view.waiting_for or {}, approve=True)
+        decision = decision_for(waiting(view) or {}, approve=True)
         with counting_hashes(seen):  # approved: execute, then validate
             async for _ in await runner.resume(run_id, decision):
                 pass

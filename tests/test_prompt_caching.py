@@ -26,6 +26,7 @@ from agentlab.models.router import ModelSpec
 from agentlab.models.script import ScriptedToolUse, Turn, load_script
 from agentlab.orchestration import Runner, decision_for
 from agentlab.testing import AnthropicTestServer, PromptCache, cache_prefixes
+from tests.conftest import waiting
 
 ROLES = ("planner", "executor", "validator")
 
@@ -84,8 +85,8 @@ async def run_support_task(data_dir: Path, db: Path) -> dict[str, Any]:
             options={"db_path": str(db)},
         )
         [_ async for _ in events]
-        while (view := await runner.get(run_id)).waiting_for is not None:
-            approval = decision_for(view.waiting_for, approve=True)
+        while waiting(view := await runner.get(run_id)) is not None:
+            approval = decision_for(waiting(view), approve=True)
             [_ async for _ in await runner.resume(run_id, approval)]
         return view.state
 

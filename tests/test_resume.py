@@ -17,7 +17,7 @@ from agentlab.models.script import parse_script
 from agentlab.orchestration import Agent, Runner, decision_for
 from agentlab.orchestration.approvals import DecisionRefused
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, tool
-from tests.conftest import Ledger, toy_tools
+from tests.conftest import Ledger, toy_tools, waiting
 from tests.scripts import plan, script, step, verdict
 
 
@@ -78,7 +78,7 @@ async def test_a_call_killed_after_its_effect_asks_a_human_and_happened_finishes
         ended = (await drain(await runner.resume(run_id)))[-1]
         view = await runner.get(run_id)
         assert ended.status == "awaiting_human"
-        request = view.waiting_for
+        request = waiting(view)
         assert request is not None
         assert (request["kind"], request["tool"], request["attempt"]) == (
             "unknown_side_effect",
@@ -101,7 +101,7 @@ async def test_run_it_again_runs_the_call_once_more(settings, ledger):
     async with Runner(settings) as runner:
         run_id = await crash_in_notify(runner, agent)
         await drain(await runner.resume(run_id))
-        request = (await runner.get(run_id)).waiting_for
+        request = waiting(await runner.get(run_id))
         ended = (await drain(await runner.resume(run_id, decision_for(request, approve=True))))[-1]
 
     assert ended.status == "completed"
@@ -114,7 +114,7 @@ async def test_a_stop_on_a_call_of_unknown_effect_ends_the_run(settings, ledger)
     async with Runner(settings) as runner:
         run_id = await crash_in_notify(runner, agent)
         await drain(await runner.resume(run_id))
-        request = (await runner.get(run_id)).waiting_for
+        request = waiting(await runner.get(run_id))
         decision = decision_for(request, stop=True, note="checked: unsure")
         ended = (await drain(await runner.resume(run_id, decision)))[-1]
 
@@ -132,7 +132,7 @@ async def test_a_run_killed_before_its_first_checkpoint_starts_again_from_its_ta
     # The process died there: a record, no checkpoint. (Closing the runner released its lease.)
     async with Runner(settings) as runner:
         record = await runner.store.get_run(run_id)
-        runner._agents[record.agent] = agent  # the same process: the agent object is at hand
+        runner._graphs._agents[record.agent] = agent  # the same process: the agent is at hand
         ended = (await drain(await runner.resume(run_id)))[-1]
 
     assert ended.status == "completed"
@@ -179,10 +179,10 @@ async def test_a_decision_for_a_request_the_run_no_longer_waits_for_is_refused(s
     async with Runner(settings) as runner:
         run_id, events = await runner.start(agent, "wipe a and b")
         await drain(events)
-        first = (await runner.get(run_id)).waiting_for
+        first = waiting(await runner.get(run_id))
         # Another person approves the first wipe meanwhile; the run now waits on the second.
         await drain(await runner.resume(run_id, decision_for(first, approve=True)))
-        second = (await runner.get(run_id)).waiting_for
+        second = waiting(await runner.get(run_id))
         assert second["arguments"] == {"key": "b"}
 
         with pytest.raises(DecisionRefused, match=r"the run is now waiting for wipe\(key='b'\)"):
@@ -319,7 +319,7 @@ async def test_happened_is_refused_as_an_answer_to_an_approval(settings, ledger)
     async with Runner(settings) as runner:
         run_id, events = await runner.start(agent, "wipe a")
         await drain(events)
-        request = (await runner.get(run_id)).waiting_for
+        request = waiting(await runner.get(run_id))
         with pytest.raises(DecisionRefused, match="'happened' answers a call of unknown effect"):
             await runner.resume(run_id, decision_for(request, happened=True))
     assert ledger.calls == []

@@ -35,7 +35,7 @@ from agentlab.orchestration import (
 )
 from agentlab.orchestration.approvals import DecisionRefused
 from agentlab.tools import FunctionToolset, Risk, Tool, ToolContext, tool
-from tests.conftest import Ledger, decide, decide_sync, toy_tools
+from tests.conftest import Ledger, decide, decide_sync, toy_tools, waiting
 from tests.scripts import plan, script, step, verdict
 
 
@@ -150,10 +150,8 @@ async def test_a_second_runner_approves_a_paused_run(settings, tmp_path):
     async with Runner(settings) as second:
         view = await second.get(run_id)
         assert view.record.agent == f"{module.resolve()}:agent"
-        assert view.waiting_for is not None and view.waiting_for["tool"] == "wipe"
-        events = await drain(
-            await second.resume(run_id, decision_for(view.waiting_for, approve=True))
-        )
+        assert waiting(view) is not None and waiting(view)["tool"] == "wipe"
+        events = await drain(await second.resume(run_id, decision_for(waiting(view), approve=True)))
         assert isinstance(events[0], ApprovalDecided) and events[0].approved
         assert isinstance(events[1], StatusChanged)
         assert events[-1].status == "completed"
@@ -366,7 +364,7 @@ async def test_a_write_killed_mid_call_waits_for_a_human_to_say_whether_it_happe
             await drain(events)
         paused = await drain(await runner.resume(run_id))
         assert paused[-1] == RunEnded(run_id, "awaiting_human", "")
-        request = (await runner.get(run_id)).waiting_for
+        request = waiting(await runner.get(run_id))
         assert request is not None
         assert (request["kind"], request["tool"], request["step_id"]) == (
             "unknown_side_effect",
@@ -482,7 +480,7 @@ def test_sync_runner_pauses_and_is_approved_by_a_second_sync_runner(settings, tm
         assert paused == RunEnded(run_id, "awaiting_human", "")
         assert [r.run_id for r in first.list()] == [run_id]
     with SyncRunner(settings) as second:
-        assert second.get(run_id).waiting_for["tool"] == "wipe"
+        assert waiting(second.get(run_id))["tool"] == "wipe"
         events = list(second.resume(run_id, decide_sync(second, run_id, approve=True)))
         assert isinstance(events[0], ApprovalDecided) and events[0].approved
         assert isinstance(events[1], StatusChanged) and events[-1].status == "completed"
@@ -504,8 +502,8 @@ async def test_a_run_whose_driver_stopped_listening_at_the_pause_can_be_resumed(
     async with Runner(settings) as second:
         ended = [e async for e in await second.resume(run_id)][-1]
         assert ended == RunEnded(run_id, "awaiting_human", "")
-        waiting = (await second.get(run_id)).waiting_for
-        assert waiting is not None and waiting["tool"] == "send_notification"
+        asked = waiting(await second.get(run_id))
+        assert asked is not None and asked["tool"] == "send_notification"
 
 
 class Handle:
@@ -600,11 +598,11 @@ async def test_a_stale_or_unbound_decision_is_refused_before_the_run_moves(setti
             f"{module}:agent", "wipe a and b", models=write_script(tmp_path, text)
         )
         await drain(events)
-        first = (await runner.get(run_id)).waiting_for
+        first = waiting(await runner.get(run_id))
         with pytest.raises(DecisionRefused, match="must name the request it answers"):
             await runner.resume(run_id, {"approve": True})
         await drain(await runner.resume(run_id, decision_for(first, approve=True)))
-        second = (await runner.get(run_id)).waiting_for
+        second = waiting(await runner.get(run_id))
         assert (first["step_id"], second["step_id"]) == ("1.1", "1.2")
         # Another person approved what they were shown earlier: it does not answer this request.
         with pytest.raises(
@@ -612,7 +610,7 @@ async def test_a_stale_or_unbound_decision_is_refused_before_the_run_moves(setti
         ):
             await runner.resume(run_id, decision_for(first, approve=True))
         assert ledger_of(module) == ["wipe"]
-        assert (await runner.get(run_id)).waiting_for == second  # still waiting, unchanged
+        assert waiting(await runner.get(run_id)) == second  # still waiting, unchanged
         ended = (await drain(await runner.resume(run_id, decision_for(second, approve=True))))[-1]
     assert ended.status == "completed"
     assert ledger_of(module) == ["wipe", "wipe"]

@@ -41,7 +41,7 @@ from agentlab.observability.tracing import (
     tracing_for,
 )
 from agentlab.orchestration import Runner, compile_agent, resolve_models
-from tests.conftest import decide, decide_graph
+from tests.conftest import decide, decide_graph, waiting
 
 DEMO = ModelSpec(kind="scripted", script=str(support.demo_script_path()))
 
@@ -56,7 +56,7 @@ def of_kind(spans: Sequence[ReadableSpan], kind: str) -> list[ReadableSpan]:
 
 async def finish(runner: Runner, run_id: str) -> None:
     """Approve whatever the run asks until it ends."""
-    while (await runner.get(run_id)).waiting_for is not None:
+    while waiting(await runner.get(run_id)) is not None:
         decision = await decide(runner, run_id, approve=True)
         async for _ in await runner.resume(run_id, decision):
             pass

@@ -11,6 +11,7 @@ from agentlab.models.script import parse_script
 from agentlab.orchestration import Agent, Runner, decision_for
 from agentlab.tools import FunctionToolset, Risk, tool
 from agentlab.tools.rules import parse_policy
+from tests.conftest import waiting
 from tests.scripts import plan, script, step, verdict
 from tests.test_resume import drain
 
@@ -62,7 +63,7 @@ async def test_a_model_obeying_injected_instructions_never_sends_without_approva
     async with Runner(settings) as runner:
         run_id, events = await runner.start(injected_agent(sent, OBEYS), "answer ticket 42")
         ended = (await drain(events))[-1]
-        request = (await runner.get(run_id)).waiting_for
+        request = waiting(await runner.get(run_id))
 
         assert ended.status == "awaiting_human"
         assert sent == []
@@ -102,7 +103,7 @@ async def test_a_read_tool_the_policy_flags_as_egress_also_asks_after_untrusted_
     async with Runner(settings) as runner:
         run_id, events = await runner.start(injected_agent(sent, text), "answer ticket 42")
         ended = (await drain(events))[-1]
-        request = (await runner.get(run_id)).waiting_for
+        request = waiting(await runner.get(run_id))
     assert ended.status == "awaiting_human"
     assert request["tool"] == "fetch_page"
     assert request["reasons"] == ["proposed after untrusted content from read_ticket"]

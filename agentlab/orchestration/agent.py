@@ -73,13 +73,17 @@ class Agent:
             raise ValueError("an agent needs a name")
         if not self.purpose.strip():
             raise ValueError(f"agent {self.name!r} needs a purpose: the planner is told it")
-        self.all_toolsets  # noqa: B018 - a tool that cannot be declared fails here, not in a run
+        self._own_tools  # noqa: B018 - a tool that cannot be declared fails here, not in a run
 
-    @cached_property
+    @property
     def all_toolsets(self) -> tuple[Toolset, ...]:
         """Where the agent's tools come from: its own ``tools`` (one toolset), then
         ``toolsets``."""
+        own = self._own_tools
+        return (own, *self.toolsets) if own is not None else tuple(self.toolsets)
+
+    @cached_property
+    def _own_tools(self) -> FunctionToolset | None:
         if not self.tools:
-            return tuple(self.toolsets)
-        own = FunctionToolset([t if isinstance(t, Tool) else tool(t) for t in self.tools])
-        return (own, *self.toolsets)
+            return None
+        return FunctionToolset([t if isinstance(t, Tool) else tool(t) for t in self.tools])

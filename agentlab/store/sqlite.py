@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentlab.errors import ConfigError, DamagedDataError
+from agentlab.errors import ConfigError, DamagedDataError, Fix
 from agentlab.store.engine import Dialect, Fetch, Params, Statements
 from agentlab.store.schema import schema
 from agentlab.store.sql import SqlRunStore
@@ -155,16 +155,14 @@ def _open(path: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"cannot create the data directory {path.parent}: {exc}; set data_dir "
-            "(AGENTLAB_DATA_DIR) to a writable directory"
+            f"cannot create the data directory {path.parent} ({exc})", fix=Fix.DATA_DIR
         ) from None
     _refuse_truncated(path)
     try:
         conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
     except sqlite3.Error as exc:
         raise ConfigError(
-            f"cannot open the runs database {path}: {exc}; set data_dir "
-            "(AGENTLAB_DATA_DIR) to a writable directory"
+            f"cannot open the runs database {path} ({exc})", fix=Fix.DATA_DIR
         ) from None
     try:
         conn.execute("PRAGMA journal_mode=WAL")

@@ -22,6 +22,7 @@ from typing import Any
 
 from agentlab.domains.support import SupportDatabase
 from agentlab.orchestration import SyncRunner
+from tests.conftest import waiting
 from tests.reliability.cli import (
     AGENTLAB,
     CRASH_AGENT,
@@ -279,17 +280,17 @@ def _resume_to_end(data_dir: Path, env: dict[str, str], run_id: str, result: Tri
             result.end = view.status
             result.unresumable = f"still {result.end} after {MAX_RESUMES} resumes"
             return
-        waiting = view.waiting_for
+        asked = waiting(view)
         flags: list[str] = []
-        if waiting is not None and waiting["kind"] == "unknown_side_effect":
-            if Effects.read(data_dir).happened(waiting, run_id):
-                found = {"checked": "by hand", "tool": waiting["tool"]}
+        if asked is not None and asked["kind"] == "unknown_side_effect":
+            if Effects.read(data_dir).happened(asked, run_id):
+                found = {"checked": "by hand", "tool": asked["tool"]}
                 flags = ["--happened", "--result", json.dumps(found)]
                 result.decisions.append("happened")
             else:
                 flags = ["--approve"]
                 result.decisions.append("run again")
-        elif waiting is not None:
+        elif asked is not None:
             flags = ["--approve"]
             result.decisions.append("approve")
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentlab.config import Settings
-from agentlab.errors import AgentlabError, DamagedDataError, RunStateError
+from agentlab.errors import AgentlabError, DamagedDataError, Fix, RunStateError
 from agentlab.events import RunEvent
 from agentlab.models.router import ModelSpec
 from agentlab.observability.ledger import RunLedger
@@ -189,17 +189,27 @@ class Runner:
         ``step``); by default, to those the run waits on when read here. If the run has moved on
         since, it is refused (``DecisionRefused``) and the request it waits on now is named.
         """
-        if shown is None:
-            shown = (await self.get(run_id)).requests
-        elif not shown:
-            now = (await self.get(run_id)).requests
-            if now:
-                waiting = ", ".join(r.describe() for r in now)
+        view = await self.get(run_id) if shown is None else None
+        if view is not None:
+            shown = view.requests
+        if not shown:
+            view = view or await self.get(run_id)
+            if view.requests:  # it waited for nothing when read, and has paused since
+                waiting = ", ".join(r.describe() for r in view.requests)
                 raise DecisionRefused(
                     f"run {run_id} was waiting for no decision when it was read, but is now "
                     f"waiting for {waiting}: look at it ('agentlab show {run_id}') and decide "
                     "on that"
                 )
+            if view.status in TERMINAL:
+                raise RunStateError(
+                    f"run {run_id} has ended ({view.status}): there is nothing to decide"
+                )
+            raise RunStateError(
+                f"run {run_id} is not waiting for a decision (status {view.status})",
+                fix=Fix.CONTINUE,
+                run_id=run_id,
+            )
         decisions = decisions_for(
             run_id,
             Answer(answer),
