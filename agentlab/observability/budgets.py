@@ -7,7 +7,8 @@ then settles the reservation to what the call used (or releases it if the call f
 ``RunLedger`` the reservation is atomic in the run store, so ceilings on a session or a principal's
 day hold across processes; without one (a graph served by ``langgraph dev``) only the per-run
 ceilings are held, from the run's state. A call that could cross a ceiling is not made:
-``BudgetExceeded`` names the ceiling.
+``BudgetExceeded`` names the ceiling. A call no ceiling holds reserves nothing: its ledger entry is
+written once, when it has been made.
 
 Crossing ``warn_at`` of a ceiling warns: a log line, an event on the current span, and a JSON POST
 to the webhook, if one is configured (its failures are logged, never fatal).
@@ -47,6 +48,14 @@ class _Held:
     tokens: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Unreserved:
+    """A call no ceiling holds: nothing is reserved; its ledger entry is written once it has
+    been made (one write, not two)."""
+
+    entry: LedgerEntry
+
+
 @dataclass
 class RunAccount:
     """What the model calls of one node's visit are charged to: ``ceilings`` to hold them to, the
@@ -64,10 +73,21 @@ class RunAccount:
     _pending: dict[str, float] = field(default_factory=lambda: {"usd": 0.0, "tokens": 0.0})
     _used: dict[str, float] = field(default_factory=lambda: {"usd": 0.0, "tokens": 0.0})
 
-    async def reserve(self, request: ModelRequest, pricing: Pricing) -> LedgerEntry | _Held:
+    async def reserve(
+        self, request: ModelRequest, pricing: Pricing
+    ) -> LedgerEntry | _Held | _Unreserved:
         """Hold ``request``'s worst case at ``pricing``; ``BudgetExceeded`` (and nothing held)
         if that could cross a ceiling."""
         role = request.role.value
+        if self.ledger is not None and not self.ceilings:
+            unheld = self.ledger.entry(
+                phase=request.call.phase,
+                role=role,
+                model=pricing.model,
+                reserved_usd=0.0,
+                reserved_tokens=0,
+            )
+            return _Unreserved(unheld)
         tokens, dollars = worst_case(request, pricing.price)
         what = f"the {role} call ({pricing.model})"
         for ceiling in self.ceilings:
@@ -107,6 +127,10 @@ class RunAccount:
 
     async def settle(self, hold: object, request: ModelRequest, response: ModelResponse) -> None:
         """Record what the held call used."""
+        if isinstance(hold, _Unreserved):
+            assert self.ledger is not None
+            await self.ledger.record(hold.entry, response)
+            return
         if isinstance(hold, LedgerEntry):
             assert self.ledger is not None
             await self.ledger.settle(hold, response)

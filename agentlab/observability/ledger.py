@@ -72,19 +72,11 @@ class RunLedger:
 
     async def settle(self, entry: LedgerEntry, response: ModelResponse) -> None:
         """Record what the reserved call used and cost (the model that answered, its price)."""
-        u = response.usage
-        settled = replace(
-            entry,
-            model=response.model,
-            provider=response.provider,
-            input_tokens=u.input_tokens,
-            output_tokens=u.output_tokens,
-            cache_read_tokens=u.cache_read_tokens,
-            cache_write_tokens=u.cache_write_tokens,
-            cost_usd=response.cost_usd,
-            settled=True,
-        )
-        await self.store.settle(settled)
+        await self.store.settle(_settled(entry, response))
+
+    async def record(self, entry: LedgerEntry, response: ModelResponse) -> None:
+        """Record a call no ceiling held (so nothing was reserved), once it has been made."""
+        await self.store.record(_settled(entry, response))
 
     async def release(self, entry: LedgerEntry) -> None:
         await self.store.release(entry.entry_id)
@@ -92,6 +84,21 @@ class RunLedger:
     async def killed(self) -> str | None:
         """Why the run was killed (``agentlab kill``), or ``None``: one indexed read."""
         return await self.store.killed(self.run_id)
+
+
+def _settled(entry: LedgerEntry, response: ModelResponse) -> LedgerEntry:
+    u = response.usage
+    return replace(
+        entry,
+        model=response.model,
+        provider=response.provider,
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        cache_write_tokens=u.cache_write_tokens,
+        cost_usd=response.cost_usd,
+        settled=True,
+    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ instead. They are coroutine functions only so that LangGraph runs them on the ev
 than in a worker thread.
 """
 
-from __future__ import annotations
 
 from typing import Literal
 

@@ -5,9 +5,12 @@ limits, where events go), first ends a run killed from another process (``agentl
 of the flag in the run store), and gives the node the account its model calls are charged to
 (``RunAccount``: the run's ceilings, reserved in its ledger). Nodes record the transitions they
 make through ``Visit.move``.
+
+Annotations here are evaluated when defined (no ``from __future__ import annotations``):
+LangGraph reads the node functions' type hints each time a graph is built, and strings would be
+evaluated again every time.
 """
 
-from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field

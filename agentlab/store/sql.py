@@ -239,6 +239,10 @@ class SqlRunStore(Generic[E]):
         """Record what the reserved call ``entry.entry_id`` actually used and cost."""
         await self.engine.execute(SETTLE_ENTRY, settle_params(entry))
 
+    async def record(self, entry: LedgerEntry) -> None:
+        """Record a settled call that no reservation preceded (no ceiling held it)."""
+        await self.engine.execute(INSERT_ENTRY, entry_values(entry))
+
     async def release(self, entry_id: str) -> None:
         """Drop the reservation of a call that was not made or failed."""
         await self.engine.execute(RELEASE_ENTRY, (entry_id,))

@@ -29,13 +29,22 @@ def onward(
     bind."""
     state = visit.state
     plan = state["plan"]
-    changes: Update = {"calls": calls, "ready": list(ready), "feedback": feedback, **logs}
+    # Only what changed is written: every channel written is a row of the checkpoint's writes.
+    changes: Update = {**logs}
+    if calls != state["calls"]:
+        changes["calls"] = calls
+    if list(ready) != state.get("ready"):
+        changes["ready"] = list(ready)
+    if feedback != state["feedback"]:
+        changes["feedback"] = feedback
     if settled:
         changes["settled"] = dict(settled)
     if schedule.runnable(calls) or ready:
         if said:
             return visit.move(Status.EXECUTING, said, **changes)
-        return {"status": Status.EXECUTING.value, **changes}
+        if state["status"] != Status.EXECUTING:
+            changes["status"] = Status.EXECUTING.value
+        return changes
     waiting = schedule.awaiting(calls)
     if waiting:
         asks = "; ".join(_why_waiting(c) for c in waiting)
