@@ -32,6 +32,7 @@ from agentlab.orchestration.requests import (
     requests_of,
     waiting_requests,
 )
+from agentlab.orchestration.result import RunResult, SyncRunResult
 from agentlab.orchestration.runner import Runner, RunView, SyncRunner
 from agentlab.orchestration.state import AgentState, Status, initial_state
 from agentlab.orchestration.summary import RunSummary, summarize
@@ -54,11 +55,13 @@ __all__ = [
     "Request",
     "RequestKind",
     "RunRecord",
+    "RunResult",
     "RunSummary",
     "RunView",
     "Runner",
     "Status",
     "StatusChanged",
+    "SyncRunResult",
     "SyncRunner",
     "ToolCalled",
     "build_graph",

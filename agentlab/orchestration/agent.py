@@ -11,14 +11,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentlab.config import RoleModels
+from agentlab.config import RoleModels, Settings
+from agentlab.events import RunEvent
 from agentlab.models.router import ModelRouter
 from agentlab.orchestration.limits import Limits
 from agentlab.tools.policy import Policy
 from agentlab.tools.tool import Tool, tool
 from agentlab.tools.toolset import FunctionToolset, Toolset
+
+if TYPE_CHECKING:
+    from agentlab.orchestration.result import RunResult, SyncRunResult
 
 DepsFactory = Callable[[Path, Mapping[str, Any]], Any]
 """Builds what an agent's tools need from the data directory and the run's options."""
@@ -74,6 +78,42 @@ class Agent:
         if not self.purpose.strip():
             raise ValueError(f"agent {self.name!r} needs a purpose: the planner is told it")
         self._own_tools  # noqa: B018 - a tool that cannot be declared fails here, not in a run
+
+    async def run(
+        self,
+        task: str,
+        *,
+        script: str | Path | None = None,
+        settings: Settings | None = None,
+        on_event: Callable[[RunEvent], None] | None = None,
+        **start: Any,
+    ) -> RunResult:
+        """Run ``task`` durably and follow it until it ends or waits for a person; the result
+        says which, and answers (``await result.approve()``). ``script`` replays a scripted
+        model; ``settings`` default to the configured ones; ``start`` are ``Runner.start``'s
+        (``principal``, ``session``, ``options``, ``limits``, ``models``)."""
+        from agentlab.orchestration.result import run_agent
+
+        return await run_agent(
+            self, task, script=script, settings=settings, on_event=on_event, **start
+        )
+
+    def run_sync(
+        self,
+        task: str,
+        *,
+        script: str | Path | None = None,
+        settings: Settings | None = None,
+        on_event: Callable[[RunEvent], None] | None = None,
+        **start: Any,
+    ) -> SyncRunResult:
+        """``run`` for code that does not await: ``result = agent.run_sync(task)``, then
+        ``result.approve()`` if ``result.waiting``."""
+        from agentlab.orchestration.result import run_agent_sync
+
+        return run_agent_sync(
+            self, task, script=script, settings=settings, on_event=on_event, **start
+        )
 
     @property
     def all_toolsets(self) -> tuple[Toolset, ...]:

@@ -6,7 +6,6 @@ instead. They are coroutine functions only so that LangGraph runs them on the ev
 than in a worker thread.
 """
 
-
 from typing import Literal
 
 from langgraph.graph import END

@@ -6,7 +6,6 @@ storage grows linearly with the run and the per-step cost does not grow with its
 is plain data (TypedDicts of JSON types) so checkpoints stay readable by any process.
 """
 
-
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any, NotRequired

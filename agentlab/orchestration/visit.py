@@ -11,7 +11,6 @@ LangGraph reads the node functions' type hints each time a graph is built, and s
 evaluated again every time.
 """
 
-
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any

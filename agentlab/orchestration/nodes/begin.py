@@ -1,6 +1,5 @@
 """The ``begin`` node: the run's state, from what the caller gave."""
 
-
 from agentlab.orchestration.state import AgentState, begin_state
 from agentlab.orchestration.visit import Update
 
