@@ -436,7 +436,8 @@ def test_the_cli_asks_about_calls_waiting_together_and_decides_all_or_one(env, t
 
     edited = agentlab(env, "resume", run_id, "--approve", "--args", '{"customer_id": 3}')
     assert edited.returncode == 2
-    assert "edited arguments are for one call and 2 wait (steps 1.1, 1.2): choose one with --step" in edited.stderr
+    said = "edited arguments are for one call and 2 wait (steps 1.1, 1.2): choose one with --step"
+    assert said in edited.stderr
 
     one = agentlab(env, "resume", run_id, "--approve", "--step", "1.2")
     assert one.returncode == 0, one.stderr
