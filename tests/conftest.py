@@ -4,7 +4,7 @@ decisions bound to the request a paused run shows."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from agentlab.config import Settings, load_settings
 from agentlab.models.router import scripted_router
 from agentlab.models.script import parse_script
 from agentlab.orchestration import Agent, Decision, Runner, SyncRunner, decision_for
+from agentlab.testing import AnthropicTestServer
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
 
 
@@ -44,6 +45,23 @@ def env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def _anthropic_session_server() -> Iterator[AnthropicTestServer]:
+    with AnthropicTestServer([]) as server:
+        yield server
+
+
+@pytest.fixture
+def anthropic_server(
+    _anthropic_session_server: AnthropicTestServer,
+) -> Iterator[AnthropicTestServer]:
+    """The session's Anthropic test server, with nothing scripted: a test ``reset``s it with its
+    turns. Each reset is a new script under a new ``base_url``, so no request of another test can
+    reach this one's; the reset after the test ends whatever it left hanging."""
+    yield _anthropic_session_server.reset()
+    _anthropic_session_server.reset()
 
 
 class Ledger:
