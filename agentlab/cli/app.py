@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -769,10 +770,17 @@ def _in_cli_words(message: str) -> str:
 
 
 def main() -> None:
-    """Entry point: user mistakes print one ``error:`` line and exit 2; bugs keep their traceback.
+    """Entry point: ``agentlab`` with the process's arguments; exits with ``execute``'s code."""
+    sys.exit(execute(sys.argv[1:]))
 
+
+def execute(argv: Sequence[str]) -> int:
+    """Run the command line on ``argv`` (without the program name) and return its exit code.
+
+    User mistakes print one ``error:`` line to stderr and return 2; bugs keep their traceback.
     Typer runs outside its standalone mode so that usage errors read like every other error.
     Ctrl-C becomes exit code 130 in Typer; a command driving a run first says which run is saved.
+    Tests call this in process, so they see what users see.
     """
     # Typer (>= 0.29) vendors Click: its usage errors are these classes.
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -781,18 +789,18 @@ def main() -> None:
 
     try:
         # Outside standalone mode Click returns the code of a `typer.Exit` instead of exiting.
-        code = app(prog_name="agentlab", standalone_mode=False)
+        code = app(args=list(argv), prog_name="agentlab", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # bare `agentlab`: its help, not an error
         print(exc.ctx.get_help() if exc.ctx else exc.format_message())
+        return 0
     except UsageError as exc:
         hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx else ""
         print(f"error: {exc.format_message().rstrip('.')}{hint}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except AgentlabError as exc:
         print(f"error: {_in_cli_words(str(exc))}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     except typer.Abort:  # end of input at a prompt
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    else:
-        sys.exit(code if isinstance(code, int) else 0)
+        return 130
+    return code if isinstance(code, int) else 0
