@@ -17,6 +17,7 @@ from agentlab.models.script import parse_script
 from agentlab.orchestration import Agent, Decision, Runner, SyncRunner, decision_for
 from agentlab.testing import AnthropicTestServer
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
+from tests.postgres_server import PostgresServer, find_binaries
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +46,60 @@ def env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server, started once for the session (when a test first asks)."""
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip(
+            "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql: "
+            "install Debian's 'postgresql' package (.ci/run does)"
+        )
+    server = PostgresServer(binaries)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer) -> str:
+    """A new, empty database on the session's server: nothing of another test is in it."""
+    return postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
+    """Opens a store on one database, as each process does: SQLite, then PostgreSQL."""
+    from agentlab.store import SqliteRunStore
+
+    make: Callable[[], Any]
+    if request.param == "sqlite":
+        path = tmp_path / "runs.sqlite"
+        make = lambda: SqliteRunStore(path)  # noqa: E731
+    else:
+        from agentlab.store.postgres import PostgresRunStore
+
+        url = request.getfixturevalue("database_url")
+        make = lambda: PostgresRunStore(url)  # noqa: E731
+    opened: list[Any] = []
+
+    def open_one() -> Any:
+        opened.append(make())
+        return opened[-1]
+
+    yield open_one
+    for each in opened:
+        each.close()
+
+
+@pytest.fixture
+def store(open_store: Callable[[], Any]) -> Any:
+    """A run store, once on SQLite and once on PostgreSQL."""
+    return open_store()
 
 
 @pytest.fixture(scope="session")

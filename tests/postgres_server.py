@@ -69,6 +69,8 @@ class PostgresServer:
             "--no-sync",
         )
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories=''"
+        # A throwaway server: nothing needs to survive a crash, so no waits for the disk.
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._as_owner(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"
         )

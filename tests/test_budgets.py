@@ -32,7 +32,6 @@ from agentlab.store import Ceiling, LedgerEntry
 from tests.conftest import Ledger, toy_tools
 from tests.scripts import plan, script, step, verdict
 from tests.test_ledger import priced, spec_of, used
-from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
 
 AGENTLAB = [sys.executable, "-m", "agentlab"]
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -229,13 +228,13 @@ def test_a_principals_daily_ceiling_holds_across_two_processes_at_once(env, tmp_
 def test_a_principals_daily_ceiling_holds_across_two_processes_on_postgres(
     env,
     tmp_path,
-    database_url,  # noqa: F811
+    database_url,
 ):
     assert_one_ran(run_two_at_once({**env, "AGENTLAB_DATABASE_URL": database_url}, tmp_path))
 
 
 def test_concurrent_reservations_never_pass_a_ceiling_together(
-    open_store: Callable[[], Any],  # noqa: F811
+    open_store: Callable[[], Any],
 ):
     ceiling = Ceiling("daily dollar ceiling", "principal_day", "ada", "usd", 3.0, "2026-11-25")
     stores = [open_store() for _ in range(6)]

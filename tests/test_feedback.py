@@ -24,7 +24,6 @@ from agentlab.observability.phoenix import PhoenixServer
 from agentlab.store import Feedback, RunStore
 from tests.phoenix_server import free_ports, phoenix_server
 from tests.test_cli import agentlab, run_id_in
-from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
 
 
 def _run(runs: RunStore, run_id: str, principal: str = "ada") -> None:

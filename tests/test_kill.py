@@ -21,7 +21,6 @@ from tests.conftest import Ledger, decide, decide_sync, toy_tools
 from tests.scripts import plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
 from tests.test_ledger import spec_of
-from tests.test_postgres import database_url, open_store, postgres, store  # noqa: F401
 
 AGENTLAB = [sys.executable, "-m", "agentlab"]
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -173,7 +172,7 @@ def test_the_kill_command_names_what_it_stopped_and_refuses_ended_runs(env):
     assert unknown.returncode == 2 and "no run" in unknown.stderr
 
 
-def test_kill_flags_are_kept_on_each_engine(store):  # noqa: F811
+def test_kill_flags_are_kept_on_each_engine(store):
     store.create_run("run-1", agent="a", agent_name="a", task="t", status="executing",
                      models=None, options={}, limits={}, principal="ada", session=None)  # fmt: skip
     store.create_run("run-2", agent="a", agent_name="a", task="t", status="completed",

@@ -2,8 +2,8 @@
 (the same tests run on both), LangGraph's checkpoints (delta channels included) resume there,
 the command line works against it, and 20 processes running at once lose nothing.
 
-The server is a throwaway one (``tests/postgres_server.py``), started once for the session; each
-test gets a new database on it.
+The server is a throwaway one (``tests/postgres_server.py``), started once for the session by
+conftest's ``postgres`` fixture; each test gets a new database on it (``database_url``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,9 @@ from agentlab.errors import ConfigError, DamagedDataError, RunBusyError, RunNotF
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Limits, Runner, SyncRunner, decision_for
 from agentlab.orchestration.database import open_run_database
-from agentlab.store import DamagedRun, RunStore, SqliteRunStore
+from agentlab.store import DamagedRun, RunStore
 from agentlab.store.postgres import PostgresRunStore
 from agentlab.tools.journal import LeaseLostError
-from tests.postgres_server import PostgresServer, find_binaries
 from tests.scripts import plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
 
@@ -50,57 +49,10 @@ AGENTLAB = [sys.executable, "-m", "agentlab"]
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    binaries = find_binaries()
-    if binaries is None:
-        pytest.skip(
-            "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql: "
-            "install Debian's 'postgresql' package (.ci/run does)"
-        )
-    server = PostgresServer(binaries)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def database_url(postgres: PostgresServer) -> str:
-    return postgres.new_database()
-
-
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """conftest's settings, on PostgreSQL."""
     return load_settings(data_dir=tmp_path / "data", database_url=database_url)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Any]]:
-    """Opens a store on one database, as each process does: SQLite, then PostgreSQL."""
-    make: Callable[[], Any]
-    if request.param == "sqlite":
-        path = tmp_path / "runs.sqlite"
-        make = lambda: SqliteRunStore(path)  # noqa: E731
-    else:
-        url = request.getfixturevalue("database_url")
-        make = lambda: PostgresRunStore(url)  # noqa: E731
-    opened: list[Any] = []
-
-    def open_one() -> Any:
-        opened.append(make())
-        return opened[-1]
-
-    yield open_one
-    for each in opened:
-        each.close()
-
-
-@pytest.fixture
-def store(open_store: Callable[[], Any]) -> Any:
-    return open_store()
 
 
 def tamper(store: Any, sql: str, *params: Any) -> None:
