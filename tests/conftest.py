@@ -66,9 +66,12 @@ def postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def database_url(postgres: PostgresServer) -> str:
-    """A new, empty database on the session's server: nothing of another test is in it."""
-    return postgres.new_database()
+def database_url(postgres: PostgresServer) -> Iterator[str]:
+    """A new, empty database on the session's server: nothing of another test is in it (its
+    tables, rows and advisory locks are its own); dropped after the test."""
+    url = postgres.new_database()
+    yield url
+    postgres.drop_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

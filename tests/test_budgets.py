@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,12 +28,10 @@ from agentlab.models.scripted import ScriptedModel
 from agentlab.observability.budgets import Budget
 from agentlab.orchestration import Agent, Limits, RunContext, Runner, compile_agent
 from agentlab.store import Ceiling, LedgerEntry
+from tests.cli import AGENTLAB, REPOSITORY, agentlab
 from tests.conftest import Ledger, toy_tools
 from tests.scripts import plan, script, step, verdict
 from tests.test_ledger import priced, spec_of, used
-
-AGENTLAB = [sys.executable, "-m", "agentlab"]
-REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 async def drain(events: AsyncIterator[Any]) -> list[Any]:
@@ -161,10 +158,9 @@ def test_the_run_command_takes_budget_flags(env, tmp_path):
     demo = REPOSITORY / "agentlab/domains/support/demo_script.yaml"
     path = tmp_path / "demo_priced.yaml"
     path.write_text("priced_as: claude-haiku-4-5\n" + demo.read_text())
-    ran = subprocess.run(
-        [*AGENTLAB, "run", "Close Ada Lovelace's account", "--script", path, "--max-usd", "0.01"],
-        env=env, cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    ran = agentlab(
+        env, "run", "Close Ada Lovelace's account", "--script", path, "--max-usd", "0.01"
+    )
     assert ran.returncode == 1, ran.stderr
     assert "budget_exceeded: per-run dollar ceiling of $0.01 (max_usd)" in ran.stdout
     assert "Traceback" not in ran.stderr
@@ -221,10 +217,14 @@ def assert_one_ran(results: list[subprocess.CompletedProcess[str]]) -> None:
     assert "budget_exceeded: daily token ceiling of 8000 tokens for principal ada" in failed.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_a_principals_daily_ceiling_holds_across_two_processes_at_once(env, tmp_path):
     assert_one_ran(run_two_at_once(env, tmp_path))
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_a_principals_daily_ceiling_holds_across_two_processes_on_postgres(
     env,
     tmp_path,

@@ -60,6 +60,8 @@ async def drain(events: AsyncIterator[Any]) -> list[Any]:
     return [e async for e in events]
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_kill_stops_a_running_run_from_another_process_within_one_step(env, tmp_path):
     module = tmp_path / "holder.py"
     module.write_text(AGENT_MODULE)
