@@ -1,5 +1,6 @@
-"""Shared fixtures: isolated settings, agents built from a toy toolset and an inline script, and
-decisions bound to the request a paused run shows."""
+"""Shared fixtures: isolated settings, agents built from a toy toolset and an inline script,
+decisions bound to the request a paused run shows, and the servers a session starts once
+(PostgreSQL, the Anthropic test server), each test getting a database or a script of its own."""
 
 from __future__ import annotations
 
@@ -18,6 +19,21 @@ from agentlab.orchestration import Agent, Decision, Runner, SyncRunner, decision
 from agentlab.testing import AnthropicTestServer
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
 from tests.postgres_server import PostgresServer, find_binaries
+
+# Modules whose every test starts Arize Phoenix (10-30 s) or drives it.
+_PHOENIX_MODULES = {"test_phoenix.py", "test_phoenix_ui.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Notebooks (nbval runs each in a Jupyter kernel) and tests of a real Phoenix are ``slow``
+    and ``integration``; the rest mark themselves."""
+    for item in items:
+        phoenix = item.path.name in _PHOENIX_MODULES or "phoenix" in getattr(
+            item, "fixturenames", ()
+        )
+        if item.path.suffix == ".ipynb" or phoenix:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)

@@ -32,7 +32,7 @@ from tests.reliability.parallel import (
 
 RUNS = 20
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module", params=["sqlite"])
