@@ -267,6 +267,8 @@ async def test_where_the_runs_are_is_shown_without_the_password(settings, postgr
     assert postgres.password not in database.where + repr(settings)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_without_the_postgres_extra_agentlab_imports_and_a_postgres_url_says_what_to_install(
     tmp_path, database_url
 ):
@@ -411,6 +413,8 @@ def test_a_run_paused_for_approval_is_approved_by_another_process(tmp_path, data
     assert support.query("SELECT COUNT(*) AS n FROM notifications")[0]["n"] == 1
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_twenty_runs_in_parallel_on_one_database_all_complete_and_lose_nothing(
     tmp_path, database_url, capsys
 ):

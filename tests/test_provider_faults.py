@@ -333,6 +333,7 @@ def attempts_per_call(server: AnthropicTestServer) -> list[list[dict[str, Any]]]
     return [c for c in calls if c]
 
 
+@pytest.mark.slow
 @MODES
 @pytest.mark.parametrize("seed", range(4))
 async def test_support_run_completes_under_provider_chaos(
