@@ -25,17 +25,15 @@ _PHOENIX_MODULES = {"test_phoenix.py", "test_phoenix_ui.py"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Notebooks (nbval runs each in a Jupyter kernel) and tests of a real Phoenix are ``slow``
-    and ``integration``; tests on the PostgreSQL server are ``integration``. The rest mark
-    themselves."""
+    """Notebooks (nbval runs each in a Jupyter kernel), tests of a real Phoenix and tests on the
+    PostgreSQL server are ``slow`` and ``integration``; the rest mark themselves."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         params = getattr(getattr(item, "callspec", None), "params", {})
         phoenix = item.path.name in _PHOENIX_MODULES or "phoenix" in fixtures
-        if item.path.suffix == ".ipynb" or phoenix:
+        postgres = "postgres" in fixtures or params.get("open_store") == "postgres"
+        if item.path.suffix == ".ipynb" or phoenix or postgres:
             item.add_marker(pytest.mark.slow)
-            item.add_marker(pytest.mark.integration)
-        elif "postgres" in fixtures or params.get("open_store") == "postgres":
             item.add_marker(pytest.mark.integration)
 
 
