@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pytest
 from pydantic import Field
@@ -18,7 +18,9 @@ from agentlab.models.script import parse_script
 from agentlab.orchestration import Agent, Decision, Runner, SyncRunner, decision_for
 from agentlab.testing import AnthropicTestServer
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
-from tests.postgres_server import PostgresServer, find_binaries
+
+if TYPE_CHECKING:
+    from tests.postgres_server import PostgresServer
 
 # Modules whose every test starts Arize Phoenix (10-30 s) or drives it.
 _PHOENIX_MODULES = {"test_phoenix.py", "test_phoenix_ui.py"}
@@ -68,6 +70,8 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL server, started once for the session (when a test first asks)."""
+    from tests.postgres_server import PostgresServer, find_binaries
+
     binaries = find_binaries()
     if binaries is None:
         pytest.skip(
