@@ -435,7 +435,7 @@ def test_user_agent_runs_pauses_and_is_approved_and_finished_by_another_process(
     assert finished.returncode == 0, finished.stderr
     assert re.search(r"status\s+completed", finished.stdout)
     assert effects(user_agent) == [f"shred memo {run_id}:1.2 for alice"]
-    shown = agentlab(env, "show", run_id)
+    shown = agentlab_process(env, "show", run_id)  # the module is on this PYTHONPATH only
     assert "shredder" in shown.stdout and "alice" in shown.stdout
 
 
