@@ -6,11 +6,13 @@ Both return a ``CompletedProcess``: its exit code, stdout and stderr, what a use
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -28,6 +30,19 @@ def agentlab(
     handling), with ``env`` as the whole environment, ``cwd`` as the working directory and no
     terminal: stdin is empty, and output plain."""
     argv = [str(a) for a in args]
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _execute(env, argv, cwd)
+    # This thread runs an event loop (an async test, Playwright's sync API), and the command
+    # runs one of its own: it gets a thread of its own while this one waits, as for a process.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_execute, env, argv, cwd).result()
+
+
+def _execute(
+    env: Mapping[str, str], argv: list[str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
     overrides: dict[str, str | None] = {k: None for k in os.environ if k not in env}
     overrides.update(env)
     logger = logging.getLogger("agentlab")
