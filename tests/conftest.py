@@ -1,12 +1,14 @@
 """Shared fixtures: isolated settings, agents built from a toy toolset and an inline script,
-decisions bound to the request a paused run shows, and the session's Phoenix."""
+decisions bound to the request a paused run shows, and the servers a session starts once
+(PostgreSQL, the Anthropic test server, Phoenix), each test getting a database, a script or a
+trace project of its own."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pytest
 from pydantic import Field
@@ -25,8 +27,28 @@ from agentlab.orchestration import (
     SyncRunner,
     decision_for,
 )
+from agentlab.testing import AnthropicTestServer
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
 from tests.phoenix_server import install_phoenix, session_phoenix
+
+if TYPE_CHECKING:
+    from tests.postgres_server import PostgresServer
+
+# Modules whose every test starts Arize Phoenix (10-30 s) or drives it.
+_PHOENIX_MODULES = {"test_phoenix.py", "test_phoenix_ui.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Notebooks (nbval runs each in a Jupyter kernel), tests of a real Phoenix and tests on the
+    PostgreSQL server are ``slow`` and ``integration``; the rest mark themselves."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        phoenix = item.path.name in _PHOENIX_MODULES or "phoenix" in fixtures
+        postgres = "postgres" in fixtures or params.get("connect") == "postgres"
+        if item.path.suffix == ".ipynb" or phoenix or postgres:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)
@@ -58,6 +80,60 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server, started once for the session (when a test first asks)."""
+    from tests.postgres_server import PostgresServer, find_binaries
+
+    binaries = find_binaries()
+    if binaries is None:
+        pytest.skip(
+            "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql: "
+            "install Debian's 'postgresql' package (.ci/run does)"
+        )
+    server = PostgresServer(binaries)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer) -> Iterator[str]:
+    """A new, empty database on the session's server: nothing of another test is in it (its
+    tables, rows and advisory locks are its own); dropped after the test."""
+    url = postgres.new_database()
+    yield url
+    postgres.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Awaitable[Any]]:
+    """Opens a store on one database, as each process does: SQLite, then PostgreSQL."""
+    from agentlab.store import open_sqlite_store
+
+    if request.param == "sqlite":
+        path = tmp_path / "runs.sqlite"
+
+        async def on_sqlite() -> Any:
+            return open_sqlite_store(path)
+
+        return on_sqlite
+    from agentlab.store.postgres import open_postgres_store
+
+    url = request.getfixturevalue("database_url")
+    return lambda: open_postgres_store(url)
+
+
+@pytest.fixture
+async def store(connect: Callable[[], Awaitable[Any]]) -> AsyncIterator[Any]:
+    """A run store, once on SQLite and once on PostgreSQL."""
+    opened = await connect()
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(scope="session")
 def phoenix_install(pytestconfig: pytest.Config) -> PhoenixInstall:
     """The Phoenix the tests run: the one agentlab installs (installed before the tests)."""
     return install_phoenix(pytestconfig)
@@ -77,6 +153,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     if any("phoenix_install" in getattr(item, "fixturenames", ()) for item in session.items):
         install_phoenix(session.config)
+
+
+@pytest.fixture(scope="session")
+def _anthropic_session_server() -> Iterator[AnthropicTestServer]:
+    with AnthropicTestServer([]) as server:
+        yield server
+
+
+@pytest.fixture
+def anthropic_server(
+    _anthropic_session_server: AnthropicTestServer,
+) -> Iterator[AnthropicTestServer]:
+    """The session's Anthropic test server, with nothing scripted: a test ``reset``s it with its
+    turns. Each reset is a new script under a new ``base_url``, so no request of another test can
+    reach this one's; the reset after the test ends whatever it left hanging."""
+    yield _anthropic_session_server.reset()
+    _anthropic_session_server.reset()
 
 
 class Ledger:

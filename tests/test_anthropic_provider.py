@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -67,18 +67,13 @@ def ask(
 
 
 @pytest.fixture
-def serve() -> Iterator[Serve]:
-    """Start a test server for the given turns; every server is stopped after the test."""
-    servers: list[AnthropicTestServer] = []
+def serve(anthropic_server: AnthropicTestServer) -> Serve:
+    """The session's test server, serving the given turns."""
 
     def start(*turns: Turn) -> AnthropicTestServer:
-        server = AnthropicTestServer(turns, retry_after_s=0.01).start()
-        servers.append(server)
-        return server
+        return anthropic_server.reset(turns, retry_after_s=0.01)
 
-    yield start
-    for server in servers:
-        server.stop()
+    return start
 
 
 def client(server: AnthropicTestServer, *, max_retries: int = 1) -> anthropic.AsyncAnthropic:

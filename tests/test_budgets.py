@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,13 +31,10 @@ from agentlab.models.wrappers import BudgetedModel
 from agentlab.observability.budgets import RunAccount
 from agentlab.orchestration import Agent, Limits, RunContext, Runner, compile_agent
 from agentlab.store import Ceiling, LedgerEntry
+from tests.cli import AGENTLAB, REPOSITORY, agentlab
 from tests.conftest import Ledger, toy_tools
 from tests.scripts import plan, script, step, verdict
 from tests.test_ledger import priced, spec_of, used
-from tests.test_postgres import connect, database_url, postgres, store  # noqa: F401
-
-AGENTLAB = [sys.executable, "-m", "agentlab"]
-REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 async def drain(events: AsyncIterator[Any]) -> list[Any]:
@@ -168,10 +164,9 @@ def test_the_run_command_takes_budget_flags(env, tmp_path):
     demo = REPOSITORY / "agentlab/domains/support/demo_script.yaml"
     path = tmp_path / "demo_priced.yaml"
     path.write_text("priced_as: claude-haiku-4-5\n" + demo.read_text())
-    ran = subprocess.run(
-        [*AGENTLAB, "run", "Close Ada Lovelace's account", "--script", path, "--max-usd", "0.01"],
-        env=env, cwd=REPOSITORY, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    ran = agentlab(
+        env, "run", "Close Ada Lovelace's account", "--script", path, "--max-usd", "0.01"
+    )
     assert ran.returncode == 1, ran.stderr
     assert "budget_exceeded: per-run dollar ceiling of $0.01 (max_usd)" in ran.stdout
     assert "Traceback" not in ran.stderr
@@ -228,20 +223,24 @@ def assert_one_ran(results: list[subprocess.CompletedProcess[str]]) -> None:
     assert "budget_exceeded: daily token ceiling of 8000 tokens for principal ada" in failed.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_a_principals_daily_ceiling_holds_across_two_processes_at_once(env, tmp_path):
     assert_one_ran(run_two_at_once(env, tmp_path))
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_a_principals_daily_ceiling_holds_across_two_processes_on_postgres(
     env,
     tmp_path,
-    database_url,  # noqa: F811
+    database_url,
 ):
     assert_one_ran(run_two_at_once({**env, "AGENTLAB_DATABASE_URL": database_url}, tmp_path))
 
 
 def test_concurrent_reservations_never_pass_a_ceiling_together(
-    connect: Callable[[], Awaitable[Any]],  # noqa: F811
+    connect: Callable[[], Awaitable[Any]],
 ):
     ceiling = Ceiling("daily dollar ceiling", "principal_day", "ada", "usd", 3.0, "2026-11-25")
     ready = threading.Barrier(6)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,16 @@ def options(tmp_path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[AnthropicTestServer]:
+def server(
+    monkeypatch: pytest.MonkeyPatch, anthropic_server: AnthropicTestServer
+) -> AnthropicTestServer:
     overloaded = Turn(error=ScriptedError(status=529, type="overloaded_error", message="busy"))
     turns = demo_turns_in_call_order()
     turns.insert(1, overloaded)  # the executor's first call is retried by the SDK
-    with AnthropicTestServer(turns, retry_after_s=0.01) as srv:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-local")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.base_url)
-        yield srv
+    srv = anthropic_server.reset(turns, retry_after_s=0.01)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-local")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.base_url)
+    return srv
 
 
 def claude_settings(tmp_path: Path) -> Settings:

@@ -1,4 +1,6 @@
-"""The ``agentlab`` command, run as a real process: the demo, approvals, resume, bad input."""
+"""The ``agentlab`` command: the demo, approvals, resume, bad input. In this process (what users
+see: exit codes, output, ``error:`` lines), and as real processes where a terminal, a signal or
+another process is the point."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import select
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,21 +19,9 @@ from pathlib import Path
 import pytest
 
 from agentlab.domains.support import DEMO_TASK, demo_script_path
+from tests.cli import AGENTLAB, agentlab, agentlab_process
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
-AGENTLAB = [sys.executable, "-m", "agentlab"]  # this interpreter, whatever is on PATH
-
-
-def agentlab(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*AGENTLAB, *map(str, args)],
-        env=env,
-        cwd=Path(__file__).resolve().parent.parent,  # the repository: relative paths work
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
 
 
 def run_id_in(text: str) -> str:
@@ -45,8 +34,10 @@ def support_db(env: dict[str, str]) -> sqlite3.Connection:
     return sqlite3.connect(Path(env["AGENTLAB_DATA_DIR"]) / "support.sqlite")
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_demo_shows_plan_approvals_tool_calls_and_completion(env):
-    result = agentlab(env, "demo")
+    result = agentlab_process(env, "demo")  # a process: nothing is printed at its exit either
     out = result.stdout
     assert result.returncode == 0, result.stderr
     assert "scripted" in out and "no LLM is called" in out
@@ -166,6 +157,8 @@ def terminals() -> Iterator[list[Terminal]]:
         t.close()
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_resume_at_a_terminal_asks_for_each_decision(env, terminals):
     run_id = run_id_in(agentlab(env, "run", DEMO_TASK, "--script", demo_script_path()).stdout)
     term = Terminal(env, "resume", run_id)
@@ -177,6 +170,8 @@ def test_resume_at_a_terminal_asks_for_each_decision(env, terminals):
     assert re.search(r"status\s+completed", term.screen)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_resume_after_the_process_was_killed_while_awaiting_approval(env, terminals):
     """A run waits at an interactive prompt; its process is killed; another process approves."""
     term = Terminal(env, "run", DEMO_TASK, "--script", demo_script_path())
@@ -411,29 +406,24 @@ def effects(project: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("reference", ["office/agents.py:agent", "office.agents:agent"])
 def test_user_agent_runs_pauses_and_is_approved_and_finished_by_another_process(
     env, user_agent, reference
 ):
     env = {**env, "PYTHONPATH": str(user_agent)}
-    started = subprocess.run(
-        [
-            *AGENTLAB,
-            "run",
-            "Shred the memo",
-            "--agent",
-            reference,
-            "--script",
-            "script.json",
-            "--as",
-            "alice",
-        ],
-        env=env,
+    started = agentlab_process(
+        env,
+        "run",
+        "Shred the memo",
+        "--agent",
+        reference,
+        "--script",
+        "script.json",
+        "--as",
+        "alice",
         cwd=user_agent,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
     )
     assert started.returncode == 0, started.stderr
     assert "approval needed" in started.stdout and "shred" in started.stdout
@@ -441,11 +431,11 @@ def test_user_agent_runs_pauses_and_is_approved_and_finished_by_another_process(
     run_id = run_id_in(started.stdout)
 
     # Another process, started elsewhere, rebuilds the agent from the run's stored reference.
-    finished = agentlab(env, "resume", run_id, "--approve")
+    finished = agentlab_process(env, "resume", run_id, "--approve")
     assert finished.returncode == 0, finished.stderr
     assert re.search(r"status\s+completed", finished.stdout)
     assert effects(user_agent) == [f"shred memo {run_id}:1.2 for alice"]
-    shown = agentlab(env, "show", run_id)
+    shown = agentlab_process(env, "show", run_id)  # the module is on this PYTHONPATH only
     assert "shredder" in shown.stdout and "alice" in shown.stdout
 
 
@@ -459,14 +449,7 @@ def test_agents_lists_each_agent_of_langgraph_json_with_its_tools(env, user_agen
 
 
 def test_agents_lists_the_support_agent_of_the_repository(env):
-    result = subprocess.run(
-        [*AGENTLAB, "agents"],
-        env=env,
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = agentlab(env, "agents", cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr
     for tool_name in ("search_customers", "send_notification", "delete_customer"):
         assert tool_name in result.stdout
@@ -476,8 +459,9 @@ def test_agents_lists_the_support_agent_of_the_repository(env):
 # --- what a newcomer meets -------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_version_and_short_help_flags(env):
-    version = agentlab(env, "--version")
+    version = agentlab_process(env, "--version")  # the entry point itself, as a process
     assert version.returncode == 0 and re.fullmatch(r"agentlab \d+\.\d+\.\d+\n", version.stdout)
     short = agentlab(env, "run", "-h")
     assert short.returncode == 0 and "Usage: agentlab run" in short.stdout
@@ -554,6 +538,8 @@ def test_unwritable_data_directory_is_an_error_line_in_every_command(env, tmp_pa
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_ctrl_c_at_the_approval_prompt_names_the_saved_run(env, terminals):
     term = Terminal(env, "run", DEMO_TASK, "--script", demo_script_path())
     terminals.append(term)
@@ -589,6 +575,8 @@ agent = Agent("slow", "does slow things", toolsets=[FunctionToolset([slow_step])
 """
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_runs_tells_an_interrupted_run_from_a_live_one(env, tmp_path):
     project = tmp_path / "slow"
     project.mkdir()

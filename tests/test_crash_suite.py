@@ -31,7 +31,7 @@ from rich.console import Console
 from tests.reliability.campaign import KINDS, Campaign, as_json, choose, summary_table
 from tests.reliability.crash import Trial
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow, pytest.mark.integration]
 
 # Between the last step's saved writes and the run's last checkpoint: the run has completed as
 # far as its state goes, yet LangGraph's final checkpoint was never written.

@@ -95,6 +95,7 @@ def _valid(name: str, args: dict[str, Any]) -> bool:
     return False
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=names, args=arguments)
 async def test_any_payload_gets_an_outcome_and_no_body_runs_with_invalid_arguments(name, args):
@@ -235,6 +236,8 @@ time_calls = st.one_of(  # (tool, arguments): calls shaped for each tool, then a
 )
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @shared_loop
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(call=time_calls)
@@ -264,6 +267,8 @@ paint_calls = st.one_of(
 )
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @shared_loop
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(call=paint_calls)
@@ -273,6 +278,8 @@ async def test_no_call_a_constrained_mcp_tools_schema_forbids_reaches_its_server
     await assert_refused_before_the_server_or_sent_once(paint_server, *call)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @shared_loop
 async def test_a_trailing_newline_never_passes_a_dollar_anchored_pattern(paint_server):
     outcome, reached = await paint_server.call("paint", {"wall": "abc\n"})

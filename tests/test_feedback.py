@@ -29,7 +29,6 @@ from agentlab.observability.phoenix import PhoenixServer
 from agentlab.store import Feedback, RunStore
 from tests.phoenix_server import free_ports
 from tests.test_cli import agentlab, run_id_in
-from tests.test_postgres import connect, database_url, postgres, store  # noqa: F401
 
 
 async def _run(runs: RunStore, run_id: str, principal: str = "ada") -> None:
@@ -41,7 +40,7 @@ async def _run(runs: RunStore, run_id: str, principal: str = "ada") -> None:
 # -- the run record, on each engine ----------------------------------------------------------------
 
 
-async def test_feedback_is_kept_with_the_run_and_the_latest_replaces_it(store):  # noqa: F811
+async def test_feedback_is_kept_with_the_run_and_the_latest_replaces_it(store):
     await _run(store, "run-1")
     assert (await store.get_run("run-1")).feedback is None
     await store.set_feedback(Feedback("run-1", "bad", "wrong customer", "bob",
@@ -53,7 +52,7 @@ async def test_feedback_is_kept_with_the_run_and_the_latest_replaces_it(store): 
     )
 
 
-async def test_runs_are_listed_by_their_feedback(store):  # noqa: F811
+async def test_runs_are_listed_by_their_feedback(store):
     for run_id in ("run-1", "run-2", "run-3"):
         await _run(store, run_id)
     await store.set_feedback(Feedback("run-1", "bad", "", "bob", "2026-11-25T10:00:00"))
@@ -65,7 +64,7 @@ async def test_runs_are_listed_by_their_feedback(store):  # noqa: F811
     assert len(await store.list_runs(1, feedback="bad")) == 1
 
 
-async def test_feedback_on_an_unknown_run_or_of_another_score_is_refused(store):  # noqa: F811
+async def test_feedback_on_an_unknown_run_or_of_another_score_is_refused(store):
     with pytest.raises(RunNotFoundError, match="agentlab runs"):
         await store.set_feedback(Feedback("run-0", "bad", "", "bob", "2026-11-25T10:00:00"))
     await _run(store, "run-1")

@@ -19,7 +19,6 @@ from tests.conftest import Ledger, decide, decide_sync, toy_tools
 from tests.scripts import plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
 from tests.test_ledger import spec_of
-from tests.test_postgres import connect, database_url, postgres, store  # noqa: F401
 
 AGENTLAB = [sys.executable, "-m", "agentlab"]
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -59,6 +58,8 @@ async def drain(events: AsyncIterator[Any]) -> list[Any]:
     return [e async for e in events]
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_kill_stops_a_running_run_from_another_process_within_one_step(env, tmp_path):
     module = tmp_path / "holder.py"
     module.write_text(AGENT_MODULE)
@@ -171,7 +172,7 @@ def test_the_kill_command_names_what_it_stopped_and_refuses_ended_runs(env):
     assert unknown.returncode == 2 and "no run" in unknown.stderr
 
 
-async def test_kill_flags_are_kept_on_each_engine(store):  # noqa: F811
+async def test_kill_flags_are_kept_on_each_engine(store):
     await store.create_run("run-1", agent="a", agent_name="a", task="t", status="executing",
                            models=None, options={}, limits={}, principal="ada",
                            session=None)  # fmt: skip

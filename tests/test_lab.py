@@ -109,6 +109,8 @@ async def test_events_reach_on_event_as_they_happen(lab):
     assert tools_run_before[0] == 0 and tools_run_before[-1] == 1
 
 
+@pytest.mark.slow  # a notebook's process and a shell's
+@pytest.mark.integration
 async def test_a_notebook_run_is_seen_and_finished_by_the_cli(lab, tmp_path):
     run = await lab.start(
         "agentlab.domains.support:agent",
@@ -158,6 +160,8 @@ def test_an_agents_graph_is_drawn_offline_as_svg_with_every_node():
     assert '"prepare" -> "approve" [style=dashed]' in picture.dot
 
 
+@pytest.mark.slow  # a notebook's process and a shell's
+@pytest.mark.integration
 async def test_a_run_of_a_notebook_agent_is_shown_from_a_shell(lab):
     run = await lab.start(filing_agent([]), "shred the memo", on_event=None)
     env = {**os.environ, "COLUMNS": "200"}

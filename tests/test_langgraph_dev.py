@@ -28,6 +28,8 @@ from tests.conftest import decision_on
 ROOT = Path(__file__).resolve().parents[1]
 LANGGRAPH = Path(sys.executable).with_name("langgraph")
 
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # a `langgraph dev` server per test
+
 
 def free_port() -> int:
     with socket.socket() as s:

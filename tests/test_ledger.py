@@ -22,7 +22,6 @@ from agentlab.store import Ceiling, LedgerEntry, open_sqlite_store
 from tests.conftest import Ledger, toy_tools
 from tests.scripts import call, plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
-from tests.test_postgres import connect, database_url, postgres, store  # noqa: F401
 
 DEMO_SCRIPT = Path(__file__).resolve().parents[1] / "agentlab/domains/support/demo_script.yaml"
 
@@ -198,7 +197,7 @@ async def test_a_model_without_a_price_shows_cost_unknown_never_zero(env):
 # --- the store, on both engines ------------------------------------------------------------------
 
 
-async def test_reservations_settle_and_release_on_each_engine(store):  # noqa: F811
+async def test_reservations_settle_and_release_on_each_engine(store):
     ceiling = Ceiling("per-run dollar ceiling", "run", "run-1", "usd", 1.0)
 
     async def reserve(entry_id: str, usd: float) -> Any:

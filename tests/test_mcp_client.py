@@ -90,6 +90,7 @@ def test_defining_a_toolset_starts_no_server():
     assert time_servers() == before
 
 
+@pytest.mark.integration
 @shared_loop
 async def test_the_servers_tools_are_listed_with_risk_from_their_annotations(time_tools):
     tools = {t.name: t for t in await time_tools.list_tools()}
@@ -121,6 +122,8 @@ def test_annotations_map_to_risk_idempotency_and_egress():
     }
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @shared_loop
 async def test_a_named_server_prefixes_its_tools():
     toolset = MCPToolset(MCPServer.stdio(sys.executable, ["-m", "mcp_server_time"], name="clock"))
@@ -134,6 +137,7 @@ async def test_a_named_server_prefixes_its_tools():
     assert outcome["ok"], outcome
 
 
+@pytest.mark.integration
 @shared_loop
 async def test_a_call_through_the_executor_returns_the_servers_structured_result(time_tools):
     events: list[RunEvent] = []
@@ -149,6 +153,7 @@ async def test_a_call_through_the_executor_returns_the_servers_structured_result
     assert called.result["journal"] == "ran"
 
 
+@pytest.mark.integration
 @shared_loop
 async def test_arguments_the_schema_forbids_are_refused_before_the_server(time_tools):
     executor = executor_for(time_tools)
@@ -162,6 +167,7 @@ async def test_arguments_the_schema_forbids_are_refused_before_the_server(time_t
     assert [e.result["journal"] for e in events if isinstance(e, ToolCalled)] == ["refused"] * 2
 
 
+@pytest.mark.integration
 @shared_loop
 async def test_an_unknown_timezone_is_the_servers_error_as_an_error_result(time_tools):
     outcome = await run(executor_for(time_tools), "get_current_time", {"timezone": "Mars/Olympus"})
@@ -171,6 +177,8 @@ async def test_an_unknown_timezone_is_the_servers_error_as_an_error_result(time_
     assert "Mars/Olympus" in outcome["error"]
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @shared_loop
 async def test_a_server_killed_mid_session_is_restarted_and_no_call_hangs(time_tools):
     executor = executor_for(time_tools)
@@ -190,6 +198,7 @@ async def test_a_server_killed_mid_session_is_restarted_and_no_call_hangs(time_t
     assert first not in time_servers()
 
 
+@pytest.mark.integration
 @shared_loop
 async def test_a_server_that_cannot_start_is_an_error_that_names_it():
     toolset = MCPToolset(MCPServer.stdio(sys.executable, ["-c", "pass"], timeout_s=5))
@@ -199,6 +208,8 @@ async def test_a_server_that_cannot_start_is_an_error_that_names_it():
     await toolset.aclose()
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_a_toolset_used_from_a_new_event_loop_reconnects():
     before = set(time_servers())
     toolset = MCPToolset(TIME_SERVER)
@@ -215,6 +226,7 @@ def test_a_toolset_used_from_a_new_event_loop_reconnects():
     assert set(time_servers()) <= before  # the first loop's server did not outlive its loop
 
 
+@pytest.mark.integration
 @shared_loop
 async def test_an_agent_with_an_mcp_toolset_runs_to_completed(settings, time_tools):
     text = script(
@@ -239,6 +251,8 @@ async def test_an_agent_with_an_mcp_toolset_runs_to_completed(settings, time_too
     assert result["outcome"]["output"]["timezone"] == "UTC"
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_closing_the_runner_stops_the_servers_its_agents_started(settings):
     toolset = MCPToolset(TIME_SERVER)
     text = script(

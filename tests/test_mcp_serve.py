@@ -29,7 +29,8 @@ from mcp.types import CallToolResult
 from agentlab.domains import support
 from agentlab.tools import ToolRegistry
 from agentlab.tools.mcp import tool_options
-from tests.test_cli import AGENTLAB, agentlab, support_db
+from tests.cli import AGENTLAB, agentlab, agentlab_process
+from tests.test_cli import support_db
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -93,12 +94,14 @@ def decide(env: dict[str, str], report: dict[str, Any]) -> subprocess.CompletedP
     command = shlex.split(report["decide"].split("(or")[0])
     assert command[0] == "agentlab" and command[-1] == "--approve", report["decide"]
     bare = {k: v for k, v in env.items() if k != "AGENTLAB_DATA_DIR"}
-    return agentlab(bare, *command[1:])
+    return agentlab_process(bare, *command[1:])  # another process, while the server runs
 
 
 # -- stdio ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_the_agents_tools_are_listed_with_their_schemas_and_risk_as_hints(env):
     agent_tools = {t.name: t for t in await ToolRegistry(support.agent.toolsets).tools()}
 
@@ -128,6 +131,8 @@ async def test_the_agents_tools_are_listed_with_their_schemas_and_risk_as_hints(
     assert get_run.annotations is not None and get_run.annotations.read_only_hint
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_a_read_tool_answers_with_its_result(env):
     async with stdio_session(env) as session:
         result = await call(session, "search_customers", email="ada.lovelace@example.com")
@@ -140,6 +145,8 @@ async def test_a_read_tool_answers_with_its_result(env):
     assert journaled(env) == ["search_customers"]
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_a_call_the_policy_asks_about_is_refused_and_never_runs(env):
     async with stdio_session(env) as session:
         await call(session, "search_customers", customer_id=1)  # the database exists
@@ -155,6 +162,8 @@ async def test_a_call_the_policy_asks_about_is_refused_and_never_runs(env):
     assert journaled(env) == ["search_customers"]  # the refused calls never started
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_a_denied_call_is_refused_and_never_runs(env):
     # The support policy: an automated principal never deletes customers.
     async with stdio_session(env, "--as", "support-bot") as session:
@@ -167,6 +176,8 @@ async def test_a_denied_call_is_refused_and_never_runs(env):
     assert customer_exists(env, 2)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_a_tool_that_fails_is_an_error_result_and_the_server_goes_on(env):
     async with stdio_session(env) as session:
         failed = await call(session, "search_customers")  # neither an email nor an id
@@ -181,6 +192,8 @@ async def test_a_tool_that_fails_is_an_error_result_and_the_server_goes_on(env):
     assert after.structured_content["customers"][0]["name"] == "Grace Hopper"
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_run_task_pauses_for_approval_and_the_command_it_names_continues_the_run(env):
     async with stdio_session(env, *DEMO) as session:
         started = await call(session, "run_task", task=support.DEMO_TASK)
@@ -217,6 +230,8 @@ async def test_run_task_pauses_for_approval_and_the_command_it_names_continues_t
     assert not customer_exists(env, 1)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_get_run_shows_only_runs_this_server_started_for_its_principal(env):
     async with stdio_session(env, *DEMO, "--as", "alice") as session:
         report = (await call(session, "run_task", task=support.DEMO_TASK)).structured_content
@@ -228,6 +243,8 @@ async def test_get_run_shows_only_runs_this_server_started_for_its_principal(env
     assert result.is_error and "not a run of agent support as bob" in text(result)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 async def test_without_a_model_run_task_says_so_and_the_tools_still_serve(env, tmp_path):
     errlog = tmp_path / "stderr.log"
     async with stdio_session(env, errlog=errlog) as session:
@@ -327,6 +344,8 @@ def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].split("/")[0])
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 @pytest.mark.parametrize("mode", ["auto", "legacy"])  # 2026 per-request protocol; handshake era
 async def test_http_serves_on_loopback_and_a_restarted_server_answers_the_next_call(env, mode):
     with http_server(env) as (url, pid):
@@ -375,6 +394,8 @@ def inspector(env: dict[str, str], *method: str) -> Any:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_the_inspector_lists_the_tools(env):
     listed = inspector(env, "tools/list")
 
@@ -385,6 +406,8 @@ def test_the_inspector_lists_the_tools(env):
     assert hints["delete_customer"]["destructiveHint"] is True
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_the_inspector_calls_a_tool_and_is_refused_one_the_policy_asks_about(env):
     found = inspector(
         env, "tools/call", "--tool-name", "search_customers", "--tool-arg", "email=ada"

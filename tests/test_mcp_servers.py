@@ -35,6 +35,7 @@ FILESYSTEM_SERVER = "@modelcontextprotocol/server-filesystem@2026.8.31"
 SCOPE = CallScope(run_id="run-1", principal="alice")
 
 shared_loop = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.slow, pytest.mark.integration]  # npm's and PyPI's servers, started
 
 
 async def call(

@@ -2,8 +2,8 @@
 (the same tests run on both), LangGraph's checkpoints (delta channels included) resume there,
 the command line works against it, and 20 processes running at once lose nothing.
 
-The server is a throwaway one (``tests/postgres_server.py``), started once for the session; each
-test gets a new database on it.
+The server is a throwaway one (``tests/postgres_server.py``), started once for the session by
+conftest's ``postgres`` fixture; each test gets a new database on it (``database_url``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,10 @@ from agentlab.errors import ConfigError, DamagedDataError, RunBusyError, RunNotF
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Limits, Runner, SyncRunner, decision_for
 from agentlab.orchestration.database import open_run_database
-from agentlab.store import DamagedRun, RunStore, open_sqlite_store
+from agentlab.store import DamagedRun, RunStore
 from agentlab.store.postgres import open_postgres_store
 from agentlab.tools.journal import LeaseLostError
 from tests.conftest import waiting
-from tests.postgres_server import PostgresServer, find_binaries
 from tests.scripts import plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
 
@@ -52,52 +51,10 @@ AGENTLAB = [sys.executable, "-m", "agentlab"]
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    binaries = find_binaries()
-    if binaries is None:
-        pytest.skip(
-            "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or in /usr/lib/postgresql: "
-            "install Debian's 'postgresql' package (.ci/run does)"
-        )
-    server = PostgresServer(binaries)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def database_url(postgres: PostgresServer) -> str:
-    return postgres.new_database()
-
-
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """conftest's settings, on PostgreSQL."""
     return load_settings(data_dir=tmp_path / "data", database_url=database_url)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Awaitable[Any]]:
-    """Opens a store on one database, as each process does: SQLite, then PostgreSQL."""
-    if request.param == "sqlite":
-        path = tmp_path / "runs.sqlite"
-
-        async def on_sqlite() -> Any:
-            return open_sqlite_store(path)
-
-        return on_sqlite
-    url = request.getfixturevalue("database_url")
-    return lambda: open_postgres_store(url)
-
-
-@pytest.fixture
-async def store(connect: Callable[[], Awaitable[Any]]) -> AsyncIterator[Any]:
-    opened = await connect()
-    yield opened
-    await opened.close()
 
 
 async def tamper(store: Any, sql: str, *params: Any) -> None:
@@ -313,6 +270,8 @@ async def test_where_the_runs_are_is_shown_without_the_password(settings, postgr
     assert postgres.password not in database.where + repr(settings)
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_without_the_postgres_extra_agentlab_imports_and_a_postgres_url_says_what_to_install(
     tmp_path, database_url
 ):
@@ -457,6 +416,8 @@ def test_a_run_paused_for_approval_is_approved_by_another_process(tmp_path, data
     assert support.query("SELECT COUNT(*) AS n FROM notifications")[0]["n"] == 1
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_twenty_runs_in_parallel_on_one_database_all_complete_and_lose_nothing(
     tmp_path, database_url, capsys
 ):

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -16,8 +15,7 @@ import pytest
 
 from agentlab.lab import promote
 from agentlab.lab.promote import MARKER, PromotionError
-
-AGENTLAB = [sys.executable, "-m", "agentlab"]
+from tests.cli import agentlab
 
 DEFINITION = '''
 from agentlab import Agent, FunctionToolset, tool
@@ -69,9 +67,7 @@ def project(tmp_path: Path) -> Path:
 def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
     env.update(AGENTLAB_DATA_DIR=str(project / "data"), COLUMNS="200")
-    return subprocess.run(
-        [*AGENTLAB, *args], cwd=project, env=env, capture_output=True, text=True, timeout=120
-    )
+    return agentlab(env, *args, cwd=project)
 
 
 def test_promoted_agent_is_registered_and_runs_through_the_cli(project):

@@ -8,7 +8,6 @@ hit rate is cache-read tokens over all input tokens (read + written + plain), pe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,20 +58,16 @@ def replanning_turns() -> list[Turn]:
 
 
 @pytest.fixture
-def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Start a test server for ``turns`` and point the Claude path of runs at it."""
-    servers: list[AnthropicTestServer] = []
+def serve(monkeypatch: pytest.MonkeyPatch, anthropic_server: AnthropicTestServer) -> Any:
+    """The session's test server, serving ``turns``; the Claude path of runs points at it."""
 
     def start(turns: list[Turn], cache: PromptCache | None = None) -> AnthropicTestServer:
-        server = AnthropicTestServer(turns, prompt_cache=cache).start()
-        servers.append(server)
+        server = anthropic_server.reset(turns, prompt_cache=cache)
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-local")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
         return server
 
-    yield start
-    for server in servers:
-        server.stop()
+    return start
 
 
 async def run_support_task(data_dir: Path, db: Path) -> dict[str, Any]:

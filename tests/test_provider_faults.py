@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -42,18 +42,13 @@ Serve = Callable[..., AnthropicTestServer]
 
 
 @pytest.fixture
-def serve() -> Iterator[Serve]:
-    """Start a test server for the given turns and faults; every server is stopped afterwards."""
-    servers: list[AnthropicTestServer] = []
+def serve(anthropic_server: AnthropicTestServer) -> Serve:
+    """The session's test server, serving the given turns with these faults."""
 
     def start(*turns: Turn, faults: Faults | None = None, **kwargs: Any) -> AnthropicTestServer:
-        server = AnthropicTestServer(turns, faults=faults, **kwargs).start()
-        servers.append(server)
-        return server
+        return anthropic_server.reset(turns, faults=faults, **kwargs)
 
-    yield start
-    for server in servers:
-        server.stop()
+    return start
 
 
 def fast(max_attempts: int) -> RetryPolicy:
@@ -338,6 +333,7 @@ def attempts_per_call(server: AnthropicTestServer) -> list[list[dict[str, Any]]]
     return [c for c in calls if c]
 
 
+@pytest.mark.slow
 @MODES
 @pytest.mark.parametrize("seed", range(4))
 async def test_support_run_completes_under_provider_chaos(

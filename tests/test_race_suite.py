@@ -22,7 +22,7 @@ from tests.reliability import race
 
 TRIALS = int(os.environ.get("RACE_SUITE_TRIALS", "8"))
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow, pytest.mark.integration]
 
 
 def _trials(tmp_path, variant, first, *others, seed) -> list[race.Race]:

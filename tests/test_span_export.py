@@ -72,6 +72,7 @@ def export_pid(tracing: Tracing) -> int | None:
     return getattr(getattr(tracing.pipeline, "sink", None), "pid", None)
 
 
+@pytest.mark.integration
 async def test_spans_leave_through_the_export_process_and_a_flush_waits_for_them(
     traced: Tracing, receiver: Receiver
 ) -> None:
@@ -96,6 +97,7 @@ async def test_spans_leave_through_the_export_process_and_a_flush_waits_for_them
     assert llm["scope"] == "agentlab"
 
 
+@pytest.mark.integration
 async def test_the_export_process_makes_the_spans_the_in_process_exporter_makes(
     traced: Tracing, receiver: Receiver
 ) -> None:
@@ -112,6 +114,7 @@ async def test_the_export_process_makes_the_spans_the_in_process_exporter_makes(
     in_process.shutdown()
 
 
+@pytest.mark.integration
 def test_the_secrets_to_redact_are_not_on_the_export_process_command_line(
     traced: Tracing,
 ) -> None:
@@ -123,6 +126,7 @@ def test_the_secrets_to_redact_are_not_on_the_export_process_command_line(
     assert CANARY.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
 
 
+@pytest.mark.integration
 def test_a_tool_output_the_export_process_could_not_read_is_made_text_first(
     traced: Tracing, receiver: Receiver
 ) -> None:
@@ -151,6 +155,8 @@ class Colour(str, Enum):  # noqa: UP042 - str() of it is "Colour.RED", not its v
     RED = "red"
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_spans_that_ended_before_a_normal_exit_are_exported_without_a_shutdown(
     receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -170,6 +176,8 @@ def test_spans_that_ended_before_a_normal_exit_are_exported_without_a_shutdown(
     assert sorted(s["name"] for s in receiver.wait_for(3)) == ["step 0", "step 1", "step 2"]
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_a_dead_export_process_is_replaced_and_the_log_says_so(
     traced: Tracing, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -191,6 +199,8 @@ def test_a_dead_export_process_is_replaced_and_the_log_says_so(
     assert "after again" in {s["name"] for s in receiver.wait_for(2)}
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_a_fork_exports_its_spans_through_an_export_process_of_its_own(
     traced: Tracing, receiver: Receiver
 ) -> None:

@@ -1,5 +1,14 @@
 """Test helpers that stand in for external services with real protocol implementations."""
 
-from agentlab.testing.anthropic_server import AnthropicTestServer, PromptCache, cache_prefixes
+from agentlab.testing.anthropic_server import AnthropicTestServer
+from agentlab.testing.faults import FAULT_KINDS, FaultKind, Faults
+from agentlab.testing.prompt_cache import PromptCache, cache_prefixes
 
-__all__ = ["AnthropicTestServer", "PromptCache", "cache_prefixes"]
+__all__ = [
+    "FAULT_KINDS",
+    "AnthropicTestServer",
+    "FaultKind",
+    "Faults",
+    "PromptCache",
+    "cache_prefixes",
+]
