@@ -88,6 +88,17 @@ def start_call_sql(for_share: str) -> str:
     )
 
 
+def begin_call_sql(for_share: str) -> str:
+    """``start_call_sql`` for a call's first attempt that leaves an entry already there alone
+    (no row changes: the caller reads it)."""
+    return (
+        f"INSERT INTO {JOURNAL} ({JOURNAL_COLUMNS}) SELECT ?, ?, ?, ?, ?, 1, NULL, ?, NULL "
+        f"WHERE CAST(? AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM {LEASES} WHERE run_id = ? "
+        f"AND token = ? AND expires_at > ?{for_share}) "
+        "ON CONFLICT (run_id, call_id) DO NOTHING"
+    )
+
+
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

@@ -58,6 +58,7 @@ from agentlab.store.rows import (
     SETTLE_ENTRY,
     TAKE_OVER,
     WITH_FEEDBACK,
+    begin_call_sql,
     clock,
     entry_from_row,
     entry_of,
@@ -84,6 +85,7 @@ class SqlRunStore(Generic[E]):
     def __init__(self, engine: E) -> None:
         self.engine = engine
         self._start_call = start_call_sql(engine.dialect.for_share)
+        self._begin_call = begin_call_sql(engine.dialect.for_share)
         newest = f"ORDER BY r.created_at DESC, r.{engine.dialect.run_order} DESC LIMIT ?"
         self._runs = f"SELECT {COLUMNS} FROM {FROM_RUNS} {newest}"
         self._judged_runs = f"SELECT {COLUMNS} FROM {FROM_RUNS} {WITH_FEEDBACK} {newest}"
@@ -191,6 +193,28 @@ class SqlRunStore(Generic[E]):
         row = await self.engine.fetchone(JOURNAL_ENTRY, (run_id, call_id))
         return None if row is None else entry_from_row(row)
 
+    async def begin(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        tool: str,
+        call_hash: str,
+        arguments: Any,
+        lease: str | None,
+    ) -> JournalEntry | None:
+        now = time.time()
+        entry = (run_id, call_id, tool, call_hash, json.dumps(arguments, default=str))
+        started = await self.engine.execute(
+            self._begin_call, (*entry, now, lease, run_id, lease, now)
+        )
+        if started == 1:
+            return None
+        found = await self.entry(run_id, call_id)  # journaled before, or the lease is lost
+        if found is None:
+            raise _lease_lost(run_id, tool, call_id)
+        return found
+
     async def start(
         self,
         run_id: str,
@@ -208,10 +232,7 @@ class SqlRunStore(Generic[E]):
             self._start_call, (*entry, now, lease, run_id, lease, now)
         )
         if started != 1:
-            raise LeaseLostError(
-                f"this process no longer holds run {run_id}'s lease, so it did not start {tool} "
-                f"(call {call_id}): another process may be advancing the run"
-            )
+            raise _lease_lost(run_id, tool, call_id)
 
     async def finish(self, run_id: str, call_id: str, attempt: int, outcome: ToolOutcome) -> None:
         await self.engine.execute(
@@ -314,3 +335,10 @@ async def _reserve_in(
             return Reservation(entry.entry_id, this, tuple(spent))
     await tx.execute(INSERT_ENTRY, entry_values(entry))
     return Reservation(entry.entry_id, None, tuple(spent))
+
+
+def _lease_lost(run_id: str, tool: str, call_id: str) -> LeaseLostError:
+    return LeaseLostError(
+        f"this process no longer holds run {run_id}'s lease, so it did not start {tool} "
+        f"(call {call_id}): another process may be advancing the run"
+    )

@@ -248,7 +248,16 @@ class ToolExecutor:
     ) -> tuple[ToolOutcome, str]:
         """Run the call at most once per run, whatever crashes and resumes come between."""
         tool = call.tool
-        entry = await self.journal.entry(scope.run_id, call.call_id)
+        # The first attempt is journaled as started in the same statement that finds an earlier
+        # one (after a crash): a new call costs one write before it runs.
+        entry = await self.journal.begin(
+            scope.run_id,
+            call.call_id,
+            tool=tool.name,
+            call_hash=call.call_hash,
+            arguments=call.arguments,
+            lease=scope.lease,
+        )
         attempt, how = 1, "ran"
         if entry is not None and entry.call_hash != call.call_hash:
             # Another call was journaled under this id: neither replay its outcome nor run this.
@@ -267,15 +276,15 @@ class ToolExecutor:
             if not (tool.idempotent or answered):
                 raise UnknownSideEffect(entry)
             attempt, how = entry.attempt + 1, "rerun"
-        await self.journal.start(
-            scope.run_id,
-            call.call_id,
-            tool=tool.name,
-            call_hash=call.call_hash,
-            arguments=call.arguments,
-            attempt=attempt,
-            lease=scope.lease,
-        )
+            await self.journal.start(
+                scope.run_id,
+                call.call_id,
+                tool=tool.name,
+                call_hash=call.call_hash,
+                arguments=call.arguments,
+                attempt=attempt,
+                lease=scope.lease,
+            )
         ctx = ToolContext(
             run_id=scope.run_id,
             call_id=call.call_id,

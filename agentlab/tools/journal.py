@@ -86,6 +86,20 @@ class Journal(Protocol):
 
     async def entry(self, run_id: str, call_id: str) -> JournalEntry | None: ...
 
+    async def begin(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        tool: str,
+        call_hash: str,
+        arguments: Any,
+        lease: str | None,
+    ) -> JournalEntry | None:
+        """Journal the call's first attempt as started and return ``None``; if the call was
+        journaled before, change nothing and return its entry (one statement for a new call)."""
+        ...
+
     async def start(
         self,
         run_id: str,
@@ -112,6 +126,30 @@ class MemoryJournal:
 
     async def entry(self, run_id: str, call_id: str) -> JournalEntry | None:
         return self._entries.get((run_id, call_id))
+
+    async def begin(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        tool: str,
+        call_hash: str,
+        arguments: Any,
+        lease: str | None,
+    ) -> JournalEntry | None:
+        found = self._entries.get((run_id, call_id))
+        if found is not None:
+            return found
+        await self.start(
+            run_id,
+            call_id,
+            tool=tool,
+            call_hash=call_hash,
+            arguments=arguments,
+            attempt=1,
+            lease=lease,
+        )
+        return None
 
     async def start(
         self,

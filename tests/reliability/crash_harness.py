@@ -163,9 +163,11 @@ def _store(points: KillPoints) -> None:
     def call_of(self: Any, run_id: str, call_id: str, *args: Any, **kwargs: Any) -> str:
         return call_id
 
-    for name in ("start", "finish"):
+    # ``begin`` journals a call's first attempt, ``start`` an attempt run again: both are the
+    # journal's start of an attempt (``journal.start``).
+    for name, site in (("begin", "start"), ("start", "start"), ("finish", "finish")):
         original = getattr(SqlRunStore, name)
-        setattr(SqlRunStore, name, points.around_async(f"journal.{name}", call_of)(original))
+        setattr(SqlRunStore, name, points.around_async(f"journal.{site}", call_of)(original))
 
     def status_of(self: Any, *args: Any, **kwargs: Any) -> str:
         status = kwargs.get("status", args[1] if len(args) > 1 else "")
