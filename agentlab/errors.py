@@ -30,6 +30,8 @@ class Fix(StrEnum):
     """Use a data directory that can be written."""
     ONE_STEP = "one_step"
     """Several calls wait: answer about one of them, named by its step."""
+    LOOK = "look"
+    """The run moved on since it was read: read it again, and decide on what it asks now."""
 
 
 API_WORDS: Mapping[Fix, str] = {
@@ -39,6 +41,7 @@ API_WORDS: Mapping[Fix, str] = {
     "(a script file) offline",
     Fix.DATA_DIR: "set data_dir (AGENTLAB_DATA_DIR) to a writable directory",
     Fix.ONE_STEP: "say which call, by its step",
+    Fix.LOOK: "read it again (Runner.get) and decide on that",
 }
 """How the API (and so ``str(error)``) says each fix."""
 

@@ -57,6 +57,7 @@ from agentlab.config import load_settings
 from agentlab.models.base import Model, ModelRequest, ModelResponse, Role
 from agentlab.models.router import ModelRouter, scripted_router
 from agentlab.models.script import Script, ScriptedToolUse, Turn
+from agentlab.models.wrappers import WrapperModel
 from agentlab.orchestration import (
     Agent,
     Limits,
@@ -184,22 +185,18 @@ class Measured:
 # --- agentlab ------------------------------------------------------------------------------------
 
 
-class DelayedModel:
+class DelayedModel(WrapperModel):
     """A ``Model`` that answers after ``delay_s``, as a remote model would: sleep, then ask
     ``inner``; the response carries the latency."""
 
     def __init__(self, inner: Model, delay_s: float) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._delay_s = delay_s
-
-    @property
-    def name(self) -> str:
-        return self._inner.name
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         start = time.perf_counter()
         await asyncio.sleep(self._delay_s)
-        response = await self._inner.request(request)
+        response = await self.inner.request(request)
         return dataclasses.replace(response, latency_s=time.perf_counter() - start)
 
 

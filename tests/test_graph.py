@@ -37,8 +37,10 @@ from agentlab.tools import (
     Tool,
     ToolContext,
     Verdict,
+    WrapperToolset,
     tool,
 )
+from agentlab.tools.journal import MemoryJournal, call_hash
 from tests.conftest import Ledger, decide_graph, toy_tools
 from tests.scripts import call, plan, script, step, verdict
 
@@ -47,9 +49,15 @@ class Run:
     """Drives one run of an agent's graph, as the runner does, and exposes its state."""
 
     def __init__(
-        self, agent: Agent, *, saver: Any = None, thread: str = "run-test", max_iterations: int = 10
+        self,
+        agent: Agent,
+        *,
+        saver: Any = None,
+        thread: str = "run-test",
+        max_iterations: int = 10,
+        journal: Any = None,
     ) -> None:
-        self.graph = compile_agent(agent, checkpointer=saver or InMemorySaver())
+        self.graph = compile_agent(agent, checkpointer=saver or InMemorySaver(), journal=journal)
         self.context = RunContext(limits=Limits(max_iterations=max_iterations))
         self.config = {
             "configurable": {"thread_id": thread},
@@ -765,6 +773,50 @@ async def test_call_the_second_lock_held_runs_once_a_human_approves_it(ledger):
     state = await run.decide(True)
     assert state["status"] == "completed"
     assert ledger.names() == ["store"]
+
+
+async def test_a_call_run_again_after_the_policy_changed_waits_for_an_approval_then_runs_once(
+    ledger,
+):
+    rules = Rules()
+    journal = MemoryJournal()
+    stored = {"key": "a", "value": 1}
+    # Step 1.1 started before a crash and left no outcome: its effect is unknown.
+    await journal.start("run-test", "1.1", tool="store", call_hash=call_hash("store", stored),
+                        arguments=stored, attempt=1, lease=None)  # fmt: skip
+    agent = agent_with(
+        ledger,
+        script(planner=[plan(step("store", **stored))], validator=[verdict(True)]),
+        policy=rules,
+    )
+    run = Run(agent, journal=journal)
+    await run.start()
+    assert (await run.waiting_for())["kind"] == "unknown_side_effect"
+    rules.verdicts["store"] = Verdict.ASK  # meanwhile, the policy came to ask about it
+    state = await run.decide(True)  # run it again: the second lock now wants an approval
+    assert state["status"] == "awaiting_human" and ledger.calls == []
+    assert (await run.waiting_for())["kind"] == "approval"
+    state = await run.decide(True)
+    assert state["status"] == "completed"
+    assert ledger.names() == ["store"]
+
+
+async def test_a_tool_gone_by_the_time_its_approved_call_runs_fails_the_step_and_replans(ledger):
+    text = script(planner=[plan(step("wipe", key="a")), plan(give_up="nothing left to wipe with")])
+    saver = InMemorySaver()
+    await Run(agent_with(ledger, text), saver=saver).start()
+    # Resumed where the agent's tools no longer include it (a module or an MCP server changed).
+    without_wipe = Agent(
+        "toy",
+        "a test agent",
+        toolsets=[WrapperToolset(toy_tools(ledger), exclude=["wipe"])],
+        models=scripted_router(parse_script(text), source="test script"),
+    )
+    resumed = Run(without_wipe, saver=saver)
+    state = await resumed.decide(True)
+    assert errors(state)[0].startswith("unknown tool 'wipe'; the tools are: lookup, store")
+    assert state["status"] == "failed" and "nothing left to wipe with" in state["outcome"]
+    assert ledger.calls == []
 
 
 async def test_policy_changed_by_an_earlier_step_stops_a_later_step_at_the_gate(ledger):

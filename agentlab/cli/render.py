@@ -140,6 +140,11 @@ def decide_hint(run_id: str, requests: Sequence[Request]) -> str:
     """The command lines that answer ``requests`` (what a paused run waits on)."""
     if len(requests) > 1:
         steps = ", ".join(r.step_id for r in requests)
+        if any(r.unknown_effect for r in requests):
+            return (
+                f"agentlab resume {run_id} --step S --happened | --approve | --reject   (one "
+                f"call at a time: steps {steps}; --reject applies to all when no step is given)"
+            )
         return (
             f"agentlab resume {run_id} --approve   (or --reject; each applies to all "
             f"{len(requests)} calls shown: add --step S for one of steps {steps})"

@@ -13,4 +13,5 @@ CLI_WORDS: Mapping[Fix, str] = {
     "(--script FILE) offline",
     Fix.DATA_DIR: "pass --data-dir (or set AGENTLAB_DATA_DIR) to a writable directory",
     Fix.ONE_STEP: "choose one with --step",
+    Fix.LOOK: "look at it ('agentlab show {run_id}') and decide on that",
 }

@@ -21,6 +21,7 @@ from agentlab.config import Settings, load_settings
 from agentlab.events import ApprovalDecided, ApprovalRequested, RunEvent, StatusChanged, ToolCalled
 from agentlab.lab.frames import pandas_or_hint
 from agentlab.lab.run import LabRun, OnEvent
+from agentlab.lab.words import in_notebook_words
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Agent, Runner
 from agentlab.store import Feedback, RunRecord
@@ -95,9 +96,10 @@ class Lab:
         or waits for a human. ``script`` replays a scripted model; ``on_event`` sees each event."""
         if script is not None:
             models = ModelSpec(kind="scripted", script=str(Path(script).resolve()))
-        run_id, events = await self.runner.start(
-            agent, task, models=models, options=options, principal=principal, session=session
-        )
+        with in_notebook_words():
+            run_id, events = await self.runner.start(
+                agent, task, models=models, options=options, principal=principal, session=session
+            )
         run = LabRun(self, run_id, on_event)
         await run._follow(events)
         return run

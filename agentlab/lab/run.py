@@ -14,11 +14,11 @@ import html
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from agentlab.errors import AgentlabError, RunStateError
+from agentlab.errors import RunStateError
 from agentlab.events import RunEvent
 from agentlab.lab import widgets
 from agentlab.lab.frames import pandas_or_hint
-from agentlab.lab.words import NOTEBOOK_WORDS
+from agentlab.lab.words import in_notebook_words
 from agentlab.orchestration import Answer, Decision, Request, RunView, summarize
 from agentlab.orchestration.summary import RunSummary
 
@@ -79,7 +79,7 @@ class LabRun:
     ) -> LabRun:
         """Answer the requests this notebook last showed (or ``shown``), through
         ``Runner.decide``, and follow the run to its next stop."""
-        try:
+        with in_notebook_words():
             events = await self.lab.runner.decide(
                 self.run_id,
                 answer,
@@ -89,20 +89,22 @@ class LabRun:
                 arguments=arguments,
                 result=result,
             )
-        except AgentlabError as exc:
-            raise exc.reworded(NOTEBOOK_WORDS) from None
         await self._follow(events)
         return self
 
     async def decide(self, decision: Decision | list[Decision]) -> LabRun:
         """Resume with ``decision`` (or several), each bound to a request shown
         (``decision_for``)."""
-        await self._follow(await self.lab.runner.resume(self.run_id, decision))
+        with in_notebook_words():
+            events = await self.lab.runner.resume(self.run_id, decision)
+        await self._follow(events)
         return self
 
     async def resume(self) -> LabRun:
         """Continue a run that stopped without waiting for a human (e.g. its process died)."""
-        await self._follow(await self.lab.runner.resume(self.run_id))
+        with in_notebook_words():
+            events = await self.lab.runner.resume(self.run_id)
+        await self._follow(events)
         return self
 
     async def refresh(self) -> LabRun:

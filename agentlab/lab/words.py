@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
-from agentlab.errors import Fix
+from agentlab.errors import AgentlabError, Fix
 
 NOTEBOOK_WORDS: Mapping[Fix, str] = {
     Fix.DECIDE: "answer it with await run.approve() or run.reject()",
@@ -12,4 +13,15 @@ NOTEBOOK_WORDS: Mapping[Fix, str] = {
     Fix.OFFLINE: "export ANTHROPIC_API_KEY to use Claude, or replay a scripted model offline "
     "(script=...)",
     Fix.ONE_STEP: "say which call, step=...",
+    Fix.LOOK: "look at it again (await run.refresh()) and decide on that",
 }
+
+
+@contextmanager
+def in_notebook_words() -> Iterator[None]:
+    """Re-raise an ``AgentlabError`` raised in the block with its advice in the notebook's
+    words."""
+    try:
+        yield
+    except AgentlabError as exc:
+        raise exc.reworded(NOTEBOOK_WORDS) from None

@@ -29,6 +29,13 @@ class ModelRouter:
         missing = [r.value for r in Role if r not in self.models]
         if missing:
             raise ConfigError(f"no model configured for role(s): {', '.join(missing)}")
+        for role, model in self.models.items():
+            if not isinstance(model, Model):
+                raise ConfigError(
+                    f"the {role.value} model {model!r} is not a Model: it needs a name, "
+                    "pricing() and request() (agentlab.models.Model); wrap another model with "
+                    "WrapperModel to keep its pricing"
+                )
 
     def for_role(self, role: Role) -> Model:
         return self.models[role]

@@ -2,9 +2,10 @@
 
 A wrapper implements ``Model`` around one or more models, so wrappers stack per role, innermost
 first: ``RetryingModel`` (bounded attempts with backoff, ``retry.py``) around each provider,
-``FallbackModel`` across a role's models, ``BudgetedModel`` holding the call to the run's budgets
-(the account its ``CallInfo`` names), and tracing (``observability.traced.TracedModel``) around
-what actually reaches a provider. A provider adapter only speaks its API.
+``FallbackModel`` across a role's models, tracing (``observability.traced.TracedModel``) around
+what reaches the models, and ``BudgetedModel`` outermost, holding the call to the run's budgets
+(the account its ``CallInfo`` names): a call a budget stops is never made, so it is no span. A
+provider adapter only speaks its API.
 """
 
 from __future__ import annotations

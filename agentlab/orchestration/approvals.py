@@ -163,8 +163,17 @@ async def _apply(
         )
         said = "it happened" if happened else "run it again"
         out.said.append(f"a human said of {name}, attempt {attempt}: {said}{suffix}")
+        # The question is answered: the call waits for nothing more (unless the policy, asked
+        # again when it runs, wants a person's approval of it).
         out.calls.append(
-            PendingCall(**{**pending, "resolution": resolution, "unknown_attempt": None})
+            PendingCall(
+                **{
+                    **pending,
+                    "resolution": resolution,
+                    "unknown_attempt": None,
+                    "approval_reasons": [],
+                }
+            )
         )
         return
     if decision["approve"]:

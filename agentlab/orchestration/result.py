@@ -10,18 +10,22 @@
 
 ``Agent.run`` / ``Agent.run_sync`` open a ``Runner`` on the configured data directory, start the
 run and follow it until it ends or waits for a person. The result keeps that Runner while the run
-waits (so its answers go to the same process, which knows an agent defined in the script) and
-closes it once the run has ended, or with ``close()``. Everything else is the full API's: the run
-is durable, journaled and traced as any other, and ``agentlab runs`` lists it.
+waits (its answers go to the same process, which has the agent object) and closes it once the run
+has ended, or with ``close()``. Everything else is the full API's: the run is durable, journaled
+and traced as any other, and ``agentlab runs`` lists it; but an agent given as an object is known
+only to the process that has it, so a run left waiting is continued by a runner given the agent
+by reference (``Runner.start("module:attr", ...)``), not by this one once closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from agentlab.config import Settings, load_settings
+from agentlab.errors import RunStateError
 from agentlab.events import RunEvent
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration.requests import Answer, Request
@@ -108,7 +112,7 @@ class RunResult(_Outcome):
         return await self._answer(Answer.HAPPENED, note=note, step=step, result=result)
 
     async def close(self) -> None:
-        """Let go of the Runner (a run still waiting stays saved, for ``agentlab resume``)."""
+        """Let go of the Runner (a run still waiting stays saved and listed)."""
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.close()
@@ -126,17 +130,20 @@ class RunResult(_Outcome):
         return self
 
     async def _follow(self, runner: Runner, events: AsyncIterator[RunEvent]) -> None:
-        async for event in events:
-            self.events.append(event)
-            if self._on_event is not None:
-                self._on_event(event)
+        # Closed however the loop ends (an on_event callback may raise), so the run is let go.
+        stream = cast(AsyncGenerator[RunEvent, None], events)
+        async with contextlib.aclosing(stream):
+            async for event in stream:
+                self.events.append(event)
+                if self._on_event is not None:
+                    self._on_event(event)
         self.view = await runner.get(self.run_id)
         if self.ended:
             await self.close()
 
     def _open(self) -> Runner:
         if self._runner is None:
-            raise RuntimeError(f"the result of run {self.run_id} was closed: resume it anew")
+            raise _closed(self)
         return self._runner
 
 
@@ -197,6 +204,18 @@ class SyncRunResult(_Outcome):
         self.view = runner.get(self.run_id)
         if self.ended:
             self.close()
+
+
+def _closed(result: _Outcome) -> RunStateError:
+    if result.ended:
+        return RunStateError(
+            f"run {result.run_id} has ended ({result.status}): there is nothing to answer"
+        )
+    return RunStateError(
+        f"this result of run {result.run_id} was closed: the run is saved, waiting, and only a "
+        "process with its agent can continue it (start runs from a reference, module:attr, to "
+        "continue them anywhere)"
+    )
 
 
 def _start_options(

@@ -64,6 +64,22 @@ def roots(plan: Sequence[PlanStep]) -> list[str]:
     return [s["id"] for i, s in enumerate(plan) if not dependencies(plan, i)]
 
 
+def recovered(
+    plan: Sequence[PlanStep], settled: Mapping[str, str], calls: Sequence[PendingCall]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """``unblocks`` and ``ready`` for a run checkpointed before the state kept them (a run paused
+    across an upgrade): worked out from the plan once, then kept."""
+    bound = {c["step_id"] for c in calls}
+    ready = [
+        s["id"]
+        for i, s in enumerate(plan)
+        if s["id"] not in settled
+        and s["id"] not in bound
+        and all(settled.get(d) == Settled.OK for d in dependencies(plan, i))
+    ]
+    return unblocks(plan), ready
+
+
 def runnable(calls: Sequence[PendingCall]) -> list[PendingCall]:
     """Bound calls that may run now: the policy let them through, or a human answered."""
     return [c for c in calls if not waiting(c)]
@@ -79,8 +95,6 @@ def waiting(call: PendingCall) -> bool:
     unknown and nobody has said what happened."""
     if call.get("unknown_attempt") is not None:
         return True
-    if call.get("resolution") is not None:  # a human said what became of it
-        return False
     return bool(call["approval_reasons"]) and not call.get("approved", False)
 
 

@@ -163,8 +163,9 @@ def _latest_map(current: dict[str, Any], writes: Sequence[dict[str, Any]]) -> di
 
 
 def _merge(current: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Later entries win, key by key (batching-invariant, as DeltaChannel requires)."""
-    out = dict(current)
+    """Later entries win, key by key (batching-invariant, as DeltaChannel requires). A list (a
+    run checkpointed when ``failed_calls`` was one) becomes its entries, from no round."""
+    out = dict(current) if isinstance(current, Mapping) else dict.fromkeys(current or (), 0)
     for batch in writes:
         out.update(batch)
     return out

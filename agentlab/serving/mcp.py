@@ -14,7 +14,6 @@ stateless streamable HTTP on 127.0.0.1 (a restarted server answers a client's ne
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import socket
 import uuid
@@ -24,7 +23,6 @@ from typing import Annotated, Any
 import mcp.types as mcp_types
 from mcp.server import Server, ServerRequestContext
 from pydantic import Field
-from pydantic_core import to_jsonable_python
 
 from agentlab.config import Settings
 from agentlab.errors import AgentlabError
@@ -42,6 +40,7 @@ from agentlab.orchestration import (
 from agentlab.orchestration.context import default_principal
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.requests import Request
+from agentlab.serving import replies
 from agentlab.tools import (
     CallRefused,
     CallRequest,
@@ -203,22 +202,23 @@ class AgentServer:
         try:
             # Decided once, as in a run: validated, hashed, judged by the agent's policy.
             call = await self.executor.prepare(request, self.principal)
-        except CallRefused as exc:
-            return _error(str(exc))
-        try:
             deps = None if name in RUN_TOOLS else await self._agent_deps()
             scope = CallScope(run_id=self._id, principal=self.principal, deps=deps)
             outcome = await self.executor.run(call, scope, _log_call)
+        except CallRefused as exc:
+            log.info("served call %s refused: %s", name, exc)
+            return replies.error(str(exc))
         except NeedsApproval as exc:
-            return _error(_nobody_to_approve(name, str(exc)))
+            log.info("served call %s needs a human's approval: %s", name, exc)
+            return replies.error(replies.nobody_to_approve(name, str(exc)))
         except AgentlabError as exc:  # e.g. the agent's deps could not be opened
-            return _error(str(exc))
+            return replies.error(str(exc))
         except Exception as exc:  # a bug: the caller sees it, the server goes on
             log.exception("served call %s failed", name)
-            return _error(f"{type(exc).__name__}: {exc}")
+            return replies.error(f"{type(exc).__name__}: {exc}")
         if outcome["ok"]:
-            return _result(outcome["output"])
-        return _error(outcome["error"] or "the call failed")
+            return replies.result(outcome["output"])
+        return replies.error(outcome["error"] or "the call failed")
 
     async def _agent_deps(self) -> Any:
         if self.agent.deps is None:
@@ -363,31 +363,6 @@ class AgentServer:
         app = self.sdk_server().streamable_http_app(stateless_http=True, host=LOOPBACK)
         config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3)
         await uvicorn.Server(config).serve(sockets=[sock])
-
-
-def _nobody_to_approve(tool: str, reasons: str) -> str:
-    """Why a call the policy asks a human about is refused here, and what to do instead."""
-    return (
-        f"{tool} needs a human's approval ({reasons}) and was not approved. Nobody can approve a "
-        "call in the middle of an MCP call, so it is not run here: give the agent the task with "
-        "run_task instead; its run pauses at this call until a human approves or rejects it"
-    )
-
-
-def _result(output: Any) -> mcp_types.CallToolResult:
-    """A tool's output as text (JSON unless a string) and, for an object, structured content."""
-    data = to_jsonable_python(output, fallback=str)
-    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
-    return mcp_types.CallToolResult(
-        content=[mcp_types.TextContent(type="text", text=text)],
-        structured_content=data if isinstance(data, dict) else None,
-    )
-
-
-def _error(message: str) -> mcp_types.CallToolResult:
-    return mcp_types.CallToolResult(
-        content=[mcp_types.TextContent(type="text", text=message)], is_error=True
-    )
 
 
 def _asked(request: Request) -> str:

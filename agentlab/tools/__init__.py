@@ -7,6 +7,7 @@ from agentlab.tools.calls import (
     NeedsApproval,
     PreparedCall,
     ToolRun,
+    UnknownTool,
 )
 from agentlab.tools.executor import CallWrapper, ToolExecutor
 from agentlab.tools.mcp import MCPServer, MCPServerError, MCPToolset
@@ -32,6 +33,7 @@ __all__ = [
     "NeedsApproval",
     "PreparedCall",
     "ToolRun",
+    "UnknownTool",
     "PolicyDecision",
     "DefaultPolicy",
     "FunctionToolset",

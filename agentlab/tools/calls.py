@@ -107,6 +107,11 @@ class CallRefused(Exception):  # noqa: N818 - a refusal is data, not a failure o
     message is what the model that proposed it is shown."""
 
 
+class UnknownTool(CallRefused):
+    """The call names a tool the agent does not have (any more: a toolset's tools can change
+    between the plan and the call)."""
+
+
 class NeedsApproval(Exception):  # noqa: N818 - a condition the run handles, not a failure
     """The policy, asked again right before a call ran, wants a human to approve it (its answer
     changed since the call was prepared): the call was not run; the run pauses for a person."""

@@ -26,6 +26,7 @@ from agentlab.tools.calls import (
     NeedsApproval,
     PreparedCall,
     ToolRun,
+    UnknownTool,
     call_hash,
     canonical_arguments,
 )
@@ -86,8 +87,7 @@ class ToolExecutor:
         arguments."""
         tool = await self.tools.get(request.tool)
         if tool is None:
-            names = ", ".join(t.name for t in await self.tools.tools())
-            raise CallRefused(f"unknown tool {request.tool!r}; the tools are: {names}")
+            raise UnknownTool(await self.unknown(request.tool))
         try:
             # As the tool would receive them: "5000" for a number is 5000, defaults filled.
             arguments = canonical_arguments(tool.validate(request.arguments))
@@ -100,6 +100,11 @@ class ToolExecutor:
             call_hash(tool.name, arguments),
             self.decide(tool, request, arguments, principal),
         )
+
+    async def unknown(self, name: str) -> str:
+        """What a call of a tool the agent does not have is told."""
+        names = ", ".join(t.name for t in await self.tools.tools())
+        return f"unknown tool {name!r}; the tools are: {names}"
 
     def decide(
         self, tool: Tool, request: CallRequest, arguments: dict[str, Any], principal: str
@@ -229,19 +234,43 @@ class ToolExecutor:
         if call_hash(tool.name, call.arguments) != call.call_hash:
             changed = f"call {call.call_id} of {tool.name} changed since it was decided"
             return _error(f"{changed}; it was not run"), "refused", None
-        if call.decision.verdict is Verdict.DENY:  # denied when decided: never run, nor asked
-            return _denied(tool, call.decision), "refused", call.decision
-        decision = self.decide(tool, call.request, call.arguments, scope.principal)
-        if decision.verdict is Verdict.DENY:
-            return _denied(tool, decision), "refused", decision
-        if decision.verdict is Verdict.ASK and not approved:
+        if call.decision.verdict is Verdict.DENY:  # denied when decided: not asked again
+            decision = call.decision
+        else:
+            decision = self.decide(tool, call.request, call.arguments, scope.principal)
+        if decision.verdict is Verdict.DENY or (decision.verdict is Verdict.ASK and not approved):
+            # The lock holds, unless the call already took effect (it ran before a crash, or a
+            # person said it happened): then that is what is recorded, whatever the policy says
+            # now.
+            done = await self._already(call, scope, resolution)
+            if done is not None:
+                return *done, decision
+            if decision.verdict is Verdict.DENY:
+                return _denied(tool, decision), "refused", decision
             raise NeedsApproval(decision)
         # A human's approval of this very call overrides the guard: the earlier failure may have
-        # been this executor refusing it for want of that approval.
+        # been the policy's, before a person looked at the call.
         if failed_before and not approved:
             refused = _error("the same call already failed earlier in this run")
             return refused, "refused", decision
         return *(await self._once(call, scope, resolution)), decision
+
+    async def _already(
+        self, call: PreparedCall, scope: CallScope, resolution: Resolution | None
+    ) -> tuple[ToolOutcome, str] | None:
+        """The outcome of a call that already took effect (journaled, or said by a person to
+        have happened), or ``None``."""
+        entry = await self.journal.entry(scope.run_id, call.call_id)
+        if entry is None or entry.call_hash != call.call_hash:
+            return None
+        if entry.outcome is not None:
+            return entry.outcome, "replayed"
+        answered = resolution is not None and resolution["attempt"] == entry.attempt
+        if answered and resolution is not None and resolution["action"] == "happened":
+            outcome = ToolOutcome(ok=True, output=resolution["result"], error=None)
+            await self.journal.finish(scope.run_id, call.call_id, entry.attempt, outcome)
+            return outcome, "recorded"
+        return None
 
     async def _once(
         self, call: PreparedCall, scope: CallScope, resolution: Resolution | None

@@ -187,7 +187,7 @@ def _key_of(path: Any, line: str) -> str:
 
 def _effects(points: KillPoints) -> None:
     from agentlab.domains.support.db import SupportDatabase
-    from agentlab.orchestration import runner
+    from agentlab.orchestration.runner import graphs
 
     write = SupportDatabase.write
 
@@ -207,7 +207,7 @@ def _effects(points: KillPoints) -> None:
     SupportDatabase.write = counted_write  # type: ignore[method-assign]
 
     # The file append of the crash agent, whose module is loaded by file reference.
-    load_agent = runner.load_agent
+    load_agent = graphs.load_agent
 
     def loading(reference: str) -> Any:
         agent = load_agent(reference)
@@ -219,13 +219,13 @@ def _effects(points: KillPoints) -> None:
                 module.append_line = counted  # type: ignore[attr-defined]
         return agent
 
-    runner.load_agent = loading  # type: ignore[assignment]
+    graphs.load_agent = loading  # type: ignore[assignment]
 
 
 def _events(points: KillPoints) -> None:
-    from agentlab.orchestration import nodes
+    from agentlab.orchestration import visit
 
-    writer_emit = nodes.writer_emit
+    writer_emit = visit.writer_emit
 
     def counted_writer_emit(write: Callable[[Any], None]) -> Callable[[Any], None]:
         emit = writer_emit(write)
@@ -238,14 +238,14 @@ def _events(points: KillPoints) -> None:
 
         return counted
 
-    nodes.writer_emit = counted_writer_emit  # type: ignore[assignment]
+    visit.writer_emit = counted_writer_emit  # type: ignore[assignment]
 
 
 def _advancing(points: KillPoints) -> None:
     """Marks (not kill points) when this process starts and stops advancing a run."""
-    from agentlab.orchestration.runner import Runner
+    from agentlab.orchestration.runner.advance import Advancing
 
-    advance = Runner._advance
+    advance = Advancing._advance
 
     async def marked(self: Any, ctx: Any, *args: Any, **kwargs: Any) -> Any:
         points.mark("advance:begin", ctx.run_id or "")
@@ -255,7 +255,7 @@ def _advancing(points: KillPoints) -> None:
         finally:
             points.mark("advance:end", ctx.run_id or "")
 
-    Runner._advance = marked  # type: ignore[method-assign]
+    Advancing._advance = marked  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from agentlab.orchestration import approvals, schedule
-from agentlab.orchestration.nodes.bind import pending_of
+from agentlab.orchestration.nodes import bind
 from agentlab.orchestration.nodes.common import Parts, also
 from agentlab.orchestration.nodes.onward import Settling, onward
-from agentlab.orchestration.state import PendingCall, Status
+from agentlab.orchestration.state import PendingCall, PolicyRecord, Status
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.calls import CallRefused, CallRequest, call_hash
 
@@ -23,6 +23,7 @@ async def approve(parts: Parts, visit: Visit) -> Update:
     state = visit.state
     plan = state["plan"]
     calls = state["calls"]
+    decided: list[PolicyRecord] = []
 
     async def edit(call: PendingCall, arguments: dict[str, Any]) -> PendingCall:
         step = schedule.step_of(plan, call["step_id"])
@@ -37,15 +38,20 @@ async def approve(parts: Parts, visit: Visit) -> Update:
         try:
             prepared = await parts.executor.prepare(request, visit.ctx.principal)
         except CallRefused as exc:  # the edited arguments do not fit the tool: it fails so
-            return PendingCall(
-                **{
-                    **call,
-                    "arguments": arguments,
-                    "call_hash": call_hash(call["tool"], arguments),
-                    "refused": str(exc),
-                }
+            refused = PendingCall(
+                step_id=call["step_id"],
+                tool=call["tool"],
+                arguments=dict(arguments),
+                approval_reasons=[],
+                tool_use_id=call["tool_use_id"],
+                call_hash=call_hash(call["tool"], arguments),
+                refused=str(exc),
             )
-        edited = pending_of(prepared, tool_use_id=call["tool_use_id"])
+            if call.get("proposal") is not None:
+                refused["proposal"] = call.get("proposal")
+            return refused
+        decided.append(bind.decided(visit, prepared))
+        edited = bind.pending_of(prepared, tool_use_id=call["tool_use_id"])
         edited["untrusted_sources"] = list(request.untrusted_sources)
         if call.get("proposal") is not None:
             edited["proposal"] = call.get("proposal")
@@ -58,6 +64,8 @@ async def approve(parts: Parts, visit: Visit) -> Update:
         return visit.move(Status.AWAITING_HUMAN, f"decision refused: {answers.refused}")
     calls = schedule.order([*schedule.runnable(calls), *answers.calls])
     logs: Update = {"approvals": answers.approvals, "transcript": answers.transcript}
+    if decided:
+        logs["policy_decisions"] = decided
     said = "; ".join(answers.said)
     if answers.stop is not None:
         return visit.move(Status.FAILED, answers.stop, calls=[], outcome=answers.stop, **logs)
@@ -66,4 +74,4 @@ async def approve(parts: Parts, visit: Visit) -> Update:
     feedback = state["feedback"]
     for problem in answers.feedback:
         feedback = also(feedback, problem)
-    return onward(visit, settling.settled, calls, settling.ready, feedback, logs, said=said)
+    return onward(visit, settling, calls, feedback, logs, said=said)

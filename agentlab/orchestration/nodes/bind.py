@@ -30,7 +30,7 @@ from agentlab.orchestration.state import (
     TranscriptEntry,
 )
 from agentlab.orchestration.visit import Update, Visit
-from agentlab.tools.calls import CallRefused, CallRequest, PreparedCall, call_hash
+from agentlab.tools.calls import CallRefused, CallRequest, PreparedCall, UnknownTool, call_hash
 from agentlab.tools.policy import Verdict
 
 
@@ -71,6 +71,9 @@ async def bind_ready(
             binding.prepared = await parts.executor.prepare(
                 _request(step, step["arguments"], visit), visit.ctx.principal
             )
+        except UnknownTool as exc:  # gone since the plan (a toolset changed): the step fails
+            binding.refused = str(exc)
+            binding.arguments = dict(step["arguments"])
         except CallRefused as exc:  # missing or invalid arguments: the executor model fills in
             binding.ask = (str(exc), asked + asks)
             asks += 1
@@ -85,11 +88,12 @@ async def bind_ready(
     if asking:
         await together([complete(b) for b in asking])
     out = Bound()
-    out.logs = {
+    logs = {
         "model_calls": [r for b in calls for r in b.records],
         "transcript": [e for b in calls for e in b.transcript],
-        "policy_decisions": [_decided(visit, b.prepared) for b in calls if b.prepared],
+        "policy_decisions": [decided(visit, b.prepared) for b in calls if b.prepared],
     }
+    out.logs = {key: entries for key, entries in logs.items() if entries}
     if asks:
         out.logs["calls_per_role"] = {
             **visit.state["calls_per_role"],
@@ -237,7 +241,8 @@ def pending_of(prepared: PreparedCall, *, tool_use_id: str | None) -> PendingCal
     )
 
 
-def _decided(visit: Visit, prepared: PreparedCall) -> PolicyRecord:
+def decided(visit: Visit, prepared: PreparedCall) -> PolicyRecord:
+    """What the policy decided of ``prepared``, as the run records it."""
     d = prepared.decision
     return PolicyRecord(
         step_id=prepared.call_id,

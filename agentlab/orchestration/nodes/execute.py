@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from agentlab.events import ApprovalRequested
 from agentlab.orchestration import approvals, schedule, transcript
@@ -60,9 +61,9 @@ async def execute(parts: Parts, visit: Visit) -> Update:
     limit = asyncio.Semaphore(visit.limits.max_parallel_calls)
 
     async def run(call: PendingCall) -> ToolOutcome | UnknownSideEffect | NeedsApproval:
-        if call.get("refused") is not None:
-            return refused_result(visit, call)["outcome"]
         prepared = await _prepared(parts, plan, call)
+        if isinstance(prepared, str):  # it cannot run: never started, failed
+            return refused_result(visit, {**call, "refused": prepared})["outcome"]
         async with limit:
             try:
                 return await parts.executor.run(
@@ -133,15 +134,20 @@ async def execute(parts: Parts, visit: Visit) -> Update:
             settling.add({step_id: schedule.Settled.FAILED.value})
             feedback = also(feedback, problem)
         calls = schedule.order([*calls, *bound.calls])
-    return onward(visit, settling.settled, calls, settling.ready, feedback, logs)
+    return onward(visit, settling, calls, feedback, logs)
 
 
-async def _prepared(parts: Parts, plan: list[PlanStep], call: PendingCall) -> PreparedCall:
+async def _prepared(parts: Parts, plan: list[PlanStep], call: PendingCall) -> PreparedCall | str:
     """The call as it was prepared, from what the state keeps of it (its tool looked up by name:
-    nothing is validated, hashed or decided again here)."""
-    step = schedule.step_of(plan, call["step_id"])
+    nothing is validated, hashed or decided again here); or why it cannot run (its arguments did
+    not fit, or its tool is gone since)."""
+    refused = call.get("refused")
+    if refused is not None:
+        return refused
     tool = await parts.executor.tools.get(call["tool"])
-    assert tool is not None, "plan() admits only known tools"
+    if tool is None:
+        return await parts.executor.unknown(call["tool"])
+    step = schedule.step_of(plan, call["step_id"])
     request = CallRequest(
         call_id=call["step_id"],
         tool=call["tool"],
@@ -172,7 +178,10 @@ def _approved(state: AgentState, call: PendingCall) -> bool:
 
 def _failed_before(state: AgentState, call: PendingCall) -> bool:
     """Whether the same call (tool and canonical arguments) already failed in this run."""
-    failed_in = state.get("failed_calls", {}).get(call["call_hash"])
+    failed: Any = state.get("failed_calls") or {}
+    if isinstance(failed, list):  # a run checkpointed before failures carried their round
+        return call["call_hash"] in failed
+    failed_in = failed.get(call["call_hash"])
     return failed_in is not None and failed_in > state.get("first_round", 0)
 
 

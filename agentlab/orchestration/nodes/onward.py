@@ -7,7 +7,7 @@ On executing (calls to run, or steps to bind), to a human (calls wait for one), 
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from agentlab.orchestration import schedule
 from agentlab.orchestration.state import PendingCall, Status
@@ -16,29 +16,30 @@ from agentlab.orchestration.visit import Update, Visit
 
 def onward(
     visit: Visit,
-    settled: Mapping[str, str],
+    settling: Settling,
     calls: list[PendingCall],
-    ready: Sequence[str],
     feedback: str,
     logs: Update,
     *,
     said: str = "",
 ) -> Update:
-    """The update that moves the plan on: ``settled`` are the steps this node settled (with those
-    skipped for it: ``Settling``), ``calls`` the bound calls now, ``ready`` the steps ready to
-    bind."""
+    """The update that moves the plan on: ``settling`` holds the steps this node settled (with
+    those skipped for it) and the steps ready to bind, ``calls`` the bound calls now."""
     state = visit.state
     plan = state["plan"]
+    ready, settled = settling.ready, settling.settled
     # Only what changed is written: every channel written is a row of the checkpoint's writes.
     changes: Update = {**logs}
     if calls != state["calls"]:
         changes["calls"] = calls
-    if list(ready) != state.get("ready"):
+    if ready != state.get("ready"):
         changes["ready"] = list(ready)
     if feedback != state["feedback"]:
         changes["feedback"] = feedback
     if settled:
         changes["settled"] = dict(settled)
+    if settling.recovered:
+        changes["unblocks"] = settling.unblocks
     if schedule.runnable(calls) or ready:
         if said:
             return visit.move(Status.EXECUTING, said, **changes)
@@ -62,19 +63,26 @@ class Settling:
     failure skips, the steps their success makes ready."""
 
     def __init__(self, visit: Visit) -> None:
-        self._state = visit.state
-        self.ready: list[str] = list(visit.state.get("ready", []))
+        state = visit.state
+        self._state = state
         self.settled: dict[str, str] = {}
+        self.recovered = "unblocks" not in state and bool(state["plan"])
+        if self.recovered:  # checkpointed before the state kept them
+            self.unblocks, self.ready = schedule.recovered(
+                state["plan"], state["settled"], state["calls"]
+            )
+        else:
+            self.unblocks = state.get("unblocks", {})
+            self.ready = list(state.get("ready", []))
 
     def add(self, newly: Mapping[str, str]) -> None:
         """Settle ``newly`` (step id -> ``schedule.Settled``)."""
         if not newly:
             return
-        state = self._state
         self.ready, skipped = schedule.after_settling(
-            state["plan"],
-            state.get("unblocks", {}),
-            ChainMap(self.settled, state["settled"]),
+            self._state["plan"],
+            self.unblocks,
+            ChainMap(self.settled, self._state["settled"]),
             newly,
             self.ready,
         )

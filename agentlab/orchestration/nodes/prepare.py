@@ -31,4 +31,4 @@ async def prepare(parts: Parts, visit: Visit) -> Update:
         settling.add({step_id: schedule.Settled.FAILED.value})
         feedback = also(feedback, problem)
     calls = schedule.order([*calls, *bound.calls])
-    return onward(visit, settling.settled, calls, settling.ready, feedback, bound.logs)
+    return onward(visit, settling, calls, feedback, bound.logs)

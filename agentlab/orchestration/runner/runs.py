@@ -198,8 +198,9 @@ class Runner:
                 waiting = ", ".join(r.describe() for r in view.requests)
                 raise DecisionRefused(
                     f"run {run_id} was waiting for no decision when it was read, but is now "
-                    f"waiting for {waiting}: look at it ('agentlab show {run_id}') and decide "
-                    "on that"
+                    f"waiting for {waiting}",
+                    fix=Fix.LOOK,
+                    run_id=run_id,
                 )
             if view.status in TERMINAL:
                 raise RunStateError(
@@ -212,7 +213,7 @@ class Runner:
             )
         decisions = decisions_for(
             run_id,
-            Answer(answer),
+            _answer(answer),
             shown,
             step=step,
             note=note,
@@ -339,3 +340,11 @@ class Runner:
     def _journal_and_saver(self) -> tuple[Journal, BaseCheckpointSaver[Any]]:
         database = self._open()
         return database.store, database.saver
+
+
+def _answer(given: Answer | str) -> Answer:
+    try:
+        return Answer(given)
+    except ValueError:
+        answers = ", ".join(a.value for a in Answer)
+        raise AgentlabError(f"{given!r} is not an answer: give one of {answers}") from None

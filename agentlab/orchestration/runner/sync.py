@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -128,11 +129,17 @@ class SyncRunner:
         return self._loop.run(self.runner.list(limit, feedback=feedback))
 
     def _iterate(self, events: AsyncIterator[T]) -> Iterator[T]:
-        while True:
-            try:
-                yield self._loop.run(_next(events))
-            except StopAsyncIteration:
-                return
+        try:
+            while True:
+                try:
+                    yield self._loop.run(_next(events))
+                except StopAsyncIteration:
+                    return
+        finally:  # the driver stopped early (an error, Ctrl-C): the run is let go now
+            closing = getattr(events, "aclose", None)
+            if closing is not None:
+                with contextlib.suppress(RuntimeError):  # the runner was closed before
+                    self._loop.run(closing())
 
 
 async def _next(events: AsyncIterator[T]) -> T:
