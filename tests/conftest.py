@@ -38,17 +38,30 @@ if TYPE_CHECKING:
 _PHOENIX_MODULES = {"test_phoenix.py", "test_phoenix_ui.py"}
 
 
+# Notebooks whose kernel traces into the session's Phoenix (notebooks/conftest.py).
+_PHOENIX_NOTEBOOKS = {"03_observability.ipynb"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Notebooks (nbval runs each in a Jupyter kernel), tests of a real Phoenix and tests on the
-    PostgreSQL server are ``slow`` and ``integration``; the rest mark themselves."""
+    PostgreSQL server are ``slow`` and ``integration``; the rest mark themselves.
+
+    The tests run on two workers (pytest-xdist, ``--dist loadgroup``): a file's tests stay
+    together on one worker (its module fixtures, a notebook's cells in order), and everything
+    that uses Phoenix shares one worker, so the session starts one Phoenix."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         params = getattr(getattr(item, "callspec", None), "params", {})
-        phoenix = item.path.name in _PHOENIX_MODULES or "phoenix" in fixtures
+        phoenix = (
+            item.path.name in _PHOENIX_MODULES | _PHOENIX_NOTEBOOKS
+            or "phoenix" in fixtures
+            or "phoenix_install" in fixtures
+        )
         postgres = "postgres" in fixtures or params.get("connect") == "postgres"
         if item.path.suffix == ".ipynb" or phoenix or postgres:
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.integration)
+        item.add_marker(pytest.mark.xdist_group("phoenix" if phoenix else str(item.path)))
 
 
 @pytest.fixture(autouse=True)

@@ -199,11 +199,12 @@ def test_a_graph_served_by_langgraph_dev_is_traced_like_a_cli_run(
 
 # What a run of the support demo, approved twice, is made of below its run span(s), wherever it
 # runs: (kind, name) and how many of each. An approve node runs twice per approval: it pauses
-# the run, then runs again when the run resumes with the decision.
+# the run, then runs again when the run resumes with the decision. Prepare binds the plan's first
+# step; each execute binds the step its call made ready.
 DEMO_SPANS = {
     ("CHAIN", "begin"): 1,
     ("CHAIN", "plan"): 1,
-    ("CHAIN", "prepare"): 3,
+    ("CHAIN", "prepare"): 1,
     ("CHAIN", "approve"): 4,
     ("CHAIN", "execute"): 3,
     ("CHAIN", "validate"): 1,
