@@ -42,6 +42,7 @@ _PHOENIX_MODULES = {"test_phoenix.py", "test_phoenix_ui.py"}
 _PHOENIX_NOTEBOOKS = {"03_observability.ipynb"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Notebooks (nbval runs each in a Jupyter kernel), tests of a real Phoenix and tests on the
     PostgreSQL server are ``slow`` and ``integration``; the rest mark themselves.
