@@ -49,7 +49,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     The tests run on two workers (pytest-xdist, ``--dist loadgroup``): a file's tests stay
     together on one worker (its module fixtures, a notebook's cells in order), and everything
-    that uses Phoenix shares one worker, so the session starts one Phoenix."""
+    that uses Phoenix shares one worker, so the session starts one Phoenix. Slow tests come
+    first, the campaigns that say they run longest (their ``timeout`` mark) first of all, so the
+    long groups start at once and the short ones fill the gaps (``--no-loadscope-reorder``)."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         params = getattr(getattr(item, "callspec", None), "params", {})
@@ -63,6 +65,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.integration)
         item.add_marker(pytest.mark.xdist_group("phoenix" if phoenix else str(item.path)))
+    items.sort(key=_longest_first)  # stable: a file's tests keep their order
+
+
+def _longest_first(item: pytest.Item) -> tuple[bool, float]:
+    timeout = item.get_closest_marker("timeout")
+    return (item.get_closest_marker("slow") is None, -(timeout.args[0] if timeout else 0))
 
 
 @pytest.fixture(autouse=True)
