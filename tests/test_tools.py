@@ -33,6 +33,7 @@ from agentlab.tools import (
     WrapperToolset,
     tool,
 )
+from agentlab.tools.journal import UnknownSideEffect
 
 CTX = ToolContext(run_id="run-1", call_id="step-2", idempotency_key="run-1:step-2")
 SCOPE = CallScope(run_id="run-1", principal="alice", session="session-9", deps={"db": "handle"})
@@ -916,11 +917,13 @@ async def test_a_timed_out_write_tool_says_its_effect_is_unknown():
         await asyncio.sleep(1)
         return key
 
-    outcome = await call(slow_write, {"key": "a"})
+    with pytest.raises(UnknownSideEffect) as unknown:
+        await call(slow_write, {"key": "a"})
 
-    assert outcome["error"] == (
-        "slow_write timed out after 0.05 s; it may still complete, so its effect is unknown"
+    assert unknown.value.why == (
+        "slow_write did not answer within its timeout_s = 0.05 s and may still be running"
     )
+    assert unknown.value.entry.attempt == 1 and unknown.value.entry.outcome is None
 
 
 async def test_a_schema_function_with_optional_parameters_gets_its_arguments_not_the_context():

@@ -54,6 +54,8 @@ from agentlab.tools import (
     ToolRegistry,
     tool,
 )
+from agentlab.tools.executor import unknown_effect_error
+from agentlab.tools.journal import UnknownSideEffect
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +213,9 @@ class AgentServer:
         except NeedsApproval as exc:
             log.info("served call %s needs a human's approval: %s", name, exc)
             return replies.error(replies.nobody_to_approve(name, str(exc)))
+        except UnknownSideEffect as exc:  # the caller asked; only it can find out what happened
+            log.warning("served call %s: %s", name, exc)
+            return replies.error(unknown_effect_error(exc))
         except AgentlabError as exc:  # e.g. the agent's deps could not be opened
             return replies.error(str(exc))
         except Exception as exc:  # a bug: the caller sees it, the server goes on

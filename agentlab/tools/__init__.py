@@ -14,6 +14,7 @@ from agentlab.tools.mcp import MCPServer, MCPServerError, MCPToolset
 from agentlab.tools.policy import DefaultPolicy, Policy, PolicyDecision, ProposedCall, Verdict
 from agentlab.tools.rules import PolicyFileError, RulesPolicy, load_policy
 from agentlab.tools.tool import (
+    EffectUnknown,
     InvalidArguments,
     Risk,
     Tool,
@@ -36,6 +37,7 @@ __all__ = [
     "UnknownTool",
     "PolicyDecision",
     "DefaultPolicy",
+    "EffectUnknown",
     "FunctionToolset",
     "InvalidArguments",
     "MCPServer",

@@ -34,6 +34,7 @@ from agentlab.tools.journal import Journal, MemoryJournal, Resolution, UnknownSi
 from agentlab.tools.policy import Policy, PolicyDecision, ProposedCall, Verdict, tool_adjuster
 from agentlab.tools.tool import InvalidArguments, Risk, Tool, ToolContext, ToolError, ToolOutcome
 from agentlab.tools.toolset import ToolRegistry
+from agentlab.tools.unknown import effect_unknown
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,8 @@ class ToolExecutor:
     ) -> ToolOutcome:
         """Prepare ``request`` and run it at once, with no person to pause for (a script's call,
         a test's): a call that cannot be prepared, or that the policy asks about and nobody
-        approved, is refused (an error outcome, emitted as ``ToolCalled``)."""
+        approved, is refused (an error outcome, emitted as ``ToolCalled``). ``UnknownSideEffect``
+        is raised for a call whose effect is unknown: only the caller can find out."""
         try:
             call = await self.prepare(request, scope.principal)
         except CallRefused as exc:
@@ -322,25 +324,56 @@ class ToolExecutor:
             session=scope.session,
             deps=scope.deps,
         )
-        outcome = await self._invoke(tool, call.arguments, ctx)
+        invoked = await self._invoke(tool, call.arguments, ctx)
+        if isinstance(invoked, str):
+            # The request may have reached the tool and no answer came: like a crash mid-call,
+            # the attempt stays open in the journal and a person says what happened.
+            entry = await self.journal.entry(scope.run_id, call.call_id)
+            if entry is not None and entry.outcome is None:
+                raise UnknownSideEffect(entry, why=invoked)
+        outcome = _error(invoked) if isinstance(invoked, str) else invoked
         await self.journal.finish(scope.run_id, call.call_id, attempt, outcome)
         return outcome, how
 
-    async def _invoke(self, tool: Tool, arguments: dict[str, Any], ctx: ToolContext) -> ToolOutcome:
-        """Run the tool within its timeout; every failure becomes an error outcome."""
+    async def _invoke(
+        self, tool: Tool, arguments: dict[str, Any], ctx: ToolContext
+    ) -> ToolOutcome | str:
+        """Run the tool within its timeout; a failure becomes an error outcome, except one that
+        leaves a non-idempotent call's effect unknown (``unknown.py``): that is returned as the
+        reason why, for the run to ask a person."""
         deadline = asyncio.timeout(tool.timeout_s)
         try:
             async with deadline:
                 output = await self.tools.call(tool.name, arguments, ctx)
-        except ToolError as exc:
-            return _error(str(exc))
         except TimeoutError as exc:
-            if not deadline.expired():  # the tool's own timeout (a socket, an API): its error
-                return _error(f"{type(exc).__name__}: {exc}")
-            # A sync tool's thread cannot be stopped: a call with side effects may still finish.
-            unknown = "" if tool.idempotent else "; it may still complete, so its effect is unknown"
-            return _error(f"{tool.name} timed out after {tool.timeout_s:g} s{unknown}")
+            expired = deadline.expired()  # else the tool's own timeout (a socket, an API)
+            if tool.idempotent:
+                timed_out = f"{tool.name} timed out after {tool.timeout_s:g} s"
+                return _error(timed_out if expired else _described(exc))
+            if expired:  # a sync tool's thread cannot be stopped: the call may still complete
+                return (
+                    f"{tool.name} did not answer within its timeout_s = {tool.timeout_s:g} s "
+                    "and may still be running"
+                )
+            return f"{tool.name} timed out mid-call ({_described(exc)})"
         except Exception as exc:  # any failure of a tool is the model's to see, not a crash
-            log.exception("tool %s failed in run %s (call %s)", tool.name, ctx.run_id, ctx.call_id)
-            return _error(f"{type(exc).__name__}: {exc}")
+            if effect_unknown(exc) and not tool.idempotent:
+                return f"{tool.name} failed mid-call ({_described(exc)})"
+            if not isinstance(exc, ToolError):
+                log.exception(
+                    "tool %s failed in run %s (call %s)", tool.name, ctx.run_id, ctx.call_id
+                )
+            return _error(_described(exc))
         return ToolOutcome(ok=True, output=output, error=None)
+
+
+def unknown_effect_error(unknown: UnknownSideEffect) -> str:
+    """What a caller with nobody to ask is told about a call whose effect is unknown."""
+    return f"{unknown}: check whether it took effect before calling it again"
+
+
+def _described(exc: BaseException) -> str:
+    """A tool's failure as the model is shown it: a ``ToolError``'s message, else the type too."""
+    if isinstance(exc, ToolError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -65,14 +65,19 @@ class Resolution(TypedDict):
 
 
 class UnknownSideEffect(Exception):  # noqa: N818 - a condition the run handles, not a failure
-    """A non-idempotent call started before a crash and left no outcome: it may have happened."""
+    """A non-idempotent call started and left no outcome (a crash, a timeout, a connection lost
+    mid-call): it may have happened."""
 
-    def __init__(self, entry: JournalEntry) -> None:
+    def __init__(self, entry: JournalEntry, *, why: str | None = None) -> None:
         super().__init__(
             f"{entry.tool} (call {entry.call_id}, attempt {entry.attempt}) started but its "
             "outcome was never recorded: it may or may not have taken effect"
+            + (f" ({why})" if why else "")
         )
         self.entry = entry
+        self.why = why
+        """What happened to the attempt, when the call itself failed that way (a timeout, a
+        connection lost mid-call); ``None`` when the run was interrupted during the call."""
 
 
 class LeaseLostError(Exception):

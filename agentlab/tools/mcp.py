@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from agentlab.errors import AgentlabError
-from agentlab.tools.tool import DEFAULT_TIMEOUT_S, Risk, Tool, ToolContext, ToolError
+from agentlab.tools.tool import (
+    DEFAULT_TIMEOUT_S,
+    EffectUnknown,
+    Risk,
+    Tool,
+    ToolContext,
+    ToolError,
+)
 
 if TYPE_CHECKING:  # the SDK is imported on first connection: it takes a second to import
     import mcp.types as mcp_types
@@ -335,8 +342,13 @@ class MCPToolset:
             )
         except Exception as exc:
             if _dead(exc):
+                # The request was sent: the server may have acted before it went away.
                 await self._reset(session)
-                raise self._not_answering(exc) from exc
+                raise EffectUnknown(
+                    f"MCP server {self.server.label} is not answering ({_describe(exc)}) after "
+                    f"the call was sent, so whether {name} took effect is unknown; it will be "
+                    "restarted on the next call"
+                ) from exc
             if isinstance(exc, MCPError):  # the server answered with an error: the model's to see
                 raise ToolError(f"{name}: {exc.message}") from None
             raise

@@ -38,6 +38,13 @@ class ToolError(Exception):
     """Raised by a tool for an expected failure (not found, refused); it becomes an error result."""
 
 
+class EffectUnknown(ToolError):
+    """Raised by a tool (or a toolset) when its request may have reached the system it acts on
+    and no answer came back (a connection lost mid-call, a timeout after sending): whether the
+    call took effect is unknown. For a tool that is not idempotent the run then asks a person, as
+    after a crash; an idempotent tool's call is an error result the model may retry."""
+
+
 class InvalidArguments(ValueError):
     """Arguments that do not fit a tool's schema; the message lists every problem."""
 

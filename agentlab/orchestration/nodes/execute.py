@@ -188,12 +188,17 @@ def _failed_before(state: AgentState, call: PendingCall) -> bool:
 def _ask_about(
     visit: Visit, step: PlanStep, pending: PendingCall, unknown: UnknownSideEffect
 ) -> PendingCall:
-    """The call, waiting for a human: it started before a crash and its effect is unknown."""
+    """The call, waiting for a human: it started (before a crash, or it failed mid-call) and
+    its effect is unknown."""
     entry = unknown.entry
+    what = (
+        "started before the run was interrupted and its outcome was not recorded"
+        if unknown.why is None
+        else f"got no answer: {unknown.why}"
+    )
     reason = (
-        f"{UNKNOWN}: {entry.tool} (step {entry.call_id}, attempt {entry.attempt}) "
-        "started before the run was interrupted and its outcome was not recorded; it is not "
-        "idempotent, so running it again might do it twice"
+        f"{UNKNOWN}: {entry.tool} (step {entry.call_id}, attempt {entry.attempt}) {what}; it "
+        "is not idempotent, so running it again might do it twice"
     )
     asking = PendingCall(
         **{**pending, "unknown_attempt": entry.attempt, "approval_reasons": [reason]}
