@@ -110,6 +110,19 @@ class Settings(BaseSettings):
         le=256,
         description="Tool calls run at once for steps of a plan whose dependencies are done.",
     )
+    tool_output_max_depth: int = Field(
+        64,
+        ge=1,
+        le=200,  # tools.OUTPUT_DEPTH_CEILING: the checkpoints' serializer stops at 255 levels
+        description="How many levels a tool's output may nest (unless the tool sets its own "
+        "max_output_depth); a deeper output is an error result the model sees.",
+    )
+    tool_output_max_bytes: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="How large a tool's output may be, as JSON (unless the tool sets its own "
+        "max_output_bytes); a larger one is truncated, with a note saying so.",
+    )
     approval_cost_threshold_usd: float = Field(
         1.0,
         ge=0,

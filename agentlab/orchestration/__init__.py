@@ -17,6 +17,7 @@ from agentlab.orchestration.graph import (
     compile_agent,
     resolve_limits,
     resolve_models,
+    resolve_output_bounds,
     resolve_policy,
     served_journal,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "normalize_reference",
     "requests_of",
     "resolve_limits",
+    "resolve_output_bounds",
     "resolve_models",
     "resolve_policy",
     "served_journal",

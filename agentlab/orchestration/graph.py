@@ -48,6 +48,7 @@ from agentlab.orchestration.nodes import (
 )
 from agentlab.orchestration.state import AgentState, RunInput, RunOutput
 from agentlab.orchestration.visit import Update, Visit, visiting
+from agentlab.tools.bounds import OutputBounds
 from agentlab.tools.executor import ToolExecutor
 from agentlab.tools.journal import Journal
 from agentlab.tools.policy import DefaultPolicy, Policy
@@ -81,6 +82,13 @@ def resolve_limits(agent: Agent, settings: Settings) -> Limits:
     )
 
 
+def resolve_output_bounds(settings: Settings) -> OutputBounds:
+    """How deep and large tool outputs may be, as configured (a tool may set its own)."""
+    return OutputBounds(
+        max_depth=settings.tool_output_max_depth, max_bytes=settings.tool_output_max_bytes
+    )
+
+
 def build_graph(
     agent: Agent,
     models: ModelRouter,
@@ -90,16 +98,19 @@ def build_graph(
     deps: Deps,
     journal: Journal | None = None,
     tracing: Tracing = NO_TRACING,
+    output_bounds: OutputBounds | None = None,
 ) -> StateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
     context gives no limits get ``limits``; the agent's deps are opened into ``deps``; tool calls
     are journaled in ``journal`` (exactly once across crashes; in memory when not given). With
-    ``tracing`` on, each node execution, model call and tool call is a span."""
+    ``tracing`` on, each node execution, model call and tool call is a span. Tool outputs are
+    held to ``output_bounds`` (default: 64 levels, 1 MB)."""
     executor = ToolExecutor(
         ToolRegistry(agent.all_toolsets),
         policy,
         journal,
         wrap=traced_calls(tracing) if tracing.enabled else None,
+        bounds=output_bounds,
     )
     parts = Parts(agent, stacked(models, tracing), executor, deps)
     edges = Routes(limits)
@@ -187,6 +198,7 @@ def compile_agent(
         deps=Deps(settings.data_dir),
         journal=journal,
         tracing=shared_tracing(settings) if tracing is None else tracing,
+        output_bounds=resolve_output_bounds(settings),
     )
     return graph.compile(checkpointer=checkpointer, name=agent.name)
 

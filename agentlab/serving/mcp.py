@@ -34,6 +34,7 @@ from agentlab.orchestration import (
     load_agent,
     normalize_reference,
     resolve_models,
+    resolve_output_bounds,
     resolve_policy,
     served_journal,
 )
@@ -130,6 +131,7 @@ class AgentServer:
             ToolRegistry([*self.agent.all_toolsets, self._run_tools()]),
             resolve_policy(self.agent, settings),
             served_journal(settings),
+            bounds=resolve_output_bounds(settings),
         )
         self._deps = Deps(settings.data_dir)
         self._runner: Runner | None = None

@@ -1,5 +1,6 @@
 """Tools: declaration (typed functions, JSON schemas), toolsets, the policy and the one executor."""
 
+from agentlab.tools.bounds import OutputBounds
 from agentlab.tools.calls import (
     CallRefused,
     CallRequest,
@@ -32,6 +33,7 @@ __all__ = [
     "CallScope",
     "CallWrapper",
     "NeedsApproval",
+    "OutputBounds",
     "PreparedCall",
     "ToolRun",
     "UnknownTool",

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agentlab.events import Emit, ToolCalled
+from agentlab.tools.bounds import OutputBounds
 from agentlab.tools.calls import (
     CallRefused,
     CallRequest,
@@ -43,6 +44,10 @@ CallWrapper = Callable[[PreparedCall, Callable[[], Awaitable[ToolRun]]], Awaitab
 returns what it returned."""
 
 
+_BOUNDED = ("ran", "rerun")
+"""How calls whose outcome ``_invoke`` already bounded were made."""
+
+
 def _error(message: str) -> ToolOutcome:
     return ToolOutcome(ok=False, output=None, error=message)
 
@@ -62,7 +67,8 @@ def _refused(request: CallRequest, message: str, emit: Emit) -> ToolOutcome:
 
 class ToolExecutor:
     """Prepares and runs calls of an agent's tools under one ``Policy``, journaled in
-    ``journal``; ``wrap`` goes around each run (tracing)."""
+    ``journal``; ``wrap`` goes around each run (tracing); outputs are held to ``bounds``
+    (``bounds.py``: default 64 levels, 1 MB) before the journal, the state or a span sees them."""
 
     def __init__(
         self,
@@ -71,6 +77,7 @@ class ToolExecutor:
         journal: Journal | None = None,
         *,
         wrap: CallWrapper | None = None,
+        bounds: OutputBounds | None = None,
     ) -> None:
         adjust = tool_adjuster(policy)
         # Every tool handed out carries the policy's word on its risk, idempotency and egress:
@@ -79,6 +86,7 @@ class ToolExecutor:
         self.policy = policy
         self.journal: Journal = journal if journal is not None else MemoryJournal()
         self._wrap = wrap
+        self.bounds = bounds if bounds is not None else OutputBounds()
 
     # -- deciding --------------------------------------------------------------------------------
 
@@ -205,6 +213,10 @@ class ToolExecutor:
             outcome, journal, decision = await self._run(
                 call, scope, approved, failed_before, resolution
             )
+            if journal not in _BOUNDED:
+                # Replayed (from a journal maybe written before outputs were bounded) or given
+                # by a person: held to the same bounds before the state or a span sees it.
+                outcome = self.bounds.bound(call.tool, outcome)
             duration_s = round(time.perf_counter() - started, 6)
             return ToolRun(outcome, journal, decision, approved, duration_s)
 
@@ -364,7 +376,7 @@ class ToolExecutor:
                     "tool %s failed in run %s (call %s)", tool.name, ctx.run_id, ctx.call_id
                 )
             return _error(_described(exc))
-        return ToolOutcome(ok=True, output=output, error=None)
+        return self.bounds.bound(tool, ToolOutcome(ok=True, output=output, error=None))
 
 
 def unknown_effect_error(unknown: UnknownSideEffect) -> str:

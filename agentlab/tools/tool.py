@@ -24,6 +24,9 @@ from typing_extensions import TypedDict
 from agentlab.models.base import ToolSpec
 
 DEFAULT_TIMEOUT_S = 60.0
+OUTPUT_DEPTH_CEILING = 200
+"""The deepest a tool output may be allowed to nest: the run's checkpoints hold it a few levels
+down, and their serializer stops at 255 levels."""
 
 
 class Risk(StrEnum):
@@ -105,6 +108,12 @@ class Tool:
     """The tool sends data out (mail, webhooks, uploads): after untrusted content, ask first."""
     source: str = ""
     """Where the tool comes from: the function (``module:qualname``), a server..."""
+    max_output_depth: int | None = None
+    """How many levels its output may nest; ``None``: the executor's (``tool_output_max_depth``).
+    A deeper output is an error result (``bounds.py``)."""
+    max_output_bytes: int | None = None
+    """How large its output's JSON may be; ``None``: the executor's (``tool_output_max_bytes``).
+    A larger output is truncated, with a note (``bounds.py``)."""
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -113,6 +122,14 @@ class Tool:
             raise ValueError(f"tool {self.name!r} needs a description: it is the model's prompt")
         if self.timeout_s <= 0:
             raise ValueError(f"tool {self.name!r}: timeout_s must be positive")
+        depth = self.max_output_depth
+        if depth is not None and not 1 <= depth <= OUTPUT_DEPTH_CEILING:
+            raise ValueError(
+                f"tool {self.name!r}: max_output_depth must be between 1 and "
+                f"{OUTPUT_DEPTH_CEILING}, or None for the configured default"
+            )
+        if self.max_output_bytes is not None and self.max_output_bytes < 1:
+            raise ValueError(f"tool {self.name!r}: max_output_bytes must be positive, or None")
 
     @property
     def spec(self) -> ToolSpec:
@@ -195,12 +212,15 @@ def tool(
     requires_confirmation: bool = False,
     cost_usd: float = 0.0,
     egress: bool = False,
+    max_output_depth: int | None = None,
+    max_output_bytes: int | None = None,
 ) -> Any:
     """Declare a tool from a typed function: ``@tool`` or ``@tool(risk=Risk.WRITE, ...)``.
 
     The schema comes from the type hints, the description from the docstring. A first parameter
     typed ``ToolContext`` receives the call's context. Read tools are idempotent unless told
-    otherwise; others are not. Sync functions run in a worker thread.
+    otherwise; others are not. Sync functions run in a worker thread. ``max_output_depth`` and
+    ``max_output_bytes`` override the configured bounds of its output (``bounds.py``).
     """
 
     def wrap(f: Callable[..., Any]) -> Tool:
@@ -242,6 +262,8 @@ def tool(
             cost_usd=cost_usd,
             egress=egress,
             source=_where(f),
+            max_output_depth=max_output_depth,
+            max_output_bytes=max_output_bytes,
         )
 
     return wrap(fn) if fn is not None else wrap

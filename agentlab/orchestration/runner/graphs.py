@@ -23,6 +23,7 @@ from agentlab.orchestration.graph import (
     build_graph,
     resolve_limits,
     resolve_models,
+    resolve_output_bounds,
     resolve_policy,
 )
 from agentlab.orchestration.references import load_agent, normalize_reference
@@ -139,5 +140,6 @@ class Graphs:
             deps=self._deps,
             journal=journal,
             tracing=self._tracing,
+            output_bounds=resolve_output_bounds(self._settings),
         ).compile(checkpointer=saver, name=agent.name)
         return graph, router
