@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import ClassVar
 
 
 class Fix(StrEnum):
@@ -32,6 +33,10 @@ class Fix(StrEnum):
     """Several calls wait: answer about one of them, named by its step."""
     LOOK = "look"
     """The run moved on since it was read: read it again, and decide on what it asks now."""
+    AGAIN = "again"
+    """Once the storage works again, do again what failed: nothing was lost."""
+    RESUME = "resume"
+    """Once the storage works again, resume the run: it goes on from where it stopped."""
 
 
 API_WORDS: Mapping[Fix, str] = {
@@ -42,6 +47,9 @@ API_WORDS: Mapping[Fix, str] = {
     Fix.DATA_DIR: "set data_dir (AGENTLAB_DATA_DIR) to a writable directory",
     Fix.ONE_STEP: "say which call, by its step",
     Fix.LOOK: "read it again (Runner.get) and decide on that",
+    Fix.AGAIN: "then try again: nothing was lost",
+    Fix.RESUME: "then resume run {run_id} (Runner.resume): it continues where it stopped, "
+    "nothing was lost and no finished tool call runs again",
 }
 """How the API (and so ``str(error)``) says each fix."""
 
@@ -51,6 +59,9 @@ class AgentlabError(Exception):
 
     ``message`` says what was wrong; ``fix`` (with ``details``) what to do, when a front end says
     that in its own words."""
+
+    joint: ClassVar[str] = ": "
+    """What stands between the message and the fix's words."""
 
     def __init__(self, message: str, *, fix: Fix | None = None, **details: str) -> None:
         super().__init__(message)
@@ -63,7 +74,7 @@ class AgentlabError(Exception):
         if self.fix is None:
             return self.message
         said = words.get(self.fix, API_WORDS[self.fix])
-        return f"{self.message}: {said.format(**self.details)}"
+        return f"{self.message}{self.joint}{said.format(**self.details)}"
 
     def reworded(self, words: Mapping[Fix, str]) -> AgentlabError:
         """The same error, its advice in ``words`` (a front end re-raises it so)."""
@@ -112,3 +123,33 @@ class RunBusyError(RunStateError):
 
 class DamagedDataError(AgentlabError):
     """A database file, a run's row or its checkpoint cannot be read."""
+
+
+class StorageError(AgentlabError):
+    """The runs database could not be written (or opened) for a reason of where it is kept: a
+    full disk, a read-only file system, missing permissions, a lock held too long. What it holds
+    is intact: once the storage works again, what failed can be done again (``fix``)."""
+
+    joint = ", "
+
+    def for_run(self, run_id: str) -> StorageError:
+        """The same error met while run ``run_id`` advanced: its fix resumes that run."""
+        again = copy.copy(self)
+        again.fix, again.details = Fix.RESUME, {**self.details, "run_id": run_id}
+        return again
+
+
+class DiskFullError(StorageError):
+    """The disk (or the file system's quota) holding the runs database is full."""
+
+
+class ReadOnlyStorageError(StorageError):
+    """The runs database lies on a file system mounted read-only."""
+
+
+class StoragePermissionError(StorageError):
+    """This user may not write the runs database or its directory."""
+
+
+class DatabaseLockedError(StorageError):
+    """Another process held the runs database's lock for longer than the busy timeout."""

@@ -60,6 +60,7 @@ def test_a_truncated_database_is_an_error_naming_the_file(env, two_runs):
     assert result.returncode == 2
     line = only_error_line(result.stderr)
     assert str(path) in line and "truncated" in line and "restore it from a backup" in line
+    assert "happen again when they resume, unless their tools are idempotent by key" in line
 
 
 def test_a_corrupt_database_is_an_error_naming_the_file_and_doctor_says_so(env, two_runs):
@@ -75,6 +76,8 @@ def test_a_corrupt_database_is_an_error_naming_the_file_and_doctor_says_so(env, 
         assert result.returncode == 2, result.stdout
         line = only_error_line(result.stderr)
         assert str(path) in line and "agentlab doctor" in line
+        if "restore it from a backup" in line:  # restoring one repeats effects: it says so
+            assert "unless their tools are idempotent by key" in line
 
     doctor = agentlab(env, "doctor")
     assert doctor.returncode != 0

@@ -14,6 +14,9 @@ NOTEBOOK_WORDS: Mapping[Fix, str] = {
     "(script=...)",
     Fix.ONE_STEP: "say which call, step=...",
     Fix.LOOK: "look at it again (await run.refresh()) and decide on that",
+    Fix.AGAIN: "then run the cell again: nothing was lost",
+    Fix.RESUME: "then await run.resume() continues the run where it stopped: nothing was lost "
+    "and no finished tool call runs again",
 }
 
 

@@ -18,10 +18,11 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentlab.config import Settings
-from agentlab.errors import ConfigError
+from agentlab.errors import AgentlabError, ConfigError
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
 from agentlab.store import RunStore
-from agentlab.store.sqlite import damaged_database, open_sqlite_store
+from agentlab.store.failures import sqlite_failure
+from agentlab.store.sqlite import open_sqlite_store
 
 
 @dataclass
@@ -35,6 +36,8 @@ class RunDatabase:
     """The file or server, for messages (never a password)."""
     failures: tuple[type[Exception], ...] = ()
     """The engine's errors: raised by the checkpointer, they mean the database failed."""
+    named: Callable[[Exception], AgentlabError] | None = None
+    """One of ``failures`` as the error it is (a full disk, a lock held too long, damage...)."""
 
 
 async def open_run_database(settings: Settings) -> RunDatabase:
@@ -45,15 +48,19 @@ async def open_run_database(settings: Settings) -> RunDatabase:
     store = open_sqlite_store(path)
     try:
         saver = LoopSqliteSaver.open(path)
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         await store.close()
-        raise damaged_database(path, exc) from None
+        raise sqlite_failure(path, exc) from None
 
     async def close() -> None:
         saver.close()
         await store.close()
 
-    return RunDatabase(store, saver, close, str(path), (sqlite3.Error,))
+    def named(exc: Exception) -> AgentlabError:
+        assert isinstance(exc, sqlite3.Error)
+        return sqlite_failure(path, exc)
+
+    return RunDatabase(store, saver, close, str(path), (sqlite3.Error,), named)
 
 
 # A run's process uses at most two store connections at once (e.g. a journal or status write while
@@ -109,4 +116,7 @@ async def _open_postgres(url: str) -> RunDatabase:
         await pool.close()
         await store.close()
 
-    return RunDatabase(store, saver, close, store.where, (PostgresError, PoolTimeout))
+    def named(exc: Exception) -> AgentlabError:
+        return store.engine.failure(exc)
+
+    return RunDatabase(store, saver, close, store.where, (PostgresError, PoolTimeout), named)

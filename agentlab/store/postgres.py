@@ -9,7 +9,9 @@ over between the check and the entry. Tables are created under the schema lock
 (``migrating``), which LangGraph's migrations take too.
 
 A server that cannot be reached is a ``ConfigError`` on opening, a ``DamagedDataError`` later,
-each saying what to check; no message shows the URL's password.
+each saying what to check; a server whose disk is full, that is read-only (a standby) or that
+refuses this user a write is the ``StorageError`` naming that (by SQLSTATE). No message shows the
+URL's password.
 """
 
 from __future__ import annotations
@@ -26,7 +28,16 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from agentlab.config import masked_url
-from agentlab.errors import ConfigError, DamagedDataError
+from agentlab.errors import (
+    AgentlabError,
+    ConfigError,
+    DamagedDataError,
+    DatabaseLockedError,
+    DiskFullError,
+    Fix,
+    ReadOnlyStorageError,
+    StoragePermissionError,
+)
 from agentlab.store.engine import Dialect, Fetch, Params, Statements
 from agentlab.store.schema import schema
 from agentlab.store.sql import SqlRunStore
@@ -44,6 +55,12 @@ _SCHEMA_LOCK = 0x6167656E746C6162  # "agentlab": the advisory lock held while ta
 # ceiling only one fits under.
 _WRITE_LOCK = 0x6167656E74627564
 _CONNECT_TIMEOUT_S = 10
+# SQLSTATEs of failures that leave the data intact: disk full, a read-only transaction (a
+# standby), insufficient privilege, lock not available.
+_DISK_FULL = ("53100",)
+_READ_ONLY = "25006"
+_DENIED = "42501"
+_LOCKED = ("55P03",)
 
 Connection = psycopg.AsyncConnection[Any]
 
@@ -129,7 +146,7 @@ class PostgresEngine(Statements):
             async with self._pool.connection() as conn:
                 return await _fetch(conn, fetch, sql, params)
         except psycopg.Error as exc:
-            raise self._failure(exc) from None
+            raise self.failure(exc) from None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Statements]:
@@ -138,7 +155,7 @@ class PostgresEngine(Statements):
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
                 yield _Transaction(self, conn)
         except psycopg.Error as exc:
-            raise self._failure(exc) from None
+            raise self.failure(exc) from None
 
     async def integrity(self) -> list[str]:
         return []  # PostgreSQL guards its own pages; pg_amcheck checks them in depth
@@ -151,7 +168,36 @@ class PostgresEngine(Statements):
             "does; 'agentlab doctor' checks the database"
         )
 
-    def _failure(self, exc: psycopg.Error) -> DamagedDataError:
+    def failure(self, exc: Exception) -> AgentlabError:
+        """The error for ``exc``, raised by psycopg on this database (also by the
+        checkpointer's connections to it), named for its cause."""
+        reason = self._reason(exc)
+        state = getattr(exc, "sqlstate", None)
+        if state in _DISK_FULL:
+            return DiskFullError(
+                f"disk full: the runs database {self.where} could not be written ({reason}); "
+                "free space on the PostgreSQL server's data disk",
+                fix=Fix.AGAIN,
+            )
+        if state == _READ_ONLY:
+            return ReadOnlyStorageError(
+                f"read-only database: the runs database {self.where} could not be written "
+                f"({reason}); point database_url at the primary server, not a read-only standby "
+                "(or unset default_transaction_read_only)",
+                fix=Fix.AGAIN,
+            )
+        if state == _DENIED:
+            return StoragePermissionError(
+                f"permission denied: the runs database {self.where} could not be written "
+                f"({reason}); grant the URL's user write access to agentlab's tables",
+                fix=Fix.AGAIN,
+            )
+        if state in _LOCKED:
+            return DatabaseLockedError(
+                f"database locked: the runs database {self.where} was locked by another session "
+                f"({reason}); find it in pg_locks",
+                fix=Fix.AGAIN,
+            )
         if isinstance(exc, psycopg.OperationalError):  # also the pool's timeout
             return self.unreachable(exc)
         return DamagedDataError(
@@ -175,7 +221,7 @@ class _Transaction(Statements):
         try:
             return await _fetch(self._conn, fetch, sql, params)
         except psycopg.Error as exc:
-            raise self._engine._failure(exc) from None
+            raise self._engine.failure(exc) from None
 
 
 async def _fetch(conn: Connection, fetch: Fetch, sql: str, params: Params) -> Any:

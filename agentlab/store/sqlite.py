@@ -7,8 +7,10 @@ transaction. While another process holds the file's write lock, a write waits fo
 in a worker thread instead, one at a time, and opens the file on first use: for a LangGraph
 server's event loop, which must not block on a file (``served.sqlite``).
 
-Every failure to read the file (damaged, truncated, not a database) is a ``DamagedDataError``
-naming the file and what to do, never a raw ``sqlite3`` error.
+Every failure is an ``AgentlabError`` naming the file, its cause and what to do, never a raw
+``sqlite3`` error: a ``StorageError`` where the file is intact but cannot be written (a full disk,
+a read-only file system, permissions, a lock held too long; ``failures.py``), a
+``DamagedDataError`` where it cannot be read (damaged, truncated, not a database).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from contextlib import asynccontextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentlab.errors import ConfigError, DamagedDataError, Fix
+from agentlab.errors import AgentlabError, ConfigError, DamagedDataError, Fix
 from agentlab.store.engine import Dialect, Fetch, Params, Statements
+from agentlab.store.failures import BACKUP_WARNING, os_failure, sqlite_failure
 from agentlab.store.schema import schema
 from agentlab.store.sql import SqlRunStore
 
 T = TypeVar("T")
+_BUSY_TIMEOUT_S = 30
 
 # A statement alone holds SQLite's write lock from its first read, and rows keep their rowid.
 SQLITE = Dialect(real="REAL", bigint="INTEGER", sequence="", run_order="rowid", for_share="")
@@ -75,7 +79,7 @@ class SqliteEngine(Statements):
             if fetch == "all":
                 return cursor.fetchall()
             return cursor.rowcount
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             raise self._failure(exc) from None
 
     @asynccontextmanager
@@ -101,7 +105,7 @@ class SqliteEngine(Statements):
     def _commit(self) -> None:
         try:
             self._connection().execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             self._roll_back()
             raise self._failure(exc) from None
 
@@ -123,15 +127,8 @@ class SqliteEngine(Statements):
             if self._conn is not None:
                 self._conn.close()
 
-    def _failure(self, exc: sqlite3.DatabaseError) -> DamagedDataError:
-        if isinstance(exc, sqlite3.OperationalError) and (
-            "locked" in str(exc) or "busy" in str(exc)
-        ):
-            return DamagedDataError(
-                f"the runs database {self.path} stayed locked for 30 s by another process: try "
-                "again, or find the process holding it"
-            )
-        return damaged_database(self.path, exc)
+    def _failure(self, exc: sqlite3.Error) -> AgentlabError:
+        return sqlite_failure(self.path, exc, locked_s=_BUSY_TIMEOUT_S)
 
 
 class _Transaction(Statements):
@@ -154,16 +151,21 @@ def _open(path: Path) -> sqlite3.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(
+        raise os_failure(path.parent, exc, what="the data directory") or ConfigError(
             f"cannot create the data directory {path.parent} ({exc})", fix=Fix.DATA_DIR
         ) from None
-    _refuse_truncated(path)
     try:
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise ConfigError(
-            f"cannot open the runs database {path} ({exc})", fix=Fix.DATA_DIR
+        _refuse_truncated(path)
+    except OSError as exc:
+        raise os_failure(path, exc, what="the runs database") or ConfigError(
+            f"cannot read the runs database {path} ({exc})", fix=Fix.DATA_DIR
         ) from None
+    try:
+        conn = sqlite3.connect(
+            path, check_same_thread=False, timeout=_BUSY_TIMEOUT_S, isolation_level=None
+        )
+    except sqlite3.Error as exc:
+        raise sqlite_failure(path, exc) from None
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -175,19 +177,10 @@ def _open(path: Path) -> sqlite3.Connection:
             _roll_back(conn)
             raise
         conn.execute("COMMIT")
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.Error as exc:
         conn.close()
-        raise damaged_database(path, exc) from None
+        raise sqlite_failure(path, exc) from None
     return conn
-
-
-def damaged_database(path: Path, exc: sqlite3.Error) -> DamagedDataError:
-    """The error for a runs database SQLite cannot read."""
-    return DamagedDataError(
-        f"the runs database {path} cannot be read ({exc}): it is damaged or not an agentlab "
-        "database; 'agentlab doctor' checks it; restore it from a backup, or move it aside to "
-        "start afresh (its runs are then lost)"
-    )
 
 
 def _refuse_truncated(path: Path) -> None:
@@ -210,7 +203,7 @@ def _refuse_truncated(path: Path) -> None:
     if size < 100:
         raise DamagedDataError(
             f"the runs database {path} is only {size} bytes: it was truncated; restore it from "
-            "a backup, or remove it to start afresh"
+            f"a backup (but {BACKUP_WARNING}), or remove it to start afresh"
         )
     with path.open("rb") as f:
         header = f.read(100)
@@ -225,6 +218,6 @@ def _refuse_truncated(path: Path) -> None:
     if size_valid and size < page_size * pages and not wal.exists():
         raise DamagedDataError(
             f"the runs database {path} is {size} bytes but its header says "
-            f"{page_size * pages}: it was truncated; restore it from a backup ('agentlab doctor' "
-            "checks it)"
+            f"{page_size * pages}: it was truncated; restore it from a backup (but "
+            f"{BACKUP_WARNING}; 'agentlab doctor' checks it)"
         )

@@ -4,11 +4,16 @@ The run's span (when tracing is on) is a child of the run's root, whose context 
 so a run resumed anywhere is one trace. While the run advances, the runs table's status follows
 its transitions; when it stops (ended, or paused for a person) its status and outcome are read
 from its latest checkpoint (one row, however long the run) and recorded, and the lease let go.
+
+A database that fails while the run advances (its disk full, say) stops the run with the error
+naming why; what the run did is saved up to its last checkpoint and its journal, so once the
+storage works again the run resumes where it stopped and no finished tool call runs again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -16,7 +21,7 @@ from typing import Any
 from langgraph.types import Command
 from opentelemetry.trace import Span
 
-from agentlab.errors import DamagedDataError, RunBusyError
+from agentlab.errors import DamagedDataError, RunBusyError, StorageError
 from agentlab.events import RunEnded, RunEvent, StatusChanged, event_from_dict
 from agentlab.observability import spans
 from agentlab.observability.tracing import Tracing, context_of, ending, within
@@ -28,6 +33,7 @@ from agentlab.store import Lease
 from agentlab.tools.journal import LeaseLostError
 
 _NO_SPAN: AbstractContextManager[None] = nullcontext()
+log = logging.getLogger(__name__)
 
 
 class Advancing:
@@ -62,10 +68,21 @@ class Advancing:
                 await store.set_status(run_id, status, outcome)
                 if span is not None:
                     spans.run_ended(span, status, outcome)
+        except StorageError as exc:
+            raise exc.for_run(run_id) from None
         finally:
             keeper.cancel()
-            await self._leases.release(lease)
+            await self._let_go(lease)
         yield RunEnded(run_id, status, outcome)
+
+    async def _let_go(self, lease: Lease) -> None:
+        """Release ``lease``; if the database cannot record that (its disk full, say), the
+        lease is left to lapse: its process's end, or its expiry, lets the run be taken over,
+        and the error that stopped the run stays the one reported."""
+        try:
+            await self._leases.release(lease)
+        except StorageError as exc:
+            log.debug("run %s's claim is left to lapse: %s", lease.run_id, exc.message)
 
     async def _span(self, ctx: RunContext, graph: Graph, payload: Any) -> Span | None:
         """This invocation's span (``AGENT``), or ``None`` while tracing is off. A run that
@@ -107,6 +124,9 @@ class Advancing:
                     await database.store.set_status(run_id, event.transition["target"])
                 yield event
         except database.failures as exc:
+            named = database.named(exc) if database.named is not None else None
+            if isinstance(named, StorageError):
+                raise named.for_run(run_id) from None
             raise DamagedDataError(
                 f"the runs database {database.where} failed while run {run_id} advanced "
                 f"({type(exc).__name__}: {exc}): the run is saved up to its last checkpoint; "
