@@ -31,6 +31,8 @@ class Fix(StrEnum):
     """Use a data directory that can be written."""
     ONE_STEP = "one_step"
     """Several calls wait: answer about one of them, named by its step."""
+    EACH = "each"
+    """Several calls of unknown effect wait: answer each by its step, or all of them, saying so."""
     LOOK = "look"
     """The run moved on since it was read: read it again, and decide on what it asks now."""
     AGAIN = "again"
@@ -46,6 +48,7 @@ API_WORDS: Mapping[Fix, str] = {
     "(a script file) offline",
     Fix.DATA_DIR: "set data_dir (AGENTLAB_DATA_DIR) to a writable directory",
     Fix.ONE_STEP: "say which call, by its step",
+    Fix.EACH: "answer each by its step (step=...), or all of them with every=True",
     Fix.LOOK: "read it again (Runner.get) and decide on that",
     Fix.AGAIN: "then try again: nothing was lost",
     Fix.RESUME: "then resume run {run_id} (Runner.resume): it continues where it stopped, "

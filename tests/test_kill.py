@@ -1,6 +1,7 @@
 """The kill switch: 'agentlab kill RUN' (or --all --principal P) flags a run in the store; the
 process advancing it reads the flag before each step and ends the run failed, reason killed. A run
-waiting for a human ends so when it is next resumed, and a killed run cannot be resumed."""
+waiting for a human, which no process advances, ends so at once (or, when the killing process
+cannot advance it, when it is next resumed), and a killed run cannot be resumed."""
 
 from __future__ import annotations
 
@@ -104,32 +105,53 @@ def toy(ledger: Ledger) -> Agent:
     return Agent("toy", "a test agent", toolsets=[toy_tools(ledger)])
 
 
-async def test_a_killed_run_waiting_for_a_human_ends_failed_when_resumed(
+async def test_a_killed_run_waiting_for_a_human_ends_at_once_and_is_listed_killed(
     settings, tmp_path, ledger
 ):
     async with Runner(settings) as runner:
         run_id, events = await runner.start(toy(ledger), "t", models=spec_of(tmp_path, WAITS))
         assert (await drain(events))[-1].status == "awaiting_human"
-        await runner.kill(run_id)
-        approval = await decide(runner, run_id, approve=True)
-        ended = (await drain(await runner.resume(run_id, approval)))[-1]
-        assert (ended.status, ended.outcome) == ("failed", "killed")
-        assert (await runner.store.get_run(run_id)).status == "failed"
+        approval = await decide(runner, run_id, approve=True)  # shown before the kill
+
+        record = await runner.kill(run_id)
+
+        assert record.status == "failed"
+        assert [r.status for r in await runner.store.list_runs()] == ["failed"]
+        view = await runner.get(run_id)
+        assert (view.status, view.state["outcome"], view.requests) == ("failed", "killed", ())
         with pytest.raises(RunStateError, match="has ended"):
-            await runner.resume(run_id)
+            await runner.resume(run_id, approval)
     assert ledger.names() == ["store"]  # the approved wipe never ran
 
 
-async def test_a_killed_run_waiting_for_a_human_ends_when_resumed_without_a_decision(
+async def test_a_waiting_run_this_process_cannot_advance_ends_when_next_resumed(
     settings, tmp_path, ledger
 ):
     async with Runner(settings) as runner:
         run_id, events = await runner.start(toy(ledger), "t", models=spec_of(tmp_path, WAITS))
         assert (await drain(events))[-1].status == "awaiting_human"
-        await runner.kill(run_id)
+        async with Runner(settings) as other:  # knows neither the agent nor its models
+            record = await other.kill(run_id)
+            assert record.status == "awaiting_human"
+            assert await other.killed(run_id) == "killed"
         ended = (await drain(await runner.resume(run_id)))[-1]
         assert (ended.status, ended.outcome) == ("failed", "killed")
     assert ledger.names() == ["store"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "code"),
+    [("killed", 1), ("stopped by a human at step 1.2 (wipe): no", 3)],
+)
+def test_a_run_killed_at_its_approval_exits_failed_not_stopped_by_a_human(reason, code):
+    from types import SimpleNamespace
+
+    from agentlab.cli.drive import exit_code
+
+    last = {"source": "awaiting_human", "target": "failed", "node": "approve", "reason": reason}
+    view = SimpleNamespace(status="failed", state={"transitions": [last]})
+
+    assert exit_code(view) == code  # type: ignore[arg-type]
 
 
 def test_kill_all_stops_every_live_run_of_a_principal(settings, tmp_path, ledger):
@@ -143,10 +165,10 @@ def test_kill_all_stops_every_live_run_of_a_principal(settings, tmp_path, ledger
             ids.setdefault(who, []).append(run_id)
         killed = runner.kill_all("alice")
         assert sorted(r.run_id for r in killed) == sorted(ids["alice"])
+        assert {r.status for r in killed} == {"failed"}  # they waited: ended at once
         assert runner.killed(ids["bob"][0]) is None
         for run_id in ids["alice"]:
-            approval = decide_sync(runner, run_id, approve=True)
-            assert list(runner.resume(run_id, approval))[-1].outcome == "killed"
+            assert runner.get(run_id).state["outcome"] == "killed"
         approval = decide_sync(runner, ids["bob"][0], approve=True)
         assert list(runner.resume(ids["bob"][0], approval))[-1].status == "completed"
 
@@ -161,9 +183,11 @@ def test_the_kill_command_names_what_it_stopped_and_refuses_ended_runs(env):
     assert paused.returncode == 0, paused.stderr
     everything = agentlab(env, "kill", "--all", "--principal", "carol")
     assert everything.returncode == 0, everything.stderr
-    assert "ends failed (killed) when it is next resumed" in everything.stdout
+    assert f"killed run {run_id_in(paused.stdout)}: it ended failed (killed)" in everything.stdout
     shown = agentlab(env, "show", run_id_in(paused.stdout)).stdout
-    assert "killed: it ends failed when it is next advanced or resumed" in shown
+    assert "failed" in shown and "killed" in shown
+    listed = agentlab(env, "runs").stdout
+    assert "awaiting_human" not in listed
     nobody = agentlab(env, "kill", "--all", "--principal", "nobody")
     assert "nothing to kill" in nobody.stdout
     ended = agentlab(env, "kill", "--all")

@@ -13,12 +13,14 @@ from typing import Annotated, Any
 import pytest
 from pydantic import Field
 
+from agentlab.errors import Fix, RunStateError
 from agentlab.models.base import ModelRequest, Role
 from agentlab.models.messages import text_of
 from agentlab.models.router import ModelSpec, scripted_router
 from agentlab.models.script import parse_script
 from agentlab.orchestration import (
     Agent,
+    Answer,
     Limits,
     Runner,
     ToolCalled,
@@ -393,6 +395,49 @@ async def test_a_crash_in_a_wave_of_concurrent_calls_repeats_none_of_them(settin
         ended = await drain(await runner.resume(run_id, answer))
         assert ended[-1].status == "completed"
     assert sorted(probe.effects) == ["a", "b", "c"]
+
+
+async def test_one_answer_about_several_calls_of_unknown_effect_needs_every(
+    settings, tmp_path: Path
+):
+    """b is in flight and c took its effect when the process dies: one approve (or happened)
+    is not taken to answer both, since a person who checked one would re-run (or record) the
+    other; answering one by its step leaves the other waiting, and answering several at once
+    takes saying so (``every``, the CLI's --all)."""
+    probe = Probe()
+    probe.hold = {"b"}
+    text = script(
+        planner=[
+            plan(
+                step("note", key="a", after=[]),
+                step("note", key="b", after=[]),
+                step("note", key="c", crash_after=["a"], after=[]),
+            )
+        ],
+        validator=[verdict(True)],
+    )
+    path = tmp_path / "script.json"
+    path.write_text(text)
+    spec = ModelSpec(kind="scripted", script=str(path))
+    async with Runner(settings) as runner:
+        run_id, events = await runner.start(agent_for(Ledger(), probe), "three", models=spec)
+        with pytest.raises(Crash):
+            await drain(events)
+        probe.hold = set()
+        await drain(await runner.resume(run_id))
+        for answer in (Answer.APPROVE, Answer.HAPPENED):
+            with pytest.raises(RunStateError) as refused:
+                await runner.decide(run_id, answer)
+            assert "2 calls wait, 2 of them of unknown effect" in str(refused.value)
+            assert refused.value.fix is Fix.EACH
+        assert len((await runner.get(run_id)).requests) == 2  # nothing was decided
+
+        await drain(await runner.decide(run_id, Answer.APPROVE, step="1.2"))
+        [left] = (await runner.get(run_id)).requests
+        assert left.step_id == "1.3" and left.unknown_effect
+        ended = await drain(await runner.decide(run_id, Answer.HAPPENED, every=True))
+        assert ended[-1].status == "completed"
+    assert sorted(probe.effects) == ["a", "b", "c"]  # each once
 
 
 def _prompt(request: ModelRequest) -> str:

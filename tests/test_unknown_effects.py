@@ -271,3 +271,24 @@ async def test_an_mcp_server_dying_mid_call_asks_a_person_and_the_effect_happens
 
     assert ended.status == "completed"
     assert notes.read_text().splitlines() == ["die: remember the milk"]  # once
+
+
+def test_every_answers_several_calls_of_unknown_effect_only_when_said():
+    from agentlab.errors import Fix, RunStateError
+    from agentlab.orchestration.requests import Request, RequestKind, decisions_for
+
+    shown = [
+        Request(RequestKind.UNKNOWN_SIDE_EFFECT, f"1.{i}/unknown_side_effect/1", f"h{i}",
+                f"1.{i}", "charge", {"amount": i}, attempt=1)
+        for i in (1, 2)
+    ]  # fmt: skip
+    with pytest.raises(RunStateError) as refused:
+        decisions_for("run-1", Answer.APPROVE, shown)
+    assert refused.value.fix is Fix.EACH
+
+    decided = decisions_for("run-1", Answer.APPROVE, shown, every=True)
+
+    assert [(d["request_id"], d["approve"]) for d in decided] == [
+        ("1.1/unknown_side_effect/1", True),
+        ("1.2/unknown_side_effect/1", True),
+    ]

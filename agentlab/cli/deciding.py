@@ -52,6 +52,14 @@ def resume(
             help="With --approve: run the call with these arguments instead (a JSON object).",
         ),
     ] = None,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="With --approve or --happened: answer every waiting call of unknown effect at "
+            "once (otherwise each is answered with its --step).",
+        ),
+    ] = False,
     note: Annotated[str, typer.Option(help="Why (recorded with the decision).")] = "",
 ) -> None:
     """Continue a saved run: decide what it waits for, or carry on after a crash.
@@ -71,6 +79,10 @@ def resume(
         raise typer.BadParameter("choose one of --approve, --reject and --happened")
     if edited is not None and not approve:
         raise typer.BadParameter("--args goes with --approve")
+    if every and not (approve or happened):
+        raise typer.BadParameter("--all goes with --approve or --happened")
+    if every and step is not None:
+        raise typer.BadParameter("choose one of --all and --step")
     output = common.json_option("--result", result) if result is not None else None
     arguments = common.json_option("--args", edited) if edited is not None else None
     if arguments is not None and not isinstance(arguments, dict):
@@ -102,6 +114,7 @@ def resume(
                 note=note,
                 arguments=arguments,
                 result=output,
+                every=every,
             )
         elif shown and interactive:
             for request in shown:
@@ -131,7 +144,7 @@ def kill(
     ] = None,
 ) -> None:
     """Stop a run from any process: the process advancing it ends it at its next step (status
-    failed, reason killed); a run waiting for a human ends so when it is next resumed."""
+    failed, reason killed); a run waiting for a human ends so at once."""
     if everything == (run_id is not None):
         raise typer.BadParameter("give a RUN, or --all --principal P")
     if everything and principal is None:
@@ -147,6 +160,9 @@ def kill(
     if not killed:
         print(f"no run of {principal} is running or waiting: nothing to kill")
     for record in killed:
+        if record.status == "failed":  # it waited for a human: ended at once
+            print(f"killed run {record.run_id}: it ended failed (killed)")
+            continue
         when = (
             "when it is next resumed" if record.status == "awaiting_human" else "at its next step"
         )

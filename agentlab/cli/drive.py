@@ -104,8 +104,10 @@ def exit_code(view: RunView) -> int:
     if view.status in ("completed", "awaiting_human"):
         return EXIT_OK
     transitions = view.state.get("transitions", [])
-    if transitions and transitions[-1]["node"] == "approve" and view.status == "failed":
-        return EXIT_STOPPED
+    last = transitions[-1] if transitions else {}
+    stopped = str(last.get("reason", "")).startswith("stopped by a human")
+    if last.get("node") == "approve" and view.status == "failed" and stopped:
+        return EXIT_STOPPED  # not a kill, which also ends a run at its approve node
     return EXIT_FAILED
 
 

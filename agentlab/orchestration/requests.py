@@ -201,12 +201,14 @@ def decisions_for(
     note: str = "",
     arguments: Mapping[str, Any] | None = None,
     result: Any = None,
+    every: bool = False,
 ) -> list[Decision]:
     """A person's ``answer`` about the requests they were ``shown`` (all of them, or the one of
     ``step``), as decisions bound to those requests. ``RunStateError`` when the answer does not
     fit them: nothing is shown, no shown request is ``step``'s, edited ``arguments`` for more
     than one call or for a call of unknown effect, ``happened`` of an approval, one ``approve`` or
-    ``happened`` for several calls when any of them is of unknown effect."""
+    ``happened`` for several calls when any of them is of unknown effect, unless ``every`` says
+    the person means all of them."""
     if not shown:
         raise RunStateError(
             f"run {run_id} is waiting for no decision", fix=Fix.CONTINUE, run_id=run_id
@@ -216,13 +218,15 @@ def decisions_for(
         listed = ", ".join(f"step {r.step_id} ({r.tool})" for r in shown)
         raise RunStateError(f"run {run_id} is waiting on {listed}, not step {step}")
     unknown = [r for r in targets if r.unknown_effect]
-    if len(targets) > 1 and unknown and answer in (Answer.APPROVE, Answer.HAPPENED):
-        # Whether a call took effect is a fact a person checks call by call: one answer never
-        # re-runs, or records as done, several calls of unknown effect at once.
+    sweeping = len(targets) > 1 and unknown and answer in (Answer.APPROVE, Answer.HAPPENED)
+    if sweeping and not every:
+        # Whether a call took effect is a fact a person checks call by call: one answer re-runs,
+        # or records as done, several calls of unknown effect only when told it means them all.
         listed = ", ".join(r.describe() for r in unknown)
         raise RunStateError(
-            f"{len(targets)} calls wait, and whether {listed} took effect is answered call by call",
-            fix=Fix.ONE_STEP,
+            f"{len(targets)} calls wait, {len(unknown)} of them of unknown effect; whether "
+            f"{listed} took effect is answered call by call",
+            fix=Fix.EACH,
         )
     if answer is Answer.HAPPENED and any(not r.unknown_effect for r in targets):
         raise RunStateError(

@@ -16,6 +16,7 @@ were shown, and refused if the run has moved on. ``Runner`` is async (a notebook
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,8 @@ from agentlab.orchestration.runner.view import RunView
 from agentlab.orchestration.state import TERMINAL, Status, initial_state
 from agentlab.store import CostTotal, DamagedRun, Lease, LedgerEntry, RunRecord, RunStore
 from agentlab.tools.journal import Journal
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from agentlab.observability.feedback import FeedbackGiven
@@ -180,6 +183,7 @@ class Runner:
         note: str = "",
         arguments: Mapping[str, Any] | None = None,
         result: Any = None,
+        every: bool = False,
     ) -> AsyncIterator[RunEvent]:
         """Answer what a paused run asks, and continue it: ``approve`` (with edited
         ``arguments``, for one call), ``reject``, ``stop``, or ``happened`` (a call of unknown
@@ -188,6 +192,8 @@ class Runner:
         The answer is bound to the requests the person was ``shown`` (all of them, or the one of
         ``step``); by default, to those the run waits on when read here. If the run has moved on
         since, it is refused (``DecisionRefused``) and the request it waits on now is named.
+        One ``approve`` or ``happened`` answers several calls of unknown effect only with
+        ``every``: whether a call took effect is otherwise answered call by call.
         """
         view = await self.get(run_id) if shown is None else None
         if view is not None:
@@ -219,21 +225,40 @@ class Runner:
             note=note,
             arguments=arguments,
             result=result,
+            every=every,
         )
         return await self.resume(run_id, decisions[0] if len(decisions) == 1 else decisions)
 
     async def kill(self, run_id: str) -> RunRecord:
-        """Flag a run that has not ended: the process advancing it ends it at its next step (a run
-        waiting for a human, when it is next resumed). Its record, as it was when flagged."""
+        """Flag a run that has not ended: the process advancing it ends it at its next step; a
+        run waiting for a human, which no process advances, is ended here at once (failed,
+        killed). Its record after that: ``failed``, or as it was when flagged."""
         record = await self.store.get_run(run_id)
         if record.status in TERMINAL:
             raise RunStateError(f"run {run_id} has ended ({record.status}): nothing to kill")
         await self.store.kill(run_id)
-        return record
+        return await self._end_if_waiting(record)
 
     async def kill_all(self, principal: str) -> list[RunRecord]:
-        """Flag every run of ``principal`` that has not ended; their records."""
-        return [await self.store.get_run(each) for each in await self.store.kill_all(principal)]
+        """Flag every run of ``principal`` that has not ended (ending those that wait for a
+        human, as ``kill`` does); their records."""
+        flagged = [await self.store.get_run(each) for each in await self.store.kill_all(principal)]
+        return [await self._end_if_waiting(record) for record in flagged]
+
+    async def _end_if_waiting(self, record: RunRecord) -> RunRecord:
+        """End a flagged run that waits for a human now (its approve node sees the flag), so it
+        is listed as killed at once. Left flagged, to end when next resumed, if this process
+        cannot advance it (another holds it, or its agent or models exist only in the process
+        that started it)."""
+        if record.status != Status.AWAITING_HUMAN:
+            return record
+        try:
+            async for _ in await self.resume(record.run_id):
+                pass
+        except AgentlabError as exc:
+            log.info("run %s is flagged; it ends when next resumed (%s)", record.run_id, exc)
+            return record
+        return await self.store.get_run(record.run_id)
 
     # -- reading runs -------------------------------------------------------------------------
 

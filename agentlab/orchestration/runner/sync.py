@@ -87,6 +87,7 @@ class SyncRunner:
         note: str = "",
         arguments: Mapping[str, Any] | None = None,
         result: Any = None,
+        every: bool = False,
     ) -> Iterator[RunEvent]:
         """As ``Runner.decide``."""
         events = self.runner.decide(
@@ -97,6 +98,7 @@ class SyncRunner:
             note=note,
             arguments=arguments,
             result=result,
+            every=every,
         )
         return self._iterate(self._loop.run(events))
 
