@@ -24,14 +24,19 @@ from agentlab.domains import support
 from agentlab.errors import ModelOverloadedError, ModelUnavailableError
 from agentlab.events import ApprovalRequested, RunEnded
 from agentlab.models.anthropic import claude_client, claude_model
-from agentlab.models.base import Model, ModelRequest, Role
+from agentlab.models.base import Model, ModelRequest, Role, ToolSpec
 from agentlab.models.messages import user
 from agentlab.models.retry import RetryPolicy, parse_retry_after
 from agentlab.models.router import ModelSpec, claude_router
 from agentlab.models.script import ScriptedError, Turn, load_script
 from agentlab.models.wrappers import FallbackModel
 from agentlab.orchestration import Runner
-from agentlab.testing.anthropic_server import FAULT_KINDS, AnthropicTestServer, FaultKind, Faults
+from agentlab.testing.anthropic_server import (
+    PROVIDER_FAULTS,
+    AnthropicTestServer,
+    FaultKind,
+    Faults,
+)
 
 PRIMARY = "claude-haiku-4-5"
 FALLBACK = "claude-sonnet-4-6"
@@ -78,8 +83,22 @@ def with_fallback(server: AnthropicTestServer, *, max_retries: int = 2, **kw: An
     )
 
 
-def ask() -> ModelRequest:
-    return ModelRequest(role=Role.EXECUTOR, system="Be brief.", messages=(user("Hi"),))
+SEARCH = ToolSpec(
+    name="search",
+    description="Search the catalogue.",
+    input_schema={"type": "object", "properties": {"query": {"type": "string"}}},
+)
+
+
+def ask(*, tool_choice: str | None = None) -> ModelRequest:
+    tools = (SEARCH,) if tool_choice else ()
+    return ModelRequest(
+        role=Role.EXECUTOR,
+        system="Be brief.",
+        messages=(user("Hi"),),
+        tools=tools,
+        tool_choice=tool_choice,
+    )
 
 
 def retry_counts(server: AnthropicTestServer) -> list[str]:
@@ -94,13 +113,13 @@ def error(status: int, type_: str, message: str) -> Turn:
 
 
 @MODES
-@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("kind", PROVIDER_FAULTS)
 async def test_each_fault_is_retried_and_the_call_succeeds(
     serve: Serve, kind: FaultKind, stream: bool
 ) -> None:
     server = serve(Turn(text="ok"), faults=Faults(at={0: kind}))
 
-    response = await claude(server, stream=stream).request(ask())
+    response = await claude(server, stream=stream).request(ask(tool_choice=SEARCH.name))
 
     assert response.text == "ok"
     assert server.faults_injected == [kind]
@@ -128,6 +147,121 @@ async def test_refusal_is_attempted_once_and_not_passed_to_a_fallback(
 
     assert not isinstance(caught.value, ModelOverloadedError)
     assert [r["model"] for r in server.requests] == [PRIMARY]
+
+
+@pytest.mark.parametrize(
+    ("kind", "stream", "said"),
+    [
+        ("bad_tool_input", False, "content.0.input: Input should be a valid dictionary, got"),
+        ("bad_tool_input", True, "content.0.input: Input should be a valid dictionary, got"),
+        ("unknown_block", False, "content.0: Input tag 'hologram'"),
+        ("unknown_block", True, "content.0: Input tag 'hologram'"),
+        ("truncated", False, "the answer ended before its stop_reason"),
+        ("truncated", True, "the answer ended before its stop_reason"),
+        ("wrong_format", False, "the answer is not a valid Messages API message"),
+        ("wrong_format", True, "a plain body (application/json), not an event stream"),
+    ],
+)
+async def test_a_broken_answer_is_a_provider_error_saying_what_is_wrong(
+    serve: Serve, kind: FaultKind, stream: bool, said: str
+) -> None:
+    server = serve(Turn(text="never served"), faults=Faults(rate=1.0, kinds=(kind,)))
+
+    with pytest.raises(ModelOverloadedError, match="gave up after 2 attempts") as caught:
+        await claude(server, max_retries=1, stream=stream).request(ask(tool_choice=SEARCH.name))
+
+    assert said in str(caught.value)
+    assert server.faults_injected == [kind, kind]
+    assert server.turns_left == 1
+
+
+async def test_an_answer_ignoring_tool_choice_is_returned_as_it_is(serve: Serve) -> None:
+    # Only the agent that forced the tool can judge it (see test_claude_agent.py).
+    server = serve(Turn(text="never served"), faults=Faults(at={0: "no_forced_tool"}))
+
+    response = await claude(server).request(ask(tool_choice=SEARCH.name))
+
+    assert response.tool_calls == ()
+    assert "without the tool" in response.text
+    assert server.turns_left == 1
+
+
+# --- refusals from gateways and proxies ----------------------------------------------------------
+
+
+def gateway(status: int, body: str) -> Turn:
+    return Turn(error=ScriptedError(status=status, body=body))
+
+
+async def test_a_gateway_404_quotes_its_body_and_points_at_the_base_url(serve: Serve) -> None:
+    server = serve(gateway(404, '{"detail": "Not Found"}'))
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await claude(server).request(ask())
+
+    message = str(caught.value)
+    assert f"{server.base_url}/ answered HTTP 404 to POST " in message
+    assert """body: '{"detail": "Not Found"}'""" in message
+    assert "check anthropic_base_url" in message
+    assert "not found" not in message.replace("Not Found", "")
+    assert len(server.requests) == 1
+
+
+async def test_an_api_404_naming_the_model_says_the_model_was_not_found(serve: Serve) -> None:
+    server = serve(error(404, "not_found_error", f"model: {PRIMARY}"))
+
+    with pytest.raises(ModelUnavailableError, match=f"model '{PRIMARY}' was not found"):
+        await claude(server).request(ask())
+
+
+async def test_a_404_not_naming_the_model_is_not_called_model_not_found(serve: Serve) -> None:
+    server = serve(error(404, "not_found_error", "no route for POST /v2/messages"))
+
+    with pytest.raises(ModelUnavailableError, match="answered HTTP 404") as caught:
+        await claude(server).request(ask())
+
+    assert "was not found" not in str(caught.value)
+    assert "no route for POST /v2/messages" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [400, 422])
+async def test_a_gateway_refusal_is_quoted_not_called_an_agentlab_bug(
+    serve: Serve, status: int
+) -> None:
+    body = '{"error": {"message": "litellm.BadRequestError: no deployment", "code": "%d"}}'
+    server = serve(gateway(status, body % status))
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await with_fallback(server).request(ask())
+
+    message = str(caught.value)
+    assert f"refused the request to {PRIMARY} with HTTP {status}" in message
+    assert "litellm.BadRequestError: no deployment" in message
+    assert "is an Anthropic-compatible endpoint serving" in message
+    assert "agentlab bug" not in message
+    assert [r["model"] for r in server.requests] == [PRIMARY]  # a refusal: no fallback
+
+
+async def test_a_quoted_body_is_cut_to_a_few_hundred_characters(serve: Serve) -> None:
+    server = serve(gateway(400, "<html>" + "x" * 5000 + "</html>"))
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await claude(server).request(ask())
+
+    message = str(caught.value)
+    assert "body: '<html>xxx" in message and "xxx...'" in message
+    assert len(message) < 600
+
+
+async def test_an_api_invalid_request_keeps_its_own_words(serve: Serve) -> None:
+    server = serve(error(400, "invalid_request_error", "max_tokens: 1000000 > 64000"))
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await claude(server).request(ask())
+
+    message = str(caught.value)
+    assert "HTTP 400 invalid_request_error: max_tokens: 1000000 > 64000" in message
+    assert "check the model id and max_tokens" in message
 
 
 async def test_retry_after_is_honoured(serve: Serve) -> None:
@@ -159,7 +293,7 @@ async def test_retry_after_past_the_cap_moves_on_to_the_next_model(serve: Serve)
 async def test_attempts_never_exceed_the_bound_when_every_request_fails(
     serve: Serve, stream: bool
 ) -> None:
-    quick = tuple(k for k in FAULT_KINDS if k != "hang")  # hangs are timed in their own test
+    quick = tuple(k for k in PROVIDER_FAULTS if k != "hang")  # hangs are timed in their own test
     faults = Faults(rate=1.0, seed=7, kinds=quick)
     server = serve(Turn(text="never served"), faults=faults, retry_after_s=0.001)
 

@@ -24,11 +24,11 @@ from types import TracebackType
 from typing import Any
 
 from agentlab.models.script import Turn
-from agentlab.testing.faults import FAULT_KINDS, FaultKind, Faults
+from agentlab.testing.faults import FAULT_KINDS, PROVIDER_FAULTS, FaultKind, Faults
 from agentlab.testing.handler import MessagesHandler, QuietServer
 from agentlab.testing.prompt_cache import PromptCache
 
-__all__ = ["FAULT_KINDS", "AnthropicTestServer", "FaultKind", "Faults"]
+__all__ = ["FAULT_KINDS", "PROVIDER_FAULTS", "AnthropicTestServer", "FaultKind", "Faults"]
 
 
 @dataclass
