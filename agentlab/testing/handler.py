@@ -86,7 +86,8 @@ class MessagesHandler(BaseHTTPRequestHandler):
             self._inject(fault, body)
             return
 
-        index, turn = script.take_turn()
+        choice = body.get("tool_choice")
+        index, turn = script.take_turn(choice.get("name") if isinstance(choice, dict) else None)
         if turn is None:
             self._send_error(
                 500,
