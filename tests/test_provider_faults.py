@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
@@ -24,14 +26,20 @@ from agentlab.domains import support
 from agentlab.errors import ModelOverloadedError, ModelUnavailableError
 from agentlab.events import ApprovalRequested, RunEnded
 from agentlab.models.anthropic import claude_client, claude_model
-from agentlab.models.base import Model, ModelRequest, Role
+from agentlab.models.base import Model, ModelRequest, Role, ToolSpec
 from agentlab.models.messages import user
 from agentlab.models.retry import RetryPolicy, parse_retry_after
 from agentlab.models.router import ModelSpec, claude_router
 from agentlab.models.script import ScriptedError, Turn, load_script
 from agentlab.models.wrappers import FallbackModel
 from agentlab.orchestration import Runner
-from agentlab.testing.anthropic_server import FAULT_KINDS, AnthropicTestServer, FaultKind, Faults
+from agentlab.testing.anthropic_server import (
+    FAULT_KINDS,
+    PROVIDER_FAULTS,
+    AnthropicTestServer,
+    FaultKind,
+    Faults,
+)
 
 PRIMARY = "claude-haiku-4-5"
 FALLBACK = "claude-sonnet-4-6"
@@ -78,8 +86,22 @@ def with_fallback(server: AnthropicTestServer, *, max_retries: int = 2, **kw: An
     )
 
 
-def ask() -> ModelRequest:
-    return ModelRequest(role=Role.EXECUTOR, system="Be brief.", messages=(user("Hi"),))
+SEARCH = ToolSpec(
+    name="search",
+    description="Search the catalogue.",
+    input_schema={"type": "object", "properties": {"query": {"type": "string"}}},
+)
+
+
+def ask(*, tool_choice: str | None = None) -> ModelRequest:
+    tools = (SEARCH,) if tool_choice else ()
+    return ModelRequest(
+        role=Role.EXECUTOR,
+        system="Be brief.",
+        messages=(user("Hi"),),
+        tools=tools,
+        tool_choice=tool_choice,
+    )
 
 
 def retry_counts(server: AnthropicTestServer) -> list[str]:
@@ -94,13 +116,13 @@ def error(status: int, type_: str, message: str) -> Turn:
 
 
 @MODES
-@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("kind", PROVIDER_FAULTS)
 async def test_each_fault_is_retried_and_the_call_succeeds(
     serve: Serve, kind: FaultKind, stream: bool
 ) -> None:
     server = serve(Turn(text="ok"), faults=Faults(at={0: kind}))
 
-    response = await claude(server, stream=stream).request(ask())
+    response = await claude(server, stream=stream).request(ask(tool_choice=SEARCH.name))
 
     assert response.text == "ok"
     assert server.faults_injected == [kind]
@@ -128,6 +150,121 @@ async def test_refusal_is_attempted_once_and_not_passed_to_a_fallback(
 
     assert not isinstance(caught.value, ModelOverloadedError)
     assert [r["model"] for r in server.requests] == [PRIMARY]
+
+
+@pytest.mark.parametrize(
+    ("kind", "stream", "said"),
+    [
+        ("bad_tool_input", False, "content.0.input: Input should be a valid dictionary, got"),
+        ("bad_tool_input", True, "content.0.input: Input should be a valid dictionary, got"),
+        ("unknown_block", False, "content.0: Input tag 'hologram'"),
+        ("unknown_block", True, "content.0: Input tag 'hologram'"),
+        ("truncated", False, "the answer ended before its stop_reason"),
+        ("truncated", True, "the answer ended before its stop_reason"),
+        ("wrong_format", False, "the answer is not a valid Messages API message"),
+        ("wrong_format", True, "a plain body (application/json), not an event stream"),
+    ],
+)
+async def test_a_broken_answer_is_a_provider_error_saying_what_is_wrong(
+    serve: Serve, kind: FaultKind, stream: bool, said: str
+) -> None:
+    server = serve(Turn(text="never served"), faults=Faults(rate=1.0, kinds=(kind,)))
+
+    with pytest.raises(ModelOverloadedError, match="gave up after 2 attempts") as caught:
+        await claude(server, max_retries=1, stream=stream).request(ask(tool_choice=SEARCH.name))
+
+    assert said in str(caught.value)
+    assert server.faults_injected == [kind, kind]
+    assert server.turns_left == 1
+
+
+async def test_an_answer_ignoring_tool_choice_is_returned_as_it_is(serve: Serve) -> None:
+    # Only the agent that forced the tool can judge it (see test_claude_agent.py).
+    server = serve(Turn(text="never served"), faults=Faults(at={0: "no_forced_tool"}))
+
+    response = await claude(server).request(ask(tool_choice=SEARCH.name))
+
+    assert response.tool_calls == ()
+    assert "without the tool" in response.text
+    assert server.turns_left == 1
+
+
+# --- refusals from gateways and proxies ----------------------------------------------------------
+
+
+def gateway(status: int, body: str) -> Turn:
+    return Turn(error=ScriptedError(status=status, body=body))
+
+
+async def test_a_gateway_404_quotes_its_body_and_points_at_the_base_url(serve: Serve) -> None:
+    server = serve(gateway(404, '{"detail": "Not Found"}'))
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await claude(server).request(ask())
+
+    message = str(caught.value)
+    assert f"{server.base_url}/ answered HTTP 404 to POST " in message
+    assert """body: '{"detail": "Not Found"}'""" in message
+    assert "check anthropic_base_url" in message
+    assert "not found" not in message.replace("Not Found", "")
+    assert len(server.requests) == 1
+
+
+async def test_an_api_404_naming_the_model_says_the_model_was_not_found(serve: Serve) -> None:
+    server = serve(error(404, "not_found_error", f"model: {PRIMARY}"))
+
+    with pytest.raises(ModelUnavailableError, match=f"model '{PRIMARY}' was not found"):
+        await claude(server).request(ask())
+
+
+async def test_a_404_not_naming_the_model_is_not_called_model_not_found(serve: Serve) -> None:
+    server = serve(error(404, "not_found_error", "no route for POST /v2/messages"))
+
+    with pytest.raises(ModelUnavailableError, match="answered HTTP 404") as caught:
+        await claude(server).request(ask())
+
+    assert "was not found" not in str(caught.value)
+    assert "no route for POST /v2/messages" in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [400, 422])
+async def test_a_gateway_refusal_is_quoted_not_called_an_agentlab_bug(
+    serve: Serve, status: int
+) -> None:
+    body = '{"error": {"message": "litellm.BadRequestError: no deployment", "code": "%d"}}'
+    server = serve(gateway(status, body % status))
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await with_fallback(server).request(ask())
+
+    message = str(caught.value)
+    assert f"refused the request to {PRIMARY} with HTTP {status}" in message
+    assert "litellm.BadRequestError: no deployment" in message
+    assert "is an Anthropic-compatible endpoint serving" in message
+    assert "agentlab bug" not in message
+    assert [r["model"] for r in server.requests] == [PRIMARY]  # a refusal: no fallback
+
+
+async def test_a_quoted_body_is_cut_to_a_few_hundred_characters(serve: Serve) -> None:
+    server = serve(gateway(400, "<html>" + "x" * 5000 + "</html>"))
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await claude(server).request(ask())
+
+    message = str(caught.value)
+    assert "body: '<html>xxx" in message and "xxx...'" in message
+    assert len(message) < 600
+
+
+async def test_an_api_invalid_request_keeps_its_own_words(serve: Serve) -> None:
+    server = serve(error(400, "invalid_request_error", "max_tokens: 1000000 > 64000"))
+
+    with pytest.raises(ModelUnavailableError) as caught:
+        await claude(server).request(ask())
+
+    message = str(caught.value)
+    assert "HTTP 400 invalid_request_error: max_tokens: 1000000 > 64000" in message
+    assert "check the model id and max_tokens" in message
 
 
 async def test_retry_after_is_honoured(serve: Serve) -> None:
@@ -159,7 +296,7 @@ async def test_retry_after_past_the_cap_moves_on_to_the_next_model(serve: Serve)
 async def test_attempts_never_exceed_the_bound_when_every_request_fails(
     serve: Serve, stream: bool
 ) -> None:
-    quick = tuple(k for k in FAULT_KINDS if k != "hang")  # hangs are timed in their own test
+    quick = tuple(k for k in PROVIDER_FAULTS if k != "hang")  # hangs are timed in their own test
     faults = Faults(rate=1.0, seed=7, kinds=quick)
     server = serve(Turn(text="never served"), faults=faults, retry_after_s=0.001)
 
@@ -301,8 +438,9 @@ def demo_turns_in_call_order() -> list[Turn]:
     return [planner[0], executor[0], executor[1], validator[0]]
 
 
-async def run_support_task(settings: Settings, tmp_path: Path) -> RunEnded:
-    """The support demo on Claude, approving each call the run asks about, to its end."""
+async def run_support_task(settings: Settings, tmp_path: Path) -> tuple[RunEnded, dict[str, Any]]:
+    """The support demo on Claude, approving each call the run asks about, to its end; how it
+    ended and its state then."""
     async with Runner(settings) as runner:
         run_id, events = await runner.start(
             support.REFERENCE,
@@ -315,11 +453,95 @@ async def run_support_task(settings: Settings, tmp_path: Path) -> RunEnded:
             ended = seen[-1]
             assert isinstance(ended, RunEnded)
             if ended.status != "awaiting_human":
-                return ended
+                return ended, (await runner.get(run_id)).state
             asked = next(e.request for e in reversed(seen) if isinstance(e, ApprovalRequested))
             answer = {k: asked[k] for k in ("request_id", "call_hash") if k in asked}
             events = await runner.resume(run_id, {"approve": True, **answer})
     raise AssertionError("the run asked for more approvals than the demo needs")
+
+
+def claude_settings(
+    server: AnthropicTestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **kw: Any
+) -> Settings:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-local")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    return load_settings(
+        data_dir=tmp_path,
+        anthropic_max_retries=MAX_RETRIES,
+        anthropic_timeout_s=TIMEOUT_S,
+        **kw,
+    )
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.exc_info]
+
+
+# --- answers that ignore tool_choice -------------------------------------------------------------
+
+
+async def test_a_planner_ignoring_tool_choice_fails_the_run_after_two_rounds(
+    serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = serve(faults=Faults(rate=1.0, kinds=("no_forced_tool",)))
+
+    ended, state = await run_support_task(claude_settings(server, tmp_path, monkeypatch), tmp_path)
+
+    assert ended.status == "failed"
+    assert ended.outcome == state["outcome"]
+    assert ended.outcome.startswith(
+        "the planner model answered without calling the forced tool `submit_plan` twice in a row"
+    )
+    assert "check that the model's endpoint honours tool_choice" in ended.outcome
+    assert state["plan_round"] == 2
+    assert [r["tool_choice"]["name"] for r in server.requests] == ["submit_plan"] * 2
+    assert not tracebacks(caplog)
+
+
+async def test_an_executor_ignoring_tool_choice_fails_the_run_after_two_rounds(
+    serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Requests 1 and 3 ask the executor to complete send_notification's arguments.
+    plan = demo_turns_in_call_order()[0]
+    faults = Faults(at={1: "no_forced_tool", 3: "no_forced_tool"})
+    server = serve(plan, plan, faults=faults)
+
+    ended, state = await run_support_task(claude_settings(server, tmp_path, monkeypatch), tmp_path)
+
+    assert ended.status == "failed"
+    assert ended.outcome.startswith(
+        "the executor model answered without calling the forced tool `send_notification` "
+        "twice in a row"
+    )
+    assert state["plan_round"] == 2
+    forced = [r["tool_choice"]["name"] for r in server.requests]
+    assert forced == ["submit_plan", "send_notification"] * 2
+    assert not tracebacks(caplog)
+
+
+async def test_one_answer_ignoring_tool_choice_costs_one_more_round(
+    serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve(*demo_turns_in_call_order(), faults=Faults(at={0: "no_forced_tool"}))
+
+    ended, state = await run_support_task(claude_settings(server, tmp_path, monkeypatch), tmp_path)
+
+    assert ended.status == "completed", ended.outcome
+    assert state["plan_round"] == 2
+    assert state["forced_misses"] == {"planner": 0}
+
+
+async def test_a_validator_ignoring_tool_choice_fails_the_run_saying_so(
+    serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = serve(*demo_turns_in_call_order()[:3], faults=Faults(at={3: "no_forced_tool"}))
+
+    ended, _ = await run_support_task(claude_settings(server, tmp_path, monkeypatch), tmp_path)
+
+    assert ended.status == "failed"
+    assert ended.outcome.startswith(
+        "the validator model answered without calling the forced tool `submit_verdict`"
+    )
 
 
 def attempts_per_call(server: AnthropicTestServer) -> list[list[dict[str, Any]]]:
@@ -339,17 +561,10 @@ def attempts_per_call(server: AnthropicTestServer) -> list[list[dict[str, Any]]]
 async def test_support_run_completes_under_provider_chaos(
     seed: int, stream: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    faults = Faults(rate=CHAOS_RATE, seed=seed)
+    faults = Faults(rate=CHAOS_RATE, seed=seed, kinds=PROVIDER_FAULTS)
     with AnthropicTestServer(demo_turns_in_call_order(), faults=faults, retry_after_s=0.01) as srv:
-        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-local")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.base_url)
-        settings = load_settings(
-            data_dir=tmp_path,
-            anthropic_max_retries=MAX_RETRIES,
-            anthropic_timeout_s=TIMEOUT_S,
-            anthropic_stream=stream,
-        )
-        ended = await run_support_task(settings, tmp_path)
+        settings = claude_settings(srv, tmp_path, monkeypatch, anthropic_stream=stream)
+        ended, _ = await run_support_task(settings, tmp_path)
 
     assert ended.status == "completed", ended.outcome
     assert srv.turns_left == 0
@@ -361,3 +576,60 @@ async def test_support_run_completes_under_provider_chaos(
         for _, same_model in groupby(call, key=lambda r: r["model"]):
             counts = [int(r["headers"]["x-stainless-retry-count"]) for r in same_model]
             assert counts == list(range(len(counts))) and len(counts) <= MAX_RETRIES + 1
+
+
+# --- chaos with broken answers: every fault kind, each run completes or fails saying why ---------
+
+CHAOS_RUNS = 20
+# Why a run under chaos may fail: a role's model never answered within its attempts, or one of
+# its answers ignored tool_choice (the validator's once, the planner's or executor's twice).
+CLEAR_REASONS = re.compile(
+    r"^(planner|executor|validator) unavailable: .+ (gave up after \d+ attempts?|tried .+): "
+    r"|^the (planner|executor|validator) model answered without calling the forced tool `\w+`"
+)
+
+
+def spare_turns() -> list[Turn]:
+    """The demo's turns in call order, with spares for the rounds a re-plan adds (the server
+    picks each request's turn by the tool it forces)."""
+    planner, executor_1, executor_2, validator = demo_turns_in_call_order()
+    return [planner, executor_1, executor_2, validator, *[planner, executor_1, executor_2] * 2]
+
+
+@pytest.mark.slow
+async def test_support_runs_under_chaos_with_broken_answers_complete_or_say_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ended_as: list[tuple[str, str]] = []
+    drawn: Counter[str] = Counter()
+    for seed in range(CHAOS_RUNS):
+        faults = Faults(rate=CHAOS_RATE, seed=seed, kinds=FAULT_KINDS)
+        with AnthropicTestServer(
+            spare_turns(), faults=faults, retry_after_s=0.01, by_tool_choice=True
+        ) as srv:
+            where = tmp_path / f"run-{seed}"
+            settings = claude_settings(srv, where, monkeypatch, anthropic_stream=seed % 2 == 1)
+            ended, state = await run_support_task(settings, where)
+        ignored = srv.faults_injected.count("no_forced_tool")
+        drawn.update(srv.faults_injected)
+        ended_as.append((ended.status, ended.outcome))
+
+        assert ended.status in ("completed", "failed"), (seed, ended)
+        if ended.status == "failed":
+            assert CLEAR_REASONS.match(ended.outcome), (seed, ended.outcome)
+        # Only an answer that ignored tool_choice costs a round: whatever else broke was retried
+        # within the call. Two in a row from one role end the run.
+        assert state["plan_round"] <= 1 + ignored, (seed, state["plan_round"], ignored)
+        assert all(n <= 2 for n in state["forced_misses"].values()), (seed, state["forced_misses"])
+
+    failed = [outcome for status, outcome in ended_as if status == "failed"]
+    print(
+        f"\n{CHAOS_RUNS} runs at a {CHAOS_RATE:.0%} fault rate: "
+        f"{CHAOS_RUNS - len(failed)} completed, {len(failed)} failed with a reason, "
+        f"{len(tracebacks(caplog))} tracebacks; faults drawn: {dict(drawn.most_common())}"
+    )
+    for outcome in failed:
+        print(f"  failed: {outcome}")
+    assert not tracebacks(caplog)
+    broken = {"bad_tool_input", "unknown_block", "truncated", "wrong_format", "no_forced_tool"}
+    assert broken <= set(drawn), "these seeds did not draw every broken answer: add runs"

@@ -3,12 +3,13 @@
 The adapter speaks the Messages API, one attempt per request, and sorts its failures: a refusal
 (400, 401, 403, 404, 413, 422) is a ``ModelUnavailableError`` saying what to fix; anything another
 attempt may get past (408, 409, 429, 5xx, 529, a connection reset, a timeout, a malformed or cut-off
-response) is a ``TransientModelError``, which ``RetryingModel`` retries under the ``RetryPolicy``
-(``agentlab.models.retry``) and, once the attempts are used up, raises as a
-``ModelOverloadedError``, on which ``FallbackModel`` asks the role's next model. ``claude_model``
-builds that stack. agentlab makes every retry itself, with the SDK's own retries off, so a call
-makes at most ``max_attempts`` requests. The adapter also marks the stable prefix of a request
-(tools, then system) cacheable, with one ``cache_control`` breakpoint at its end.
+response: ``answers.read_answer`` checks every answer) is a ``TransientModelError``, which
+``RetryingModel`` retries under the ``RetryPolicy`` (``agentlab.models.retry``) and, once the
+attempts are used up, raises as a ``ModelOverloadedError``, on which ``FallbackModel`` asks the
+role's next model. ``claude_model`` builds that stack. agentlab makes every retry itself, with the
+SDK's own retries off, so a call makes at most ``max_attempts`` requests. The adapter also marks
+the stable prefix of a request (tools, then system) cacheable, with one ``cache_control``
+breakpoint at its end.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from anthropic.types import Message as ApiMessage
 
 from agentlab.config import Settings
 from agentlab.errors import ModelUnavailableError
-from agentlab.models.base import ModelRequest, ModelResponse, Usage
-from agentlab.models.messages import Block, text_block, tool_use_block
+from agentlab.models.answers import PROVIDER, read_answer
+from agentlab.models.base import ModelRequest, ModelResponse
 from agentlab.models.pricing import Pricing
 from agentlab.models.retry import (
     RetryingModel,
@@ -33,7 +34,8 @@ from agentlab.models.retry import (
     parse_retry_after,
 )
 
-PROVIDER = "anthropic"
+__all__ = ["PROVIDER", "ClaudeModel", "claude_client", "claude_model"]
+
 # Worth another attempt, as the SDK judges too: request timeout, lock timeout, rate limit, and 5xx
 # (529 is "overloaded").
 _TRANSIENT_STATUSES = frozenset({408, 409, 429})
@@ -41,6 +43,7 @@ _TRANSIENT_STATUSES = frozenset({408, 409, 429})
 _TRANSIENT_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error"})
 _EPHEMERAL = {"type": "ephemeral"}
 _RETRY_COUNT_HEADER = "x-stainless-retry-count"  # tells the API which retry a request is
+_QUOTED = 300  # characters of an error body quoted in a message
 
 
 def claude_client(settings: Settings) -> anthropic.AsyncAnthropic:
@@ -110,7 +113,7 @@ class ClaudeModel:
         past raise ``TransientModelError``."""
         started = time.perf_counter()
         message = await self._attempt(self._params(request), request.attempt)
-        return _response(message, time.perf_counter() - started)
+        return read_answer(message, time.perf_counter() - started)
 
     async def _attempt(self, params: dict[str, Any], number: int) -> ApiMessage:
         """One request, abandoned after the timeout; failures sorted into refusals (raised as
@@ -173,7 +176,24 @@ class ClaudeModel:
         if not self._stream:
             return await self._client.messages.create(**params)
         async with self._client.messages.stream(**params) as stream:
-            return await stream.get_final_message()
+            kind = stream.response.headers.get("content-type", "")
+            if not kind.startswith("text/event-stream"):
+                # The SDK would find no events in it and fail an assertion.
+                raise TransientModelError(
+                    f"a streamed request was answered with a plain body ({kind or 'untyped'}), "
+                    "not an event stream: set anthropic_stream = false "
+                    "(AGENTLAB_ANTHROPIC_STREAM) if the endpoint at anthropic_base_url does not "
+                    "stream"
+                )
+            try:
+                return await stream.get_final_message()
+            # What the SDK raises for a stream it cannot assemble (events out of order, tool
+            # input that is not JSON, no message at all): the answer, not agentlab, is wrong.
+            except (AssertionError, RuntimeError, TypeError, ValueError) as exc:
+                raise TransientModelError(
+                    f"the event stream is not a valid Messages API answer ({_root_cause(exc)}): "
+                    "check that anthropic_base_url is an Anthropic-compatible endpoint"
+                ) from exc
 
 
 def _mark_cacheable(tools: list[dict[str, Any]], system: list[dict[str, Any]]) -> None:
@@ -201,7 +221,7 @@ def _status_error(model: str, where: str, exc: anthropic.APIStatusError) -> Exce
         or (status < 400 and exc.type in _TRANSIENT_TYPES)
     )
     if not transient:
-        return ModelUnavailableError(_refusal(model, exc))
+        return ModelUnavailableError(_refusal(model, where, exc))
     why = _describe(exc)
     if exc.response.headers.get("x-should-retry") == "false":
         return ModelUnavailableError(f"{model} at {where} failed, not to be retried ({why})")
@@ -230,32 +250,6 @@ def _root_cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _response(message: ApiMessage, latency_s: float) -> ModelResponse:
-    content: list[Block] = []
-    for block in message.content:
-        if block.type == "text":
-            content.append(text_block(block.text))
-        elif block.type == "tool_use":
-            content.append(tool_use_block(block.id, block.name, dict(block.input or {})))
-    u = message.usage
-    usage = Usage(
-        input_tokens=u.input_tokens,
-        output_tokens=u.output_tokens,
-        cache_read_tokens=u.cache_read_input_tokens or 0,
-        cache_write_tokens=u.cache_creation_input_tokens or 0,
-    )
-    return ModelResponse(
-        model=message.model,
-        provider=PROVIDER,
-        content=tuple(content),
-        usage=usage,
-        stop_reason=message.stop_reason,
-        latency_s=latency_s,
-        # The model that answered (a dated snapshot is priced as its model).
-        cost_usd=Pricing.listed(message.model).cost(usage),
-    )
-
-
 def _describe(exc: anthropic.APIError) -> str:
     """The error on one line: status, API error type and the API's own message when there is one."""
     if isinstance(exc, anthropic.APIStatusError):
@@ -265,8 +259,13 @@ def _describe(exc: anthropic.APIError) -> str:
     return " ".join(detail.split())
 
 
-def _refusal(model: str, exc: anthropic.APIError) -> str:
-    """What went wrong when the API refused a request, and what to change."""
+def _refusal(model: str, where: str, exc: anthropic.APIStatusError) -> str:
+    """What went wrong when the endpoint refused a request, and what to change.
+
+    A gateway or proxy answers errors of its own (a 404 for a path it does not serve, a 422 for
+    a body it cannot map): only a body in the API's own error shape is taken at its word, and
+    any other is quoted.
+    """
     why = _describe(exc)
     if isinstance(exc, anthropic.AuthenticationError):
         return f"Anthropic rejected the API key ({why}): check ANTHROPIC_API_KEY"
@@ -275,12 +274,56 @@ def _refusal(model: str, exc: anthropic.APIError) -> str:
             f"the API key may not use {model} ({why}): check the key's workspace and model access"
         )
     if isinstance(exc, anthropic.NotFoundError):
+        named = model in (exc.api_message or "")
+        if _is_api_error(exc) and exc.type == "not_found_error" and named:
+            return (
+                f"model {model!r} was not found ({why}): check the model ids in the config's "
+                "[models]"
+            )
         return (
-            f"model {model!r} was not found ({why}): check the model ids in the config's [models]"
+            f"{where} answered HTTP 404 to {exc.request.method} {exc.request.url.path} "
+            f"({_body(exc)}): check anthropic_base_url: it should be the root of an "
+            "Anthropic-compatible endpoint, to which the client adds /v1/messages"
         )
     if isinstance(exc, anthropic.ContentTooLargeError):
         return f"the request to {model} is too large ({why}): shorten the task or the tool results"
+    if _is_api_error(exc):
+        return (
+            f"{where} refused the request to {model} ({why}): check the model id and "
+            "max_tokens; if they are right, this is an agentlab bug worth reporting"
+        )
     return (
-        f"Anthropic refused the request to {model} ({why}): check the model id and max_tokens; "
-        f"if they are right, this is an agentlab bug worth reporting"
+        f"{where} refused the request to {model} with HTTP {exc.status_code} ({_body(exc)}): "
+        f"check that anthropic_base_url is an Anthropic-compatible endpoint serving {model}, "
+        "and the model id and max_tokens"
     )
+
+
+def _is_api_error(exc: anthropic.APIStatusError) -> bool:
+    """Whether the error body has the Messages API's own shape (``{"type": "error", "error":
+    {"type": ..., "message": ...}}``), as opposed to a gateway's or proxy's."""
+    body = exc.body
+    if not isinstance(body, dict) or body.get("type") != "error":
+        return False
+    error = body.get("error")
+    return (
+        isinstance(error, dict)
+        and isinstance(error.get("type"), str)
+        and isinstance(error.get("message"), str)
+    )
+
+
+def _body(exc: anthropic.APIStatusError) -> str:
+    """The response's body on one line, quoted and cut to ``_QUOTED`` characters."""
+    try:
+        text = exc.response.text
+    except Exception:  # a streamed response's body that was never read
+        text = ""
+    if not text and exc.body is not None:
+        text = json.dumps(exc.body) if isinstance(exc.body, dict | list) else str(exc.body)
+    text = " ".join(text.split())
+    if not text:
+        return "an empty body"
+    if len(text) > _QUOTED:
+        text = text[: _QUOTED - 3] + "..."
+    return f"body: '{text}'"

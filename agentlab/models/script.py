@@ -58,6 +58,11 @@ class ScriptedError(BaseModel):
     status: int = Field(ge=400, le=599)
     type: str = "api_error"
     message: str = "scripted error"
+    body: str | None = Field(
+        default=None,
+        description="The body to send as it is, instead of the API's error shape (made of "
+        "type and message): a gateway's or proxy's own error.",
+    )
 
 
 class Turn(BaseModel):

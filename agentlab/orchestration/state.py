@@ -199,6 +199,9 @@ class AgentState(TypedDict):
     failed_calls: NotRequired[Annotated[dict[str, int], DeltaChannel(_merge)]]
     """Hashes of tool calls that failed, with the planning round they failed in, so the same call
     is not run twice in a run."""
+    forced_misses: NotRequired[dict[str, int]]
+    """Per role, how many of its model's answers in a row came without the tool the request
+    forced (``tool_choice``): the second in a row ends the run (``nodes.common``)."""
     plan_sources: NotRequired[list[str]]
     """The tools whose output the planner had seen when it made the current plan."""
     results: Annotated[list[StepResult], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)]
@@ -260,5 +263,6 @@ def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
         "feedback": "",
         "outcome": "",
         "calls_per_role": {},
+        "forced_misses": {},
         "transcript": [TranscriptEntry(node="begin", message=user(run["task"]))],
     }

@@ -24,11 +24,11 @@ from types import TracebackType
 from typing import Any
 
 from agentlab.models.script import Turn
-from agentlab.testing.faults import FAULT_KINDS, FaultKind, Faults
+from agentlab.testing.faults import FAULT_KINDS, PROVIDER_FAULTS, FaultKind, Faults
 from agentlab.testing.handler import MessagesHandler, QuietServer
 from agentlab.testing.prompt_cache import PromptCache
 
-__all__ = ["FAULT_KINDS", "AnthropicTestServer", "FaultKind", "Faults"]
+__all__ = ["FAULT_KINDS", "PROVIDER_FAULTS", "AnthropicTestServer", "FaultKind", "Faults"]
 
 
 @dataclass
@@ -44,8 +44,9 @@ class Script:
     faults: Faults
     prompt_cache: PromptCache | None
     prefix: str = ""  # the path before /v1/messages
+    by_tool_choice: bool = False
     requests: list[dict[str, Any]] = field(default_factory=list)
-    served: int = 0
+    left: list[int] = field(init=False)  # the indexes of the turns not served yet, in order
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -53,6 +54,7 @@ class Script:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.faults.seed)
+        self.left = list(range(len(self.turns)))
 
     def record(self, body: dict[str, Any], headers: dict[str, str], raw: bytes) -> int:
         received = time.monotonic()
@@ -71,12 +73,16 @@ class Script:
             self.requests[index]["fault"] = fault
             return fault
 
-    def take_turn(self) -> tuple[int, Turn | None]:
+    def take_turn(self, forced: str | None = None) -> tuple[int, Turn | None]:
+        """The next turn not served yet (with ``by_tool_choice``, the first that calls the tool
+        ``forced``, if one does) and its index; ``None`` when none is left."""
         with self.lock:
-            index = self.served
-            if index >= len(self.turns):
-                return index, None
-            self.served += 1
+            if not self.left:
+                return len(self.turns), None
+            index = self.left[0]
+            if self.by_tool_choice and forced is not None:
+                index = next((i for i in self.left if _calls(self.turns[i], forced)), index)
+            self.left.remove(index)
             return index, self.turns[index]
 
     def cache_usage(self, body: dict[str, Any]) -> dict[str, int] | None:
@@ -105,7 +111,9 @@ class AnthropicTestServer:
     real API does under load; clients then wait that long instead of their own backoff, which
     keeps retry tests fast. ``faults`` injects failures (see ``Faults``). With ``prompt_cache``,
     an answer's input tokens are counted from its request by that simulated cache (its output
-    tokens stay scripted); without, its usage is the turn's.
+    tokens stay scripted); without, its usage is the turn's. With ``by_tool_choice``, a request
+    that forces a tool takes the first turn not served yet that calls it (else the next one), so
+    an agent that asks again (a re-plan) still gets each role's answers in their order.
 
     ``reset`` serves a new script from the running server, as a new server would (a test session
     starts one server and resets it for each test).
@@ -118,8 +126,15 @@ class AnthropicTestServer:
         retry_after_s: float | None = None,
         faults: Faults | None = None,
         prompt_cache: PromptCache | None = None,
+        by_tool_choice: bool = False,
     ) -> None:
-        self._script = Script(list(turns), retry_after_s, faults or Faults(), prompt_cache)
+        self._script = Script(
+            list(turns),
+            retry_after_s,
+            faults or Faults(),
+            prompt_cache,
+            by_tool_choice=by_tool_choice,
+        )
         self._resets = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,7 +165,7 @@ class AnthropicTestServer:
         """How many scripted turns have not been served yet."""
         script = self._script
         with script.lock:
-            return len(script.turns) - script.served
+            return len(script.left)
 
     @property
     def faults_injected(self) -> list[FaultKind]:
@@ -166,6 +181,7 @@ class AnthropicTestServer:
         retry_after_s: float | None = None,
         faults: Faults | None = None,
         prompt_cache: PromptCache | None = None,
+        by_tool_choice: bool = False,
     ) -> AnthropicTestServer:
         """Serve ``turns`` with these options from now on, as a new server would.
 
@@ -176,7 +192,12 @@ class AnthropicTestServer:
         old = self._script
         self._resets += 1
         self._script = Script(
-            list(turns), retry_after_s, faults or Faults(), prompt_cache, f"/s{self._resets}"
+            list(turns),
+            retry_after_s,
+            faults or Faults(),
+            prompt_cache,
+            f"/s{self._resets}",
+            by_tool_choice,
         )
         old.stopping.set()
         return self
@@ -223,3 +244,7 @@ class AnthropicTestServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _calls(turn: Turn, tool: str) -> bool:
+    return any(use.name == tool for use in turn.all_tool_uses())

@@ -1,6 +1,8 @@
 """Which requests ``AnthropicTestServer`` fails on purpose, and how: the failures the real API
 shows under load (429, 529, 5xx, 408), connections reset or left hanging, malformed bodies and
-streams cut off mid-way.
+streams cut off mid-way, and the broken answers of gateways and chaos proxies (a tool-use input
+that is not an object, a block of no known type, a stream that stops early, the wrong format, an
+answer that ignores ``tool_choice``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,18 @@ FaultKind = Literal[
     "hang",  # no response until ``Faults.hang_s`` passes (or the server stops), then a reset
     "malformed",  # 200 whose body (or, streaming, one event) is not valid JSON
     "cut",  # 200 whose body or event stream stops half-way: the connection closes early
+    "bad_tool_input",  # 200 whose tool-use block's input is the string "INVALID"
+    "unknown_block",  # 200 with a content block of a type the API does not have
+    "truncated",  # 200 whose event stream ends, whole, before the message's end (unstreamed:
+    # a message without its stop_reason)
+    "wrong_format",  # a streamed request answered with a JSON message, an unstreamed one with
+    # an event stream
+    "no_forced_tool",  # a well-formed text answer that ignores the request's tool_choice
 ]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
+# The faults a provider can tell from the answer itself: all but ``no_forced_tool``, an answer
+# only the agent that forced a tool can judge.
+PROVIDER_FAULTS: tuple[FaultKind, ...] = tuple(k for k in FAULT_KINDS if k != "no_forced_tool")
 
 # The HTTP status and error type of each fault answered with an error response.
 FAULT_STATUS: Mapping[str, tuple[int, str]] = {
@@ -38,7 +50,8 @@ class Faults:
 
     Request ``i`` (its index in ``AnthropicTestServer.requests``) fails with ``at[i]`` when given;
     otherwise, with probability ``rate``, with a kind drawn from ``kinds`` by a generator seeded
-    with ``seed`` (so a sequential client sees the same faults on every run). A 429 carries
+    with ``seed`` (so a sequential client sees the same faults on every run). Like every fault, a
+    ``no_forced_tool`` answer consumes no scripted turn. A 429 carries
     ``retry-after``/``retry-after-ms`` of ``retry_after_s``, as the real API's do.
     """
 

@@ -83,10 +83,11 @@ class MessagesHandler(BaseHTTPRequestHandler):
             return
         fault = script.draw_fault(number)
         if fault is not None:
-            self._inject(fault, stream=bool(body.get("stream")))
+            self._inject(fault, body)
             return
 
-        index, turn = script.take_turn()
+        choice = body.get("tool_choice")
+        index, turn = script.take_turn(choice.get("name") if isinstance(choice, dict) else None)
         if turn is None:
             self._send_error(
                 500,
@@ -95,6 +96,10 @@ class MessagesHandler(BaseHTTPRequestHandler):
                 f"{index + 1} arrived; add turns to the script",
                 retry=False,
             )
+            return
+        if turn.error is not None and turn.error.body is not None:  # a gateway's own error
+            kind = "application/json" if _is_json(turn.error.body) else "text/plain"
+            self._send(turn.error.status, turn.error.body.encode(), kind)
             return
         if turn.error is not None:
             self._send_error(turn.error.status, turn.error.type, turn.error.message)
@@ -105,13 +110,10 @@ class MessagesHandler(BaseHTTPRequestHandler):
         except Exception as exc:
             self._send_error(500, "api_error", f"AnthropicTestServer failed: {exc!r}", retry=False)
             return
-        if body.get("stream"):
-            self._send(200, messages.sse(answer), "text/event-stream; charset=utf-8")
-        else:
-            self._send(200, json.dumps(answer).encode(), "application/json")
+        self._send(200, *_encoded(answer, stream=bool(body.get("stream"))))
 
-    def _inject(self, fault: FaultKind, *, stream: bool) -> None:
-        faults = self.script.faults
+    def _inject(self, fault: FaultKind, body: dict[str, Any]) -> None:
+        faults, stream = self.script.faults, bool(body.get("stream"))
         if fault in FAULT_STATUS:
             status, type_ = FAULT_STATUS[fault]
             wait = faults.retry_after_s if fault == "rate_limit" else None
@@ -121,12 +123,11 @@ class MessagesHandler(BaseHTTPRequestHandler):
             self._reset()
         elif fault == "reset":
             self._reset()
-        else:
+        elif fault in ("malformed", "cut"):
             answer = messages.message(
                 Turn(text="this answer never arrives whole"), "msg_fault", "x", 0
             )
-            data = messages.sse(answer) if stream else json.dumps(answer).encode()
-            kind = "text/event-stream; charset=utf-8" if stream else "application/json"
+            data, kind = _encoded(answer, stream=stream)
             if fault == "malformed":
                 # Not JSON: a stray brace opens the stream's first event, or the body stops
                 # half-way (its content-length says so: the response itself is complete).
@@ -134,6 +135,18 @@ class MessagesHandler(BaseHTTPRequestHandler):
                 self._send(200, data, kind)
             else:  # cut: half the promised body arrives, then the connection closes
                 self._send(200, data, kind, partial=len(data) // 2)
+        else:
+            answer = messages.broken(fault, body, self.script.message_id())
+            if fault == "truncated":
+                data, kind = _encoded(answer, stream=stream)
+                if stream:  # whole events, up to the first content block's end
+                    data = data[: data.index(b"event: content_block_stop")]
+                else:
+                    answer["stop_reason"] = None
+                    data = json.dumps(answer).encode()
+            else:  # "wrong_format" sends the other format
+                data, kind = _encoded(answer, stream=stream != (fault == "wrong_format"))
+            self._send(200, data, kind)
 
     def _reset(self) -> None:
         """Close the connection at once with a TCP reset (``SO_LINGER`` of zero)."""
@@ -182,3 +195,18 @@ class MessagesHandler(BaseHTTPRequestHandler):
         self.send_header("connection", "close")
         self.end_headers()
         self.wfile.write(data if partial is None else data[:partial])
+
+
+def _encoded(answer: dict[str, Any], *, stream: bool) -> tuple[bytes, str]:
+    """``answer`` as a body and its content type: an event stream, or a JSON message."""
+    if stream:
+        return messages.sse(answer), "text/event-stream; charset=utf-8"
+    return json.dumps(answer).encode(), "application/json"
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True

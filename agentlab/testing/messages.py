@@ -88,6 +88,33 @@ def message(
     }
 
 
+def broken(fault: str, body: Mapping[str, Any], message_id: str) -> dict[str, Any]:
+    """The answer to ``body`` that the answer fault ``fault`` sends (``handler`` encodes it):
+    a tool-use input that is not an object, a block of no known type, or a text answer (cut
+    short, in the wrong format, or ignoring ``tool_choice``)."""
+    choice = body.get("tool_choice")
+    forced = choice.get("name") if isinstance(choice, dict) else None
+    content: dict[str, Any]
+    if fault == "bad_tool_input":
+        name = forced or "a_tool"
+        content = {"type": "tool_use", "id": "toolu_fault", "name": name, "input": "INVALID"}
+    elif fault == "unknown_block":
+        content = {"type": "hologram", "data": "a block of a type the API does not have"}
+    else:
+        content = {"type": "text", "text": f"{fault}: an answer in prose, without the tool"}
+    tool_use = content["type"] == "tool_use"
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": str(body.get("model")),
+        "content": [content],
+        "stop_reason": "tool_use" if tool_use else "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 0, "output_tokens": 0},
+    }
+
+
 def sse(message: dict[str, Any]) -> bytes:
     """The message as the real API streams it: start, ping, blocks as deltas, stop reason, stop."""
     usage = message["usage"]
@@ -105,12 +132,15 @@ def sse(message: dict[str, Any]) -> bytes:
         if block["type"] == "text":
             first: dict[str, Any] = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": part} for part in _split(block["text"])]
+        elif block["type"] != "tool_use":  # a block whose type has no deltas: as it is
+            first, deltas = block, []
         else:
             first = {**block, "input": {}}
-            deltas = [
-                {"type": "input_json_delta", "partial_json": part}
-                for part in ["", *_split(json.dumps(block["input"]))]
-            ]
+            raw = json.dumps(block["input"])
+            # An input that is no object (a broken answer) arrives whole: its pieces would not
+            # parse as the start of one, and the SDK would fail on the first of them.
+            parts = _split(raw) if isinstance(block["input"], dict) else [raw]
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in ["", *parts]]
         events.append(
             (
                 "content_block_start",

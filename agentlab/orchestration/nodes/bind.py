@@ -17,11 +17,19 @@ from dataclasses import dataclass, field
 
 from agentlab.errors import AgentlabError
 from agentlab.events import ApprovalRequested, ToolCalled
-from agentlab.models.base import Role
+from agentlab.models.base import ModelResponse, Role
 from agentlab.models.calls import ModelCallRecord
 from agentlab.models.messages import Message
 from agentlab.orchestration import approvals, prompts, schedule, transcript
-from agentlab.orchestration.nodes.common import Parts, sources, together, why_unavailable
+from agentlab.orchestration.nodes.common import (
+    MAX_FORCED_MISSES,
+    Parts,
+    forced_misses,
+    ignored_tool_choice,
+    sources,
+    together,
+    why_unavailable,
+)
 from agentlab.orchestration.state import (
     PendingCall,
     PlanStep,
@@ -42,7 +50,8 @@ class Bound:
     failed: dict[str, str] = field(default_factory=dict)
     """Steps that could not be bound (the executor model made no call), with why."""
     unavailable: str | None = None
-    """Why the run must end: the executor model could not answer (or a budget stopped it)."""
+    """Why the run must end: the executor model could not answer (or a budget stopped it, or it
+    ignored ``tool_choice`` twice in a row)."""
     logs: Update = field(default_factory=dict)
 
 
@@ -99,6 +108,15 @@ async def bind_ready(
             **visit.state["calls_per_role"],
             Role.EXECUTOR.value: asked + asks,
         }
+    answered = [b for b in asking if b.response is not None]
+    called = [b.tool_use_id is not None for b in answered]
+    misses, noted = forced_misses(visit, Role.EXECUTOR.value, called)
+    out.logs.update(noted)
+    if misses >= MAX_FORCED_MISSES:
+        last = next(b for b in reversed(answered) if b.tool_use_id is None)
+        assert last.response is not None
+        out.unavailable = ignored_tool_choice(Role.EXECUTOR.value, last.step["tool"], last.response)
+        return out, left
     for b in calls:
         if b.unavailable is not None:
             out.unavailable = b.unavailable
@@ -138,6 +156,8 @@ class _Binding:
     """Why the arguments the executor model gave do not fit the tool."""
     arguments: dict[str, object] = field(default_factory=dict)
     tool_use_id: str | None = None
+    response: ModelResponse | None = None
+    """The executor model's answer, when it was asked and answered."""
     proposal: Message | None = None
     sources: list[str] = field(default_factory=list)
     problem: str | None = None
@@ -181,6 +201,7 @@ async def _complete(
         binding.unavailable = why_unavailable(request, exc)
         return binding
     binding.records.append(record)
+    binding.response = response
     call = response.tool_call(step["tool"])
     if call is None:
         binding.problem = f"step {step['id']}: the executor did not call {step['tool']}"

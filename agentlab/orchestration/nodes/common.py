@@ -1,9 +1,12 @@
 """What the nodes of an agent's graph share: its parts, and how a node calls a model.
 
 Nodes never raise for a model's mistake or an unavailable model: the first re-plans, the second
-ends the run ``failed`` with the reason (``unavailable``). Every model call goes through the role's
-model stack (budgets, tracing, fallback, retries: ``models.wrappers``), charged to the visit's
-account: a call that could cross a ceiling is not made, and the run ends ``budget_exceeded``.
+ends the run ``failed`` with the reason (``unavailable``). An answer without the tool its request
+forced is such a mistake once; the second in a row from the same role is an endpoint that
+ignores ``tool_choice``, and ends the run (``forced_misses``). Every model call goes through the
+role's model stack (budgets, tracing, fallback, retries: ``models.wrappers``), charged to the
+visit's account: a call that could cross a ceiling is not made, and the run ends
+``budget_exceeded``.
 """
 
 from __future__ import annotations
@@ -82,6 +85,34 @@ def why_unavailable(request: ModelRequest, exc: AgentlabError) -> str:
     if isinstance(exc, BudgetExceeded):
         return exc.reason
     return f"{request.role.value} unavailable: {exc}"
+
+
+MAX_FORCED_MISSES = 2
+"""A role's answers in a row without their forced tool that end the run: twice."""
+
+
+def forced_misses(visit: Visit, role: str, called: Sequence[bool]) -> tuple[int, Update]:
+    """The longest run of ``role``'s answers in a row without their forced tool that ends in
+    this visit (0 when each of its answers called the tool), counting on from the state's;
+    ``called`` says of each answer of this visit, in order, whether it called the tool. Also the
+    update that records the run still open (nothing when it is unchanged)."""
+    misses = visit.state.get("forced_misses") or {}
+    before = misses.get(role, 0)
+    count, worst = before, 0
+    for ok in called:
+        count = 0 if ok else count + 1
+        worst = max(worst, count)
+    return worst, ({} if count == before else {"forced_misses": {**misses, role: count}})
+
+
+def ignored_tool_choice(role: str, tool: str, response: ModelResponse) -> str:
+    """Why the run ends: ``role``'s model answered twice in a row without calling the tool
+    ``tool`` its requests forced."""
+    return (
+        f"the {role} model answered without calling the forced tool `{tool}` twice in a row "
+        f"(its last answer stopped on {response.stop_reason or 'no stop_reason'}): check that "
+        "the model's endpoint honours tool_choice"
+    )
 
 
 def also(feedback: str, problem: str) -> str:

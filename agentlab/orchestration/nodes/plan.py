@@ -8,8 +8,16 @@ from pydantic import ValidationError
 
 from agentlab.errors import AgentlabError
 from agentlab.events import PlanMade
+from agentlab.models.base import Role
 from agentlab.orchestration import prompts, schedule, transcript
-from agentlab.orchestration.nodes.common import Parts, sources, unavailable
+from agentlab.orchestration.nodes.common import (
+    MAX_FORCED_MISSES,
+    Parts,
+    forced_misses,
+    ignored_tool_choice,
+    sources,
+    unavailable,
+)
 from agentlab.orchestration.state import PlanStep, Status
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.tool import Risk, Tool, format_validation_error
@@ -54,6 +62,19 @@ async def plan(parts: Parts, visit: Visit) -> Update:
         )
 
     call = response.tool_call(prompts.SUBMIT_PLAN.name)
+    misses, noted = forced_misses(visit, Role.PLANNER.value, [call is not None])
+    logs.update(noted)
+    if misses >= MAX_FORCED_MISSES:
+        reason = ignored_tool_choice(Role.PLANNER.value, prompts.SUBMIT_PLAN.name, response)
+        logs["transcript"] += transcript.answer(visit.node, response, reason, is_error=True)
+        return visit.move(
+            Status.FAILED,
+            reason,
+            iterations=iterations,
+            plan_round=plan_round,
+            outcome=reason,
+            **logs,
+        )
     if call is None:
         return replan("the planner did not call submit_plan")
     try:

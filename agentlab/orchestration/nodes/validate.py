@@ -39,8 +39,16 @@ async def validate(parts: Parts, visit: Visit) -> Update:
     except AgentlabError as exc:
         return unavailable(visit, request, exc)
     call = response.tool_call(prompts.SUBMIT_VERDICT.name)
+    if call is None:  # no verdict to judge the task by: nothing to re-plan from either
+        reason = (
+            f"the validator model answered without calling the forced tool "
+            f"`{prompts.SUBMIT_VERDICT.name}` (its answer stopped on "
+            f"{response.stop_reason or 'no stop_reason'}): check that the model's endpoint "
+            "honours tool_choice"
+        )
+        return visit.move(Status.FAILED, reason, outcome=reason, **logs)
     try:
-        verdict = prompts.Verdict.model_validate(call.arguments if call else {})
+        verdict = prompts.Verdict.model_validate(call.arguments)
     except ValidationError as exc:
         reason = f"the validator gave no usable verdict ({format_validation_error(exc)})"
         logs["transcript"] += transcript.answer(visit.node, response, reason, is_error=True)
