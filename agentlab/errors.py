@@ -31,6 +31,8 @@ class Fix(StrEnum):
     """Use a data directory that can be written."""
     ONE_STEP = "one_step"
     """Several calls wait: answer about one of them, named by its step."""
+    FORCE = "force"
+    """A stopped or hung process still holds the run: take it over anyway."""
     EACH = "each"
     """Several calls of unknown effect wait: answer each by its step, or all of them, saying so."""
     LOOK = "look"
@@ -48,6 +50,7 @@ API_WORDS: Mapping[Fix, str] = {
     "(a script file) offline",
     Fix.DATA_DIR: "set data_dir (AGENTLAB_DATA_DIR) to a writable directory",
     Fix.ONE_STEP: "say which call, by its step",
+    Fix.FORCE: "Runner.resume(run_id, force=True) takes it over",
     Fix.EACH: "answer each by its step (step=...), or all of them with every=True",
     Fix.LOOK: "read it again (Runner.get) and decide on that",
     Fix.AGAIN: "then try again: nothing was lost",

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from agentlab.errors import RunBusyError
+from agentlab.errors import Fix, RunBusyError
 from agentlab.store import SqlRunStore, open_sqlite_store
+from agentlab.store.records import LEASE_GRACE_S
 from agentlab.tools import (
     CallRequest,
     CallScope,
@@ -258,12 +259,41 @@ async def test_a_lease_of_a_dead_process_or_past_its_expiry_is_taken_over(store)
     taken = await store.acquire_lease("run-1", ttl_s=30)
     assert taken.token != first.token
 
-    # On another host only the expiry tells:
+    # On another host only the expiry tells, and a grace period after it:
+    lapsed = time.time() - LEASE_GRACE_S - 1
     await store.engine.execute(
         "UPDATE agentlab_run_leases SET host = 'elsewhere', expires_at = ?", (time.time() - 1,)
     )
-    assert (await store.acquire_lease("run-1", ttl_s=30)).holder.endswith(f":{taken.pid}")
+    with pytest.raises(RunBusyError, match="on another host, expired at"):
+        await store.acquire_lease("run-1", ttl_s=30)
+    await store.engine.execute("UPDATE agentlab_run_leases SET expires_at = ?", (lapsed,))
+    again = await store.acquire_lease("run-1", ttl_s=30)
+    assert again.holder.endswith(f":{taken.pid}")
     assert not await store.renew_lease(taken, ttl_s=30)
+    assert first.fence < taken.fence < again.fence  # every claim's fencing token is greater
+
+
+async def test_a_lease_past_its_expiry_whose_process_still_exists_is_taken_only_by_force(store):
+    first = await store.acquire_lease("run-1", ttl_s=30)
+    # Its process (this one, here) was stopped past the lease: it still exists.
+    await store.engine.execute("UPDATE agentlab_run_leases SET expires_at = ?", (time.time() - 1,))
+
+    with pytest.raises(RunBusyError, match="still exists .stopped, or hung.") as busy:
+        await store.acquire_lease("run-1", ttl_s=30)
+    assert busy.value.fix is Fix.FORCE
+    taken = await store.acquire_lease("run-1", ttl_s=30, force=True)
+
+    assert taken.token != first.token and taken.fence == first.fence + 1
+    assert not await store.renew_lease(first, ttl_s=30)  # the stopped process has lost it
+    with pytest.raises(LeaseLostError):
+        await store.set_status("run-1", "completed", lease=first.token)
+
+
+async def test_force_never_takes_a_lease_that_has_not_expired(store):
+    first = await store.acquire_lease("run-1", ttl_s=30)
+
+    with pytest.raises(RunBusyError, match=rf"being advanced by process {first.holder}"):
+        await store.acquire_lease("run-1", ttl_s=30, force=True)
 
 
 async def test_call_hash_uses_the_canonical_arguments():

@@ -31,6 +31,7 @@ from agentlab.orchestration import Limits, Runner, SyncRunner, decision_for
 from agentlab.orchestration.database import open_run_database
 from agentlab.store import DamagedRun, RunStore
 from agentlab.store.postgres import open_postgres_store
+from agentlab.store.records import LEASE_GRACE_S
 from agentlab.tools.journal import LeaseLostError
 from tests.conftest import waiting
 from tests.scripts import plan, script, step, verdict
@@ -63,10 +64,9 @@ async def tamper(store: Any, sql: str, *params: Any) -> None:
 
 
 async def elsewhere(store: Any) -> None:
-    """The run's lease is another host's, and has expired."""
-    await tamper(
-        store, "UPDATE agentlab_run_leases SET host = 'elsewhere', expires_at = ?", time.time() - 1
-    )
+    """The run's lease is another host's, and has expired (its grace period too)."""
+    lapsed = time.time() - LEASE_GRACE_S - 1
+    await tamper(store, "UPDATE agentlab_run_leases SET host = 'elsewhere', expires_at = ?", lapsed)
 
 
 async def new_run(store: RunStore, run_id: str = "run-1", task: str = "do it") -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -205,7 +204,13 @@ async def test_a_completed_run_left_with_a_stale_status_is_listed_as_it_ended(se
         # The process died after the last checkpoint, before the runs table was updated:
         await runner.store.set_status(run_id, "validating")
         await runner.store.acquire_lease(run_id, ttl_s=30)
-        await tamper(runner, "UPDATE agentlab_run_leases SET expires_at = ?", time.time() - 1)
+        dead = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        await tamper(runner, "UPDATE agentlab_run_leases SET pid = ?", int(dead.stdout))
 
         [record] = await runner.list()
         assert (record.status, record.interrupted) == ("completed", False)

@@ -61,6 +61,14 @@ def resume(
         ),
     ] = False,
     note: Annotated[str, typer.Option(help="Why (recorded with the decision).")] = "",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Take the run over from a process of this machine that still exists past its "
+            "lease (stopped or hung); it may still be running a tool call.",
+        ),
+    ] = False,
 ) -> None:
     """Continue a saved run: decide what it waits for, or carry on after a crash.
 
@@ -99,7 +107,17 @@ def resume(
     console = common.console()
     interactive = sys.stdin.isatty()
     with common.runner(common.settings(ctx)) as runner:
-        shown = runner.get(run_id).requests
+        view = runner.get(run_id)
+        shown = view.requests
+        held = view.record.lease
+        if force and held is not None and held.live():
+            print(
+                f"warning: taking run {run_id} over from process {held.holder}, which still "
+                "exists (stopped or hung): it may still be running a tool call; tools that check "
+                "neither the idempotency key nor the fencing token may act twice. It writes "
+                "nothing more to the run.",
+                file=sys.stderr,
+            )
         if answer is not None:
             for request in shown:  # what the person decides on, before it is applied
                 if step is None or request.step_id == step:
@@ -115,6 +133,7 @@ def resume(
                 arguments=arguments,
                 result=output,
                 every=every,
+                force=force,
             )
         elif shown and interactive:
             for request in shown:
@@ -123,9 +142,9 @@ def resume(
             if decisions is None:
                 console.print(f"Run [bold]{run_id}[/] is still waiting for a decision.")
                 return
-            events = runner.resume(run_id, decisions)
+            events = runner.resume(run_id, decisions, force=force)
         else:
-            events = runner.resume(run_id)
+            events = runner.resume(run_id, force=force)
         mode = "ask" if interactive else "leave"
         code = drive.drive(console, runner, run_id, events, decide=mode)
     raise typer.Exit(code)

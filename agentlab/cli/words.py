@@ -13,6 +13,7 @@ CLI_WORDS: Mapping[Fix, str] = {
     "(--script FILE) offline",
     Fix.DATA_DIR: "pass --data-dir (or set AGENTLAB_DATA_DIR) to a writable directory",
     Fix.ONE_STEP: "choose one with --step",
+    Fix.FORCE: "'agentlab resume {run_id} --force' takes it over",
     Fix.EACH: "answer each with --step STEP, or all of them at once with --all",
     Fix.LOOK: "look at it ('agentlab show {run_id}') and decide on that",
     Fix.AGAIN: "then run the command again: nothing was lost",

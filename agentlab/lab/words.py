@@ -13,6 +13,7 @@ NOTEBOOK_WORDS: Mapping[Fix, str] = {
     Fix.OFFLINE: "export ANTHROPIC_API_KEY to use Claude, or replay a scripted model offline "
     "(script=...)",
     Fix.ONE_STEP: "say which call, step=...",
+    Fix.FORCE: "await run.resume(force=True) takes it over",
     Fix.EACH: "answer each with step=..., or all of them with every=True",
     Fix.LOOK: "look at it again (await run.refresh()) and decide on that",
     Fix.AGAIN: "then run the cell again: nothing was lost",

@@ -1,4 +1,5 @@
-"""Where runs are checkpointed on one machine: LangGraph's ``SqliteSaver``, awaited on the loop.
+"""Where runs are checkpointed on one machine: LangGraph's ``SqliteSaver``, awaited on the loop,
+writing only while the run's lease holds it.
 
 LangGraph's ``AsyncSqliteSaver`` sends each statement to aiosqlite's thread and back: about 14
 thread round trips per step, which more than doubled agentlab's per-step cost
@@ -7,6 +8,11 @@ Each write (WAL, ``synchronous=NORMAL``) holds the event loop for tens of micros
 another process holds the database's write lock, for as long as it does (bounded by the busy
 timeout): right for a CLI or a notebook driving a few runs; a server with many concurrent runs
 should use ``AsyncSqliteSaver`` or PostgreSQL.
+
+Fencing: a run's config carries its lease token (``LEASE_KEY``; the ``Runner`` sets it), and each
+checkpoint and each write is made in a transaction that first checks, under SQLite's write lock,
+that the token still holds the run's lease. A process stopped past its lease and taken over
+(``agentlab resume --force``) so writes nothing when it continues: its run does not fork.
 """
 
 from __future__ import annotations
@@ -24,6 +30,14 @@ from langgraph.checkpoint.base import (
     CheckpointTuple,
 )
 from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agentlab.store.rows import LEASES
+from agentlab.tools.journal import LeaseLostError
+
+LEASE_KEY = "__agentlab_lease"
+"""The config key of the lease token a run's checkpoints are written under (``__``: LangGraph
+keeps it out of the checkpoints' metadata)."""
+_HELD = f"SELECT 1 FROM {LEASES} WHERE run_id = ? AND token = ?"
 
 
 class LoopSqliteSaver(SqliteSaver):
@@ -56,6 +70,41 @@ class LoopSqliteSaver(SqliteSaver):
         for item in self.list(config, filter=filter, before=before, limit=limit):
             yield item
 
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        self._hold(config, "a checkpoint")
+        return super().put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._hold(config, "a step's writes")
+        super().put_writes(config, writes, task_id, task_path)
+
+    def _hold(self, config: RunnableConfig, what: str) -> None:
+        """Open the write's transaction (holding SQLite's write lock) if the config's lease still
+        holds its run; ``LeaseLostError`` otherwise. The saver's write then commits it."""
+        configurable = config.get("configurable") or {}
+        token = configurable.get(LEASE_KEY)
+        if token is None:
+            return
+        run_id = str(configurable["thread_id"])
+        if self.conn.in_transaction:
+            self.conn.commit()  # nothing of ours is pending: the saver commits each write
+        self.conn.execute("BEGIN IMMEDIATE")
+        if self.conn.execute(_HELD, (run_id, token)).fetchone() is None:
+            self.conn.rollback()
+            raise lease_lost(run_id, what)
+
     async def aput(
         self,
         config: RunnableConfig,
@@ -81,3 +130,10 @@ class LoopSqliteSaver(SqliteSaver):
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, Any]:
         return self.get_delta_channel_history(config=config, channels=channels)
+
+
+def lease_lost(run_id: str, what: str) -> LeaseLostError:
+    return LeaseLostError(
+        f"this process no longer holds run {run_id}'s lease, so it did not write {what}: "
+        "another process took the run over"
+    )

@@ -34,7 +34,9 @@ class RunContext(BaseModel):
     acts for; ``options`` are the agent's run options (JSON), passed to its ``deps`` factory;
     ``limits`` default to the graph's (the agent's, else the configured ``max_iterations``);
     ``lease`` is the token of the process's claim on the run (set by the ``Runner``): a tool call
-    starts only while that claim holds. ``ledger`` is the run's account in the cost ledger (set
+    starts only while that claim holds, and checkpoints, journal and status are written only
+    while it does; ``fence`` is the claim's fencing token (``ToolContext.fencing_token``).
+    ``ledger`` is the run's account in the cost ledger (set
     by the ``Runner``): model calls are reserved there against the run's session and daily
     ceilings too, and each step reads the run's kill flag from it; without one (a LangGraph
     server's runs) only the per-run ceilings are held, from the run's state.
@@ -49,6 +51,7 @@ class RunContext(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     limits: Limits | None = None
     lease: str | None = None
+    fence: int = 0
     # Not data: a handle the Runner sets, absent from the context's JSON (and its schema).
     ledger: SkipJsonSchema[RunLedger | None] = Field(default=None, exclude=True, repr=False)
 

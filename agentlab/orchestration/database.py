@@ -79,6 +79,7 @@ async def _open_postgres(url: str) -> RunDatabase:
         from psycopg.rows import DictRow, dict_row
         from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+        from agentlab.orchestration.postgres_saver import FencedPostgresSaver
         from agentlab.store.postgres import open_postgres_store
     except ImportError as exc:
         raise ConfigError(
@@ -110,7 +111,7 @@ async def _open_postgres(url: str) -> RunDatabase:
         await pool.close()
         await store.close()
         raise store.engine.unreachable(exc) from None
-    saver = AsyncPostgresSaver(pool)
+    saver = FencedPostgresSaver(pool)
 
     async def close() -> None:
         await pool.close()

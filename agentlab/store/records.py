@@ -15,6 +15,10 @@ from agentlab.models.base import Usage
 # package cannot import: orchestration imports it).
 SETTLED = frozenset({"completed", "failed", "awaiting_human"})
 
+LEASE_GRACE_S = 10.0
+"""How long past its expiry a lease held from another host still counts: that host's clock may
+run behind, and its process may be paused rather than gone."""
+
 
 @dataclass(frozen=True, slots=True)
 class Lease:
@@ -26,17 +30,26 @@ class Lease:
     host: str
     pid: int
     expires_at: float
+    fence: int = 0
+    """The run's fencing token when this lease was taken: greater for every later claim, so a
+    system a tool calls can refuse a stale holder (``ToolContext.fencing_token``)."""
 
     @property
     def holder(self) -> str:
         return f"{self.host}:{self.pid}"
 
     def live(self, now: float | None = None) -> bool:
-        """Unexpired, and (on this host) its process still runs: a crashed holder's lease on this
-        machine is over at once, one on another host when it expires."""
-        if self.expires_at <= (time.time() if now is None else now):
-            return False
-        return self.host != socket.gethostname() or pid_alive(self.pid)
+        """Its process may still advance the run. On this host: while that process exists, even
+        stopped or hung past the lease's expiry (taking such a run over needs ``force``); a
+        crashed holder's lease is over at once. On another host, whose processes cannot be seen:
+        until the expiry plus ``LEASE_GRACE_S``."""
+        if self.host == socket.gethostname():
+            return pid_alive(self.pid)
+        return self.expires_at + LEASE_GRACE_S > (time.time() if now is None else now)
+
+    def expired(self, now: float | None = None) -> bool:
+        """Past its expiry: its holder stopped renewing it (stopped, hung, or gone)."""
+        return self.expires_at <= (time.time() if now is None else now)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ JOURNAL = "agentlab_tool_journal"
 LEDGER = "agentlab_cost_ledger"
 KILLS = "agentlab_run_kills"
 FEEDBACK = "agentlab_run_feedback"
+FENCES = "agentlab_run_fences"
 COLUMNS = (
     "r.run_id, r.agent, r.agent_name, r.task, r.status, r.outcome, r.models, r.options, r.limits, "
     "r.principal, r.session, r.created_at, r.updated_at, "
@@ -62,6 +63,16 @@ TAKE_OVER = (
     "WHERE run_id = ? AND token = ? AND expires_at = ?"
 )
 RENEW = f"UPDATE {LEASES} SET expires_at = ? WHERE run_id = ? AND token = ?"
+# Each claim of a run raises its fencing token (kept apart from the lease row, which a release
+# deletes), so a later holder's token is always greater.
+BUMP_FENCE = (
+    f"INSERT INTO {FENCES} (run_id, fence) VALUES (?, 1) "
+    f"ON CONFLICT (run_id) DO UPDATE SET fence = {FENCES}.fence + 1"
+)
+FENCE = f"SELECT fence FROM {FENCES} WHERE run_id = ?"
+# A write a lease holder makes, made only while its lease still holds the run (in the same
+# statement): the run's id and the lease's token follow the statement's own parameters.
+HELD = f"EXISTS (SELECT 1 FROM {LEASES} WHERE run_id = ? AND token = ?)"
 RELEASE = f"DELETE FROM {LEASES} WHERE run_id = ? AND token = ?"
 CLEAR_STALE = f"DELETE FROM {LEASES} WHERE run_id = ? AND token = ? AND expires_at = ?"
 
@@ -71,6 +82,8 @@ FINISH_CALL = (
     f"UPDATE {JOURNAL} SET outcome = ?, finished_at = ? "
     "WHERE run_id = ? AND call_id = ? AND attempt = ?"
 )
+SET_STATUS_HELD = f"{SET_STATUS} AND {HELD}"
+FINISH_CALL_HELD = f"{FINISH_CALL} AND {HELD}"
 
 
 def start_call_sql(for_share: str) -> str:
@@ -159,6 +172,13 @@ OPEN_CALLS = (
     "AND r.status NOT IN ('completed', 'failed')"
 )
 ALL_LEASES = f"SELECT run_id, token, host, pid, expires_at FROM {LEASES}"
+# LangGraph's checkpoints (its savers for SQLite and PostgreSQL name them alike): a run's
+# checkpoints form a chain, so two that follow one parent mean two processes wrote the run.
+FORKS = (
+    "SELECT thread_id, parent_checkpoint_id, COUNT(*) FROM checkpoints "
+    "WHERE checkpoint_ns = '' AND parent_checkpoint_id IS NOT NULL "
+    "GROUP BY thread_id, parent_checkpoint_id HAVING COUNT(*) > 1"
+)
 ALL_CALLS = f"SELECT {JOURNAL_COLUMNS} FROM {JOURNAL}"
 
 
@@ -188,6 +208,12 @@ def problems(
             found.append(
                 f"run {held.run_id}: stale lease of process {held.holder} (it died or "
                 f"expired): 'agentlab resume {held.run_id}' takes the run over"
+            )
+        elif held.expired():
+            found.append(
+                f"run {held.run_id}: process {held.holder} still exists but its lease expired "
+                f"(stopped, or hung?): end it, or 'agentlab resume {held.run_id} --force' takes "
+                "the run over"
             )
     for call in calls:
         try:

@@ -6,7 +6,7 @@ JSON is kept as text, so that a damaged row reads as a ``DamagedRun``, not a fai
 from __future__ import annotations
 
 from agentlab.store.engine import Dialect
-from agentlab.store.rows import FEEDBACK, JOURNAL, KILLS, LEASES, LEDGER, RUNS
+from agentlab.store.rows import FEEDBACK, FENCES, JOURNAL, KILLS, LEASES, LEDGER, RUNS
 
 
 def schema(d: Dialect) -> tuple[str, ...]:
@@ -34,6 +34,10 @@ def schema(d: Dialect) -> tuple[str, ...]:
         pid INTEGER NOT NULL,
         acquired_at {d.real} NOT NULL,
         expires_at {d.real} NOT NULL
+    )""",
+        f"""CREATE TABLE IF NOT EXISTS {FENCES} (
+        run_id TEXT PRIMARY KEY,
+        fence {d.bigint} NOT NULL
     )""",
         f"""CREATE TABLE IF NOT EXISTS {JOURNAL} (
         run_id TEXT NOT NULL,

@@ -11,13 +11,15 @@ engine does differently (placeholders, types, locks, errors) is in ``sqlite.py``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
 from typing import Any, Generic, TypeVar
 
-from agentlab.errors import DamagedDataError, RunBusyError, RunNotFoundError
+from agentlab.errors import DamagedDataError, RunNotFoundError
 from agentlab.store.engine import Engine, Statements
+from agentlab.store.leasing import busy
 from agentlab.store.records import (
     Ceiling,
     CostTotal,
@@ -33,10 +35,14 @@ from agentlab.store.records import (
 from agentlab.store.rows import (
     ALL_CALLS,
     ALL_LEASES,
+    BUMP_FENCE,
     CLAIM,
     CLEAR_STALE,
     COLUMNS,
+    FENCE,
     FINISH_CALL,
+    FINISH_CALL_HELD,
+    FORKS,
     FROM_RUNS,
     INSERT_ENTRY,
     INSERT_RUN,
@@ -55,11 +61,11 @@ from agentlab.store.rows import (
     RUN_JOURNAL,
     SET_FEEDBACK,
     SET_STATUS,
+    SET_STATUS_HELD,
     SETTLE_ENTRY,
     TAKE_OVER,
     WITH_FEEDBACK,
     begin_call_sql,
-    clock,
     entry_from_row,
     entry_of,
     entry_values,
@@ -121,8 +127,20 @@ class SqlRunStore(Generic[E]):
         )
         return await self.get_run(run_id)
 
-    async def set_status(self, run_id: str, status: str, outcome: str = "") -> None:
-        await self.engine.execute(SET_STATUS, (status, outcome, now_text(), run_id))
+    async def set_status(
+        self, run_id: str, status: str, outcome: str = "", *, lease: str | None = None
+    ) -> None:
+        """Record the run's status; given the ``lease`` token of the process advancing it, only
+        while that lease holds the run (``LeaseLostError`` otherwise: nothing was written)."""
+        if lease is None:
+            await self.engine.execute(SET_STATUS, (status, outcome, now_text(), run_id))
+            return
+        held = (status, outcome, now_text(), run_id, run_id, lease)
+        if await self.engine.execute(SET_STATUS_HELD, held) != 1:
+            raise LeaseLostError(
+                f"this process no longer holds run {run_id}'s lease, so it did not record its "
+                f"status ({status}): another process may have taken the run over"
+            )
 
     async def get_run(self, run_id: str) -> RunRecord:
         found = await self.engine.fetchone(RUN, (run_id,))
@@ -149,9 +167,12 @@ class SqlRunStore(Generic[E]):
 
     # -- leases --------------------------------------------------------------------------------
 
-    async def acquire_lease(self, run_id: str, ttl_s: float) -> Lease:
-        """Claim ``run_id`` for this process for ``ttl_s`` seconds; a live claim of another
-        process is a ``RunBusyError`` naming it, an expired (or dead) one is taken over."""
+    async def acquire_lease(self, run_id: str, ttl_s: float, *, force: bool = False) -> Lease:
+        """Claim ``run_id`` for this process for ``ttl_s`` seconds, with the run's next fencing
+        token. A claim whose process may still advance the run (``Lease.live``) is a
+        ``RunBusyError`` naming it; a dead or lapsed one is taken over. ``force`` takes over an
+        expired claim whose process still exists on this host (stopped or hung): that process
+        may still be running a tool call, and writes nothing more once it resumes."""
         host, pid = this_host()
         lease = Lease(run_id, uuid.uuid4().hex, host, pid, time.time() + ttl_s)
         claim = (lease.token, host, pid, time.time(), lease.expires_at, run_id)
@@ -161,16 +182,15 @@ class SqlRunStore(Generic[E]):
                 claimed = await self.engine.execute(CLAIM, claim)
             else:
                 held = Lease(run_id, *row)
-                if held.live():
-                    raise RunBusyError(
-                        f"run {run_id} is being advanced by process {held.holder} (lease until "
-                        f"{clock(held.expires_at)}): wait for it to pause or end, then try again"
-                    )
+                if held.live() and not (force and held.expired()):
+                    raise busy(run_id, held)
                 claimed = await self.engine.execute(
                     TAKE_OVER, (*claim, held.token, held.expires_at)
                 )
             if claimed == 1:
-                return lease
+                await self.engine.execute(BUMP_FENCE, (run_id,))
+                fence = await self.engine.fetchone(FENCE, (run_id,))
+                return dataclasses.replace(lease, fence=int(fence[0]) if fence else 0)
             # Another process claimed (or renewed) the run between the read and the write.
 
     async def renew_lease(self, lease: Lease, ttl_s: float) -> bool:
@@ -184,7 +204,9 @@ class SqlRunStore(Generic[E]):
     async def clear_stale_lease(self, run_id: str) -> None:
         """Forget a dead process's claim on a run that has since been found settled."""
         row = await self.engine.fetchone(LEASE, (run_id,))
-        if row is not None and not (held := Lease(run_id, *row)).live():
+        # Dead, or lapsed (a stopped process that continues finds its claim gone, and writes
+        # nothing): either way, nothing advances a run found settled.
+        if row is not None and (not (held := Lease(run_id, *row)).live() or held.expired()):
             await self.engine.execute(CLEAR_STALE, (run_id, held.token, held.expires_at))
 
     # -- the tool journal (tools.journal.Journal) ----------------------------------------------
@@ -234,11 +256,24 @@ class SqlRunStore(Generic[E]):
         if started != 1:
             raise _lease_lost(run_id, tool, call_id)
 
-    async def finish(self, run_id: str, call_id: str, attempt: int, outcome: ToolOutcome) -> None:
-        await self.engine.execute(
-            FINISH_CALL,
-            (json.dumps(outcome, default=str), time.time(), run_id, call_id, attempt),
-        )
+    async def finish(
+        self,
+        run_id: str,
+        call_id: str,
+        attempt: int,
+        outcome: ToolOutcome,
+        *,
+        lease: str | None = None,
+    ) -> None:
+        finished = (json.dumps(outcome, default=str), time.time(), run_id, call_id, attempt)
+        if lease is None:
+            await self.engine.execute(FINISH_CALL, finished)
+        elif await self.engine.execute(FINISH_CALL_HELD, (*finished, run_id, lease)) != 1:
+            raise LeaseLostError(
+                f"this process no longer holds run {run_id}'s lease, so it did not record the "
+                f"outcome of call {call_id} (attempt {attempt}): another process took the run "
+                "over, and asks a person whether the call took effect"
+            )
 
     async def journal(self, run_id: str) -> list[JournalEntry]:
         """The journaled calls of ``run_id``, in the order they started."""
@@ -316,7 +351,20 @@ class SqlRunStore(Generic[E]):
         leases = await self.engine.fetchall(ALL_LEASES)
         calls = await self.engine.fetchall(ALL_CALLS)
         runs = await self.list_runs(limit=1_000_000)
-        return problems(orphans, open_calls, leases, runs, calls)
+        return problems(orphans, open_calls, leases, runs, calls) + await self._forks()
+
+    async def _forks(self) -> list[str]:
+        """Runs whose checkpoints fork: two processes wrote the same run (one had lost it)."""
+        try:
+            forks = await self.engine.fetchall(FORKS)
+        except Exception:  # no checkpoint written yet: LangGraph creates its tables then
+            return []
+        return [
+            f"run {run_id}: forked: {count} checkpoints follow checkpoint {parent}, so two "
+            f"processes advanced it (one after losing its lease); 'agentlab show {run_id}' "
+            "shows the branch written last: check its tool calls' effects"
+            for run_id, parent, count in forks
+        ]
 
 
 async def _reserve_in(

@@ -79,13 +79,15 @@ class PreparedCall:
 @dataclass(frozen=True, slots=True)
 class CallScope:
     """Who a call is made for: the run, its principal and session, the agent's deps, and the
-    lease token of the process advancing the run (``None`` where runs are not leased)."""
+    lease token of the process advancing the run (``None`` where runs are not leased) with the
+    run's fencing token (0 where runs are not leased)."""
 
     run_id: str
     principal: str = ""
     session: str | None = None
     deps: Any = None
     lease: str | None = None
+    fence: int = 0
 
 
 @dataclass(frozen=True, slots=True)

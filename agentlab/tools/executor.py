@@ -282,7 +282,9 @@ class ToolExecutor:
         answered = resolution is not None and resolution["attempt"] == entry.attempt
         if answered and resolution is not None and resolution["action"] == "happened":
             outcome = ToolOutcome(ok=True, output=resolution["result"], error=None)
-            await self.journal.finish(scope.run_id, call.call_id, entry.attempt, outcome)
+            await self.journal.finish(
+                scope.run_id, call.call_id, entry.attempt, outcome, lease=scope.lease
+            )
             return outcome, "recorded"
         return None
 
@@ -314,7 +316,9 @@ class ToolExecutor:
             answered = resolution is not None and resolution["attempt"] == entry.attempt
             if answered and resolution is not None and resolution["action"] == "happened":
                 outcome = ToolOutcome(ok=True, output=resolution["result"], error=None)
-                await self.journal.finish(scope.run_id, call.call_id, entry.attempt, outcome)
+                await self.journal.finish(
+                    scope.run_id, call.call_id, entry.attempt, outcome, lease=scope.lease
+                )
                 return outcome, "recorded"
             if not (tool.idempotent or answered):
                 raise UnknownSideEffect(entry)
@@ -332,6 +336,7 @@ class ToolExecutor:
             run_id=scope.run_id,
             call_id=call.call_id,
             idempotency_key=f"{scope.run_id}:{call.call_id}",
+            fencing_token=scope.fence,
             principal=scope.principal,
             session=scope.session,
             deps=scope.deps,
@@ -344,7 +349,7 @@ class ToolExecutor:
             if entry is not None and entry.outcome is None:
                 raise UnknownSideEffect(entry, why=invoked)
         outcome = _error(invoked) if isinstance(invoked, str) else invoked
-        await self.journal.finish(scope.run_id, call.call_id, attempt, outcome)
+        await self.journal.finish(scope.run_id, call.call_id, attempt, outcome, lease=scope.lease)
         return outcome, how
 
     async def _invoke(

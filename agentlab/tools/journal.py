@@ -118,8 +118,17 @@ class Journal(Protocol):
     ) -> None: ...
 
     async def finish(
-        self, run_id: str, call_id: str, attempt: int, outcome: ToolOutcome
-    ) -> None: ...
+        self,
+        run_id: str,
+        call_id: str,
+        attempt: int,
+        outcome: ToolOutcome,
+        *,
+        lease: str | None = None,
+    ) -> None:
+        """Record the outcome of ``attempt``; given the ``lease`` token of the process that ran
+        it, only while that lease holds the run (``LeaseLostError`` otherwise)."""
+        ...
 
 
 class MemoryJournal:
@@ -178,7 +187,15 @@ class MemoryJournal:
             time.time(),
         )
 
-    async def finish(self, run_id: str, call_id: str, attempt: int, outcome: ToolOutcome) -> None:
+    async def finish(
+        self,
+        run_id: str,
+        call_id: str,
+        attempt: int,
+        outcome: ToolOutcome,
+        *,
+        lease: str | None = None,
+    ) -> None:
         entry = self._entries[(run_id, call_id)]
         if entry.attempt == attempt:
             self._entries[(run_id, call_id)] = dataclasses.replace(

@@ -57,13 +57,18 @@ class ToolContext:
     """What the runtime tells a tool about the call.
 
     ``idempotency_key`` is the same every time the same call of the same run is executed (after a
-    crash, on resume), so a tool can pass it to an external API and not act twice. ``deps`` is what
-    the agent's ``deps`` factory built for the run (database handles, clients), or ``None``.
+    crash, on resume, when a person answers "run it again"), so a tool can pass it to an external
+    API and not act twice. ``fencing_token`` grows each time a process claims the run: a system
+    that keeps the greatest token it has seen per run (or per resource) and refuses smaller ones
+    shuts out a process that was stopped or cut off past its lease while another took the run
+    over (0 where runs are not leased). ``deps`` is what the agent's ``deps`` factory built for
+    the run (database handles, clients), or ``None``.
     """
 
     run_id: str
     call_id: str
     idempotency_key: str
+    fencing_token: int = 0
     principal: str = ""
     session: str | None = None
     deps: Any = None

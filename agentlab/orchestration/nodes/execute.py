@@ -57,6 +57,7 @@ async def execute(parts: Parts, visit: Visit) -> Update:
         session=visit.ctx.session,
         deps=deps,
         lease=visit.ctx.lease,
+        fence=visit.ctx.fence,
     )
     limit = asyncio.Semaphore(visit.limits.max_parallel_calls)
 

@@ -65,7 +65,7 @@ class Advancing:
                 # The run no longer advances: record how it stands, then let it go.
                 values = await latest_values(graph, ctx)
                 status, outcome = str(values["status"]), str(values.get("outcome", ""))
-                await store.set_status(run_id, status, outcome)
+                await store.set_status(run_id, status, outcome, lease=ctx.lease)
                 if span is not None:
                     spans.run_ended(span, status, outcome)
         except StorageError as exc:
@@ -121,7 +121,8 @@ class Advancing:
                 if event is None:
                     continue
                 if isinstance(event, StatusChanged):
-                    await database.store.set_status(run_id, event.transition["target"])
+                    target = event.transition["target"]
+                    await database.store.set_status(run_id, target, lease=ctx.lease)
                 yield event
         except database.failures as exc:
             named = database.named(exc) if database.named is not None else None

@@ -25,11 +25,12 @@ class Leases:
         self.ttl_s = ttl_s
         self._held: dict[str, Lease] = {}
 
-    async def acquire(self, run_id: str) -> Lease:
-        """Claim ``run_id`` (``RunBusyError`` while another process holds it)."""
+    async def acquire(self, run_id: str, *, force: bool = False) -> Lease:
+        """Claim ``run_id`` (``RunBusyError`` while another process holds it; ``force`` takes
+        over from a stopped or hung process on this host, past its lease)."""
         store = self._store()
         assert store is not None, "the Runner is closed"
-        lease = await store.acquire_lease(run_id, self.ttl_s)
+        lease = await store.acquire_lease(run_id, self.ttl_s, force=force)
         self._held[run_id] = lease
         return lease
 

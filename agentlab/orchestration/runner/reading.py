@@ -9,6 +9,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from agentlab.errors import AgentlabError, DamagedDataError
+from agentlab.orchestration.checkpoints import LEASE_KEY
 from agentlab.orchestration.context import RunContext
 from agentlab.orchestration.limits import Limits
 from agentlab.store import Lease, RunRecord
@@ -26,6 +27,7 @@ def context_of(record: RunRecord, lease: Lease | None = None) -> RunContext:
         options=record.options,
         limits=Limits.model_validate(record.limits),
         lease=lease.token if lease is not None else None,
+        fence=lease.fence if lease is not None else 0,
     )
 
 
@@ -33,9 +35,10 @@ def config_of(ctx: RunContext) -> RunnableConfig:
     """The LangGraph config of a run: its thread, and a recursion limit its iteration cap always
     reaches first."""
     assert ctx.limits is not None, "a Runner's runs always have their limits"
-    return RunnableConfig(
-        configurable={"thread_id": ctx.run_id}, recursion_limit=ctx.limits.recursion_limit
-    )
+    configurable: dict[str, Any] = {"thread_id": ctx.run_id}
+    if ctx.lease is not None:  # the checkpointer writes only while this lease holds the run
+        configurable[LEASE_KEY] = ctx.lease
+    return RunnableConfig(configurable=configurable, recursion_limit=ctx.limits.recursion_limit)
 
 
 async def snapshot(graph: Graph, ctx: RunContext) -> Any:

@@ -1,4 +1,5 @@
-"""The runs table's status of a run whose writer died, set from the run's checkpoint.
+"""The runs table's status of a run whose writer died, set from the run's checkpoint; and ended
+runs whose checkpoint disagrees.
 
 The table is a copy for listing; the checkpoint (with the writes saved after it) is what a
 resume continues from, so it decides.
@@ -6,8 +7,12 @@ resume continues from, so it decides.
 
 from __future__ import annotations
 
-from agentlab.orchestration.runner.reading import Graph, context_of, snapshot
-from agentlab.store import RunRecord, RunStore
+from collections.abc import Sequence
+
+from agentlab.errors import DamagedDataError
+from agentlab.orchestration.runner.reading import Graph, context_of, latest_values, snapshot
+from agentlab.orchestration.state import TERMINAL
+from agentlab.store import DamagedRun, RunRecord, RunStore
 from agentlab.store.records import SETTLED
 
 
@@ -24,3 +29,22 @@ async def reconcile(store: RunStore, reader: Graph, record: RunRecord) -> RunRec
     if status in SETTLED:
         await store.clear_stale_lease(record.run_id)
     return await store.get_run(record.run_id)
+
+
+async def regressed(reader: Graph, records: Sequence[RunRecord | DamagedRun]) -> list[str]:
+    """Ended runs whose last checkpoint says they go on: a process that had lost a run wrote to
+    it after another ended it (``agentlab doctor`` reports them)."""
+    found = []
+    for record in records:
+        if not isinstance(record, RunRecord) or record.status not in TERMINAL:
+            continue
+        try:
+            status = (await latest_values(reader, context_of(record))).get("status")
+        except DamagedDataError:
+            continue  # the store's check names unreadable runs
+        if status is not None and status not in TERMINAL:
+            found.append(
+                f"run {record.run_id}: listed {record.status}, but its last checkpoint says "
+                f"{status}: a process wrote to it after it ended"
+            )
+    return found

@@ -47,7 +47,7 @@ from agentlab.orchestration.runner.advance import Advancing
 from agentlab.orchestration.runner.graphs import Graphs
 from agentlab.orchestration.runner.leases import Leases
 from agentlab.orchestration.runner.reading import context_of, snapshot
-from agentlab.orchestration.runner.reconcile import reconcile
+from agentlab.orchestration.runner.reconcile import reconcile, regressed
 from agentlab.orchestration.runner.resume import resume_payload
 from agentlab.orchestration.runner.view import RunView
 from agentlab.orchestration.state import TERMINAL, Status, initial_state
@@ -153,18 +153,33 @@ class Runner:
         return run_id, self._advancing.stream(ctx, graph, initial_state(task), lease)
 
     async def resume(
-        self, run_id: str, decision: Decision | list[Decision] | None = None
+        self,
+        run_id: str,
+        decision: Decision | list[Decision] | None = None,
+        *,
+        force: bool = False,
     ) -> AsyncIterator[RunEvent]:
         """Continue a run: with decisions if it waits for some (``decide`` makes them from a
         person's answer), else from where it stopped. Calls left undecided keep waiting.
 
         Decided from the run's checkpoint (``resume.py``). Raises ``RunBusyError`` while another
         process advances the run, and ``DecisionRefused`` for a decision that does not answer the
-        request the run waits for.
+        request the run waits for. ``force`` takes the run over from a process on this host that
+        still exists past its lease (stopped or hung): that process writes nothing more to the
+        run, but may still be running a tool call (those that honour the idempotency key or the
+        fencing token are safe).
         """
         record = await self.store.get_run(run_id)
         graph, _ = self._graphs.for_run(record)
-        lease = await self._leases.acquire(run_id)
+        lease = await self._leases.acquire(run_id, force=force)
+        held = record.lease
+        if force and held is not None and held.token != lease.token and held.live():
+            log.warning(
+                "took run %s over from process %s, which still exists: it may still be running a "
+                "tool call, and writes nothing more to the run",
+                run_id,
+                held.holder,
+            )
         try:
             ctx = self._run_context(record, lease)
             payload = await resume_payload(self.store, record, graph, ctx, decision)
@@ -184,6 +199,7 @@ class Runner:
         arguments: Mapping[str, Any] | None = None,
         result: Any = None,
         every: bool = False,
+        force: bool = False,
     ) -> AsyncIterator[RunEvent]:
         """Answer what a paused run asks, and continue it: ``approve`` (with edited
         ``arguments``, for one call), ``reject``, ``stop``, or ``happened`` (a call of unknown
@@ -193,7 +209,8 @@ class Runner:
         ``step``); by default, to those the run waits on when read here. If the run has moved on
         since, it is refused (``DecisionRefused``) and the request it waits on now is named.
         One ``approve`` or ``happened`` answers several calls of unknown effect only with
-        ``every``: whether a call took effect is otherwise answered call by call.
+        ``every``: whether a call took effect is otherwise answered call by call. ``force``: as
+        ``resume``'s.
         """
         view = await self.get(run_id) if shown is None else None
         if view is not None:
@@ -227,7 +244,8 @@ class Runner:
             result=result,
             every=every,
         )
-        return await self.resume(run_id, decisions[0] if len(decisions) == 1 else decisions)
+        decided = decisions[0] if len(decisions) == 1 else decisions
+        return await self.resume(run_id, decided, force=force)
 
     async def kill(self, run_id: str) -> RunRecord:
         """Flag a run that has not ended: the process advancing it ends it at its next step; a
@@ -312,9 +330,11 @@ class Runner:
     async def check(self) -> list[str]:
         """What ``agentlab doctor`` reports of the runs database, after setting the status of
         runs whose process died from their checkpoints (clearing the claims of those that had
-        ended), as ``list`` does."""
-        await self.list(limit=1_000_000)
-        return await self.store.check()
+        ended), as ``list`` does; also runs whose checkpoints fork, and ended runs whose last
+        checkpoint says they go on (a process wrote after the run ended)."""
+        records = await self.list(limit=1_000_000)
+        found = await self.store.check()
+        return found + await regressed(self._graphs.reader(), records)
 
     async def list(
         self, limit: int = 50, *, feedback: str | None = None

@@ -73,9 +73,13 @@ class SyncRunner:
         return run_id, self._iterate(events)
 
     def resume(
-        self, run_id: str, decision: Decision | list[Decision] | None = None
+        self,
+        run_id: str,
+        decision: Decision | list[Decision] | None = None,
+        *,
+        force: bool = False,
     ) -> Iterator[RunEvent]:
-        return self._iterate(self._loop.run(self.runner.resume(run_id, decision)))
+        return self._iterate(self._loop.run(self.runner.resume(run_id, decision, force=force)))
 
     def decide(
         self,
@@ -88,6 +92,7 @@ class SyncRunner:
         arguments: Mapping[str, Any] | None = None,
         result: Any = None,
         every: bool = False,
+        force: bool = False,
     ) -> Iterator[RunEvent]:
         """As ``Runner.decide``."""
         events = self.runner.decide(
@@ -99,6 +104,7 @@ class SyncRunner:
             arguments=arguments,
             result=result,
             every=every,
+            force=force,
         )
         return self._iterate(self._loop.run(events))
 
