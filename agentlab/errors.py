@@ -51,7 +51,8 @@ API_WORDS: Mapping[Fix, str] = {
     Fix.DATA_DIR: "set data_dir (AGENTLAB_DATA_DIR) to a writable directory",
     Fix.ONE_STEP: "say which call, by its step",
     Fix.FORCE: "Runner.resume(run_id, force=True) takes it over",
-    Fix.EACH: "answer each by its step (step=...), or all of them with every=True",
+    Fix.EACH: "answer each by its step (step=...), or all of them with Runner.decide(..., "
+    "every=True)",
     Fix.LOOK: "read it again (Runner.get) and decide on that",
     Fix.AGAIN: "then try again: nothing was lost",
     Fix.RESUME: "then resume run {run_id} (Runner.resume): it continues where it stopped, "

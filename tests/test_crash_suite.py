@@ -7,7 +7,7 @@ closes Ada Lovelace's account with ``agentlab run --approve`` under the crash ha
 before and after each checkpoint write, journal write, tool effect, runs-table write and event,
 and during those that are transactions of several statements (checkpoints, the support tools'
 effects). A dry run counts the points; the campaign (``tests/reliability/campaign.py``) kills at
-``CRASH_SUITE_POINTS`` of them (default 50: one of every site, then a spread; ``all`` for every
+``CRASH_SUITE_POINTS`` of them (default 60: one of every site, then a spread; ``all`` for every
 point), plus the last points of a run, two trials at a time. After each kill a careful person
 resumes with ``agentlab resume`` until the run ends: ``--approve`` at an approval (``y`` when
 asked at the terminal); for a call of unknown effect they check the world and answer
@@ -39,7 +39,7 @@ LAST_WRITES = ("checkpoint.put_writes:after", "checkpoint.put:before", "checkpoi
 
 
 def _wanted() -> int | None:
-    value = os.environ.get("CRASH_SUITE_POINTS", "50")
+    value = os.environ.get("CRASH_SUITE_POINTS", "60")
     return None if value == "all" else int(value)
 
 
@@ -68,9 +68,9 @@ def _each(trials: list[Trial], what: str) -> str:
     return "\n".join(f"killed at {t.kill_at} (point {t.index}): {what.format(t=t)}" for t in trials)
 
 
-def test_kills_land_at_50_points_of_every_kind_including_mid_write(campaign):
+def test_kills_land_at_60_points_of_every_kind_including_mid_write(campaign):
     killed = Counter(t.kind for t in campaign.trials)
-    assert len(campaign.trials) >= min(50, len(campaign.points))
+    assert len(campaign.trials) >= min(60, len(campaign.points))
     assert set(KINDS) <= set(killed), killed
     sites = {t.site for t in campaign.trials}
     assert set(campaign.sites()) <= sites  # every site, "during" a write included

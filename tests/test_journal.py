@@ -274,19 +274,36 @@ async def test_a_lease_of_a_dead_process_or_past_its_expiry_is_taken_over(store)
 
 
 async def test_a_lease_past_its_expiry_whose_process_still_exists_is_taken_only_by_force(store):
-    first = await store.acquire_lease("run-1", ttl_s=30)
-    # Its process (this one, here) was stopped past the lease: it still exists.
-    await store.engine.execute("UPDATE agentlab_run_leases SET expires_at = ?", (time.time() - 1,))
+    import subprocess
 
-    with pytest.raises(RunBusyError, match="still exists .stopped, or hung.") as busy:
-        await store.acquire_lease("run-1", ttl_s=30)
-    assert busy.value.fix is Fix.FORCE
-    taken = await store.acquire_lease("run-1", ttl_s=30, force=True)
+    first = await store.acquire_lease("run-1", ttl_s=30)
+    stopped = subprocess.Popen(["sleep", "60"])  # its process, stopped past the lease
+    try:
+        await store.engine.execute(
+            "UPDATE agentlab_run_leases SET pid = ?, expires_at = ?", (stopped.pid, time.time() - 1)
+        )
+        with pytest.raises(RunBusyError, match="still exists .stopped, or hung.") as busy:
+            await store.acquire_lease("run-1", ttl_s=30)
+        assert busy.value.fix is Fix.FORCE
+        taken = await store.acquire_lease("run-1", ttl_s=30, force=True)
+    finally:
+        stopped.kill()
+        stopped.wait()
 
     assert taken.token != first.token and taken.fence == first.fence + 1
     assert not await store.renew_lease(first, ttl_s=30)  # the stopped process has lost it
     with pytest.raises(LeaseLostError):
         await store.set_status("run-1", "completed", lease=first.token)
+
+
+async def test_an_expired_lease_of_this_very_process_is_taken_back_without_force(store):
+    first = await store.acquire_lease("run-1", ttl_s=30)
+    # A claim this running process let go of without releasing it (a stream never finished):
+    await store.engine.execute("UPDATE agentlab_run_leases SET expires_at = ?", (time.time() - 1,))
+
+    again = await store.acquire_lease("run-1", ttl_s=30)
+
+    assert again.token != first.token and again.fence == first.fence + 1
 
 
 async def test_force_never_takes_a_lease_that_has_not_expired(store):

@@ -110,7 +110,7 @@ def resume(
         view = runner.get(run_id)
         shown = view.requests
         held = view.record.lease
-        if force and held is not None and held.live():
+        if force and held is not None and held.live() and held.expired():
             print(
                 f"warning: taking run {run_id} over from process {held.holder}, which still "
                 "exists (stopped or hung): it may still be running a tool call; tools that check "

@@ -76,9 +76,11 @@ class LabRun:
         step: str | None = None,
         arguments: dict[str, Any] | None = None,
         result: Any = None,
+        every: bool = False,
     ) -> LabRun:
         """Answer the requests this notebook last showed (or ``shown``), through
-        ``Runner.decide``, and follow the run to its next stop."""
+        ``Runner.decide``, and follow the run to its next stop (``every``: one approve or
+        happened for several calls of unknown effect)."""
         with in_notebook_words():
             events = await self.lab.runner.decide(
                 self.run_id,
@@ -88,6 +90,7 @@ class LabRun:
                 note=note,
                 arguments=arguments,
                 result=result,
+                every=every,
             )
         await self._follow(events)
         return self
@@ -100,10 +103,11 @@ class LabRun:
         await self._follow(events)
         return self
 
-    async def resume(self) -> LabRun:
-        """Continue a run that stopped without waiting for a human (e.g. its process died)."""
+    async def resume(self, *, force: bool = False) -> LabRun:
+        """Continue a run that stopped without waiting for a human (e.g. its process died);
+        ``force`` takes it over from a process of this machine stopped or hung past its lease."""
         with in_notebook_words():
-            events = await self.lab.runner.resume(self.run_id)
+            events = await self.lab.runner.resume(self.run_id, force=force)
         await self._follow(events)
         return self
 

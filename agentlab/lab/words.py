@@ -14,7 +14,7 @@ NOTEBOOK_WORDS: Mapping[Fix, str] = {
     "(script=...)",
     Fix.ONE_STEP: "say which call, step=...",
     Fix.FORCE: "await run.resume(force=True) takes it over",
-    Fix.EACH: "answer each with step=..., or all of them with every=True",
+    Fix.EACH: "answer each with step=..., or all of them with run.answer(..., every=True)",
     Fix.LOOK: "look at it again (await run.refresh()) and decide on that",
     Fix.AGAIN: "then run the cell again: nothing was lost",
     Fix.RESUME: "then await run.resume() continues the run where it stopped: nothing was lost "

@@ -78,7 +78,11 @@ class LoopSqliteSaver(SqliteSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         self._hold(config, "a checkpoint")
-        return super().put(config, checkpoint, metadata, new_versions)
+        try:
+            return super().put(config, checkpoint, metadata, new_versions)
+        except BaseException:
+            self._let_go()
+            raise
 
     def put_writes(
         self,
@@ -88,7 +92,17 @@ class LoopSqliteSaver(SqliteSaver):
         task_path: str = "",
     ) -> None:
         self._hold(config, "a step's writes")
-        super().put_writes(config, writes, task_id, task_path)
+        try:
+            super().put_writes(config, writes, task_id, task_path)
+        except BaseException:
+            self._let_go()
+            raise
+
+    def _let_go(self) -> None:
+        """Roll back a write that failed before the saver committed it (serializing it, say):
+        its transaction holds SQLite's write lock until then."""
+        if self.conn.in_transaction:
+            self.conn.rollback()
 
     def _hold(self, config: RunnableConfig, what: str) -> None:
         """Open the write's transaction (holding SQLite's write lock) if the config's lease still

@@ -41,9 +41,12 @@ class Lease:
     def live(self, now: float | None = None) -> bool:
         """Its process may still advance the run. On this host: while that process exists, even
         stopped or hung past the lease's expiry (taking such a run over needs ``force``); a
-        crashed holder's lease is over at once. On another host, whose processes cannot be seen:
-        until the expiry plus ``LEASE_GRACE_S``."""
+        crashed holder's lease is over at once, and so is an expired one of this very process
+        (which is running, so it let the claim go without releasing it). On another host, whose
+        processes cannot be seen: until the expiry plus ``LEASE_GRACE_S``."""
         if self.host == socket.gethostname():
+            if self.pid == os.getpid():  # this process, running: not stopped, so past its
+                return not self.expired(now)  # expiry its claim was abandoned (not released)
             return pid_alive(self.pid)
         return self.expires_at + LEASE_GRACE_S > (time.time() if now is None else now)
 

@@ -188,8 +188,12 @@ class SqlRunStore(Generic[E]):
                     TAKE_OVER, (*claim, held.token, held.expires_at)
                 )
             if claimed == 1:
-                await self.engine.execute(BUMP_FENCE, (run_id,))
-                fence = await self.engine.fetchone(FENCE, (run_id,))
+                try:
+                    await self.engine.execute(BUMP_FENCE, (run_id,))
+                    fence = await self.engine.fetchone(FENCE, (run_id,))
+                except BaseException:
+                    await self.engine.execute(RELEASE, (run_id, lease.token))
+                    raise
                 return dataclasses.replace(lease, fence=int(fence[0]) if fence else 0)
             # Another process claimed (or renewed) the run between the read and the write.
 

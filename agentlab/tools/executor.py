@@ -372,6 +372,8 @@ class ToolExecutor:
                     f"{tool.name} did not answer within its timeout_s = {tool.timeout_s:g} s "
                     "and may still be running"
                 )
+            if not effect_unknown(exc):  # e.g. a connect timeout: the request never left
+                return _error(_described(exc))
             return f"{tool.name} timed out mid-call ({_described(exc)})"
         except Exception as exc:  # any failure of a tool is the model's to see, not a crash
             if effect_unknown(exc) and not tool.idempotent:

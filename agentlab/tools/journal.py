@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol
 
 from typing_extensions import TypedDict
 
+from agentlab.errors import RunBusyError
 from agentlab.tools.calls import call_hash, canonical_arguments
 from agentlab.tools.tool import ToolOutcome
 
@@ -80,7 +81,7 @@ class UnknownSideEffect(Exception):  # noqa: N818 - a condition the run handles,
         connection lost mid-call); ``None`` when the run was interrupted during the call."""
 
 
-class LeaseLostError(Exception):
+class LeaseLostError(RunBusyError):
     """This process no longer holds the run's lease: another may be advancing it."""
 
 

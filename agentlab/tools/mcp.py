@@ -195,8 +195,8 @@ def _dead(exc: BaseException) -> bool:
     import mcp.types as mcp_types
     from mcp import MCPError
 
-    if isinstance(exc, MCPError):
-        return exc.code == mcp_types.CONNECTION_CLOSED
+    if isinstance(exc, MCPError):  # closed, or no answer in time: the server may have acted
+        return exc.code in (mcp_types.CONNECTION_CLOSED, mcp_types.REQUEST_TIMEOUT)
     if isinstance(exc, BaseExceptionGroup):
         return any(_dead(e) for e in exc.exceptions)
     return isinstance(

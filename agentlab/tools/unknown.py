@@ -23,6 +23,7 @@ _NOT_SENT = frozenset(
         "ConnectionRefusedError",
         "ConnectError",  # httpx
         "ConnectTimeout",  # httpx, requests
+        "ConnectionTimeoutError",  # aiohttp
         "PoolTimeout",  # httpx: no connection to send on
         "NewConnectionError",  # urllib3
         "NameResolutionError",  # urllib3
