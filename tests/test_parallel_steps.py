@@ -353,10 +353,9 @@ async def drain(events: AsyncIterator[Any]) -> list[Any]:
     return [e async for e in events]
 
 
-async def test_a_crash_in_a_wave_of_concurrent_calls_repeats_none_of_them(settings, tmp_path: Path):
-    """a ends, b is in flight and c takes its effect when the process dies. On resume a is
-    replayed from the journal, and a person is asked about b and c together (neither is
-    idempotent): b is run again, c is said to have happened. Each effect happens once."""
+def crashing_wave(tmp_path: Path) -> tuple[Probe, ModelSpec]:
+    """Three concurrent notes: when the process dies, a has ended, b is in flight (held) and c
+    has taken its effect."""
     probe = Probe()
     probe.hold = {"b"}
     text = script(
@@ -371,7 +370,14 @@ async def test_a_crash_in_a_wave_of_concurrent_calls_repeats_none_of_them(settin
     )
     path = tmp_path / "script.json"
     path.write_text(text)
-    spec = ModelSpec(kind="scripted", script=str(path))
+    return probe, ModelSpec(kind="scripted", script=str(path))
+
+
+async def test_a_crash_in_a_wave_of_concurrent_calls_repeats_none_of_them(settings, tmp_path: Path):
+    """a ends, b is in flight and c takes its effect when the process dies. On resume a is
+    replayed from the journal, and a person is asked about b and c together (neither is
+    idempotent): b is run again, c is said to have happened. Each effect happens once."""
+    probe, spec = crashing_wave(tmp_path)
     agent = agent_for(Ledger(), probe)
     async with Runner(settings) as runner:
         run_id, events = await runner.start(agent, "note three things", models=spec)
@@ -404,21 +410,7 @@ async def test_one_answer_about_several_calls_of_unknown_effect_needs_every(
     is not taken to answer both, since a person who checked one would re-run (or record) the
     other; answering one by its step leaves the other waiting, and answering several at once
     takes saying so (``every``, the CLI's --all)."""
-    probe = Probe()
-    probe.hold = {"b"}
-    text = script(
-        planner=[
-            plan(
-                step("note", key="a", after=[]),
-                step("note", key="b", after=[]),
-                step("note", key="c", crash_after=["a"], after=[]),
-            )
-        ],
-        validator=[verdict(True)],
-    )
-    path = tmp_path / "script.json"
-    path.write_text(text)
-    spec = ModelSpec(kind="scripted", script=str(path))
+    probe, spec = crashing_wave(tmp_path)
     async with Runner(settings) as runner:
         run_id, events = await runner.start(agent_for(Ledger(), probe), "three", models=spec)
         with pytest.raises(Crash):
