@@ -411,8 +411,14 @@ async def test_every_designed_transition_occurs(make_agent):
         ),
         # rejection that stops the run
         (script(planner=[plan(step("wipe", key="a"))]), [{"approve": False, "stop": True}]),
-        # a validator that answers without a verdict
-        (script(planner=[plan(step("lookup", key="a"))], validator=[{"text": "looks fine"}]), []),
+        # a validator that answers without a verdict, twice
+        (
+            script(
+                planner=[plan(step("lookup", key="a"))],
+                validator=[{"text": "looks fine"}, {"text": "still fine"}],
+            ),
+            [],
+        ),
         # the iteration cap, reached between steps
         (script(planner=[plan(step("lookup", key="a"), step("lookup", key="b"))]), []),
     ]
@@ -439,6 +445,7 @@ async def test_every_designed_transition_occurs(make_agent):
         ("awaiting_human", "failed"),
         ("validating", "completed"),
         ("validating", "planning"),
+        ("validating", "validating"),
         ("validating", "failed"),
     }
 

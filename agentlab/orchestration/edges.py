@@ -100,7 +100,10 @@ class Routes:
 
     async def after_validate(
         self, state: AgentState, runtime: Runtime[RunContext]
-    ) -> Literal["plan", "halt"] | End:
-        if state["status"] == Status.PLANNING:
-            return self._replan(state, runtime)
+    ) -> Literal["validate", "plan", "halt"] | End:
+        match state["status"]:
+            case Status.PLANNING:
+                return self._replan(state, runtime)
+            case Status.VALIDATING:  # its model answered without a verdict: asked once more
+                return "validate"
         return _END

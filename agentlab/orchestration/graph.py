@@ -152,7 +152,7 @@ def build_graph(
         edges.after_execute,
         ["execute", "prepare", "approve", "validate", "plan", "halt", END],
     )
-    g.add_conditional_edges("validate", edges.after_validate, ["plan", "halt", END])
+    g.add_conditional_edges("validate", edges.after_validate, ["validate", "plan", "halt", END])
     g.add_edge("halt", END)
     return g
 

@@ -1,7 +1,8 @@
 """The ``validate`` node: is the task done?
 
 The validator is the agent's deterministic ``check`` when it has one, else the validator model;
-falling short sends the run back to planning with the reason.
+falling short sends the run back to planning with the reason. A validator model that answers
+without its forced tool is asked once more; the second such answer in a row ends the run.
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ import logging
 from pydantic import ValidationError
 
 from agentlab.errors import AgentlabError
+from agentlab.models.base import Role
 from agentlab.orchestration import prompts, transcript
 from agentlab.orchestration.agent import Evidence
-from agentlab.orchestration.nodes.common import Parts, unavailable
+from agentlab.orchestration.nodes.common import (
+    MAX_FORCED_MISSES,
+    Parts,
+    forced_misses,
+    ignored_tool_choice,
+    unavailable,
+)
 from agentlab.orchestration.state import Status
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.tool import format_validation_error
@@ -39,14 +47,16 @@ async def validate(parts: Parts, visit: Visit) -> Update:
     except AgentlabError as exc:
         return unavailable(visit, request, exc)
     call = response.tool_call(prompts.SUBMIT_VERDICT.name)
-    if call is None:  # no verdict to judge the task by: nothing to re-plan from either
-        reason = (
-            f"the validator model answered without calling the forced tool "
-            f"`{prompts.SUBMIT_VERDICT.name}` (its answer stopped on "
-            f"{response.stop_reason or 'no stop_reason'}): check that the model's endpoint "
-            "honours tool_choice"
-        )
+    misses, noted = forced_misses(visit, Role.VALIDATOR.value, [call is not None])
+    logs.update(noted)
+    if misses >= MAX_FORCED_MISSES:
+        reason = ignored_tool_choice(Role.VALIDATOR.value, prompts.SUBMIT_VERDICT.name, response)
+        logs["transcript"] += transcript.answer(visit.node, response, reason, is_error=True)
         return visit.move(Status.FAILED, reason, outcome=reason, **logs)
+    if call is None:  # no verdict yet: asked once more (a second miss in a row ends the run)
+        reason = f"the validator did not call {prompts.SUBMIT_VERDICT.name}: asked again"
+        logs["transcript"] += transcript.answer(visit.node, response, reason, is_error=True)
+        return visit.move(Status.VALIDATING, reason, **logs)
     try:
         verdict = prompts.Verdict.model_validate(call.arguments)
     except ValidationError as exc:
