@@ -292,8 +292,14 @@ async def test_a_lease_past_its_expiry_whose_process_still_exists_is_taken_only_
 
     assert taken.token != first.token and taken.fence == first.fence + 1
     assert not await store.renew_lease(first, ttl_s=30)  # the stopped process has lost it
+    await store.create_run(
+        "run-1", agent="a", agent_name="a", task="t", status="executing", models=None,
+        options={}, limits={}, principal="p", session=None,
+    )  # fmt: skip
     with pytest.raises(LeaseLostError):
         await store.set_status("run-1", "completed", lease=first.token)
+    await store.set_status("run-1", "validating", lease=taken.token)  # the new holder may
+    assert (await store.get_run("run-1")).status == "validating"
 
 
 async def test_an_expired_lease_of_this_very_process_is_taken_back_without_force(store):

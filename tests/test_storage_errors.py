@@ -32,18 +32,11 @@ from tests.cli import agentlab_process
 from tests.scripts import plan, script, step, verdict
 from tests.storage_agent import BALLAST_ENV, EFFECTS_ENV, LEAVE_ENV
 from tests.test_cli import run_id_in
+from tests.test_damaged_data import only_error_line
 
 AGENT = f"{Path(__file__).with_name('storage_agent.py')}:agent"
 NOTICES = [f"notice {n}" for n in range(1, 5)]
 RUNS = "runs.sqlite"
-
-
-def only_error_line(stderr: str) -> str:
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error: "), stderr
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def healthy(line: str) -> None:

@@ -107,11 +107,10 @@ class LoopSqliteSaver(SqliteSaver):
     def _hold(self, config: RunnableConfig, what: str) -> None:
         """Open the write's transaction (holding SQLite's write lock) if the config's lease still
         holds its run; ``LeaseLostError`` otherwise. The saver's write then commits it."""
-        configurable = config.get("configurable") or {}
-        token = configurable.get(LEASE_KEY)
-        if token is None:
+        held = lease_of(config)
+        if held is None:
             return
-        run_id = str(configurable["thread_id"])
+        run_id, token = held
         if self.conn.in_transaction:
             self.conn.commit()  # nothing of ours is pending: the saver commits each write
         self.conn.execute("BEGIN IMMEDIATE")
@@ -144,6 +143,13 @@ class LoopSqliteSaver(SqliteSaver):
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, Any]:
         return self.get_delta_channel_history(config=config, channels=channels)
+
+
+def lease_of(config: RunnableConfig) -> tuple[str, str] | None:
+    """The run and lease token a write under ``config`` is made for (``None``: not leased)."""
+    configurable = config.get("configurable") or {}
+    token = configurable.get(LEASE_KEY)
+    return None if token is None else (str(configurable["thread_id"]), str(token))
 
 
 def lease_lost(run_id: str, what: str) -> LeaseLostError:

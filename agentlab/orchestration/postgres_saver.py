@@ -18,7 +18,7 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.postgres import _ainternal
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-from agentlab.orchestration.checkpoints import LEASE_KEY, lease_lost
+from agentlab.orchestration.checkpoints import lease_lost, lease_of
 from agentlab.store.rows import LEASES
 
 _HELD = f"SELECT 1 FROM {LEASES} WHERE run_id = %s AND token = %s"
@@ -48,12 +48,11 @@ class FencedPostgresSaver(AsyncPostgresSaver):
         await super().aput_writes(config, writes, task_id, task_path)
 
     async def _hold(self, config: RunnableConfig, what: str) -> None:
-        configurable = config.get("configurable") or {}
-        token = configurable.get(LEASE_KEY)
-        if token is None:
-            return
-        run_id = str(configurable["thread_id"])
-        async with self.lock, _ainternal.get_connection(self.conn) as conn:
-            held = await (await conn.execute(_HELD, (run_id, token))).fetchone()
+        held = lease_of(config)
         if held is None:
+            return
+        run_id, token = held
+        async with self.lock, _ainternal.get_connection(self.conn) as conn:
+            row = await (await conn.execute(_HELD, (run_id, token))).fetchone()
+        if row is None:
             raise lease_lost(run_id, what)

@@ -31,7 +31,13 @@ from agentlab.tools.calls import (
     call_hash,
     canonical_arguments,
 )
-from agentlab.tools.journal import Journal, MemoryJournal, Resolution, UnknownSideEffect
+from agentlab.tools.journal import (
+    Journal,
+    JournalEntry,
+    MemoryJournal,
+    Resolution,
+    UnknownSideEffect,
+)
 from agentlab.tools.policy import Policy, PolicyDecision, ProposedCall, Verdict, tool_adjuster
 from agentlab.tools.tool import InvalidArguments, Risk, Tool, ToolContext, ToolError, ToolOutcome
 from agentlab.tools.toolset import ToolRegistry
@@ -279,14 +285,22 @@ class ToolExecutor:
             return None
         if entry.outcome is not None:
             return entry.outcome, "replayed"
-        answered = resolution is not None and resolution["attempt"] == entry.attempt
-        if answered and resolution is not None and resolution["action"] == "happened":
-            outcome = ToolOutcome(ok=True, output=resolution["result"], error=None)
-            await self.journal.finish(
-                scope.run_id, call.call_id, entry.attempt, outcome, lease=scope.lease
-            )
-            return outcome, "recorded"
-        return None
+        return await self._happened(entry, scope, resolution)
+
+    async def _happened(
+        self, entry: JournalEntry, scope: CallScope, resolution: Resolution | None
+    ) -> tuple[ToolOutcome, str] | None:
+        """The outcome a person gave, journaled, when ``resolution`` says this very attempt of
+        unknown effect happened; else ``None``."""
+        if resolution is None or resolution["attempt"] != entry.attempt:
+            return None
+        if resolution["action"] != "happened":
+            return None
+        outcome = ToolOutcome(ok=True, output=resolution["result"], error=None)
+        await self.journal.finish(
+            scope.run_id, entry.call_id, entry.attempt, outcome, lease=scope.lease
+        )
+        return outcome, "recorded"
 
     async def _once(
         self, call: PreparedCall, scope: CallScope, resolution: Resolution | None
@@ -313,13 +327,10 @@ class ToolExecutor:
         if entry is not None:
             if entry.outcome is not None:
                 return entry.outcome, "replayed"
+            recorded = await self._happened(entry, scope, resolution)
+            if recorded is not None:
+                return recorded
             answered = resolution is not None and resolution["attempt"] == entry.attempt
-            if answered and resolution is not None and resolution["action"] == "happened":
-                outcome = ToolOutcome(ok=True, output=resolution["result"], error=None)
-                await self.journal.finish(
-                    scope.run_id, call.call_id, entry.attempt, outcome, lease=scope.lease
-                )
-                return outcome, "recorded"
             if not (tool.idempotent or answered):
                 raise UnknownSideEffect(entry)
             attempt, how = entry.attempt + 1, "rerun"
