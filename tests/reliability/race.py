@@ -126,8 +126,8 @@ class Side:
         errors = " ".join(line for line in self.output.splitlines() if line.startswith("error: "))
         if "is being advanced by process" in errors:
             return "busy"
-        if "but the run is now waiting for" in errors:
-            return "moved on"
+        if "is now waiting for" in errors:  # "the decision answers X but the run ...", or
+            return "moved on"  # "was waiting for no decision when it was read, but ..."
         if "is not waiting for a decision" in errors or "has ended" in errors:
             return "not waiting"
         return ""
