@@ -99,4 +99,3 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for text in _hangs():
         terminalreporter.section("a test that hung, stopped by the backstop", sep="!")
         terminalreporter.write_line(text)
-
