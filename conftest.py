@@ -12,6 +12,10 @@ worker process exits: pytest-xdist reports the test as crashed and starts a new 
 terminal summary prints the file (``HANGS_DIR`` names the folder, made by the first process).
 pytest-xdist gives the rest of the crashed worker's tests to another worker, the hung test among
 them: that one then fails at once, saying so, instead of hanging a second time.
+
+After the session, a process that has not exited ``EXIT_GRACE_S`` later (a thread or a child it
+waits for that never ends) writes its threads' stacks to stderr and exits with the session's
+status.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from __future__ import annotations
 import faulthandler
 import os
 import shutil
+import sys
 import tempfile
+import threading
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO
@@ -27,6 +34,7 @@ from typing import IO
 import pytest
 
 GRACE_S = 60.0
+EXIT_GRACE_S = 120.0
 HANGS_DIR = "PYTEST_HANGS_DIR"  # not AGENTLAB_*: agentlab refuses settings it does not know
 _FILE = pytest.StashKey[IO[str]]()
 
@@ -38,6 +46,20 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[HANGS_DIR] = folder
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     config.stash[_FILE] = open(Path(folder) / f"{os.getpid()}.txt", "w")  # noqa: SIM115
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    def exit_anyway() -> None:
+        time.sleep(EXIT_GRACE_S)
+        sys.stdout.flush()  # what pytest printed last
+        sys.stderr.write(f"pytest (pid {os.getpid()}) did not exit {EXIT_GRACE_S:g} s after its "
+                         "session ended; its threads:\n")  # fmt: skip
+        faulthandler.dump_traceback(all_threads=True)
+        sys.stderr.flush()
+        os._exit(int(exitstatus))
+
+    threading.Thread(target=exit_anyway, name="exit backstop", daemon=True).start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -5,6 +5,7 @@ export falls behind, and a dead export process is replaced."""
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -210,6 +211,9 @@ def test_a_fork_exports_its_spans_through_an_export_process_of_its_own(
     parent_export = export_pid(traced)
     pid = os.fork()
     if pid == 0:  # the child: a span, exported by its own export process
+        # A copy of this pytest worker, its pipes to pytest included: it must not outlive the test
+        # even if it hangs (a deadlock after fork), or pytest would wait for those pipes to close.
+        faulthandler.dump_traceback_later(60, exit=True)
         code = 1
         try:
             with traced.span("child", {}):

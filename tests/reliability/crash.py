@@ -144,7 +144,16 @@ class Trial:
     table_lagged: bool = False  # the runs table lagged behind the run's state until it was read
     stale: str = ""  # how 'agentlab runs' or the runs table disagree with the run's state
     doctor: list[str] = field(default_factory=list)
+    provider_faults: list[str] = field(default_factory=list)  # the broken answers it was sent
     seconds: float = 0.0
+
+    @property
+    def action(self) -> str:
+        """What was done at the point: ``kill`` (SIGKILL), ``stop`` (SIGSTOP), ``fill`` (the
+        disk filled) or ``malformed`` (a SIGKILL, the model's answers broken on the way)."""
+        action, _, rest = self.kill_at.partition(":")
+        action = action.partition("=")[0]  # malformed=KIND,KIND: the broken answers it was sent
+        return action if action in ("stop", "fill", "malformed") and rest else "kill"
 
     @property
     def kind(self) -> str:
@@ -210,14 +219,22 @@ def trial(base: Path, script_path: Path, kill_at: str) -> Trial:
     (run_id,) = ids
     result.run_id = run_id
     _resume_to_end(data_dir, env, run_id, result)
-    effects = Effects.read(data_dir)
-    result.duplicates = effects.duplicates()
-    if result.end == "completed":
-        result.lost = effects.lost()
-    result.stale = _stale(data_dir, run_id)
-    result.doctor = doctor_problems(data_dir)
+    record_end(data_dir, run_id, result)
     result.seconds = time.monotonic() - started
     return result
+
+
+def record_end(
+    data_dir: Path, run_id: str, result: Trial, effects: type[Effects] = Effects
+) -> None:
+    """What the world and the records show once the run ended: duplicates, lost effects (of a
+    completed run), stale statuses and what ``doctor`` finds."""
+    seen = effects.read(data_dir)
+    result.duplicates = seen.duplicates()
+    if result.end == "completed":
+        result.lost = seen.lost()
+    result.stale = _stale(data_dir, run_id)
+    result.doctor = doctor_problems(data_dir)
 
 
 SEARCH_STEP = "1.1"  # search_customers is a read: idempotent, re-run without asking
@@ -263,7 +280,14 @@ def _questions_left(reached: Sequence[tuple[str, str]]) -> list[list[str]]:
     return [["run again"]] if uncommitted else [["happened"], ["run again"]]
 
 
-def _resume_to_end(data_dir: Path, env: dict[str, str], run_id: str, result: Trial) -> None:
+def _resume_to_end(
+    data_dir: Path,
+    env: dict[str, str],
+    run_id: str,
+    result: Trial,
+    effects: type[Effects] = Effects,
+    force: bool = False,
+) -> None:
     """Act as a careful person with ``agentlab resume`` at a terminal until the run completes or
     fails: answer what the run waits for with a flag (``--approve``; for a call of unknown effect,
     ``--happened`` or ``--approve`` once the world is checked), then ``y`` to each approval it asks
@@ -283,7 +307,7 @@ def _resume_to_end(data_dir: Path, env: dict[str, str], run_id: str, result: Tri
         asked = waiting(view)
         flags: list[str] = []
         if asked is not None and asked["kind"] == "unknown_side_effect":
-            if Effects.read(data_dir).happened(asked, run_id):
+            if effects.read(data_dir).happened(asked, run_id):
                 found = {"checked": "by hand", "tool": asked["tool"]}
                 flags = ["--happened", "--result", json.dumps(found)]
                 result.decisions.append("happened")
@@ -298,6 +322,8 @@ def _resume_to_end(data_dir: Path, env: dict[str, str], run_id: str, result: Tri
             result.decisions.append("approve")
             return "y"
 
+        if force and not result.resumes:  # its holder still exists (stopped): take it over
+            flags.append("--force")
         command = f"agentlab resume {run_id} {' '.join(flags)}".strip()
         terminal = Terminal(env, [*AGENTLAB, "resume", run_id, *flags])
         try:

@@ -10,6 +10,8 @@ is the support agent's (the run option ``db_path``, else ``support.sqlite`` in t
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +20,7 @@ from pydantic import Field
 
 from agentlab import Agent, FunctionToolset, Limits, Risk, ToolContext, ToolError, tool
 from agentlab.domains.support import SupportDatabase, open_database, support_tools
+from agentlab.tools.mcp import MCPServer, MCPToolset
 
 EFFECTS_ENV = "RELIABILITY_EFFECTS_FILE"
 EFFECTS_FILE = "effects.log"
@@ -63,6 +66,44 @@ agent = Agent(
         "notifies them, appends outbox lines and deletes customer records"
     ),
     toolsets=[support_tools, FunctionToolset([append_effect])],
+    deps=open_deps,
+    limits=Limits(max_iterations=30),
+)
+
+
+# The fault scenario's agent (``tests/reliability/faults.py``): the same tools, plus a call that
+# outlives its timeout (its effect done) and an MCP server that dies mid-call (its effect done).
+NOTES_FILE = "notes.txt"
+SLOW_FILE = "slow.log"
+NOTES_SERVER = Path(__file__).resolve().parents[1] / "mcp_notes_server.py"
+
+
+@tool(risk=Risk.WRITE, timeout_s=0.5)
+def record_slowly(
+    ctx: ToolContext, text: Annotated[str, Field(min_length=1, max_length=200)]
+) -> dict[str, Any]:
+    """Record a line in the slow ledger. It answers after its timeout, its line written: whether
+    it took effect is then unknown to the caller."""
+    if not isinstance(ctx.deps, CrashDeps):
+        raise ToolError("record_slowly needs the crash agent's deps")
+    append_line(ctx.deps.effects.with_name(SLOW_FILE), f"{ctx.idempotency_key}\t{text}")
+    time.sleep(2)
+    return {"recorded": text}
+
+
+def _notes() -> MCPToolset:
+    data_dir = Path(os.environ.get("AGENTLAB_DATA_DIR", "."))
+    env = {**os.environ, "NOTES_FILE": str(data_dir / NOTES_FILE)}
+    return MCPToolset(MCPServer.stdio(sys.executable, [str(NOTES_SERVER)], name="notes", env=env))
+
+
+fault_agent = Agent(
+    name="faults",
+    purpose=(
+        "a customer-support agent whose tools fail the ways real ones do: a ledger that answers "
+        "too late and a notes server that dies mid-call"
+    ),
+    toolsets=[support_tools, FunctionToolset([append_effect, record_slowly]), _notes()],
     deps=open_deps,
     limits=Limits(max_iterations=30),
 )

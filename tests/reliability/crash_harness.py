@@ -21,6 +21,11 @@ at the K-th point of that site (e.g. ``checkpoint.put:during#3``): threads inter
 point of two runs may differ, the K-th of a site does not. The point that kills is written
 first, with the site prefixed by ``KILL ``. Marks that are not kill points (when a process
 starts and stops advancing a run) go to the trace with index 0.
+
+``--kill-at stop:SITE#K`` stops the process there instead (SIGSTOP, as a paused VM or a debugger
+would: it goes on when continued), and ``--kill-at fill:SITE#K`` fills the disk of the data
+directory there (a ballast file, ``BALLAST``, until no space is left) and goes on: the faults a
+process meets that are not its death. Their points are written as ``STOP `` and ``FILL ``.
 """
 
 from __future__ import annotations
@@ -35,12 +40,40 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
+ACTIONS = ("stop:", "fill:")
+BALLAST = "ballast"
+
+
+def fill_disk() -> None:
+    """Fill the file system of the data directory: a file written until no space is left. Only a
+    small one (a test's tmpfs): a real disk is never filled."""
+    data_dir = os.environ["AGENTLAB_DATA_DIR"]
+    free = os.statvfs(data_dir)
+    if free.f_bavail * free.f_frsize > 64 * 2**20:
+        os.write(2, f"crash_harness: {data_dir} has over 64 MiB free: not filling it\n".encode())
+        os._exit(70)  # from any thread
+    with open(os.path.join(data_dir, BALLAST), "ab", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+        try:  # the last few bytes too
+            while True:
+                f.write(b"\0" * 512)
+        except OSError:
+            pass
+
 
 class KillPoints:
     """Counts the points reached; SIGKILLs this process at point ``kill_at``: the N-th point
     (``"0"``: never) or the K-th of a site (``"SITE#K"``)."""
 
     def __init__(self, kill_at: str, trace: str | None) -> None:
+        action, _, kill_at = (
+            kill_at.partition(":") if kill_at.startswith(ACTIONS) else ("", "", kill_at)
+        )
+        self.action = action or "kill"
         site, _, nth = kill_at.rpartition("#")
         self.kill_at = (site, int(nth)) if site else ("", int(kill_at))
         self.count = 0
@@ -60,8 +93,15 @@ class KillPoints:
             index = self.count
             self.per_site[site] = nth = self.per_site.get(site, 0) + 1
             if self.kill_at in ((site, nth), ("", index)):
-                self._write(index, f"KILL {site}", detail)
-                os.kill(os.getpid(), signal.SIGKILL)
+                self._write(index, f"{self.action.upper()} {site}", detail)
+                if self.action == "kill":
+                    os.kill(os.getpid(), signal.SIGKILL)
+                elif self.action == "stop":
+                    os.kill(os.getpid(), signal.SIGSTOP)
+                    return  # continued: this point was written as the stop
+                else:
+                    fill_disk()
+                    return
             self._write(index, site, detail)
 
     def mark(self, site: str, detail: str = "") -> None:
