@@ -13,9 +13,9 @@ terminal summary prints the file (``HANGS_DIR`` names the folder, made by the fi
 pytest-xdist gives the rest of the crashed worker's tests to another worker, the hung test among
 them: that one then fails at once, saying so, instead of hanging a second time.
 
-After the session, a process that has not exited ``EXIT_GRACE_S`` later (a thread or a child it
-waits for that never ends) writes its threads' stacks to stderr and exits with the session's
-status.
+After the session, pytest (not a worker, which waits for pytest to end it) that has not exited
+``EXIT_GRACE_S`` later (a thread or a child it waits for that never ends) writes its threads'
+stacks to stderr and exits with the session's status.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):  # an xdist worker waits for pytest to end it
+        return
+
     def exit_anyway() -> None:
         time.sleep(EXIT_GRACE_S)
         sys.stdout.flush()  # what pytest printed last

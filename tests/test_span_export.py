@@ -5,7 +5,6 @@ export falls behind, and a dead export process is replaced."""
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import os
 import signal
@@ -200,35 +199,62 @@ def test_a_dead_export_process_is_replaced_and_the_log_says_so(
     assert "after again" in {s["name"] for s in receiver.wait_for(2)}
 
 
+# The fork runs in a process of its own, never in pytest's: a fork of a pytest-xdist worker holds
+# the worker's pipes to pytest, and one that hung (a lock another thread held when it forked) kept
+# pytest waiting after the run for those pipes to close.
+FORKING = """
+import os, signal, sys
+from pathlib import Path
+from agentlab.config import load_settings
+from agentlab.observability.tracing import tracing_for
+
+def export_pid(tracing):
+    return getattr(getattr(tracing.pipeline, "sink", None), "pid", None)
+
+endpoint, data_dir = sys.argv[1:]
+settings = load_settings(data_dir=Path(data_dir)).model_copy(update={"otlp_endpoint": endpoint})
+traced = tracing_for(settings)
+with traced.span("parent", {}):
+    pass
+print("parent", traced.flush(), flush=True)
+parent_export = export_pid(traced)
+pid = os.fork()
+if pid == 0:  # the child: a span, exported by its own export process
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(60)  # a child that hangs ends anyway
+    code = 1
+    try:
+        with traced.span("child", {}):
+            pass
+        code = 0 if traced.flush() and export_pid(traced) not in (None, parent_export) else 3
+    finally:
+        os._exit(code)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status), flush=True)
+with traced.span("parent again", {}):  # the parent's export process still serves it
+    pass
+print("parent again", traced.flush(), export_pid(traced) == parent_export, flush=True)
+traced.shutdown()
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_a_fork_exports_its_spans_through_an_export_process_of_its_own(
-    traced: Tracing, receiver: Receiver
+    receiver: Receiver, tmp_path: Path
 ) -> None:
-    with traced.span("parent", {}):
-        pass
-    assert traced.flush()
-    parent_export = export_pid(traced)
-    pid = os.fork()
-    if pid == 0:  # the child: a span, exported by its own export process
-        # A copy of this pytest worker, its pipes to pytest included: it must not outlive the test
-        # even if it hangs (a deadlock after fork), or pytest would wait for those pipes to close.
-        faulthandler.dump_traceback_later(60, exit=True)
-        code = 1
-        try:
-            with traced.span("child", {}):
-                pass
-            ok = traced.flush() and export_pid(traced) not in (None, parent_export)
-            code = 0 if ok else 1
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert {"parent", "child"} <= {s["name"] for s in receiver.wait_for(2)}
-    with traced.span("parent again", {}):  # the parent's export process still serves it
-        pass
-    assert traced.flush()
-    assert export_pid(traced) == parent_export
+    script = tmp_path / "forking.py"
+    script.write_text(FORKING)
+    log = tmp_path / "forking.log"
+    with log.open("w") as out:  # a file, not a pipe: nothing to wait for if a child lingers
+        done = subprocess.run(
+            [sys.executable, str(script), receiver.endpoint, str(tmp_path / "data")],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT, timeout=150,
+        )  # fmt: skip
+    printed = log.read_text()
+    assert done.returncode == 0, printed
+    assert printed.splitlines()[:3] == ["parent True", "child 0", "parent again True True"]
+    assert {"parent", "child", "parent again"} <= {s["name"] for s in receiver.wait_for(3)}
 
 
 class StuckSink:
