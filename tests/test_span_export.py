@@ -346,3 +346,14 @@ def test_a_child_of_a_trace_its_sampler_dropped_is_not_recorded() -> None:
     (kept,) = memory.get_finished_spans()
     assert kept.parent is not None and kept.parent.is_remote
     assert (kept.context.trace_id, kept.parent.span_id) == (int("ab" * 16, 16), int("cd" * 8, 16))
+
+
+def test_an_exporter_sink_forked_while_its_lock_was_held_can_still_flush() -> None:
+    from opentelemetry.sdk.resources import Resource
+
+    from agentlab.observability.export import ExporterSink
+
+    sink = ExporterSink(InMemorySpanExporter(), Resource.create({}))
+    sink._lock.acquire()  # as a parent's thread, mid-export, held it when the process forked
+    child = sink.forked()  # what the child's fork hook does, in the child
+    assert child.flush(1.0)  # the child's lock is its own: no wait for a thread it does not have

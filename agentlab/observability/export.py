@@ -143,6 +143,9 @@ class ExporterSink:
             self.exporter.shutdown()
 
     def forked(self) -> ExporterSink:
+        # In the forked child, whose only thread is the one that forked: a thread of the parent
+        # may have held the lock then, and no thread of the child would ever release it.
+        self._lock = threading.Lock()
         return self
 
 
