@@ -1,7 +1,8 @@
 """The fault scenario: the crash scenario's run meeting the faults a process has besides its own
-death (an MCP server that dies mid-call, a call that outlives its timeout, a full disk), with a
-SIGKILL at a kill point of the same run, or the disk filled there; then resumed by a careful
-person to its end; and what its effects and records say after.
+death (an MCP server that dies mid-call, a call that outlives its timeout), and at a point of the
+run a SIGKILL, a SIGSTOP past its lease (then a takeover, then SIGCONT), a full disk, or a SIGKILL
+while its model's answers arrive broken; then resumed by a careful person to its end; and what its
+effects and records say after.
 
 The run (``fault_agent`` of ``crash_agent.py``) looks Ada up, notifies her once, appends the
 outbox line, deletes her (approved by ``--approve``), and in the same wave writes a note through
@@ -57,8 +58,8 @@ TASK = "Close Ada Lovelace's account: notify her, log it, note it, record it slo
 NOTE = "die: account of customer 1 closing"  # the notes server dies once it is written
 SLOW_TEXT = "account of customer 1 closing"
 NOTICE = NOTICES[0]
-DISK = "8m"
-DRY_TRACE = "fault-dry-run.trace"  # the tmpfs a full-disk trial's data directory is
+DISK = "8m"  # the tmpfs a full-disk trial's data directory is
+DRY_TRACE = "fault-dry-run.trace"
 
 
 def fault_script() -> str:
