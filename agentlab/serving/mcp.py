@@ -55,8 +55,8 @@ from agentlab.tools import (
     ToolRegistry,
     tool,
 )
-from agentlab.tools.executor import unknown_effect_error
 from agentlab.tools.journal import UnknownSideEffect
+from agentlab.tools.unknown import unknown_effect_error
 
 log = logging.getLogger(__name__)
 

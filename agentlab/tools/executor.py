@@ -41,7 +41,7 @@ from agentlab.tools.journal import (
 from agentlab.tools.policy import Policy, PolicyDecision, ProposedCall, Verdict, tool_adjuster
 from agentlab.tools.tool import InvalidArguments, Risk, Tool, ToolContext, ToolError, ToolOutcome
 from agentlab.tools.toolset import ToolRegistry
-from agentlab.tools.unknown import effect_unknown
+from agentlab.tools.unknown import failure
 
 log = logging.getLogger(__name__)
 
@@ -373,37 +373,12 @@ class ToolExecutor:
         try:
             async with deadline:
                 output = await self.tools.call(tool.name, arguments, ctx)
-        except TimeoutError as exc:
-            expired = deadline.expired()  # else the tool's own timeout (a socket, an API)
-            if tool.idempotent:
-                timed_out = f"{tool.name} timed out after {tool.timeout_s:g} s"
-                return _error(timed_out if expired else _described(exc))
-            if expired:  # a sync tool's thread cannot be stopped: the call may still complete
-                return (
-                    f"{tool.name} did not answer within its timeout_s = {tool.timeout_s:g} s "
-                    "and may still be running"
-                )
-            if not effect_unknown(exc):  # e.g. a connect timeout: the request never left
-                return _error(_described(exc))
-            return f"{tool.name} timed out mid-call ({_described(exc)})"
         except Exception as exc:  # any failure of a tool is the model's to see, not a crash
-            if effect_unknown(exc) and not tool.idempotent:
-                return f"{tool.name} failed mid-call ({_described(exc)})"
-            if not isinstance(exc, ToolError):
+            expired = isinstance(exc, TimeoutError) and deadline.expired()
+            failed = failure(tool, exc, expired=expired)
+            if not isinstance(failed, str) and not isinstance(exc, ToolError | TimeoutError):
                 log.exception(
                     "tool %s failed in run %s (call %s)", tool.name, ctx.run_id, ctx.call_id
                 )
-            return _error(_described(exc))
+            return failed
         return self.bounds.bound(tool, ToolOutcome(ok=True, output=output, error=None))
-
-
-def unknown_effect_error(unknown: UnknownSideEffect) -> str:
-    """What a caller with nobody to ask is told about a call whose effect is unknown."""
-    return f"{unknown}: check whether it took effect before calling it again"
-
-
-def _described(exc: BaseException) -> str:
-    """A tool's failure as the model is shown it: a ``ToolError``'s message, else the type too."""
-    if isinstance(exc, ToolError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
