@@ -50,10 +50,43 @@ class RoleModels(BaseModel):
     planner: str = "claude-sonnet-4-6"
     executor: str = "claude-haiku-4-5"
     validator: str = "claude-haiku-4-5"
+    responder: str = Field(
+        default="claude-haiku-4-5", description="Writes the reply that ends every turn."
+    )
+    summarizer: str = Field(
+        default="claude-haiku-4-5",
+        description="Folds a conversation's older turns into its running summary.",
+    )
     fallbacks: list[str] = Field(
         default_factory=lambda: ["claude-sonnet-4-6", "claude-haiku-4-5"],
         description="Models tried in order when a role's model stays overloaded after retries.",
     )
+
+
+class ContextBudgets(BaseModel):
+    """Working memory (``[context]`` in the config file): the tokens each role's model call may
+    be sent (system prompt, tools, memories, the conversation's summary and recent turns, the
+    call's own message), how many tokens of recent turns a conversation keeps before its older
+    turns are folded into its running summary, and how long that summary may grow."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    planner: int = Field(default=24_000, ge=256)
+    executor: int = Field(default=16_000, ge=256)
+    validator: int = Field(default=16_000, ge=256)
+    responder: int = Field(default=16_000, ge=256)
+    summarizer: int = Field(default=16_000, ge=256)
+    recent_tokens: int = Field(
+        default=6_000,
+        ge=0,
+        description="Recent turns kept whole; past this, the oldest are folded into the summary "
+        "(down to half of it, so a summary is not rewritten every turn).",
+    )
+    summary_tokens: int = Field(default=800, ge=32, description="The running summary's size.")
+
+    def for_role(self, role: str) -> int:
+        """The token budget of ``role``'s calls."""
+        return int(getattr(self, role))
 
 
 class Budgets(BaseModel):
@@ -130,6 +163,7 @@ class Settings(BaseSettings):
     )
     models: RoleModels = Field(default_factory=RoleModels)
     budgets: Budgets = Field(default_factory=Budgets)
+    context: ContextBudgets = Field(default_factory=ContextBudgets)
     database_url: SecretStr | None = Field(
         None,
         description="A PostgreSQL server keeping runs, checkpoints and the tool journal "
@@ -361,6 +395,7 @@ def _known_variables() -> set[str]:
         known.update(a for a in aliases if isinstance(a, str) and a.startswith("AGENTLAB_"))
     known.update(f"AGENTLAB_MODELS__{name.upper()}" for name in RoleModels.model_fields)
     known.update(f"AGENTLAB_BUDGETS__{name.upper()}" for name in Budgets.model_fields)
+    known.update(f"AGENTLAB_CONTEXT__{name.upper()}" for name in ContextBudgets.model_fields)
     return known
 
 

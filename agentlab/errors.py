@@ -41,6 +41,8 @@ class Fix(StrEnum):
     """Once the storage works again, do again what failed: nothing was lost."""
     RESUME = "resume"
     """Once the storage works again, resume the run: it goes on from where it stopped."""
+    NEW_SESSION = "new_session"
+    """The session is another principal's or agent's: start a new one, or continue it as them."""
 
 
 API_WORDS: Mapping[Fix, str] = {
@@ -57,6 +59,8 @@ API_WORDS: Mapping[Fix, str] = {
     Fix.AGAIN: "then try again: nothing was lost",
     Fix.RESUME: "then resume run {run_id} (Runner.resume): it continues where it stopped, "
     "nothing was lost and no finished tool call runs again",
+    Fix.NEW_SESSION: "start a new session (another session id), or continue this one as "
+    "principal {principal} with agent {agent_name}",
 }
 """How the API (and so ``str(error)``) says each fix."""
 
@@ -106,6 +110,14 @@ class ScriptError(AgentlabError):
 
 class RunNotFoundError(AgentlabError):
     """No run with the given id exists in the data directory."""
+
+
+class SessionError(AgentlabError):
+    """A conversation session cannot be used as asked: it is another principal's or agent's."""
+
+
+class SessionNotFoundError(SessionError):
+    """No conversation session with the given id exists in the runs database."""
 
 
 class RunStateError(AgentlabError):

@@ -62,6 +62,21 @@ class ApprovalDecided:
 
 
 @dataclass(frozen=True)
+class ReplyDelta:
+    """A piece of the reply, as the responder model streams it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Replied:
+    """The run's reply to the user, whole; ``turn`` is its place in its conversation."""
+
+    reply: str
+    turn: int
+
+
+@dataclass(frozen=True)
 class RunEnded:
     """A driver's stream stopped: the run finished, or paused (status ``awaiting_human``)."""
 
@@ -77,6 +92,8 @@ RunEvent = (
     | ToolCalled
     | ApprovalRequested
     | ApprovalDecided
+    | ReplyDelta
+    | Replied
     | RunEnded
 )
 
@@ -90,6 +107,8 @@ _KINDS: dict[str, type[Any]] = {
     "tool_called": ToolCalled,
     "approval_requested": ApprovalRequested,
     "approval_decided": ApprovalDecided,
+    "reply_delta": ReplyDelta,
+    "replied": Replied,
     "run_ended": RunEnded,
 }
 _NAMES = {cls: name for name, cls in _KINDS.items()}

@@ -23,8 +23,10 @@ from tests.conftest import decide, decide_sync, waiting
 
 def demo_turns_in_call_order() -> list[Turn]:
     roles = load_script(support.demo_script_path()).roles
-    planner, executor, validator = (roles[r] for r in ("planner", "executor", "validator"))
-    return [planner[0], executor[0], executor[1], validator[0]]
+    planner, executor, validator, responder = (
+        roles[r] for r in ("planner", "executor", "validator", "responder")
+    )
+    return [planner[0], executor[0], executor[1], validator[0], responder[0]]
 
 
 def options(tmp_path: Path) -> dict[str, Any]:
@@ -92,7 +94,10 @@ def test_support_run_completes_through_the_anthropic_sdk(server, tmp_path):
         "claude-haiku-4-5",
         "claude-haiku-4-5",
         "claude-haiku-4-5",
+        "claude-haiku-4-5",  # the responder, writing the reply
     ]
+    assert view.state["reply"].startswith("Ada Lovelace's account is closed")
+    assert "tool_choice" not in sent[-1] and "tools" not in sent[-1]
     assert sent[0]["tool_choice"] == {"type": "tool", "name": "submit_plan"}
     assert sent[2]["tool_choice"] == {"type": "tool", "name": "send_notification"}
     offered = {t["name"]: t for t in sent[2]["tools"]}
@@ -121,7 +126,7 @@ async def test_usage_and_cost_are_kept_per_call(server, tmp_path):
     assert planner["cost_usd"] == pytest.approx((1412 * 3 + 236 * 15 + 1180 * 3.75) / 1e6)
     assert planner["provider"] == "anthropic"
     summary = summarize(state)
-    assert summary.model_calls == 4 and not summary.scripted
+    assert summary.model_calls == 5 and not summary.scripted
     assert summary.cost_usd == pytest.approx(sum(c["cost_usd"] for c in state["model_calls"]))
 
 

@@ -955,7 +955,7 @@ async def test_the_graph_takes_just_a_task_and_an_optional_principal_and_session
     output = await graph.ainvoke({"task": "who?", "principal": "bob", "session": "s-1"}, config)
     assert seen == [("bob", "s-1")]
     assert output["status"] == "completed" and output["results"][0]["outcome"]["output"] == "bob"
-    assert set(output) == {"status", "outcome", "plan", "results"}
+    assert set(output) == {"status", "outcome", "reply", "plan", "results"}
 
 
 async def test_a_deterministic_check_replaces_the_validator_model(make_agent, ledger):

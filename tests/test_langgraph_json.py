@@ -121,4 +121,5 @@ async def test_served_graph_emits_the_same_events_as_a_runner(settings: Settings
         "ToolCalled",
         "ApprovalRequested",
         "ApprovalDecided",
+        "Replied",
     }

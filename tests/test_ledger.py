@@ -153,8 +153,9 @@ def test_show_prints_costs_per_phase_and_the_cache_hit_rate(env, priced_demo):
     out = shown.stdout
     assert "Costs (ledger)" in out and "simulated" in out
     lines = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 8}
-    assert {"plan", "prepare", "validate", "total"} <= set(lines)
-    assert "$0.0073 (simulated)" in lines["total"]  # 1412+1430+903 in, 419 out, 1180 written
+    assert {"plan", "prepare", "validate", "respond", "total"} <= set(lines)
+    # 1412+1430+903+512 in, 419+48 out, 1180 written
+    assert "$0.0081 (simulated)" in lines["total"]
     assert "0%" in lines["total"]  # the demo script reads nothing from the cache
 
 
@@ -168,11 +169,11 @@ def test_costs_groups_the_ledger_and_prints_json(env, priced_demo):
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert [r["principal"] for r in rows] == ["ada", "grace"]
-    assert rows[0]["calls"] == 4 and rows[0]["runs"] == 1
-    assert rows[0]["cost_usd"] == pytest.approx(0.007315)
-    assert rows[0]["simulated_calls"] == 4
+    assert rows[0]["calls"] == 5 and rows[0]["runs"] == 1  # the responder's reply is one
+    assert rows[0]["cost_usd"] == pytest.approx(0.008067)
+    assert rows[0]["simulated_calls"] == 5
     table = agentlab(env, "costs", "--by", "agent")
-    assert "support" in table.stdout and "$0.0146 (simulated)" in table.stdout
+    assert "support" in table.stdout and "$0.0161 (simulated)" in table.stdout
     assert agentlab(env, "costs", "--by", "weather").returncode == 2
     assert json.loads(agentlab(env, "costs", "--since", "2999-01-01", "--json").stdout) == []
     assert agentlab(env, "costs", "--since", "yesterday").returncode == 2

@@ -27,14 +27,14 @@ from agentlab.orchestration import Runner, decision_for
 from agentlab.testing import AnthropicTestServer, PromptCache, cache_prefixes
 from tests.conftest import waiting
 
-ROLES = ("planner", "executor", "validator")
+ROLES = ("planner", "executor", "validator", "responder")
 
 
 def demo_turns() -> list[Turn]:
     """The support demo's turns, in the order the run asks for them."""
     roles = load_script(support.demo_script_path()).roles
-    planner, executor, validator = (roles[Role(r)] for r in ROLES)
-    return [planner[0], executor[0], executor[1], validator[0]]
+    planner, executor, validator, responder = (roles[Role(r)] for r in ROLES)
+    return [planner[0], executor[0], executor[1], validator[0], responder[0]]
 
 
 def replanning_turns() -> list[Turn]:
@@ -44,7 +44,7 @@ def replanning_turns() -> list[Turn]:
     def use(name: str, **arguments: Any) -> Turn:
         return Turn(tool_use=ScriptedToolUse(name=name, input=arguments))
 
-    planner, executor, executor_again, _ = demo_turns()
+    planner, executor, executor_again, _, responder = demo_turns()
     search = {"description": "Check that Ada is gone", "tool": "search_customers"}
     return [
         planner,
@@ -54,6 +54,7 @@ def replanning_turns() -> list[Turn]:
         use("submit_plan", steps=[{**search, "arguments": {"customer_id": 0}}]),
         use("search_customers", customer_id=1),
         use("submit_verdict", complete=True, reason="customer 1 is gone"),
+        responder,
     ]
 
 
@@ -87,6 +88,8 @@ async def run_support_task(data_dir: Path, db: Path) -> dict[str, Any]:
 
 
 def role_of(body: dict[str, Any]) -> str:
+    if "tool_choice" not in body:  # only the responder is free to answer in words
+        return "responder"
     return {"submit_plan": "planner", "submit_verdict": "validator"}.get(
         body["tool_choice"]["name"], "executor"
     )
@@ -184,7 +187,10 @@ async def test_the_second_call_of_each_role_sends_the_first_calls_prefix_byte_fo
     state = await run_support_task(tmp_path, tmp_path / "support.sqlite")
     assert state["status"] == "completed"
 
-    for role, bodies in sent_by_role(server).items():
+    sent = sent_by_role(server)
+    assert len(sent["responder"]) == 1  # one reply per run
+    for role in ("planner", "executor", "validator"):
+        bodies = sent[role]
         assert len(bodies) >= 2, role
         first, *later = bodies
         prefix = cache_prefixes(first)[-1]

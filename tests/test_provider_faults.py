@@ -434,8 +434,10 @@ MODELS_PER_ROLE = 2  # each role's model and one fallback (the default models.fa
 
 def demo_turns_in_call_order() -> list[Turn]:
     roles = load_script(support.demo_script_path()).roles
-    planner, executor, validator = (roles[r] for r in ("planner", "executor", "validator"))
-    return [planner[0], executor[0], executor[1], validator[0]]
+    planner, executor, validator, responder = (
+        roles[r] for r in ("planner", "executor", "validator", "responder")
+    )
+    return [planner[0], executor[0], executor[1], validator[0], responder[0]]
 
 
 async def run_support_task(settings: Settings, tmp_path: Path) -> tuple[RunEnded, dict[str, Any]]:
@@ -494,7 +496,9 @@ async def test_a_planner_ignoring_tool_choice_fails_the_run_after_two_rounds(
     )
     assert "check that the model's endpoint honours tool_choice" in ended.outcome
     assert state["plan_round"] == 2
-    assert [r["tool_choice"]["name"] for r in server.requests] == ["submit_plan"] * 2
+    forced = [r.get("tool_choice", {}).get("name") for r in server.requests]
+    assert forced == ["submit_plan"] * 2 + [None]  # then the responder writes the reply
+    assert state["reply"]
     assert not tracebacks(caplog)
 
 
@@ -514,8 +518,8 @@ async def test_an_executor_ignoring_tool_choice_fails_the_run_after_two_rounds(
         "twice in a row"
     )
     assert state["plan_round"] == 2
-    forced = [r["tool_choice"]["name"] for r in server.requests]
-    assert forced == ["submit_plan", "send_notification"] * 2
+    forced = [r.get("tool_choice", {}).get("name") for r in server.requests]
+    assert forced == ["submit_plan", "send_notification"] * 2 + [None]  # and the responder
     assert not tracebacks(caplog)
 
 

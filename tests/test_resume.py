@@ -272,8 +272,10 @@ async def test_two_runs_on_one_thread_never_share_a_step_id_or_an_outcome(settin
     from agentlab.orchestration import RunContext, compile_agent, initial_state
     from tests.conftest import decide_graph
 
-    # A scripted model replays from its first turn in each run: both runs plan the same store.
-    text = script(planner=[plan(step("store", key="a", value=1))], validator=[verdict(True)])
+    # A thread is a conversation: its second run is the script's second turn of each role, and
+    # both plan the same store.
+    again = plan(step("store", key="a", value=1))
+    text = script(planner=[again, again], validator=[verdict(True), verdict(True)])
     agent = crashing_agent(ledger, text, crashes=[])
     graph = compile_agent(agent, settings=settings, checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "thread-1"}}

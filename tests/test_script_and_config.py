@@ -100,7 +100,7 @@ def test_roles_given_as_a_list_is_a_script_error():
 def test_unknown_role_name_is_a_script_error_naming_it():
     message = script_error("roles:\n  boss:\n    - text: hi\n")
     assert "roles.boss" in message
-    assert "'planner', 'executor' or 'validator'" in message
+    assert "'planner', 'executor', 'validator', 'responder' or 'summarizer'" in message
     assert "\n" not in message
 
 
@@ -122,9 +122,9 @@ def test_script_errors_hide_the_parser_exception():
     assert caught.value.__suppress_context__ is True
 
 
-def test_packaged_demo_script_has_turns_for_every_role():
+def test_packaged_demo_script_has_turns_for_every_role_a_single_task_asks():
     script = load_script(demo_script_path())
-    assert all(script.roles.get(role) for role in Role)
+    assert all(script.roles.get(role) for role in Role if role is not Role.SUMMARIZER)
 
 
 # --- the scripted model --------------------------------------------------------------------------
@@ -376,11 +376,15 @@ def test_claude_router_uses_the_configured_model_per_role_then_the_fallbacks(mon
         Role.PLANNER: "claude-sonnet-4-6",
         Role.EXECUTOR: "claude-sonnet-4-6",
         Role.VALIDATOR: "claude-haiku-4-5",
+        Role.RESPONDER: "claude-haiku-4-5",  # the cheap model writes replies and summaries
+        Role.SUMMARIZER: "claude-haiku-4-5",
     }
     assert {r: model_names(router.for_role(r)) for r in Role} == {
         Role.PLANNER: ["claude-sonnet-4-6", "claude-haiku-4-5"],
         Role.EXECUTOR: ["claude-sonnet-4-6", "claude-haiku-4-5"],
         Role.VALIDATOR: ["claude-haiku-4-5", "claude-sonnet-4-6"],
+        Role.RESPONDER: ["claude-haiku-4-5", "claude-sonnet-4-6"],
+        Role.SUMMARIZER: ["claude-haiku-4-5", "claude-sonnet-4-6"],
     }
 
 

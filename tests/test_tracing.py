@@ -100,7 +100,16 @@ async def test_each_run_invocation_is_an_agent_span_with_who_and_how_it_ended(se
 async def test_node_spans_carry_the_status_change_and_its_reason(settings):
     spans, state, _ = await traced_demo(settings)
     nodes = of_kind(spans, "CHAIN")
-    assert {s.name for s in nodes} == {"begin", "plan", "prepare", "approve", "execute", "validate"}
+    assert {s.name for s in nodes} == {
+        "begin",
+        "recall",
+        "plan",
+        "prepare",
+        "approve",
+        "execute",
+        "validate",
+        "respond",
+    }
     plan = next(s for s in nodes if s.name == "plan")
     assert attrs(plan)["agentlab.status.before"] == "planning"
     assert attrs(plan)["agentlab.status.after"] == "executing"
@@ -125,6 +134,7 @@ async def test_model_call_spans_carry_tokens_cost_and_messages(settings):
         "executor",
         "executor",
         "validator",
+        "responder",
     ]
     for span, record in zip(calls, state["model_calls"], strict=True):
         a = attrs(span)
@@ -241,7 +251,7 @@ async def test_a_served_graph_traces_the_same_shape_without_a_runner(settings):
     assert {s.context.trace_id for s in spans} == {root.context.trace_id}
     for span in of_kind(spans, "CHAIN"):
         assert span.parent.span_id == root.context.span_id
-    assert len(of_kind(spans, "LLM")) == 4 and len(of_kind(spans, "TOOL")) == 3
+    assert len(of_kind(spans, "LLM")) == 5 and len(of_kind(spans, "TOOL")) == 3
     tracing.shutdown()
 
 

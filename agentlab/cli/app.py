@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from agentlab.cli import agents, common, deciding, reading, running
+from agentlab.cli.conversations import sessions_app
 from agentlab.cli.mcp import mcp_app
 from agentlab.cli.phoenix import phoenix_command
 
@@ -65,6 +66,7 @@ app.command()(agents.agents)
 app.command()(agents.promote)
 app.command()(reading.runs)
 app.command()(reading.show)
+app.add_typer(sessions_app, name="sessions")
 app.command()(deciding.resume)
 app.add_typer(agents.policy_app, name="policy")
 app.add_typer(mcp_app, name="mcp")

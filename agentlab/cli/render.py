@@ -187,6 +187,9 @@ def summary_panel(view: RunView) -> Panel:
     if s.outcome:
         grid.add_row("outcome", s.outcome)
     grid.add_row("task", view.record.task)
+    reply = view.state.get("reply")
+    if reply:
+        grid.add_row("reply", Text(reply, style="bold"))
     grid.add_row("agent", f"{view.record.agent_name} ({view.record.agent})")
     session = view.record.session
     who = view.record.principal + (f", session {session}" if session else "")

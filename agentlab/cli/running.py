@@ -27,7 +27,14 @@ def run(
         typer.Option(help="Replay this scripted-model file instead of calling Claude."),
     ] = None,
     principal: Annotated[str | None, typer.Option("--as", help=common.PRINCIPAL_HELP)] = None,
-    session: Annotated[str | None, typer.Option(help="A session id grouping related runs.")] = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ID",
+            help="Add TASK as the next turn of this conversation (created on first use): the "
+            "agent sees the session's earlier turns.",
+        ),
+    ] = None,
     approve: Annotated[bool, typer.Option("--approve", help="Approve every pause.")] = False,
     reject: Annotated[bool, typer.Option("--reject", help="Reject every pause.")] = False,
     max_iterations: Annotated[

@@ -19,4 +19,6 @@ CLI_WORDS: Mapping[Fix, str] = {
     Fix.AGAIN: "then run the command again: nothing was lost",
     Fix.RESUME: "then 'agentlab resume {run_id}' continues the run where it stopped: nothing "
     "was lost and no finished tool call runs again",
+    Fix.NEW_SESSION: "start a new session (another --session ID), or continue this one with "
+    "--as {principal} and its agent",
 }

@@ -18,9 +18,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentlab.config import Settings, load_settings
-from agentlab.events import ApprovalDecided, ApprovalRequested, RunEvent, StatusChanged, ToolCalled
+from agentlab.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    Replied,
+    RunEvent,
+    StatusChanged,
+    ToolCalled,
+)
 from agentlab.lab.frames import pandas_or_hint
 from agentlab.lab.run import LabRun, OnEvent
+from agentlab.lab.session import LabSession, new_session_id, session_models
 from agentlab.lab.words import in_notebook_words
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Agent, Runner
@@ -43,6 +51,8 @@ def print_event(event: RunEvent) -> None:
             print(f"  waiting for approval of {req['tool']}: {', '.join(req['reasons'])}")
         case ApprovalDecided(approved=ok, tool=tool, note=note):
             print(f"  {'approved' if ok else 'rejected'} {tool}" + (f" ({note})" if note else ""))
+        case Replied(reply=reply):
+            print(f"reply: {reply}")
 
 
 class Lab:
@@ -103,6 +113,28 @@ class Lab:
         run = LabRun(self, run_id, on_event)
         await run._follow(events)
         return run
+
+    def session(
+        self,
+        agent: Agent | str | None = None,
+        id: str | None = None,
+        *,
+        script: str | Path | None = None,
+        models: ModelSpec | None = None,
+        principal: str | None = None,
+        on_event: OnEvent | None = print_event,
+    ) -> LabSession:
+        """A conversation with ``agent``: a new one, or the session ``id`` to go on with (its
+        agent, when ``agent`` is not given). ``script`` replays a scripted model across the
+        session's turns, in order."""
+        return LabSession(
+            self,
+            agent,
+            id or new_session_id(),
+            models=session_models(script, models),
+            principal=principal,
+            on_event=on_event,
+        )
 
     async def run(self, run_id: str, *, on_event: OnEvent | None = print_event) -> LabRun:
         """A run already in the data directory (started here, by the CLI, or elsewhere)."""

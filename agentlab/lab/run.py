@@ -137,6 +137,11 @@ class LabRun:
         return self.view.status if self.view else "unknown"
 
     @property
+    def reply(self) -> str:
+        """The run's reply to the user ("" until the run has ended)."""
+        return str(self.view.state.get("reply") or "") if self.view else ""
+
+    @property
     def requests(self) -> tuple[Request, ...]:
         """What the run waits on a person for (its calls, with their full arguments), as last
         read; none unless it is paused."""
@@ -268,6 +273,8 @@ class LabRun:
         ]
         if s.outcome:
             parts.append(f"<p><i>{html.escape(s.outcome)}</i></p>")
+        if self.reply:
+            parts.append(f"<p><b>reply:</b> {html.escape(self.reply)}</p>")
         if self._state.get("plan"):
             parts.append(self.plan().to_html(index=False))
         parts += [widgets.request_html(r) for r in self.requests]

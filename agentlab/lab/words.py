@@ -19,6 +19,8 @@ NOTEBOOK_WORDS: Mapping[Fix, str] = {
     Fix.AGAIN: "then run the cell again: nothing was lost",
     Fix.RESUME: "then await run.resume() continues the run where it stopped: nothing was lost "
     "and no finished tool call runs again",
+    Fix.NEW_SESSION: "start a new session (lab.session(agent) without an id), or continue this "
+    "one as principal={principal!r} with its agent",
 }
 
 

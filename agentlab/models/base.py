@@ -25,6 +25,15 @@ class Role(StrEnum):
     PLANNER = "planner"
     EXECUTOR = "executor"
     VALIDATOR = "validator"
+    RESPONDER = "responder"
+    """Writes the reply to the user at the end of every turn."""
+    SUMMARIZER = "summarizer"
+    """Folds a conversation's older turns into its running summary."""
+
+
+REQUIRED_ROLES = (Role.PLANNER, Role.EXECUTOR, Role.VALIDATOR)
+"""The roles every router must serve; without a responder (or summarizer) model the reply (or
+summary) is written from the run's record, without a model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +118,31 @@ class CallInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextReport:
+    """What went into a call's context (working memory): its token budget, the tokens of each
+    part (``prefix``: system prompt and tools; ``memory``; ``summary``; ``history``: the recent
+    turns kept; ``current``: this call's own message), how many of the conversation's turns were
+    kept whole and how many were left to the summary."""
+
+    budget: int
+    parts: tuple[tuple[str, int], ...]
+    turns_kept: int = 0
+    turns_summarized: int = 0
+
+    @property
+    def total(self) -> int:
+        """The tokens of the whole context."""
+        return sum(tokens for _, tokens in self.parts)
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRequest:
     """Everything a provider needs for one call.
 
     ``tool_choice`` names a tool the model must call (structured output), or is ``None`` to let the
     model decide. ``messages`` are content-block messages, as the Messages API takes them.
     ``attempt`` counts the attempts at this call (``RetryingModel`` sets it; 1 is the first).
+    ``context`` says what went into the context, when working memory assembled it.
     """
 
     role: Role
@@ -125,6 +153,7 @@ class ModelRequest:
     max_tokens: int = 1024
     call: CallInfo = field(default_factory=CallInfo)
     attempt: int = 1
+    context: ContextReport | None = None
 
 
 @dataclass(frozen=True, slots=True)

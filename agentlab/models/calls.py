@@ -8,7 +8,7 @@ calls to budgets and trace them; this module only records.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NotRequired
 
 from typing_extensions import TypedDict
 
@@ -29,12 +29,15 @@ class ModelCallRecord(TypedDict):
     cost_usd: float | None
     latency_s: float
     fallbacks: list[str]
+    context: NotRequired[dict[str, Any]]
+    """What working memory put in the call's context: ``budget``, ``tokens`` (all of it),
+    ``parts`` (tokens per part), ``turns_kept``, ``turns_summarized``."""
 
 
 def call_record(request: ModelRequest, response: ModelResponse) -> ModelCallRecord:
     """The record of the call that asked ``request`` and got ``response``."""
     u = response.usage
-    return ModelCallRecord(
+    record = ModelCallRecord(
         role=request.role.value,
         index=request.call.index,
         model=response.model,
@@ -47,6 +50,16 @@ def call_record(request: ModelRequest, response: ModelResponse) -> ModelCallReco
         latency_s=response.latency_s,
         fallbacks=list(response.fallbacks),
     )
+    report = request.context
+    if report is not None:
+        record["context"] = {
+            "budget": report.budget,
+            "tokens": report.total,
+            "parts": dict(report.parts),
+            "turns_kept": report.turns_kept,
+            "turns_summarized": report.turns_summarized,
+        }
+    return record
 
 
 def usage_of(record: Mapping[str, Any]) -> Usage:

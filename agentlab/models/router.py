@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agentlab.config import RoleModels, Settings
 from agentlab.errors import ConfigError, Fix, ModelUnavailableError
-from agentlab.models.base import Model, ModelRequest, ModelResponse, Role
+from agentlab.models.base import REQUIRED_ROLES, Model, ModelRequest, ModelResponse, Role
 from agentlab.models.pricing import Pricing
 from agentlab.models.script import Script, load_script
 from agentlab.models.scripted import ScriptedModel
@@ -20,13 +20,17 @@ from agentlab.models.wrappers import FallbackModel
 
 @dataclass(frozen=True)
 class ModelRouter:
-    """Maps each role to a model. ``source`` says, for people, where answers come from."""
+    """Maps each role to a model. ``source`` says, for people, where answers come from.
+
+    The planner, executor and validator must have one; a router without a responder (or
+    summarizer) model has the reply (or a conversation's summary) written from the run's record.
+    """
 
     models: Mapping[Role, Model]
     source: str
 
     def __post_init__(self) -> None:
-        missing = [r.value for r in Role if r not in self.models]
+        missing = [r.value for r in REQUIRED_ROLES if r not in self.models]
         if missing:
             raise ConfigError(f"no model configured for role(s): {', '.join(missing)}")
         for role, model in self.models.items():
@@ -39,6 +43,10 @@ class ModelRouter:
 
     def for_role(self, role: Role) -> Model:
         return self.models[role]
+
+    def serves(self, role: Role) -> bool:
+        """Whether a model answers ``role`` (the responder and summarizer are optional)."""
+        return role in self.models
 
     def wrapped(self, wrap: Callable[[Model], Model]) -> ModelRouter:
         """Every role's model inside ``wrap`` (a wrapper stacked on top: budgets, tracing)."""
@@ -78,7 +86,8 @@ def unavailable_router(why: str) -> ModelRouter:
 
 
 def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
-    """Every role replays its turns from ``script``."""
+    """Every role replays its turns from ``script``; the responder and summarizer only if the
+    script has turns for them (else replies and summaries are written from the record)."""
     label = str(source) or "inline script"
     models = {
         role: ScriptedModel(
@@ -88,6 +97,7 @@ def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
             priced_as=script.priced_as,
         )
         for role in Role
+        if role in REQUIRED_ROLES or role in script.roles
     }
     priced = f"; simulated cost, priced as {script.priced_as}" if script.priced_as else ""
     return ModelRouter(

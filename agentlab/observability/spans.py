@@ -176,12 +176,21 @@ def resolved(
 def llm_attributes(request: Any, model_name: str) -> dict[str, Any]:
     """A model call's span (``LLM``) as it starts: role and model. With ``llm_request``, what
     was sent."""
-    return {
+    attributes = {
         KIND: LLM,
         SpanAttributes.LLM_MODEL_NAME: model_name,
         "agentlab.role": request.role.value,
         "agentlab.call_index": request.call.index,
     }
+    report = getattr(request, "context", None)
+    if report is not None:  # what working memory put in the context
+        attributes["agentlab.context.budget"] = report.budget
+        attributes["agentlab.context.tokens"] = report.total
+        attributes["agentlab.context.turns_kept"] = report.turns_kept
+        attributes["agentlab.context.turns_summarized"] = report.turns_summarized
+        for part, tokens in report.parts:
+            attributes[f"agentlab.context.{part}_tokens"] = tokens
+    return attributes
 
 
 def llm_request(span: Span, request: Any) -> None:

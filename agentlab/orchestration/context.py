@@ -15,6 +15,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from agentlab.memory.sessions import Conversation
 from agentlab.observability.ledger import RunLedger
 from agentlab.orchestration.limits import Limits
 
@@ -39,7 +40,9 @@ class RunContext(BaseModel):
     ``ledger`` is the run's account in the cost ledger (set
     by the ``Runner``): model calls are reserved there against the run's session and daily
     ceilings too, and each step reads the run's kill flag from it; without one (a LangGraph
-    server's runs) only the per-run ceilings are held, from the run's state.
+    server's runs) only the per-run ceilings are held, from the run's state. ``conversation``
+    is the run's session in the runs database (set by the ``Runner`` for a run with a
+    session): without one, a conversation is kept on the run's thread (a LangGraph server's).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -52,8 +55,11 @@ class RunContext(BaseModel):
     limits: Limits | None = None
     lease: str | None = None
     fence: int = 0
-    # Not data: a handle the Runner sets, absent from the context's JSON (and its schema).
+    # Not data: handles the Runner sets, absent from the context's JSON (and its schema).
     ledger: SkipJsonSchema[RunLedger | None] = Field(default=None, exclude=True, repr=False)
+    conversation: SkipJsonSchema[Conversation | None] = Field(
+        default=None, exclude=True, repr=False
+    )
 
 
 def run_context(runtime: Runtime[Any], state: Mapping[str, Any] | None = None) -> RunContext:

@@ -8,7 +8,6 @@ than in a worker thread.
 
 from typing import Literal
 
-from langgraph.graph import END
 from langgraph.runtime import Runtime
 
 from agentlab.orchestration import schedule
@@ -16,9 +15,9 @@ from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.state import AgentState, Status
 
-End = Literal["__end__"]
-_END: End = "__end__"
-assert _END == END
+End = Literal["respond"]
+_END: End = "respond"
+"""Where every run ends: ``respond`` writes its reply."""
 
 
 class Routes:

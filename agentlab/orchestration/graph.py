@@ -1,4 +1,5 @@
-"""Assemble an agent's graph: plan -> prepare -> (approve) -> execute -> validate."""
+"""Assemble an agent's graph: recall -> plan -> prepare -> (approve) -> execute -> validate ->
+respond."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from agentlab.config import RoleModels, Settings
+from agentlab.config import ContextBudgets, RoleModels, Settings
+from agentlab.memory.fitting import WorkingMemory
 from agentlab.models.base import Model
 from agentlab.models.router import (
     ModelRouter,
@@ -44,6 +46,8 @@ from agentlab.orchestration.nodes import (
     halt,
     plan,
     prepare,
+    recall,
+    respond,
     validate,
 )
 from agentlab.orchestration.state import AgentState, RunInput, RunOutput
@@ -99,12 +103,14 @@ def build_graph(
     journal: Journal | None = None,
     tracing: Tracing = NO_TRACING,
     output_bounds: OutputBounds | None = None,
+    context: ContextBudgets | None = None,
 ) -> StateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
     context gives no limits get ``limits``; the agent's deps are opened into ``deps``; tool calls
     are journaled in ``journal`` (exactly once across crashes; in memory when not given). With
     ``tracing`` on, each node execution, model call and tool call is a span. Tool outputs are
-    held to ``output_bounds`` (default: 64 levels, 1 MB)."""
+    held to ``output_bounds`` (default: 64 levels, 1 MB). Each model call's context is fitted to
+    its role's budget in ``context`` (default: ``ContextBudgets()``)."""
     executor = ToolExecutor(
         ToolRegistry(agent.all_toolsets),
         policy,
@@ -112,7 +118,8 @@ def build_graph(
         wrap=traced_calls(tracing) if tracing.enabled else None,
         bounds=output_bounds,
     )
-    parts = Parts(agent, stacked(models, tracing), executor, deps)
+    memory = WorkingMemory(context or ContextBudgets())
+    parts = Parts(agent, stacked(models, tracing), executor, deps, memory)
     edges = Routes(limits)
     g = StateGraph(
         AgentState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
@@ -128,32 +135,40 @@ def build_graph(
         g.add_node(name, traced(name, visiting(name, visit, limits, kill_check=kill)))
 
     g.add_node("begin", traced("begin", begin))
+    node("recall", recall)
     node("plan", plan)
     node("prepare", prepare)
     node("approve", approve)
     node("execute", execute)
     node("validate", validate)
     node("halt", halt, kill=False)
+    node("respond", respond, kill=False)  # a killed run is answered too, without a model
     g.add_edge(START, "begin")
-    g.add_edge("begin", "plan")
+    g.add_edge("begin", "recall")
+    g.add_edge("recall", "plan")
     g.add_conditional_edges(
-        "plan", edges.after_plan, ["execute", "prepare", "validate", "plan", "halt", END]
+        "plan", edges.after_plan, ["execute", "prepare", "validate", "plan", "halt", "respond"]
     )
     g.add_conditional_edges(
-        "prepare", edges.after_prepare, ["approve", "execute", "validate", "plan", "halt", END]
+        "prepare",
+        edges.after_prepare,
+        ["approve", "execute", "validate", "plan", "halt", "respond"],
     )
     g.add_conditional_edges(
         "approve",
         edges.after_approve,
-        ["approve", "execute", "prepare", "validate", "plan", "halt", END],
+        ["approve", "execute", "prepare", "validate", "plan", "halt", "respond"],
     )
     g.add_conditional_edges(
         "execute",
         edges.after_execute,
-        ["execute", "prepare", "approve", "validate", "plan", "halt", END],
+        ["execute", "prepare", "approve", "validate", "plan", "halt", "respond"],
     )
-    g.add_conditional_edges("validate", edges.after_validate, ["validate", "plan", "halt", END])
-    g.add_edge("halt", END)
+    g.add_conditional_edges(
+        "validate", edges.after_validate, ["validate", "plan", "halt", "respond"]
+    )
+    g.add_edge("halt", "respond")
+    g.add_edge("respond", END)
     return g
 
 
@@ -199,6 +214,7 @@ def compile_agent(
         journal=journal,
         tracing=shared_tracing(settings) if tracing is None else tracing,
         output_bounds=resolve_output_bounds(settings),
+        context=settings.context,
     )
     return graph.compile(checkpointer=checkpointer, name=agent.name)
 

@@ -60,6 +60,11 @@ class PlanSubmission(BaseModel):
     give_up: str | None = Field(
         None, description="Set only when the task cannot be done with these tools: say why."
     )
+    reply: str | None = Field(
+        None,
+        description="Set instead of steps when the message needs no tool (a greeting, or a "
+        "question the conversation already answers): your answer to the user.",
+    )
 
 
 class Verdict(BaseModel):
@@ -96,7 +101,7 @@ def _tool_catalog(tools: Sequence[tuple[Tool, PolicyDecision]]) -> str:
     return "\n".join(lines)
 
 
-def _digest(results: Sequence[StepResult]) -> str:
+def digest(results: Sequence[StepResult]) -> str:
     if not results:
         return "No steps have run yet."
     shown = results[-RECENT_RESULTS:]
@@ -136,10 +141,11 @@ def planner_request(
         "needs ([] for none): independent steps then run at the same time. Never repeat a call "
         "that already failed unchanged, and never plan a "
         "step a human rejected. If earlier steps already did part of the task, plan only the rest. "
-        "Answer by calling submit_plan."
+        "If the message needs no tool (a greeting, a question the conversation already "
+        "answers), give your answer as reply, with no steps. Answer by calling submit_plan."
     )
     rejected = [a for a in approvals if not a["approved"]]
-    parts = [f"Task: {task}", f"Results so far:\n{_digest(results)}"]
+    parts = [f"Task: {task}", f"Results so far:\n{digest(results)}"]
     if rejected:
         parts.append(
             "Rejected by a human (do not plan these again):\n"
@@ -181,7 +187,7 @@ def executor_request(
     text = (
         f"Task: {task}\n\nCurrent step {step['id']}: {step['description']}\n"
         f"Tool: {tool.name}\nPlanned arguments: {json.dumps(step['arguments'], default=str)}\n"
-        f"Missing or invalid: {problem}\n\nResults so far:\n{_digest(results)}"
+        f"Missing or invalid: {problem}\n\nResults so far:\n{digest(results)}"
     )
     return ModelRequest(
         role=Role.EXECUTOR,
@@ -202,7 +208,7 @@ def validator_request(
         "submit_verdict."
     )
     steps = "\n".join(f"- {s['id']}: {s['description']} ({s['tool']})" for s in plan)
-    text = f"Task: {task}\n\nPlan:\n{steps or '(no steps)'}\n\nResults:\n{_digest(results)}"
+    text = f"Task: {task}\n\nPlan:\n{steps or '(no steps)'}\n\nResults:\n{digest(results)}"
     return ModelRequest(
         role=Role.VALIDATOR,
         system=system,

@@ -13,6 +13,7 @@ from typing import Annotated, Any, NotRequired
 from langgraph.channels import DeltaChannel
 from typing_extensions import TypedDict
 
+from agentlab.memory.conversation import ConversationTurn, Summary
 from agentlab.models.calls import ModelCallRecord
 from agentlab.models.messages import Message, user
 from agentlab.tools.journal import Resolution
@@ -157,6 +158,11 @@ def _latest(current: list[Any], writes: Sequence[list[Any]]) -> list[Any]:
     return list(writes[-1]) if writes else current
 
 
+def _latest_value(current: Any, writes: Sequence[Any]) -> Any:
+    """The last value written wins (written once per turn)."""
+    return writes[-1] if writes else current
+
+
 def _latest_map(current: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The last mapping written wins (written once per planning round)."""
     return dict(writes[-1]) if writes else current
@@ -169,6 +175,14 @@ def _merge(current: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[st
     for batch in writes:
         out.update(batch)
     return out
+
+
+class Recalled(TypedDict):
+    """What of its conversation a turn works with: the running summary, and the recent turns
+    since it (oldest first), which each model call takes as many of as fit its budget."""
+
+    summary: Summary | None
+    turns: list[ConversationTurn]
 
 
 class AgentState(TypedDict):
@@ -217,6 +231,19 @@ class AgentState(TypedDict):
         list[TranscriptEntry], DeltaChannel(_append, snapshot_frequency=_SNAPSHOT_EVERY)
     ]
     """The run as a conversation of content-block messages, which a model can be sent unchanged."""
+    turn: NotRequired[int]
+    """The run's place in its conversation: 1 for a session's first turn."""
+    recalled: NotRequired[Annotated[Recalled, DeltaChannel(_latest_value)]]
+    """The conversation so far as this turn sees it (``recall``); empty outside one."""
+    history: NotRequired[Annotated[list[ConversationTurn], DeltaChannel(_append)]]
+    """The turns of a conversation kept on its thread (a LangGraph server's thread is a
+    session); a Runner's sessions keep them in the runs database instead."""
+    summary: NotRequired[Summary | None]
+    """The running summary of a conversation kept on its thread."""
+    reply: NotRequired[str]
+    """What the agent answers the user, written when the run ends (``respond``)."""
+    no_model_reply: NotRequired[str]
+    """Why the reply is written from the record, without a model (the models are down)."""
     trace: NotRequired[dict[str, str] | None]
     """The context of the run's root span (W3C ``traceparent``), set by ``begin`` when tracing
     is on: whoever continues the run, in any process, parents its spans under it."""
@@ -232,10 +259,12 @@ class RunInput(TypedDict):
 
 
 class RunOutput(TypedDict):
-    """What a finished (or paused) run answers (the graph's output schema)."""
+    """What a finished (or paused) run answers (the graph's output schema): its status, the
+    validator's outcome, the reply to the user (once the run has ended), its plan and results."""
 
     status: str
     outcome: str
+    reply: NotRequired[str]
     plan: list[PlanStep]
     results: list[StepResult]
 
@@ -264,5 +293,7 @@ def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
         "outcome": "",
         "calls_per_role": {},
         "forced_misses": {},
+        "reply": "",
+        "no_model_reply": "",
         "transcript": [TranscriptEntry(node="begin", message=user(run["task"]))],
     }

@@ -257,7 +257,8 @@ class AgentServer:
         described = run_task.renamed(
             "run_task",
             f"Give the {self.agent.name} agent a task, in plain words; it is {self.agent.purpose}. "
-            "It plans the task, runs its tools and answers the run's outcome. When a step needs a "
+            "It plans the task, runs its tools and answers with its reply and the run's outcome. "
+            "When a step needs a "
             "human's approval the run pauses, saved: the answer then gives the run_id and the "
             "command a human uses to approve or reject the step, and get_run tells how the run "
             "went on.",
@@ -297,15 +298,17 @@ class AgentServer:
         """A run as ``run_task`` and ``get_run`` answer it."""
         run_id = view.record.run_id
         outcome = str(view.state.get("outcome") or view.record.outcome or "")
+        reply = str(view.state.get("reply") or "")
         report: dict[str, Any] = {
             "run_id": run_id,
             "status": view.status,
             "outcome": outcome,
+            "reply": reply,
             "results": list(view.state.get("results", [])),
         }
         calls = view.requests  # several when concurrent steps wait together
         if not calls:
-            report["message"] = f"Run {run_id} is {view.status}" + (
+            report["message"] = reply or f"Run {run_id} is {view.status}" + (
                 f": {outcome}" if outcome else "."
             )
             return report

@@ -1,8 +1,10 @@
 """Run storage: run records, leases (one writer per run), the exactly-once tool journal, the cost
-ledger (with budget reservations), kill flags and feedback on runs; one ``SqlRunStore`` on
-SQLite (``open_sqlite_store``) or PostgreSQL (``store.postgres.open_postgres_store``)."""
+ledger (with budget reservations), kill flags, feedback on runs and conversation sessions; one
+``SqlRunStore`` on SQLite (``open_sqlite_store``) or PostgreSQL
+(``store.postgres.open_postgres_store``)."""
 
 from agentlab.store.base import RunStore
+from agentlab.store.conversations import ConversationTurn, SessionRecord, Summary
 from agentlab.store.records import (
     Ceiling,
     CostTotal,
@@ -19,6 +21,7 @@ from agentlab.store.sqlite import open_sqlite_store
 
 __all__ = [
     "Ceiling",
+    "ConversationTurn",
     "CostTotal",
     "DamagedRun",
     "Feedback",
@@ -27,7 +30,9 @@ __all__ = [
     "Reservation",
     "RunRecord",
     "RunStore",
+    "SessionRecord",
     "SqlRunStore",
     "Spent",
+    "Summary",
     "open_sqlite_store",
 ]

@@ -1,5 +1,5 @@
-"""The ``RunStore`` seam: where runs, leases, the tool journal, the cost ledger, kill flags and
-people's feedback on runs live (SQLite or PostgreSQL).
+"""The ``RunStore`` seam: where runs, leases, the tool journal, the cost ledger, kill flags,
+people's feedback on runs and conversation sessions live (SQLite or PostgreSQL).
 
 Every method is async; the journal's are the ``tools.journal.Journal`` protocol. One class
 implements it for every SQL engine (``sql.SqlRunStore``). Every failure to read stored data is a
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from agentlab.store.conversations import ConversationTurn, SessionRecord, Summary
 from agentlab.store.records import (
     Ceiling,
     CostTotal,
@@ -83,6 +84,35 @@ class RunStore(Journal, Protocol):
     async def killed(self, run_id: str) -> str | None: ...
 
     async def set_feedback(self, feedback: Feedback) -> None: ...
+
+    async def open_session(
+        self, session_id: str, *, principal: str, agent: str, agent_name: str
+    ) -> SessionRecord: ...
+
+    async def get_session(self, session_id: str) -> SessionRecord: ...
+
+    async def list_sessions(self, limit: int = 50) -> list[SessionRecord]: ...
+
+    async def open_turns(self, session_id: str) -> list[RunRecord]: ...
+
+    async def append_turn(self, turn: ConversationTurn) -> bool: ...
+
+    async def turn_of_run(self, run_id: str) -> ConversationTurn | None: ...
+
+    async def session_turns(
+        self,
+        session_id: str,
+        *,
+        after: int = 0,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[ConversationTurn]: ...
+
+    async def turn_count(self, session_id: str) -> int: ...
+
+    async def save_summary(self, session_id: str, summary: Summary) -> None: ...
+
+    async def latest_summary(self, session_id: str) -> Summary | None: ...
 
     async def check(self) -> list[str]: ...
 

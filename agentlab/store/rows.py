@@ -257,7 +257,8 @@ SETTLE_ENTRY = (
 RELEASE_ENTRY = f"DELETE FROM {LEDGER} WHERE entry_id = ? AND settled = 0"
 RUN_ENTRIES = f"SELECT {LEDGER_COLUMNS} FROM {LEDGER} WHERE run_id = ? ORDER BY created_at"
 
-_TOKENS = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
+# What a ledger row counts as its tokens (every kind, as ``Usage.total`` does).
+TOKENS = "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens"
 _SCOPES = {
     "run": "run_id = ?",
     "session": "session = ?",
@@ -271,7 +272,7 @@ def spend_query(ceiling: Ceiling, now: float) -> tuple[str, tuple[Any, ...]]:
     actual, reserved = (
         ("COALESCE(cost_usd, 0)", "reserved_usd")
         if ceiling.metric == "usd"
-        else (_TOKENS, "reserved_tokens")
+        else (TOKENS, "reserved_tokens")
     )
     params: tuple[Any, ...] = (
         (ceiling.key, ceiling.day) if ceiling.scope == "principal_day" else (ceiling.key,)

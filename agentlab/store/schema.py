@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from agentlab.store.engine import Dialect
 from agentlab.store.rows import FEEDBACK, FENCES, JOURNAL, KILLS, LEASES, LEDGER, RUNS
+from agentlab.store.sessions import SESSIONS, SUMMARIES, TURNS
 
 
 def schema(d: Dialect) -> tuple[str, ...]:
@@ -87,4 +88,35 @@ def schema(d: Dialect) -> tuple[str, ...]:
         given_by TEXT NOT NULL,
         given_at TEXT NOT NULL
     )""",
+        f"""CREATE TABLE IF NOT EXISTS {SESSIONS} (
+        session_id TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        agent_name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+        f"""CREATE TABLE IF NOT EXISTS {TURNS} (
+        session_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        run_id TEXT NOT NULL UNIQUE,
+        message TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        status TEXT NOT NULL,
+        messages TEXT NOT NULL,
+        tokens {d.bigint} NOT NULL,
+        calls TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, number)
+    )""",
+        f"""CREATE TABLE IF NOT EXISTS {SUMMARIES} (
+        session_id TEXT NOT NULL,
+        through INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        tokens {d.bigint} NOT NULL,
+        written_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, through)
+    )""",
+        f"CREATE INDEX IF NOT EXISTS {SESSIONS}_updated ON {SESSIONS} (updated_at)",
     )

@@ -79,14 +79,17 @@ from agentlab.store.rows import (
     total_of,
     totals_query,
 )
+from agentlab.store.sessions import SessionStore
 from agentlab.tools.journal import JournalEntry, LeaseLostError
 from agentlab.tools.tool import ToolOutcome
 
 E = TypeVar("E", bound=Engine)
 
 
-class SqlRunStore(Generic[E]):
-    """The ``RunStore`` (and the executor's ``Journal``) in the database ``engine`` opened."""
+class SqlRunStore(SessionStore, Generic[E]):
+    """The ``RunStore`` (the executor's ``Journal``, the sessions) in the database ``engine``."""
+
+    engine: E
 
     def __init__(self, engine: E) -> None:
         self.engine = engine

@@ -14,6 +14,19 @@ from agentlab.orchestration.nodes.execute import execute
 from agentlab.orchestration.nodes.halt import halt
 from agentlab.orchestration.nodes.plan import plan
 from agentlab.orchestration.nodes.prepare import prepare
+from agentlab.orchestration.nodes.recall import recall
+from agentlab.orchestration.nodes.respond import respond
 from agentlab.orchestration.nodes.validate import validate
 
-__all__ = ["Parts", "approve", "begin", "execute", "halt", "plan", "prepare", "validate"]
+__all__ = [
+    "Parts",
+    "approve",
+    "begin",
+    "execute",
+    "halt",
+    "plan",
+    "prepare",
+    "recall",
+    "respond",
+    "validate",
+]

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 from agentlab.errors import AgentlabError
 from agentlab.events import ModelCalled
+from agentlab.memory import ContextOverflow
+from agentlab.memory.fitting import WorkingMemory
 from agentlab.models.base import ModelRequest, ModelResponse
 from agentlab.models.calls import ModelCallRecord, call_record
 from agentlab.models.router import ModelRouter
@@ -38,12 +40,14 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Parts:
     """One agent's graph's parts: the definition, its models per role (each a stack of
-    wrappers), the one tool executor, and where its deps are opened."""
+    wrappers), the one tool executor, where its deps are opened, and the working memory that
+    fits every model call's context to its role's budget."""
 
     agent: Agent
     models: ModelRouter
     executor: ToolExecutor
     deps: Deps
+    memory: WorkingMemory = WorkingMemory()
 
     async def deps_for(self, ctx: RunContext) -> Any:
         """What the agent's ``deps`` factory builds for the run's options, or ``None``."""
@@ -54,8 +58,11 @@ class Parts:
     async def ask(
         self, visit: Visit, request: ModelRequest
     ) -> tuple[ModelResponse, ModelCallRecord]:
-        """Ask the request's role's model; emit and return the record of the call. Raises what
-        the model stack raises (``BudgetExceeded``, ``ModelUnavailableError``, ``ScriptError``)."""
+        """Ask the request's role's model, its context fitted to the role's budget (the
+        conversation the run recalled, for the roles that read it); emit and return the record
+        of the call. Raises what the model stack raises (``BudgetExceeded``,
+        ``ModelUnavailableError``, ``ScriptError``), or ``ContextOverflow``."""
+        request = self.memory.fit(request, visit.state.get("recalled"))
         response = await self.models.request(request)
         record = call_record(request, response)
         visit.emit(ModelCalled(dict(record)))
@@ -76,14 +83,19 @@ class Parts:
 
 def unavailable(visit: Visit, request: ModelRequest, exc: AgentlabError, **changes: Any) -> Update:
     """End the run: a model that cannot answer (or may not: a budget) is a failure to report,
-    not to hide."""
+    not to hide. Its reply is then written from the record: the responder would be asked in
+    vain (a context too large for one role does not stop the responder)."""
     reason = why_unavailable(request, exc)
+    if not isinstance(exc, ContextOverflow):
+        changes.setdefault("no_model_reply", reason)
     return visit.move(Status.FAILED, reason, outcome=reason, **changes)
 
 
 def why_unavailable(request: ModelRequest, exc: AgentlabError) -> str:
     if isinstance(exc, BudgetExceeded):
         return exc.reason
+    if isinstance(exc, ContextOverflow):
+        return str(exc)
     return f"{request.role.value} unavailable: {exc}"
 
 

@@ -92,6 +92,17 @@ async def plan(parts: Parts, visit: Visit) -> Update:
             outcome=reason,
             **logs,
         )
+    if submission.reply and not submission.steps:  # nothing to do but answer
+        logs["transcript"] += transcript.answer(visit.node, response, "answered directly")
+        return visit.move(
+            Status.COMPLETED,
+            "the planner answered directly: the message needs no tool",
+            iterations=iterations,
+            plan_round=plan_round,
+            outcome="answered directly, without tools",
+            reply=submission.reply,
+            **logs,
+        )
     by_name = {t.name: t for t, _ in catalog}
     unknown = sorted({s.tool for s in submission.steps if s.tool not in by_name})
     if unknown:

@@ -29,6 +29,7 @@ from agentlab.orchestration.context import RunContext
 from agentlab.orchestration.database import RunDatabase
 from agentlab.orchestration.runner.leases import Leases
 from agentlab.orchestration.runner.reading import Graph, config_of, latest_values
+from agentlab.orchestration.state import TERMINAL
 from agentlab.store import Lease
 from agentlab.tools.journal import LeaseLostError
 
@@ -122,7 +123,9 @@ class Advancing:
                     continue
                 if isinstance(event, StatusChanged):
                     target = event.transition["target"]
-                    await database.store.set_status(run_id, target, lease=ctx.lease)
+                    # A run has ended once it has replied: its end is recorded after the stream.
+                    if target not in TERMINAL:
+                        await database.store.set_status(run_id, target, lease=ctx.lease)
                 yield event
         except database.failures as exc:
             named = database.named(exc) if database.named is not None else None

@@ -141,5 +141,6 @@ class Graphs:
             journal=journal,
             tracing=self._tracing,
             output_bounds=resolve_output_bounds(self._settings),
+            context=self._settings.context,
         ).compile(checkpointer=saver, name=agent.name)
         return graph, router

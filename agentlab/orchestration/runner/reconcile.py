@@ -24,6 +24,8 @@ async def reconcile(store: RunStore, reader: Graph, record: RunRecord) -> RunRec
         return record
     status = str(state.values.get("status", record.status))
     outcome = str(state.values.get("outcome", record.outcome))
+    if status in TERMINAL and state.next:  # decided, but not replied yet: it has not ended
+        status, outcome = record.status, record.outcome
     if (status, outcome) != (record.status, record.outcome):
         await store.set_status(record.run_id, status, outcome)
     if status in SETTLED:

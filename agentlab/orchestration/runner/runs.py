@@ -16,6 +16,7 @@ were shown, and refused if the run has moved on. ``Runner`` is async (a notebook
 
 from __future__ import annotations
 
+import builtins
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -24,8 +25,16 @@ from typing import TYPE_CHECKING, Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentlab.config import Settings
-from agentlab.errors import AgentlabError, DamagedDataError, Fix, RunStateError
+from agentlab.errors import (
+    AgentlabError,
+    DamagedDataError,
+    Fix,
+    RunStateError,
+    SessionNotFoundError,
+)
 from agentlab.events import RunEvent
+from agentlab.memory.conversation import ConversationTurn
+from agentlab.memory.sessions import StoredConversation
 from agentlab.models.router import ModelSpec
 from agentlab.observability.ledger import RunLedger
 from agentlab.observability.tracing import Tracing, shared_tracing
@@ -51,7 +60,15 @@ from agentlab.orchestration.runner.reconcile import reconcile, regressed
 from agentlab.orchestration.runner.resume import resume_payload
 from agentlab.orchestration.runner.view import RunView
 from agentlab.orchestration.state import TERMINAL, Status, initial_state
-from agentlab.store import CostTotal, DamagedRun, Lease, LedgerEntry, RunRecord, RunStore
+from agentlab.store import (
+    CostTotal,
+    DamagedRun,
+    Lease,
+    LedgerEntry,
+    RunRecord,
+    RunStore,
+    SessionRecord,
+)
 from agentlab.tools.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -132,9 +149,14 @@ class Runner:
         task = task.strip()
         if not task:
             raise AgentlabError("the task is empty: say what the agent should do")
+        principal = principal or default_principal()
+        if session is not None and agent is None:  # a session goes on with its own agent
+            agent = await self._session_agent(session)
         reference, definition = self._graphs.definition(agent)
         limits = limits or resolve_limits(definition, self._settings)
         graph, _ = self._graphs.graph(reference, definition, models)  # fails before a run exists
+        if session is not None:
+            await self._next_turn(session, principal, reference, definition.name)
         run_id = f"run-{uuid.uuid4().hex[:10]}"
         record = await self.store.create_run(
             run_id,
@@ -145,7 +167,7 @@ class Runner:
             models=models.model_dump() if models else None,
             options=dict(options or {}),
             limits=limits.model_dump(),
-            principal=principal or default_principal(),
+            principal=principal,
             session=session,
         )
         lease = await self._leases.acquire(run_id)
@@ -353,6 +375,56 @@ class Runner:
             out.append(record)
         return out
 
+    # -- conversations ------------------------------------------------------------------------
+
+    async def sessions(self, limit: int = 50) -> builtins.list[SessionRecord]:
+        """Conversations, the latest active first: principal, agent, turns, tokens, cost."""
+        return await self.store.list_sessions(limit)
+
+    async def session(self, session_id: str) -> SessionRecord:
+        """One conversation's record (``SessionNotFoundError`` if there is none)."""
+        return await self.store.get_session(session_id)
+
+    async def turns(self, session_id: str) -> builtins.list[ConversationTurn]:
+        """A conversation's turns, in order (what each user said, what was done, the reply)."""
+        await self.store.get_session(session_id)
+        return await self.store.session_turns(session_id)
+
+    async def open_turns(self, session_id: str) -> builtins.list[RunRecord]:
+        """The session's turns that have not ended: waiting for a person, or cut short (their
+        process died: ``resume`` finishes them). A session takes a new message only once its
+        earlier turns have ended."""
+        out = []
+        for record in await self.store.open_turns(session_id):
+            if record.interrupted:  # its status is read from its checkpoint
+                record = await reconcile(self.store, self._graphs.reader(), record)
+            if record.status not in TERMINAL:
+                out.append(record)
+        return out
+
+    async def _session_agent(self, session_id: str) -> str | None:
+        """The agent of the session ``session_id``; ``None`` (the default agent) for a new one."""
+        try:
+            record = await self.store.get_session(session_id)
+        except SessionNotFoundError:
+            return None
+        return record.agent
+
+    async def _next_turn(self, session: str, principal: str, agent: str, name: str) -> None:
+        """Open ``session`` for a new turn: created on its first, else it must be the same
+        principal's and agent's, with every earlier turn ended (a turn waiting for a person, or
+        cut short by a crash, is finished first: its reply belongs before the next message)."""
+        await self.store.open_session(session, principal=principal, agent=agent, agent_name=name)
+        for record in await self.open_turns(session):
+            waiting = record.status == Status.AWAITING_HUMAN
+            raise RunStateError(
+                f"session {session}'s turn in run {record.run_id} has not ended ("
+                + ("it waits for a decision" if waiting else f"status {record.status}")
+                + "): finish it first",
+                fix=Fix.DECIDE if waiting else Fix.CONTINUE,
+                run_id=record.run_id,
+            )
+
     # -- internals ----------------------------------------------------------------------------
 
     def _run_context(self, record: RunRecord, lease: Lease) -> RunContext:
@@ -372,7 +444,12 @@ class Runner:
             session=record.session,
             webhook_url=budgets.webhook_url,
         )
-        return ctx.model_copy(update={"limits": limits, "ledger": ledger})
+        conversation = (
+            StoredConversation(self.store, record.session) if record.session is not None else None
+        )
+        return ctx.model_copy(
+            update={"limits": limits, "ledger": ledger, "conversation": conversation}
+        )
 
     def _open(self) -> RunDatabase:
         if self._database is None:

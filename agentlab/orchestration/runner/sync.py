@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -10,11 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from agentlab.config import Settings
 from agentlab.errors import AgentlabError
 from agentlab.events import RunEvent
+from agentlab.memory.conversation import ConversationTurn
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.requests import Answer, Decision, Request
 from agentlab.orchestration.runner.runs import Runner
 from agentlab.orchestration.runner.view import RunView
-from agentlab.store import CostTotal, DamagedRun, LedgerEntry, RunRecord, RunStore
+from agentlab.store import CostTotal, DamagedRun, LedgerEntry, RunRecord, RunStore, SessionRecord
 
 if TYPE_CHECKING:
     from agentlab.observability.feedback import FeedbackGiven
@@ -135,6 +137,18 @@ class SyncRunner:
 
     def list(self, limit: int = 50, *, feedback: str | None = None) -> list[RunRecord | DamagedRun]:
         return self._loop.run(self.runner.list(limit, feedback=feedback))
+
+    def sessions(self, limit: int = 50) -> builtins.list[SessionRecord]:
+        return self._loop.run(self.runner.sessions(limit))
+
+    def session(self, session_id: str) -> SessionRecord:
+        return self._loop.run(self.runner.session(session_id))
+
+    def open_turns(self, session_id: str) -> builtins.list[RunRecord]:
+        return self._loop.run(self.runner.open_turns(session_id))
+
+    def turns(self, session_id: str) -> builtins.list[ConversationTurn]:
+        return self._loop.run(self.runner.turns(session_id))
 
     def _iterate(self, events: AsyncIterator[T]) -> Iterator[T]:
         try:

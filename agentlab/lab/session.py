@@ -1,0 +1,84 @@
+"""A conversation in a notebook: ``lab.session(agent)`` and ``await session.send(message)``.
+
+Each message is a turn: a run of the agent that sees the session's earlier turns and ends with a
+reply. The session lives in the runs database, so ``agentlab sessions show ID`` prints it and
+``agentlab run --session ID`` or ``agentlab chat --session ID`` go on with it.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agentlab.lab.frames import pandas_or_hint
+from agentlab.lab.run import LabRun, OnEvent
+from agentlab.models.router import ModelSpec
+from agentlab.orchestration import Agent
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from agentlab.lab.lab import Lab
+
+
+def new_session_id() -> str:
+    """A fresh session id."""
+    return f"ses-{uuid.uuid4().hex[:10]}"
+
+
+class LabSession:
+    """One conversation with an agent, as a notebook holds it."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        agent: Agent | str | None,
+        session_id: str,
+        *,
+        models: ModelSpec | None,
+        principal: str | None,
+        on_event: OnEvent | None,
+    ) -> None:
+        self.lab = lab
+        self.agent = agent
+        self.id = session_id
+        self.models = models
+        self.principal = principal
+        self.on_event = on_event
+        self.runs: list[LabRun] = []
+
+    async def send(self, message: str) -> LabRun:
+        """Add ``message`` as the session's next turn and follow its run until it ends (its
+        ``reply``) or waits for a person (``approve()`` it, then read ``reply``)."""
+        run = await self.lab.start(
+            self.agent,
+            message,
+            models=self.models,
+            principal=self.principal,
+            session=self.id,
+            on_event=self.on_event,
+        )
+        self.runs.append(run)
+        return run
+
+    async def turns(self) -> pd.DataFrame:
+        """The conversation so far: one row per turn (message, reply, status, run, tokens)."""
+        pd = pandas_or_hint()
+        turns = await self.lab.runner.turns(self.id)
+        columns = ["number", "message", "reply", "status", "run_id", "tokens", "created_at"]
+        rows = [dict(t) for t in turns]
+        return pd.DataFrame([{c: row[c] for c in columns} for row in rows], columns=columns)
+
+    def _repr_html_(self) -> str:
+        last = self.runs[-1].reply if self.runs else ""
+        said = f"<p>last reply: {html.escape(last)}</p>" if last else ""
+        return f"<b>session {html.escape(self.id)}</b> ({len(self.runs)} turn(s) here){said}"
+
+
+def session_models(script: str | Path | None, models: ModelSpec | None) -> ModelSpec | None:
+    """The model spec of a session's turns: a script replayed turn after turn, else ``models``."""
+    if script is not None:
+        return ModelSpec(kind="scripted", script=str(Path(script).resolve()))
+    return models

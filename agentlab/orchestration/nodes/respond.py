@@ -1,0 +1,66 @@
+"""The ``respond`` node: every run ends here, with a reply to the user.
+
+The reply is the planner's when it answered directly; else the responder model writes it from
+the user's message, what was done and how the run ended; else (no responder model, the models
+down, the run killed or out of budget) it is written from the run's record and says so. The turn
+(the user's message, its tool calls and results, the reply) is then added to the run's
+conversation. A run resumed after a crash that had already stored its turn answers with the
+stored reply: the turn is stored once, and the reply the user may have read stays the same.
+"""
+
+from __future__ import annotations
+
+from agentlab.errors import AgentlabError
+from agentlab.events import Replied
+from agentlab.memory.sessions import ThreadConversation
+from agentlab.models.base import Role
+from agentlab.orchestration import replying
+from agentlab.orchestration.nodes.common import Parts, why_unavailable
+from agentlab.orchestration.nodes.recall import conversation_of
+from agentlab.orchestration.visit import Update, Visit
+
+
+async def respond(parts: Parts, visit: Visit) -> Update:
+    """Write the run's reply and add its turn to the conversation."""
+    state, ctx = visit.state, visit.ctx
+    conversation = conversation_of(visit)
+    number = state.get("turn") or 1
+    run_id = ctx.run_id or ""
+    update: Update = {}
+    stored = await conversation.turn(number)
+    if stored is not None and stored["run_id"] == run_id:  # stored before a crash
+        reply = stored["reply"]
+    else:
+        reply = state.get("reply") or ""
+        if not reply:
+            reply, update = await _write(parts, visit)
+        merged = {**state, **update}
+        session = ctx.session or run_id
+        turn = replying.turn_record(session, number, run_id, merged, reply, parts.memory.counter)
+        await conversation.append(turn)
+    if isinstance(conversation, ThreadConversation):
+        update.update(conversation.updates)
+    visit.emit(Replied(reply, number))
+    return {**update, "reply": reply}
+
+
+async def _write(parts: Parts, visit: Visit) -> tuple[str, Update]:
+    """The reply, and the updates recording the responder's call if one was made."""
+    state, ctx = visit.state, visit.ctx
+    if not parts.models.serves(Role.RESPONDER):
+        return replying.record_reply(state, "no responder model is configured"), {}
+    if state.get("no_model_reply"):
+        return replying.record_reply(state, state["no_model_reply"]), {}
+    if ctx.ledger is not None and await ctx.ledger.killed() is not None:
+        return replying.record_reply(state), {}  # killed: no more model calls
+    request = replying.responder_request(
+        (parts.agent.name, parts.agent.purpose), state, call=visit.call_info(Role.RESPONDER.value)
+    )
+    try:
+        response, logs = await parts.ask_logged(visit, request)
+    except AgentlabError as exc:
+        return replying.record_reply(state, why_unavailable(request, exc)), {}
+    text = response.text.strip()
+    if not text:
+        return replying.record_reply(state, "the responder's answer had no text"), logs
+    return text, logs
