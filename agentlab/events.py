@@ -70,10 +70,12 @@ class ReplyDelta:
 
 @dataclass(frozen=True)
 class Replied:
-    """The run's reply to the user, whole; ``turn`` is its place in its conversation."""
+    """The run's reply to the user, whole; ``turn`` is its place in its conversation;
+    ``streamed``: it was shown as it arrived (``ReplyDelta``s)."""
 
     reply: str
     turn: int
+    streamed: bool = False
 
 
 @dataclass(frozen=True)

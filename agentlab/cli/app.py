@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from agentlab.cli import agents, common, deciding, reading, running
+from agentlab.cli import agents, chat, common, deciding, reading, running
 from agentlab.cli.conversations import sessions_app
 from agentlab.cli.mcp import mcp_app
 from agentlab.cli.phoenix import phoenix_command
@@ -61,6 +61,7 @@ def _root(
 
 # In the order `agentlab --help` lists them.
 app.command()(running.run)
+app.command()(chat.chat)
 app.command()(running.demo)
 app.command()(agents.agents)
 app.command()(agents.promote)

@@ -111,6 +111,19 @@ def exit_code(view: RunView) -> int:
     return EXIT_FAILED
 
 
+def follow(
+    console: Console,
+    runner: SyncRunner,
+    run_id: str,
+    events: Iterable[RunEvent],
+    decide: str,
+    note: str = "",
+) -> None:
+    """Print a run's events briefly and answer its pauses per ``decide`` (as ``drive``),
+    without its summary or exit code: a chat's turn. Ctrl-C reaches the caller."""
+    _drive(console, runner, run_id, events, decide=decide, note=note, brief=True)
+
+
 def _drive(
     console: Console,
     runner: SyncRunner,
@@ -119,12 +132,13 @@ def _drive(
     *,
     decide: str,
     note: str,
+    brief: bool = False,
 ) -> None:
     from agentlab.cli import render
     from agentlab.orchestration import Answer
 
     while True:
-        ended, announced = render.render_stream(console, events)
+        ended, announced = render.render_stream(console, events, brief=brief)
         if ended.status != "awaiting_human":
             break
         # Ask the run itself: the pause may have been announced to a process that died.

@@ -18,6 +18,8 @@ from agentlab.orchestration import (
     ApprovalRequested,
     ModelCalled,
     PlanMade,
+    Replied,
+    ReplyDelta,
     Request,
     RunEnded,
     RunEvent,
@@ -158,17 +160,45 @@ def decide_hint(run_id: str, requests: Sequence[Request]) -> str:
 
 
 def render_stream(
-    console: Console, events: Iterable[RunEvent]
+    console: Console, events: Iterable[RunEvent], *, brief: bool = False
 ) -> tuple[RunEnded, ApprovalRequested | None]:
-    """Print events until the stream ends; return its end and the approval it paused on, if any."""
+    """Print events until the stream ends; return its end and the approval it paused on, if
+    any. ``brief`` (a chat) leaves out plans, model calls and the course of the run, but not
+    how it failed."""
     waiting: ApprovalRequested | None = None
+    streamed = False  # a reply was printed as it arrived
+    line_open = False  # ... and its line is not ended yet
     for event in events:
+        if isinstance(event, ReplyDelta):
+            if not streamed:
+                console.print("[bold]reply:[/] ", end="")
+                streamed = True
+            console.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
+            line_open = True
+            continue
+        if line_open:  # the reply is whole: what comes next gets a line of its own
+            console.print()
+            line_open = False
+        if isinstance(event, Replied):
+            if not (streamed and event.streamed):
+                console.print(Text.assemble(("reply: ", "bold"), event.reply))
+            streamed = False
+            continue
+        if brief and _routine(event):
+            continue
         render_event(console, event)
         if isinstance(event, ApprovalRequested):
             waiting = event
         if isinstance(event, RunEnded):
             return event, waiting
     raise RuntimeError("a run's event stream ended without RunEnded")
+
+
+def _routine(event: RunEvent) -> bool:
+    """What a chat does not show: plans, model calls, status changes other than a failure."""
+    if isinstance(event, StatusChanged):
+        return event.transition["target"] != "failed"
+    return isinstance(event, PlanMade | ModelCalled)
 
 
 def summary_panel(view: RunView) -> Panel:

@@ -22,6 +22,7 @@ from agentlab.events import (
     ApprovalDecided,
     ApprovalRequested,
     Replied,
+    ReplyDelta,
     RunEvent,
     StatusChanged,
     ToolCalled,
@@ -51,6 +52,10 @@ def print_event(event: RunEvent) -> None:
             print(f"  waiting for approval of {req['tool']}: {', '.join(req['reasons'])}")
         case ApprovalDecided(approved=ok, tool=tool, note=note):
             print(f"  {'approved' if ok else 'rejected'} {tool}" + (f" ({note})" if note else ""))
+        case ReplyDelta(text=text):
+            print(text, end="", flush=True)
+        case Replied(reply=reply, streamed=True):
+            print()  # the end of the reply printed as it arrived
         case Replied(reply=reply):
             print(f"reply: {reply}")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -112,17 +113,19 @@ class ClaudeModel:
         """One attempt: refusals raise ``ModelUnavailableError``, failures another attempt may get
         past raise ``TransientModelError``."""
         started = time.perf_counter()
-        message = await self._attempt(self._params(request), request.attempt)
+        message = await self._attempt(self._params(request), request.attempt, request.on_text)
         return read_answer(message, time.perf_counter() - started)
 
-    async def _attempt(self, params: dict[str, Any], number: int) -> ApiMessage:
+    async def _attempt(
+        self, params: dict[str, Any], number: int, on_text: Callable[[str], None] | None = None
+    ) -> ApiMessage:
         """One request, abandoned after the timeout; failures sorted into refusals (raised as
         ``ModelUnavailableError``) and ``TransientModelError``s worth another attempt."""
         headers = {_RETRY_COUNT_HEADER: str(number - 1)}
         try:
             # The SDK times out each read; this bounds the whole attempt, however it trickles.
             async with asyncio.timeout(self._timeout_s):
-                return await self._send({**params, "extra_headers": headers})
+                return await self._send({**params, "extra_headers": headers}, on_text)
         except (anthropic.APITimeoutError, TimeoutError) as exc:
             raise TransientModelError(
                 f"no answer within anthropic_timeout_s = {self._timeout_s:g} s: raise "
@@ -172,8 +175,12 @@ class ClaudeModel:
             params["tool_choice"] = {"type": "tool", "name": request.tool_choice}
         return params
 
-    async def _send(self, params: dict[str, Any]) -> ApiMessage:
-        if not self._stream:
+    async def _send(
+        self, params: dict[str, Any], on_text: Callable[[str], None] | None = None
+    ) -> ApiMessage:
+        """Send ``params``: streamed when configured, or when someone waits for the text as it
+        arrives (``on_text``, given each piece)."""
+        if not self._stream and on_text is None:
             return await self._client.messages.create(**params)
         async with self._client.messages.stream(**params) as stream:
             kind = stream.response.headers.get("content-type", "")
@@ -186,6 +193,9 @@ class ClaudeModel:
                     "stream"
                 )
             try:
+                if on_text is not None:
+                    async for piece in stream.text_stream:
+                        on_text(piece)
                 return await stream.get_final_message()
             # What the SDK raises for a stream it cannot assemble (events out of order, tool
             # input that is not JSON, no message at all): the answer, not agentlab, is wrong.

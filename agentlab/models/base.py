@@ -9,6 +9,7 @@ roles to the stacks. Nothing above this layer knows which provider answered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -143,6 +144,8 @@ class ModelRequest:
     model decide. ``messages`` are content-block messages, as the Messages API takes them.
     ``attempt`` counts the attempts at this call (``RetryingModel`` sets it; 1 is the first).
     ``context`` says what went into the context, when working memory assembled it.
+    ``on_text``, when set, is given the answer's text as it arrives (a provider that streams
+    calls it with each piece; one that does not, with the whole text once the answer is in).
     """
 
     role: Role
@@ -154,6 +157,7 @@ class ModelRequest:
     call: CallInfo = field(default_factory=CallInfo)
     attempt: int = 1
     context: ContextReport | None = None
+    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

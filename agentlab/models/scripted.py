@@ -8,6 +8,7 @@ test used every turn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from agentlab.errors import ScriptError
@@ -77,6 +78,9 @@ class ScriptedModel:
             u.cache_read_input_tokens,
             u.cache_creation_input_tokens,
         )
+        if request.on_text is not None and turn.text:  # as a stream would: word by word
+            for piece in re.findall(r"\S+\s*|\s+", turn.text):
+                request.on_text(piece)
         has_calls = any(b["type"] == "tool_use" for b in content)
         return ModelResponse(
             model=self.priced_as or self._name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agentlab.memory.conversation import RESULT_CHARS, ConversationTurn, Summary
@@ -37,9 +37,14 @@ RECORD = "record"
 
 
 def responder_request(
-    agent: tuple[str, str], state: Mapping[str, Any], *, call: CallInfo
+    agent: tuple[str, str],
+    state: Mapping[str, Any],
+    *,
+    call: CallInfo,
+    on_text: Callable[[str], None] | None = None,
 ) -> ModelRequest:
-    """Ask for the reply to the user's message of the run ``state`` describes."""
+    """Ask for the reply to the user's message of the run ``state`` describes; ``on_text`` is
+    given the reply as it arrives."""
     name, purpose = agent
     system = (
         f"You are {name}: {purpose}\n"
@@ -54,7 +59,12 @@ def responder_request(
         f"How it ended: {state['status']}: {state.get('outcome') or 'no verdict'}"
     )
     return ModelRequest(
-        role=Role.RESPONDER, system=system, messages=(user(text),), max_tokens=1024, call=call
+        role=Role.RESPONDER,
+        system=system,
+        messages=(user(text),),
+        max_tokens=1024,
+        call=call,
+        on_text=on_text,
     )
 
 

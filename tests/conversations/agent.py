@@ -1,5 +1,5 @@
 """The conversation tests' agent: ``lookup``, a read tool whose answer is long enough that a
-session's turns soon pass the recent-turns allowance; looking up ``slow`` first leaves a mark
+session's turns soon pass the recent-turns allowance, and ``note_down``, which a person approves; looking up ``slow`` first leaves a mark
 (``$CONVERSATION_MARK``) and takes a while, so a test can kill a turn in the middle of a call.
 
 It is loaded by file reference (``tests/conversations/agent.py:agent``), so another process
@@ -31,8 +31,14 @@ def lookup(topic: Annotated[str, Field(min_length=1, max_length=40)]) -> dict[st
     return {"topic": topic, "notes": f"Everything known about {topic}. " * 12}
 
 
+@tool(risk=Risk.WRITE, requires_confirmation=True)
+def note_down(text: Annotated[str, Field(min_length=1, max_length=200)]) -> dict[str, Any]:
+    """Write a line into the notes. A person approves each line first."""
+    return {"noted": text}
+
+
 agent = Agent(
     "notes",
     "answers questions from the notes, and remembers the conversation",
-    tools=[lookup],
+    tools=[lookup, note_down],
 )

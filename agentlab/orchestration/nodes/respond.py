@@ -11,7 +11,7 @@ stored reply: the turn is stored once, and the reply the user may have read stay
 from __future__ import annotations
 
 from agentlab.errors import AgentlabError
-from agentlab.events import Replied
+from agentlab.events import Replied, ReplyDelta
 from agentlab.memory.sessions import ThreadConversation
 from agentlab.models.base import Role
 from agentlab.orchestration import replying
@@ -27,24 +27,26 @@ async def respond(parts: Parts, visit: Visit) -> Update:
     number = state.get("turn") or 1
     run_id = ctx.run_id or ""
     update: Update = {}
+    streamed: list[str] = []  # the pieces of the reply shown as they arrived
     stored = await conversation.turn(number)
     if stored is not None and stored["run_id"] == run_id:  # stored before a crash
         reply = stored["reply"]
     else:
         reply = state.get("reply") or ""
         if not reply:
-            reply, update = await _write(parts, visit)
+            reply, update = await _write(parts, visit, streamed)
         merged = {**state, **update}
         session = ctx.session or run_id
         turn = replying.turn_record(session, number, run_id, merged, reply, parts.memory.counter)
         await conversation.append(turn)
     if isinstance(conversation, ThreadConversation):
         update.update(conversation.updates)
-    visit.emit(Replied(reply, number))
+    shown = bool(streamed) and "".join(streamed).strip() == reply
+    visit.emit(Replied(reply, number, streamed=shown))
     return {**update, "reply": reply}
 
 
-async def _write(parts: Parts, visit: Visit) -> tuple[str, Update]:
+async def _write(parts: Parts, visit: Visit, streamed: list[str]) -> tuple[str, Update]:
     """The reply, and the updates recording the responder's call if one was made."""
     state, ctx = visit.state, visit.ctx
     if not parts.models.serves(Role.RESPONDER):
@@ -54,7 +56,10 @@ async def _write(parts: Parts, visit: Visit) -> tuple[str, Update]:
     if ctx.ledger is not None and await ctx.ledger.killed() is not None:
         return replying.record_reply(state), {}  # killed: no more model calls
     request = replying.responder_request(
-        (parts.agent.name, parts.agent.purpose), state, call=visit.call_info(Role.RESPONDER.value)
+        (parts.agent.name, parts.agent.purpose),
+        state,
+        call=visit.call_info(Role.RESPONDER.value),
+        on_text=lambda piece: _stream(visit, streamed, piece),  # shown as it arrives
     )
     try:
         response, logs = await parts.ask_logged(visit, request)
@@ -64,3 +69,8 @@ async def _write(parts: Parts, visit: Visit) -> tuple[str, Update]:
     if not text:
         return replying.record_reply(state, "the responder's answer had no text"), logs
     return text, logs
+
+
+def _stream(visit: Visit, streamed: list[str], piece: str) -> None:
+    streamed.append(piece)
+    visit.emit(ReplyDelta(piece))

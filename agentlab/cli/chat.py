@@ -1,0 +1,193 @@
+"""``agentlab chat``: a conversation with an agent at a terminal.
+
+Each message is a turn of a session (a run that ends with a reply, streamed as it arrives);
+approvals are asked inline, as ``run`` asks them. ``/sessions``, ``/new``, ``/cost``, ``/help``
+and ``/quit`` (or Ctrl-D) are commands. Ctrl-C during a turn stops it: the turn ends with a reply
+saying what was done, and the session goes on. A turn left unfinished (the terminal closed, the
+process killed, an approval left for later) is finished first when the session is opened again.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from agentlab.cli import common
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agentlab.models.router import ModelSpec
+    from agentlab.orchestration import SyncRunner
+
+COMMANDS = {
+    "/sessions": "list the sessions",
+    "/new": "start a new session with the same agent",
+    "/cost": "what this session has used so far",
+    "/help": "these commands",
+    "/quit": "leave (or Ctrl-D)",
+}
+
+
+def chat(
+    ctx: typer.Context,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REF",
+            help="The agent: 'package.module:attr' or 'path/to/file.py:attr' (default: the "
+            "session's agent, else the configured default_agent).",
+        ),
+    ] = None,
+    session: Annotated[
+        str | None,
+        typer.Option(metavar="ID", help="Go on with this session (default: a new one)."),
+    ] = None,
+    principal: Annotated[str | None, typer.Option("--as", help=common.PRINCIPAL_HELP)] = None,
+    script: Annotated[
+        Path | None,
+        typer.Option(help="Replay this scripted-model file (all the session's turns, in order)."),
+    ] = None,
+) -> None:
+    """Talk with an agent: each message a turn that ends with a reply; approvals asked inline."""
+    from agentlab.lab.session import new_session_id
+    from agentlab.models.router import ModelSpec
+
+    settings = common.settings(ctx)
+    console = common.console()
+    spec = ModelSpec(kind="scripted", script=str(script.resolve())) if script else None
+    session_id = session or new_session_id()
+    with common.runner(settings) as runner:
+        if session is not None:
+            _reopen(console, runner, session)
+        if spec is not None:
+            console.print(f"[yellow]scripted model[/]: replaying {script} (no LLM is called)")
+        console.print(
+            f"Session [bold]{session_id}[/] · type a message; /help for commands, Ctrl-D to leave"
+        )
+        prompt = _prompt(settings.data_dir)
+        while True:
+            try:
+                text = prompt()
+            except EOFError:  # Ctrl-D
+                break
+            except KeyboardInterrupt:  # Ctrl-C at the prompt: a new line, not an exit
+                continue
+            text = text.strip()
+            if not text:
+                continue
+            if text.startswith("/"):
+                command = text.split()[0]
+                if command == "/quit":
+                    break
+                if command == "/new":
+                    session_id = new_session_id()
+                    console.print(f"Session [bold]{session_id}[/]")
+                    continue
+                _command(console, runner, command, session_id)
+                continue
+            agent = _turn(console, runner, session_id, agent, text, spec, principal)
+    console.print(f"Bye. 'agentlab chat --session {session_id}' goes on with this conversation.")
+
+
+def _turn(
+    console: Console,
+    runner: SyncRunner,
+    session_id: str,
+    agent: str | None,
+    text: str,
+    spec: ModelSpec | None,
+    principal: str | None,
+) -> str | None:
+    """One turn: the message sent, its events shown, approvals asked; the agent it ran with."""
+    from agentlab.cli import drive
+    from agentlab.errors import AgentlabError
+
+    try:
+        run_id, events = runner.start(
+            agent, text, models=spec, principal=principal, session=session_id
+        )
+    except AgentlabError as exc:
+        from agentlab.cli.words import CLI_WORDS
+
+        console.print(f"[red]error:[/] {exc.worded(CLI_WORDS)}", markup=True)
+        return agent
+    try:
+        drive.follow(console, runner, run_id, events, decide="ask")
+    except KeyboardInterrupt:
+        _stop(console, runner, run_id)
+    return runner.get(run_id).record.agent
+
+
+def _stop(console: Console, runner: SyncRunner, run_id: str) -> None:
+    """End a turn stopped with Ctrl-C: its run is killed and answers with what was done."""
+    from agentlab.cli import render
+
+    console.print("\n[yellow]stopping the turn…[/]")
+    try:
+        runner.kill(run_id)
+        if runner.get(run_id).status not in ("completed", "failed"):
+            render.render_stream(console, runner.resume(run_id), brief=True)
+    except KeyboardInterrupt:
+        print(f"run {run_id} is saved; 'agentlab resume {run_id}' ends it", file=sys.stderr)
+        raise
+
+
+def _reopen(console: Console, runner: SyncRunner, session_id: str) -> None:
+    """Show where the session stands, and finish a turn it left open."""
+    from agentlab.cli import drive
+
+    record = runner.session(session_id)
+    turns = runner.turns(session_id)
+    console.print(
+        f"[dim]{record.principal} with {record.agent_name}, {len(turns)} turn(s) so far[/]"
+    )
+    for turn in turns[-3:]:
+        console.print(f"[dim]you: {turn['message']}\n{record.agent_name}: {turn['reply']}[/]")
+    for open_turn in runner.open_turns(session_id):
+        console.print(f"Finishing the turn left open: {open_turn.task}")
+        drive.follow(console, runner, open_turn.run_id, runner.resume(open_turn.run_id), "ask")
+
+
+def _command(console: Console, runner: SyncRunner, command: str, session_id: str) -> None:
+    from agentlab.cli.conversations import sessions_table
+    from agentlab.errors import SessionNotFoundError
+
+    if command == "/sessions":
+        console.print(sessions_table(runner.sessions(20)))
+    elif command == "/cost":
+        try:
+            s = runner.session(session_id)
+        except SessionNotFoundError:
+            console.print("nothing yet: this session has no turn")
+            return
+        cost = "unknown (a model has no price)" if s.cost_usd is None else f"${s.cost_usd:.4f}"
+        console.print(f"{s.turns} turn(s), {s.tokens} tokens, {cost}")
+    else:
+        if command != "/help":
+            console.print(f"unknown command {command}")
+        for name, what in COMMANDS.items():
+            console.print(f"  {name:<10} {what}")
+
+
+def _prompt(data_dir: Path):  # type: ignore[no-untyped-def]
+    """What reads a message: prompt_toolkit at a terminal (history, pasted lines kept whole),
+    else plain lines from stdin."""
+    if not sys.stdin.isatty():
+        return lambda: _read_line()
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    session: PromptSession[str] = PromptSession(history=FileHistory(str(data_dir / "chat_history")))
+    return lambda: session.prompt("you> ")
+
+
+def _read_line() -> str:
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line
