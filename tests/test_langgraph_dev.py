@@ -6,6 +6,7 @@ loopback port and stops it; the support graph runs offline on the demo script.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,6 +24,8 @@ import pytest
 from langgraph_sdk import get_sync_client
 
 from agentlab.domains.support import DEMO_TASK
+from agentlab.models.script import ScriptedToolUse, Turn
+from agentlab.testing import AnthropicTestServer
 from tests.conftest import decision_on
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,8 +126,12 @@ def test_support_graph_runs_to_completed_through_its_approvals_in_langgraph_dev(
     client = get_sync_client(url=url)
     [assistant] = client.assistants.search(graph_id="support")
     schemas = client.assistants.get_schemas(assistant["assistant_id"])
-    assert schemas["input_schema"]["required"] == ["task"]
-    assert set(schemas["input_schema"]["properties"]) == {"task", "principal", "session"}
+    assert set(schemas["input_schema"]["properties"]) == {
+        "message",
+        "task",
+        "principal",
+        "session",
+    }
     assert {"status", "outcome"} <= set(schemas["output_schema"]["properties"])
     drawn = client.assistants.get_graph(assistant["assistant_id"])
     assert {"begin", "plan", "approve", "execute", "validate"} <= {n["id"] for n in drawn["nodes"]}
@@ -160,3 +167,50 @@ def test_support_graph_runs_to_completed_through_its_approvals_in_langgraph_dev(
         ("send_notification", 1),
         ("delete_customer", 1),
     ]
+
+
+def test_a_thread_is_a_conversation_whose_replies_stream_in_langgraph_dev(
+    tmp_path: Path, anthropic_server: AnthropicTestServer
+) -> None:
+    """Two messages on one thread: the reply to the first streams to the client before the
+    server has sent all of it; the second is answered knowing the first (its planner's request
+    carries the first turn)."""
+    find = {"description": "Find Ada", "tool": "search_customers"}
+    find["arguments"] = {"email": "ada.lovelace@example.com", "limit": 1}
+    first_reply = "I found Ada Lovelace: she is customer 1, on the pro plan, since 2019."
+    turns = [
+        Turn(tool_use=ScriptedToolUse(name="submit_plan", input={"steps": [find]})),
+        Turn(
+            tool_use=ScriptedToolUse(
+                name="submit_verdict", input={"complete": True, "reason": "found"}
+            )
+        ),
+        Turn(text=first_reply),
+        Turn(tool_use=ScriptedToolUse(name="submit_plan", input={"reply": "Her id is 1."})),
+    ]
+    server = anthropic_server.reset(turns, stream_delay_s=0.1)
+    keys = {"ANTHROPIC_API_KEY": "sk-test-local", "ANTHROPIC_BASE_URL": server.base_url}
+    with langgraph_dev(tmp_path, **keys) as (url, _):
+        client = get_sync_client(url=url)
+        [assistant] = client.assistants.search(graph_id="support")
+        thread = client.threads.create()
+        pieces: list[tuple[str, float]] = []
+        for chunk in client.runs.stream(
+            thread["thread_id"],
+            assistant["assistant_id"],
+            input={"message": "Find Ada Lovelace"},
+            stream_mode="custom",
+        ):
+            if isinstance(chunk.data, dict) and chunk.data.get("event") == "reply_delta":
+                pieces.append((chunk.data["text"], time.monotonic()))
+        [streamed] = [r for r in server.requests if "events_sent_s" in r]
+        assert "".join(p for p, _ in pieces) == first_reply
+        assert pieces[0][1] < streamed["events_sent_s"][-1]
+
+        second = client.runs.wait(
+            thread["thread_id"], assistant["assistant_id"], input={"message": "And her id?"}
+        )
+    assert second["reply"] == "Her id is 1." and second["status"] == "completed"
+    planner = server.requests[-1]
+    said = json.dumps(planner["messages"])
+    assert "Find Ada Lovelace" in said and first_reply in said and "And her id?" in said

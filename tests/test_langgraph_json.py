@@ -121,5 +121,6 @@ async def test_served_graph_emits_the_same_events_as_a_runner(settings: Settings
         "ToolCalled",
         "ApprovalRequested",
         "ApprovalDecided",
+        "ReplyDelta",
         "Replied",
     }

@@ -7,13 +7,17 @@ reply. The session lives in the runs database, so ``agentlab sessions show ID`` 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from agentlab.events import ReplyDelta, RunEvent
 from agentlab.lab.frames import pandas_or_hint
 from agentlab.lab.run import LabRun, OnEvent
+from agentlab.lab.words import in_notebook_words
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Agent
 
@@ -51,7 +55,8 @@ class LabSession:
 
     async def send(self, message: str) -> LabRun:
         """Add ``message`` as the session's next turn and follow its run until it ends (its
-        ``reply``) or waits for a person (``approve()`` it, then read ``reply``)."""
+        ``reply``, printed as it arrives by the default ``on_event``) or waits for a person
+        (``approve()`` it, then read ``reply``)."""
         run = await self.lab.start(
             self.agent,
             message,
@@ -62,6 +67,24 @@ class LabSession:
         )
         self.runs.append(run)
         return run
+
+    async def stream(self, message: str) -> AsyncIterator[str]:
+        """Add ``message`` as the next turn and yield the reply's pieces as they arrive
+        (``async for piece in session.stream(...)``); the turn's run is then ``runs[-1]``."""
+        with in_notebook_words():
+            run_id, events = await self.lab.runner.start(
+                self.agent, message, models=self.models, principal=self.principal, session=self.id
+            )
+        run = LabRun(self.lab, run_id, self.on_event)
+        self.runs.append(run)
+        async with contextlib.aclosing(cast(AsyncGenerator[RunEvent, None], events)) as stream:
+            async for event in stream:
+                run.events.append(event)
+                if self.on_event is not None:
+                    self.on_event(event)
+                if isinstance(event, ReplyDelta):
+                    yield event.text
+        await run.refresh()
 
     async def turns(self) -> pd.DataFrame:
         """The conversation so far: one row per turn (message, reply, status, run, tokens)."""

@@ -13,6 +13,7 @@ from typing import Annotated, Any, NotRequired
 from langgraph.channels import DeltaChannel
 from typing_extensions import TypedDict
 
+from agentlab.errors import AgentlabError
 from agentlab.memory.conversation import ConversationTurn, Summary
 from agentlab.models.calls import ModelCallRecord
 from agentlab.models.messages import Message, user
@@ -187,6 +188,10 @@ class Recalled(TypedDict):
 
 class AgentState(TypedDict):
     task: str
+    """What the user asked: the run's task, or its turn's message."""
+    message: NotRequired[str]
+    """The message a caller gave instead of a task (a LangGraph server's client), taken as the
+    task by ``begin`` and cleared, so the next run on the thread takes its own."""
     principal: NotRequired[str]
     session: NotRequired[str]
     status: str  # a Status value
@@ -250,10 +255,12 @@ class AgentState(TypedDict):
 
 
 class RunInput(TypedDict):
-    """What a caller gives to start a run (the graph's input schema): the task, and optionally
-    who the run acts for and its session when no run context says so."""
+    """What a caller gives to start a run (the graph's input schema): the user's ``message``
+    (a turn of the thread's conversation) or, the same, a ``task``; optionally who the run acts
+    for and its session when no run context says so."""
 
-    task: str
+    task: NotRequired[str]
+    message: NotRequired[str]
     principal: NotRequired[str]
     session: NotRequired[str]
 
@@ -281,7 +288,12 @@ def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
     runs many on one thread), so step ids, which key the tool journal, are never reused.
     """
     plan_round = int(run.get("plan_round") or 0)
+    task = str(run.get("message") or run.get("task") or "").strip()
+    if not task:
+        raise AgentlabError("the input has no message (or task): say what the agent should do")
     return {
+        "task": task,
+        "message": "",
         "status": Status.PLANNING.value,
         "iterations": 0,
         "plan": [],
@@ -295,5 +307,5 @@ def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
         "forced_misses": {},
         "reply": "",
         "no_model_reply": "",
-        "transcript": [TranscriptEntry(node="begin", message=user(run["task"]))],
+        "transcript": [TranscriptEntry(node="begin", message=user(task))],
     }

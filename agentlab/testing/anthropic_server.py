@@ -45,6 +45,8 @@ class Script:
     prompt_cache: PromptCache | None
     prefix: str = ""  # the path before /v1/messages
     by_tool_choice: bool = False
+    stream_delay_s: float = 0.0
+    """The pause before each event of a streamed answer (0: the whole stream at once)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     left: list[int] = field(init=False)  # the indexes of the turns not served yet, in order
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -113,7 +115,9 @@ class AnthropicTestServer:
     an answer's input tokens are counted from its request by that simulated cache (its output
     tokens stay scripted); without, its usage is the turn's. With ``by_tool_choice``, a request
     that forces a tool takes the first turn not served yet that calls it (else the next one), so
-    an agent that asks again (a re-plan) still gets each role's answers in their order.
+    an agent that asks again (a re-plan) still gets each role's answers in their order. With
+    ``stream_delay_s``, a streamed answer is sent one event at a time, that long apart; each
+    event's send time (``time.monotonic()``) is recorded in its request's ``"events_sent_s"``.
 
     ``reset`` serves a new script from the running server, as a new server would (a test session
     starts one server and resets it for each test).
@@ -127,6 +131,7 @@ class AnthropicTestServer:
         faults: Faults | None = None,
         prompt_cache: PromptCache | None = None,
         by_tool_choice: bool = False,
+        stream_delay_s: float = 0.0,
     ) -> None:
         self._script = Script(
             list(turns),
@@ -134,6 +139,7 @@ class AnthropicTestServer:
             faults or Faults(),
             prompt_cache,
             by_tool_choice=by_tool_choice,
+            stream_delay_s=stream_delay_s,
         )
         self._resets = 0
         self._httpd: ThreadingHTTPServer | None = None
@@ -182,6 +188,7 @@ class AnthropicTestServer:
         faults: Faults | None = None,
         prompt_cache: PromptCache | None = None,
         by_tool_choice: bool = False,
+        stream_delay_s: float = 0.0,
     ) -> AnthropicTestServer:
         """Serve ``turns`` with these options from now on, as a new server would.
 
@@ -198,6 +205,7 @@ class AnthropicTestServer:
             prompt_cache,
             f"/s{self._resets}",
             by_tool_choice,
+            stream_delay_s,
         )
         old.stopping.set()
         return self

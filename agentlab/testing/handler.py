@@ -8,6 +8,7 @@ import json
 import socket
 import struct
 import sys
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -110,7 +111,31 @@ class MessagesHandler(BaseHTTPRequestHandler):
         except Exception as exc:
             self._send_error(500, "api_error", f"AnthropicTestServer failed: {exc!r}", retry=False)
             return
-        self._send(200, *_encoded(answer, stream=bool(body.get("stream"))))
+        data, kind = _encoded(answer, stream=bool(body.get("stream")))
+        if body.get("stream") and script.stream_delay_s > 0:
+            self._send_slowly(data, kind, number)
+            return
+        self._send(200, data, kind)
+
+    def _send_slowly(self, data: bytes, kind: str, number: int) -> None:
+        """An event stream sent one event at a time, ``stream_delay_s`` apart, each event's send
+        time recorded with the request (the connection closes after the last)."""
+        script = self.script
+        self.send_response(200)
+        self.send_header("content-type", kind)
+        self.send_header("request-id", f"req_test_{uuid.uuid4().hex[:24]}")
+        self.send_header("connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        sent: list[float] = []
+        with script.lock:
+            script.requests[number]["events_sent_s"] = sent
+        for event in data.split(b"\n\n")[:-1]:
+            if script.stopping.wait(script.stream_delay_s):
+                return
+            self.wfile.write(event + b"\n\n")
+            self.wfile.flush()
+            sent.append(time.monotonic())
 
     def _inject(self, fault: FaultKind, body: dict[str, Any]) -> None:
         faults, stream = self.script.faults, bool(body.get("stream"))

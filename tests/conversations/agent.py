@@ -1,6 +1,7 @@
-"""The conversation tests' agent: ``lookup``, a read tool whose answer is long enough that a
-session's turns soon pass the recent-turns allowance, and ``note_down``, which a person approves; looking up ``slow`` first leaves a mark
-(``$CONVERSATION_MARK``) and takes a while, so a test can kill a turn in the middle of a call.
+"""The conversation tests' agent. ``lookup`` is a read tool whose answer is long enough that
+a session's turns soon pass the recent-turns allowance; looking up ``slow`` first leaves a mark
+(``$CONVERSATION_MARK``) and takes a while, so a test can stop a turn in the middle of a call.
+``note_down`` writes, once a person approves.
 
 It is loaded by file reference (``tests/conversations/agent.py:agent``), so another process
 continues its sessions.
