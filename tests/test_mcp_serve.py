@@ -222,6 +222,8 @@ async def test_run_task_pauses_for_approval_and_the_command_it_names_continues_t
 
     assert ended is not None
     assert ended["status"] == "completed", ended
+    assert ended["reply"].startswith("Ada Lovelace's account is closed")  # the responder's
+    assert ended["message"] == ended["reply"]
     assert [r["tool"] for r in ended["results"]] == [
         "search_customers",
         "send_notification",

@@ -94,8 +94,8 @@ def print_conversation(
         console.print(
             f"\n[bold cyan]you[/] [dim](turn {turn['number']})[/]: {escape(turn['message'])}"
         )
-        for line in tool_lines(turn):
-            console.print(f"  [dim]{escape(line)}[/]")
+        for line in tool_lines(turn):  # one line each, cut to the terminal's width
+            console.print(f"  [dim]{escape(line)}[/]", no_wrap=True, overflow="ellipsis")
         style = "green" if turn["status"] == "completed" else "red"
         console.print(
             f"[bold {style}]{escape(record.agent_name)}[/] [dim]({turn['status']}, "
@@ -103,7 +103,7 @@ def print_conversation(
         )
 
 
-def tool_lines(turn: ConversationTurn, limit: int = 120) -> list[str]:
+def tool_lines(turn: ConversationTurn, limit: int = 100) -> list[str]:
     """A line per tool call of the turn: the call and what it returned."""
     import json
 
@@ -113,6 +113,7 @@ def tool_lines(turn: ConversationTurn, limit: int = 120) -> list[str]:
         for block in message["content"]:
             if block["type"] == "tool_use":
                 args = json.dumps(block["input"], default=str)
+                args = args if len(args) <= limit else args[: limit - 1] + "…"
                 calls[block["id"]] = f"{block['name']}({args})"
             elif block["type"] == "tool_result":
                 said = block["content"]
