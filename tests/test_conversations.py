@@ -197,3 +197,43 @@ async def test_a_thread_is_a_conversation_when_no_runner_keeps_its_session(
     assert [t["number"] for t in state["history"]] == [1, 2]
     assert [t["message"] for t in state["history"]] == ["What is tea?", "And its id?"]
     assert state["model_calls"][-1]["context"]["turns_kept"] == 1
+
+
+async def test_with_a_key_the_provider_counts_prefixes_and_stored_turns(
+    anthropic_server, tmp_path, monkeypatch
+):
+    from agentlab.config import load_settings
+    from agentlab.models.script import ScriptedToolUse, Turn
+    from agentlab.testing.messages import count_tokens
+
+    direct = Turn(tool_use=ScriptedToolUse(name="submit_plan", input={"reply": "Hello again."}))
+    server = anthropic_server.reset([direct, direct])
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-local")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
+    async with Runner(load_settings(data_dir=tmp_path / "data")) as runner:
+        for message in ("Hello", "Hello?"):
+            run_id, events = await runner.start(
+                None, message, models=ModelSpec(kind="anthropic"), session="s"
+            )
+            [_ async for _ in events]
+        turns = await runner.turns("s")
+        call = (await runner.get(run_id)).state["model_calls"][0]
+
+    counted = {json.dumps(c["messages"]): c["input_tokens"] for c in server.counted}
+    for turn in turns:  # each stored turn was counted by the provider, once
+        assert turn["tokens"] == counted[json.dumps(turn["messages"])]
+    planner = server.requests[-1]
+    alone = count_tokens(
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "."}]}]}
+    )
+    prefix = count_tokens(
+        {
+            "system": planner["system"][0]["text"],
+            "tools": [
+                {k: t[k] for k in ("name", "description", "input_schema")} for t in planner["tools"]
+            ],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "."}]}],
+        }
+    )
+    assert call["context"]["parts"]["prefix"] == prefix - alone
+    assert len([c for c in server.counted if c.get("system")]) == 1  # the prefix, counted once

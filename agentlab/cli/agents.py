@@ -31,8 +31,13 @@ def promote(
     ],
     name: Annotated[str, typer.Option(help="The graph's name: graphs/NAME.py.")],
     project: Annotated[
-        Path, typer.Option(help="The project directory, holding langgraph.json.")
-    ] = Path("."),
+        Path | None,
+        typer.Option(
+            help="The project directory, holding langgraph.json [default: the first directory "
+            "holding one, from here upwards]",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Write a notebook's cells tagged 'export' into graphs/NAME.py and register it in
     langgraph.json. Promoting again updates the module in place."""
@@ -43,9 +48,9 @@ def promote(
     verb = "updated" if done.updated else "wrote"
     console.print(f"{verb} {done.module} from {done.cells} cell(s) of {notebook}")
     if done.registered:
-        console.print(f"registered graph {done.graph!r} in {project / 'langgraph.json'}")
+        console.print(f"registered graph {done.graph!r} in {done.config}")
     else:
-        console.print(f"graph {done.graph!r} was already registered in langgraph.json")
+        console.print(f"graph {done.graph!r} was already registered in {done.config}")
     console.print(f"run it: agentlab run --agent {done.reference} TASK")
 
 

@@ -2,7 +2,9 @@
 ``langgraph.json``, so the CLI, a LangGraph server, evals and CI run the agent the notebook built.
 
 The module is generated: it starts with a marker line, and promoting again rewrites it in place.
-A module without the marker is the user's, and is never overwritten.
+A module without the marker is the user's, and is never overwritten. The project is the first
+directory holding ``langgraph.json`` upwards from the working directory, unless given: a notebook's
+kernel, which runs in ``notebooks/``, promotes into the project above it.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ class PromotionError(AgentlabError):
 @dataclass(frozen=True)
 class Promotion:
     """What ``promote`` did: the module it wrote, whether it existed, the cells it took, and the
-    ``langgraph.json`` entry (``registered`` is False when the entry was already there);
-    ``reference`` names the promoted agent for ``agentlab run --agent``."""
+    entry in ``config`` (the project's ``langgraph.json``; ``registered`` is False when the entry
+    was already there); ``reference`` names the promoted agent for ``agentlab run --agent``."""
 
     module: Path
     updated: bool
@@ -39,15 +41,32 @@ class Promotion:
     graph: str
     reference: str
     registered: bool
+    config: Path
 
 
-def promote(notebook: Path, name: str, *, project: Path) -> Promotion:
+def find_project(start: Path) -> Path:
+    """The first directory holding ``langgraph.json``, from ``start`` upwards."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        if (directory / "langgraph.json").is_file():
+            return directory
+    raise PromotionError(
+        f"no langgraph.json in {here} or any directory above it: promote from inside a project "
+        "(a directory holding langgraph.json), or name the project's directory"
+    )
+
+
+def promote(notebook: Path, name: str, *, project: Path | None = None) -> Promotion:
     """Write ``project/graphs/NAME.py`` from ``notebook``'s cells tagged ``export`` and register
-    it in ``project/langgraph.json``. The cells must define ``agent`` (an ``Agent``)."""
+    it in ``project/langgraph.json`` (``project``: by default, the first directory holding one
+    upwards from the working directory, the paths of the answer then named from there). The
+    cells must define ``agent`` (an ``Agent``)."""
     if not _NAME.match(name):
         raise PromotionError(
             f"name {name!r} is not a module name: use lowercase letters, digits and _"
         )
+    if project is None:
+        project = Path(os.path.relpath(find_project(Path.cwd())))
     cells = _exported_cells(notebook)
     config_file = project / "langgraph.json"
     config = read_langgraph_json(config_file)
@@ -74,7 +93,9 @@ def promote(notebook: Path, name: str, *, project: Path) -> Promotion:
     if registered:
         graphs[name] = graph_ref
         _write(config_file, json.dumps(config, indent=2) + "\n")
-    return Promotion(module, updated, len(cells), name, f"{module}:agent", registered)
+    return Promotion(
+        module, updated, len(cells), name, f"{module}:agent", registered, config_file
+    )
 
 
 def _exported_cells(notebook: Path) -> list[str]:

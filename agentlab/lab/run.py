@@ -2,7 +2,8 @@
 
 A person's answer (``approve``, ``reject``, ``happened``) goes through ``Runner.decide``, bound
 to the requests this notebook last showed: if the run has moved on since, it is refused. Errors
-say what to do in the notebook's words (``words.py``).
+say what to do in the notebook's words (``words.py``). An answer in a cell after a button decided
+the run, or after the run ended, says so in a line instead of deciding anything.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import html
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from agentlab.errors import RunStateError
+from agentlab.errors import Fix, RunStateError
 from agentlab.events import RunEvent
 from agentlab.lab import widgets
 from agentlab.lab.frames import pandas_or_hint
-from agentlab.lab.words import in_notebook_words
+from agentlab.lab.words import NOTEBOOK_WORDS, in_notebook_words
 from agentlab.orchestration import Answer, Decision, Request, RunView, summarize
+from agentlab.orchestration.state import TERMINAL
 from agentlab.orchestration.summary import RunSummary
 
 if TYPE_CHECKING:
@@ -40,7 +42,9 @@ class LabRun:
         self.on_event = on_event
         self.events: list[RunEvent] = []
         self.view: RunView | None = None
-        self._pending: asyncio.Task[LabRun] | None = None
+        self._pending: asyncio.Task[LabRun] | None = None  # a button's answer, under way
+        self._clicked: str | None = None  # what a button decided, until a cell hears of it
+        self._live: Any = None  # the widget every display of the run shows (with ipywidgets)
 
     # --- driving ------------------------------------------------------------------------------
 
@@ -80,20 +84,65 @@ class LabRun:
     ) -> LabRun:
         """Answer the requests this notebook last showed (or ``shown``), through
         ``Runner.decide``, and follow the run to its next stop (``every``: one approve or
-        happened for several calls of unknown effect)."""
-        with in_notebook_words():
-            events = await self.lab.runner.decide(
-                self.run_id,
-                answer,
-                shown=self.requests if shown is None else shown,
-                step=step,
-                note=note,
-                arguments=arguments,
-                result=result,
-                every=every,
-            )
+        happened for several calls of unknown effect).
+
+        If a button decided the run since (``approval_buttons``), or the run has ended, nothing
+        is decided: a line says so, and the run is read again."""
+        if await self._decided_by_click():
+            return self
+        try:
+            with in_notebook_words():
+                events = await self.lab.runner.decide(
+                    self.run_id,
+                    answer,
+                    shown=self.requests if shown is None else shown,
+                    step=step,
+                    note=note,
+                    arguments=arguments,
+                    result=result,
+                    every=every,
+                )
+        except RunStateError:
+            await self.refresh()
+            if self.status not in TERMINAL:
+                raise
+            print(f"nothing to decide: run {self.run_id} has already ended ({self.status})")
+            return self
         await self._follow(events)
         return self
+
+    async def _click(
+        self,
+        answer: Answer,
+        shown: Sequence[Request],
+        *,
+        note: str,
+        done: str,
+        on_event: OnEvent,
+    ) -> None:
+        """A button's answer to ``shown``, its events to ``on_event``; ``done`` (such as
+        "approved by a click") is what the next answer in a cell says decided the run."""
+        with in_notebook_words():
+            events = await self.lab.runner.decide(self.run_id, answer, shown=shown, note=note)
+        self._clicked = done
+        await self._follow(events, on_event)
+
+    async def _decided_by_click(self) -> bool:
+        """Whether a button decided the run since the last answer in a cell (after waiting for
+        a click under way): then say so, once, and read the run again."""
+        if self._pending is not None and self._pending is not asyncio.current_task():
+            with contextlib.suppress(Exception):  # its error is shown under the buttons
+                await self._pending
+        clicked, self._clicked = self._clicked, None
+        if clicked is None:
+            return False
+        await self.refresh()
+        line = f"run {self.run_id} was already decided ({clicked}): it is now {self.status}"
+        if self.requests:
+            waiting = ", ".join(r.describe() for r in self.requests)
+            line += f", waiting for {waiting}: {NOTEBOOK_WORDS[Fix.DECIDE]}"
+        print(line)
+        return True
 
     async def decide(self, decision: Decision | list[Decision]) -> LabRun:
         """Resume with ``decision`` (or several), each bound to a request shown
@@ -112,16 +161,24 @@ class LabRun:
         return self
 
     async def refresh(self) -> LabRun:
+        """Read the run again (every display of it shows what was read)."""
         self.view = await self.lab.runner.get(self.run_id)
+        if self._live is not None:
+            self._live.value = self._repr_html_()
         return self
 
-    async def _follow(self, events: AsyncIterator[RunEvent]) -> None:
+    async def _follow(
+        self, events: AsyncIterator[RunEvent], on_event: OnEvent | None = None
+    ) -> None:
+        """Follow ``events`` to the run's next stop, each to ``on_event`` (the run's own by
+        default), then read the run."""
+        on_event = on_event or self.on_event
         # Closed however the loop ends (an on_event callback may raise), so the run is let go.
         async with contextlib.aclosing(cast(AsyncGenerator[RunEvent, None], events)) as stream:
             async for event in stream:
                 self.events.append(event)
-                if self.on_event is not None:
-                    self.on_event(event)
+                if on_event is not None:
+                    on_event(event)
         await self.refresh()
 
     # --- reading ------------------------------------------------------------------------------
@@ -280,12 +337,24 @@ class LabRun:
         parts += [widgets.request_html(r) for r in self.requests]
         return "\n".join(parts)
 
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        # With ipywidgets, a display is also an HTML widget the run updates whenever it is read
+        # (after a click, or an answer in a later cell); a front end without widgets shows the
+        # HTML as it was.
+        shown = self._repr_html_()
+        if self._live is None:
+            self._live = widgets.live_html(shown)
+        if self._live is None:
+            return {"text/html": shown}
+        return {"text/html": shown, **widgets.widget_view(self._live)}
+
     # --- deciding with buttons ----------------------------------------------------------------
 
     def approval_buttons(self) -> Any:
         """Approve / reject / stop buttons for each waiting call (ipywidgets), its full arguments
         shown, and "approve all" when several wait. Each click resumes the run in the notebook's
-        event loop."""
+        event loop; what followed (or the error) shows under the buttons, and displays of the
+        run change with it. A later ``await run.approve()`` says the run was already decided."""
         return widgets.approval_buttons(self)
 
     async def settled(self) -> LabRun:

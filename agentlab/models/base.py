@@ -9,7 +9,7 @@ roles to the stacks. Nothing above this layer knows which provider answered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -198,6 +198,16 @@ class ModelResponse:
     def message(self) -> Message:
         """The answer as an assistant message, to append to a transcript."""
         return Message(role="assistant", content=list(self.content))
+
+
+class TokenCounting(Protocol):
+    """A provider's own count of a request's input tokens (its token-counting endpoint)."""
+
+    async def count(
+        self, system: str, tools: Sequence[ToolSpec], messages: Sequence[Message]
+    ) -> int:
+        """The input tokens of a request made of ``system``, ``tools`` and ``messages``."""
+        ...
 
 
 @runtime_checkable

@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict
 
 from agentlab.config import RoleModels, Settings
 from agentlab.errors import ConfigError, Fix, ModelUnavailableError
-from agentlab.models.base import REQUIRED_ROLES, Model, ModelRequest, ModelResponse, Role
+from agentlab.models.base import (
+    REQUIRED_ROLES,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    Role,
+    TokenCounting,
+)
 from agentlab.models.pricing import Pricing
 from agentlab.models.script import Script, load_script
 from agentlab.models.scripted import ScriptedModel
@@ -28,6 +35,8 @@ class ModelRouter:
 
     models: Mapping[Role, Model]
     source: str
+    counts: TokenCounting | None = None
+    """The provider's own token counts, when its models have them (Claude's)."""
 
     def __post_init__(self) -> None:
         missing = [r.value for r in REQUIRED_ROLES if r not in self.models]
@@ -111,6 +120,7 @@ def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelR
     if not settings.has_anthropic_key:
         raise no_key_error()
     from agentlab.models.anthropic import claude_client, claude_model  # the SDK only when used
+    from agentlab.models.counting import ClaudeTokenCounts
 
     client = claude_client(settings)
     roles = roles or settings.models
@@ -128,7 +138,8 @@ def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelR
         )
     endpoint = settings.anthropic_base_url or "api.anthropic.com"
     names = ", ".join(f"{r.value}={m.name}" for r, m in models.items())
-    return ModelRouter(models, source=f"Claude via {endpoint} ({names})")
+    counts = ClaudeTokenCounts(client, roles.planner)
+    return ModelRouter(models, source=f"Claude via {endpoint} ({names})", counts=counts)
 
 
 class ModelSpec(BaseModel):

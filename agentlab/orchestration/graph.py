@@ -118,7 +118,7 @@ def build_graph(
         wrap=traced_calls(tracing) if tracing.enabled else None,
         bounds=output_bounds,
     )
-    memory = WorkingMemory(context or ContextBudgets())
+    memory = WorkingMemory(context or ContextBudgets(), counts=models.counts)
     parts = Parts(agent, stacked(models, tracing), executor, deps, memory)
     edges = Routes(limits)
     g = StateGraph(

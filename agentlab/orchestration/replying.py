@@ -140,16 +140,9 @@ def clip_tokens(text: str, limit: int, counter: TokenCounter) -> str:
     return text
 
 
-def turn_record(
-    session: str,
-    number: int,
-    run_id: str,
-    state: Mapping[str, Any],
-    reply: str,
-    counter: TokenCounter,
-) -> ConversationTurn:
-    """The turn the run ``state`` describes adds to its conversation: the user's message, its
-    tool calls and their results (clipped) as content blocks, and the reply."""
+def turn_messages_of(state: Mapping[str, Any], reply: str) -> list[Message]:
+    """The turn the run ``state`` describes as messages: the user's message, its tool calls and
+    their results (clipped) as content blocks, and the reply."""
     messages: list[Message] = [user(state["task"])]
     results: Sequence[StepResult] = state.get("results", [])
     if results:
@@ -165,6 +158,20 @@ def turn_record(
             answers.append(tool_result_block(block_id, shown, is_error=not o["ok"]))
         messages += [assistant(*uses), user(*answers)]
     messages.append(assistant(reply))
+    return messages
+
+
+def turn_record(
+    session: str,
+    number: int,
+    run_id: str,
+    state: Mapping[str, Any],
+    reply: str,
+    tokens: int,
+) -> ConversationTurn:
+    """The turn the run ``state`` describes adds to its conversation, its messages counted as
+    ``tokens``."""
+    messages = turn_messages_of(state, reply)
     return ConversationTurn(
         session=session,
         number=number,
@@ -173,7 +180,7 @@ def turn_record(
         reply=reply,
         status=str(state["status"]),
         messages=messages,
-        tokens=counter.messages(messages),
+        tokens=tokens,
         calls=dict(state.get("calls_per_role") or {}),
         created_at=now_text(),
     )

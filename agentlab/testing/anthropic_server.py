@@ -48,6 +48,8 @@ class Script:
     stream_delay_s: float = 0.0
     """The pause before each event of a streamed answer (0: the whole stream at once)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    counted: list[dict[str, Any]] = field(default_factory=list)
+    """The token-count requests (``/v1/messages/count_tokens``) and what each was answered."""
     left: list[int] = field(init=False)  # the indexes of the turns not served yet, in order
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -157,6 +159,12 @@ class AnthropicTestServer:
     def requests(self) -> list[dict[str, Any]]:
         """Every request received for the current script, in order of arrival."""
         return self._script.requests
+
+    @property
+    def counted(self) -> list[dict[str, Any]]:
+        """Every token-count request received for the current script, with its answer
+        (``"input_tokens"``); they consume no turn and are not in ``requests``."""
+        return self._script.counted
 
     @property
     def faults(self) -> Faults:

@@ -70,6 +70,9 @@ class MessagesHandler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"null")
         except ValueError:
             body = None
+        if path == f"{script.prefix}/v1/messages/count_tokens" and isinstance(body, dict):
+            self._count(body)  # not a turn: kept apart from the requests, never faulted
+            return
         number = script.record(body if isinstance(body, dict) else {}, headers, raw)
 
         if path != f"{script.prefix}/v1/messages":
@@ -116,6 +119,14 @@ class MessagesHandler(BaseHTTPRequestHandler):
             self._send_slowly(data, kind, number)
             return
         self._send(200, data, kind)
+
+    def _count(self, body: dict[str, Any]) -> None:
+        """Answer a token count: the request's tools, system and messages as compact JSON, a
+        token per ``COUNT_CHARS`` characters (the server's own tokenizer, deterministic)."""
+        tokens = messages.count_tokens(body)
+        with self.script.lock:
+            self.script.counted.append({**body, "input_tokens": tokens})
+        self._send(200, json.dumps({"input_tokens": tokens}).encode(), "application/json")
 
     def _send_slowly(self, data: bytes, kind: str, number: int) -> None:
         """An event stream sent one event at a time, ``stream_delay_s`` apart, each event's send

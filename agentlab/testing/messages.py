@@ -173,3 +173,15 @@ def _split(text: str) -> Iterator[str]:
     size = max(1, -(-len(text) // _CHUNKS))
     for i in range(0, len(text), size):
         yield text[i : i + size]
+
+
+COUNT_CHARS = 4
+"""Characters per token of the test server's token counts."""
+
+
+def count_tokens(body: Mapping[str, Any]) -> int:
+    """The test server's count of a request's input tokens: its tools, system and messages as
+    compact JSON, one token per ``COUNT_CHARS`` characters."""
+    prompt = {k: body.get(k) or [] for k in ("tools", "system", "messages")}
+    text = json.dumps(prompt, separators=(",", ":"), ensure_ascii=False)
+    return -(-len(text) // COUNT_CHARS)

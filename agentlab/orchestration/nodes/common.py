@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from agentlab.errors import AgentlabError
@@ -47,7 +47,7 @@ class Parts:
     models: ModelRouter
     executor: ToolExecutor
     deps: Deps
-    memory: WorkingMemory = WorkingMemory()
+    memory: WorkingMemory = field(default_factory=WorkingMemory)
 
     async def deps_for(self, ctx: RunContext) -> Any:
         """What the agent's ``deps`` factory builds for the run's options, or ``None``."""
@@ -62,7 +62,7 @@ class Parts:
         conversation the run recalled, for the roles that read it); emit and return the record
         of the call. Raises what the model stack raises (``BudgetExceeded``,
         ``ModelUnavailableError``, ``ScriptError``), or ``ContextOverflow``."""
-        request = self.memory.fit(request, visit.state.get("recalled"))
+        request = await self.memory.fit(request, visit.state.get("recalled"))
         response = await self.models.request(request)
         record = call_record(request, response)
         visit.emit(ModelCalled(dict(record)))

@@ -37,7 +37,8 @@ async def respond(parts: Parts, visit: Visit) -> Update:
             reply, update = await _write(parts, visit, streamed)
         merged = {**state, **update}
         session = ctx.session or run_id
-        turn = replying.turn_record(session, number, run_id, merged, reply, parts.memory.counter)
+        tokens = await parts.memory.turn_tokens(replying.turn_messages_of(merged, reply))
+        turn = replying.turn_record(session, number, run_id, merged, reply, tokens)
         await conversation.append(turn)
     if isinstance(conversation, ThreadConversation):
         update.update(conversation.updates)

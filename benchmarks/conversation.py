@@ -1,0 +1,449 @@
+"""A long conversation: what each model call reads while the stored history grows, and what a
+turn costs the orchestration at turn 10 and at turn 300.
+
+One scripted session of ``--turns`` turns (default 300) through the ``Runner`` (SQLite runs
+database in a fresh data directory, the configured ``[context]`` budgets, printed). Odd turns
+look a topic up (plan, ``lookup``, verdict, reply); even turns are answered by the planner
+directly from the conversation; the summarizer has an answer for every fold. The model is
+scripted, so a turn's wall time is the orchestration's own. Every turn is checked (completed,
+stored once, its reply the script's, every call's context within its role's budget and equal to
+the sum of its parts) before a figure is printed.
+
+- Context per call: at turns 10, 100 and 300, the planner's context tokens (its call record's
+  ``context``), beside the history stored so far (the turns' token counts, turns 1..n) and what
+  the same call would read sending the full history instead (its prefix, every earlier turn's
+  messages as ``turn_messages`` renders them, its own message: one estimate, ``EstimatedTokens``).
+- Over the whole session: the context tokens of every call, against every call that reads the
+  conversation (planner, validator, responder) sending the full history; the summarizer's share.
+  Scripted answers report no usage, so these are the estimate of what the calls were sent (the
+  input side), not billed tokens.
+- Orchestration overhead: each turn's wall time from ``start`` to its last event (and this
+  process's CPU time), the least over ``--repeat`` sessions, the median over the 9 lookup turns
+  and the 9 direct answers at the start (turns 2-19: turn 1 compiles the graph) and at the end
+  (the last 18 turns). Target: the end within 1.3x of the start.
+
+    python benchmarks/conversation.py               # 300 turns, 3 sessions (about 40 s)
+    python benchmarks/conversation.py --turns 100 --repeat 1
+
+Budgets come from the configuration as a run reads them: ``AGENTLAB_CONTEXT__RECENT_TOKENS=1500``
+and the like change them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a plain checkout
+
+from agentlab import Agent, Risk, tool
+from agentlab.config import ContextBudgets, Settings, load_settings
+from agentlab.memory import ConversationTurn, EstimatedTokens, turn_messages
+from agentlab.models.router import ModelSpec
+from agentlab.orchestration import Replied, RunEnded, Runner, Status
+
+SESSION = "long"
+POINTS = (10, 100, 300)
+WINDOW = 18  # turns: 9 lookups and 9 direct answers
+MAX_GROWTH = 1.3
+HISTORY_ROLES = ("planner", "validator", "responder")
+
+
+def _require(ok: bool, what: str) -> None:
+    """Stop the benchmark: figures of a session that did not do its job would measure nothing."""
+    if not ok:
+        raise RuntimeError(f"benchmark session failed: {what}")
+
+
+# --- the agent and its session --------------------------------------------------------------------
+
+
+@tool(risk=Risk.READ, idempotent=True)
+def lookup(topic: Annotated[str, Field(min_length=1, max_length=40)]) -> dict[str, Any]:
+    """Look a topic up in the notes. Use it for any question about a topic."""
+    return {"topic": topic, "notes": f"Everything known about {topic}. " * 12}
+
+
+AGENT = Agent(
+    "notes",
+    "answers questions from the notes, and remembers the conversation",
+    tools=[lookup],
+)
+
+
+def is_lookup(n: int) -> bool:
+    """Odd turns look a topic up; even ones are answered from the conversation."""
+    return n % 2 == 1
+
+
+def message(n: int) -> str:
+    """What the user says at turn ``n``."""
+    return f"What do the notes say about topic {n}?" if is_lookup(n) else "And is that all?"
+
+
+def session_script(turns: int) -> str:
+    """The scripted answers of ``turns`` turns, per role, in session order (JSON)."""
+    planner: list[dict[str, Any]] = []
+    validator: list[dict[str, Any]] = []
+    responder: list[dict[str, Any]] = []
+    for n in range(1, turns + 1):
+        if is_lookup(n):
+            step = {
+                "description": f"look up topic-{n}",
+                "tool": "lookup",
+                "arguments": {"topic": f"topic-{n}"},
+            }
+            planner.append({"tool_use": {"name": "submit_plan", "input": {"steps": [step]}}})
+            verdict = {"complete": True, "reason": f"topic-{n} was looked up"}
+            validator.append({"tool_use": {"name": "submit_verdict", "input": verdict}})
+            responder.append({"text": f"Turn {n}: here is what the notes say about topic-{n}."})
+        else:
+            reply = f"Turn {n}: as I said in turn {n - 1}, that is all the notes hold."
+            planner.append({"tool_use": {"name": "submit_plan", "input": {"reply": reply}}})
+    summarizer = [
+        {"text": f"Summary {i}: the user asked about topics, one per turn; each was looked up."}
+        for i in range(1, turns + 1)
+    ]
+    roles = {
+        "planner": planner,
+        "executor": [],
+        "validator": validator,
+        "responder": responder,
+        "summarizer": summarizer,
+    }
+    return json.dumps({"version": 1, "description": f"{turns} turns", "roles": roles})
+
+
+@dataclass
+class Session:
+    """One session's turns as stored, each turn's model calls, and each turn's times."""
+
+    turns: list[ConversationTurn] = field(default_factory=list)
+    calls: list[list[dict[str, Any]]] = field(default_factory=list)  # per turn, in call order
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    database_bytes: int = 0
+
+
+async def run_session(settings: Settings, script: Path, turns: int) -> Session:
+    """Drive the session turn after turn, timing each; then read back and check what it kept."""
+    spec = ModelSpec(kind="scripted", script=str(script))
+    out = Session()
+    async with Runner(settings) as runner:
+        for n in range(1, turns + 1):
+            wall, cpu = time.perf_counter(), time.process_time()
+            _, events = await runner.start(AGENT, message(n), models=spec, session=SESSION)
+            replied: Replied | None = None
+            ended: RunEnded | None = None
+            async for event in events:
+                if isinstance(event, Replied):
+                    replied = event
+                elif isinstance(event, RunEnded):
+                    ended = event
+            out.walls.append(time.perf_counter() - wall)
+            out.cpus.append(time.process_time() - cpu)
+            _require(
+                ended is not None and ended.status == Status.COMPLETED,
+                f"turn {n} ended {ended.status if ended else 'without RunEnded'}",
+            )
+            _require(
+                replied is not None and replied.turn == n and replied.reply.startswith(f"Turn {n}:"),
+                f"turn {n} replied {replied}",
+            )
+
+        out.turns = await runner.turns(SESSION)
+        _require(
+            [t["number"] for t in out.turns] == list(range(1, turns + 1)),
+            f"stored turns {[t['number'] for t in out.turns][:20]}...",
+        )
+        for turn in out.turns:
+            calls = (await runner.get(turn["run_id"])).state["model_calls"]
+            for call in calls:
+                report = call.get("context")
+                _require(report is not None, f"turn {turn['number']}: {call['role']} has no context")
+                assert report is not None
+                budget = settings.context.for_role(call["role"])
+                _require(
+                    report["tokens"] <= budget == report["budget"],
+                    f"turn {turn['number']}: {call['role']} read {report['tokens']} of {budget}",
+                )
+                _require(
+                    report["tokens"] == sum(report["parts"].values()),
+                    f"turn {turn['number']}: {call['role']}'s parts do not add up: {report}",
+                )
+            roles = [c["role"] for c in calls if c["role"] != "summarizer"]
+            expected = ["planner", "validator", "responder"] if is_lookup(turn["number"]) else ["planner"]
+            _require(roles == expected, f"turn {turn['number']}'s calls: {roles}")
+            out.calls.append(calls)
+        summary = await runner.store.latest_summary(SESSION)
+        folds = sum(1 for calls in out.calls for c in calls if c["role"] == "summarizer")
+        _require(
+            (summary is None) == (folds == 0)
+            and (summary is None or summary["written_by"] == "scripted-summarizer"),
+            f"{folds} summarizer calls, latest summary {summary}",
+        )
+    out.database_bytes = (settings.data_dir / "runs.sqlite").stat().st_size
+    return out
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+
+def _planner(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(c["context"] for c in calls if c["role"] == "planner")
+
+
+def full_history(session: Session, counter: EstimatedTokens) -> list[int]:
+    """Per turn n, the tokens of its earlier turns' messages as a context renders them (whole,
+    with their tool blocks): what a call sending the full history adds to prefix and message."""
+    before, total = [], 0
+    for turn in session.turns:
+        before.append(total)
+        total += counter.messages(turn_messages(turn))
+    return before
+
+
+@dataclass(frozen=True)
+class Window:
+    """Turns of one kind timed together: their median wall and CPU time (each turn's least over
+    the sessions), and how many turns the planner's context kept whole on average."""
+
+    kind: str
+    turns: list[int]
+    wall: float
+    cpu: float
+    kept: float
+
+
+def windows(sessions: Sequence[Session], turns: int) -> dict[str, list[Window]]:
+    """Per kind of turn, its windows: at the start (turns 2-19: turn 1 compiles the graph),
+    around turn 100 (when the session is long enough), and the last 18 turns."""
+    walls = [min(s.walls[i] for s in sessions) for i in range(turns)]
+    cpus = [min(s.cpus[i] for s in sessions) for i in range(turns)]
+    starts = [2]
+    if turns >= 100 + WINDOW:
+        starts.append(100 - WINDOW // 2)
+    starts.append(turns - WINDOW + 1)
+    out: dict[str, list[Window]] = {}
+    for kind, lookups in (
+        ("lookup (3 model calls, 1 tool call)", True),
+        ("direct answer (1 model call)", False),
+    ):
+        for first in starts:
+            numbers = [n for n in range(first, first + WINDOW) if is_lookup(n) == lookups]
+            kept = [_planner(sessions[0].calls[n - 1])["turns_kept"] for n in numbers]
+            out.setdefault(kind, []).append(
+                Window(
+                    kind,
+                    numbers,
+                    statistics.median(walls[n - 1] for n in numbers),
+                    statistics.median(cpus[n - 1] for n in numbers),
+                    statistics.mean(kept),
+                )
+            )
+    return out
+
+
+def _k(tokens: float) -> str:
+    return f"{tokens:,.0f}"
+
+
+def _verdict(ok: bool) -> str:
+    return "[green]PASS[/]" if ok else "[red]MISS[/]"
+
+
+def report(
+    sessions: Sequence[Session], budgets: ContextBudgets, turns: int, console: Console
+) -> None:
+    first = sessions[0]
+    counter = EstimatedTokens()
+    earlier = full_history(first, counter)
+    stored = [0]
+    for turn in first.turns:
+        stored.append(stored[-1] + turn["tokens"])
+
+    points = [p for p in POINTS if p < turns] + [turns]
+    table = Table(title=f"Context per model call vs history kept, a {turns}-turn session")
+    columns = (
+        "turn",
+        "history stored",
+        "planner's context",
+        "summary + turns",
+        "turns kept / summarized",
+        "sending the full history",
+        "full / context",
+        "largest call so far",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "turn" else "right")
+    for n in points:
+        planner = _planner(first.calls[n - 1])
+        parts = planner["parts"]
+        full = parts["prefix"] + earlier[n - 1] + parts["current"]
+        largest = max(c["context"]["tokens"] for calls in first.calls[:n] for c in calls)
+        table.add_row(
+            str(n),
+            _k(stored[n]),
+            _k(planner["tokens"]),
+            f"{_k(parts['summary'])} + {_k(parts['history'])}",
+            f"{planner['turns_kept']} / {planner['turns_summarized']}",
+            _k(full),
+            f"{full / planner['tokens']:.1f}x",
+            _k(largest),
+        )
+    console.print(table)
+
+    # The whole session: what every call read, against the history-reading calls sending it all.
+    read = summarized = would = 0
+    folds: list[int] = []
+    for n, calls in enumerate(first.calls, start=1):
+        for c in calls:
+            ctx = c["context"]
+            read += ctx["tokens"]
+            if c["role"] == "summarizer":
+                summarized += ctx["tokens"]
+                folds.append(n)
+            elif c["role"] in HISTORY_ROLES:
+                parts = ctx["parts"]
+                would += parts["prefix"] + parts["memory"] + earlier[n - 1] + parts["current"]
+            else:
+                would += ctx["tokens"]
+    calls_made = sum(len(calls) for calls in first.calls)
+    console.print(
+        f"The session's {calls_made} model calls read {_k(read)} tokens of context; sending the "
+        f"full history (planner, validator, responder; no summarizer) they would read "
+        f"{_k(would)} ({would / read:.1f}x)",
+        highlight=False,
+    )
+    share = summarized / read if read else 0.0
+    console.print(
+        f"Summarizer: {len(folds)} calls (folding at turns {_turn_list(folds)}), {_k(summarized)} "
+        f"tokens of context: {share:.1%} of all calls' context tokens (the estimate of what they "
+        "were sent; scripted answers report no usage)",
+        highlight=False,
+    )
+    planners = [_planner(calls)["tokens"] for calls in first.calls]
+    console.print(
+        f"Planner's context over the session: least {_k(min(planners))}, largest "
+        f"{_k(max(planners))}, at turn {turns} {_k(planners[-1])} | history stored at turn "
+        f"{turns}: {_k(stored[-1])} ({stored[-1] / planners[-1]:.1f}x the planner's context) | "
+        f"runs database {first.database_bytes / 1e6:.2f} MB",
+        highlight=False,
+    )
+
+    by_kind = windows(sessions, turns)
+    table = Table(
+        title="A turn's time, start to last event (zero-latency scripted model, SQLite): each "
+        f"turn's least of {len(sessions)} sessions, the median of 9 turns"
+    )
+    columns = ("turn", "turns", "planner's turns kept", "wall ms", "CPU ms", "wall vs start")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "turn" else "right")
+    verdicts = []
+    for kind, rows in by_kind.items():
+        start, end = rows[0], rows[-1]
+        for row in rows:
+            growth = row.wall / start.wall
+            shown = f"{growth:.2f}x"
+            if row is end:
+                shown += f" {_verdict(growth <= MAX_GROWTH)}"
+                verdicts.append(f"{kind.split(' (')[0]} {shown}")
+            table.add_row(
+                kind if row is start else "",
+                f"{row.turns[0]}-{row.turns[-1]}",
+                f"{row.kept:.0f}",
+                f"{row.wall * 1000:.2f}",
+                f"{row.cpu * 1000:.2f}",
+                shown,
+                end_section=row is end,
+            )
+    console.print(table)
+    first_turn = min(s.walls[0] for s in sessions)
+    console.print(
+        f"turn 1 (compiles the graph): {first_turn * 1000:.1f} ms | budgets: "
+        + ", ".join(f"{k} {v}" for k, v in budgets.model_dump().items()),
+        highlight=False,
+    )
+    console.print(
+        f"Target: a turn's wall time at turn {turns} within {MAX_GROWTH}x of turn 10's: "
+        + " | ".join(verdicts)
+    )
+
+
+def _turn_list(numbers: list[int]) -> str:
+    if len(numbers) <= 8:
+        return ", ".join(map(str, numbers)) or "none"
+    return f"{', '.join(map(str, numbers[:4]))}, ..., {', '.join(map(str, numbers[-2:]))}"
+
+
+def _header(console: Console, turns: int, repeat: int) -> None:
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    console.print(
+        f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z} | Python {platform.python_version()} | "
+        f"SQLite {sqlite3.sqlite_version} | langgraph {version('langgraph')} | "
+        f"langgraph-checkpoint-sqlite {version('langgraph-checkpoint-sqlite')} | "
+        f"{os.cpu_count()} cores, load {load} | {platform.system()} {platform.machine()} | "
+        f"{turns} turns x {repeat} sessions",
+        highlight=False,
+    )
+
+
+async def measure(tmp: Path, turns: int, repeat: int) -> tuple[list[Session], ContextBudgets]:
+    script = tmp / "session.json"
+    script.write_text(session_script(turns))
+    sessions: list[Session] = []
+    budgets = ContextBudgets()
+    for i in range(repeat):
+        settings = load_settings(data_dir=tmp / f"data-{i}")
+        budgets = settings.context
+        sessions.append(await run_session(settings, script, turns))
+    contexts = {
+        json.dumps([[c["context"] for c in calls] for calls in s.calls]) for s in sessions
+    }
+    _require(len(contexts) == 1, "the sessions' contexts differ: the session is not deterministic")
+    return sessions, budgets
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=300, help="the session's turns (default 300)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="sessions run; each turn's least time is kept (default 3)",
+    )
+    args = parser.parse_args(argv)
+    if args.turns < 2 * WINDOW + 1 or args.repeat < 1:
+        parser.error(f"--turns must be at least {2 * WINDOW + 1}, --repeat at least 1")
+
+    console = Console(soft_wrap=True)  # the figure lines stay whole when piped to a file
+    console.width = max(console.width, 140)  # and the tables' rows on one line
+    _header(console, args.turns, args.repeat)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="agentlab-conversation-") as tmp:
+        sessions, budgets = asyncio.run(measure(Path(tmp), args.turns, args.repeat))
+    report(sessions, budgets, args.turns, console)
+    console.print(f"took {time.perf_counter() - started:.0f} s", highlight=False)
+
+
+if __name__ == "__main__":
+    main()
