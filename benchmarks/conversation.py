@@ -165,7 +165,9 @@ async def run_session(settings: Settings, script: Path, turns: int) -> Session:
                 f"turn {n} ended {ended.status if ended else 'without RunEnded'}",
             )
             _require(
-                replied is not None and replied.turn == n and replied.reply.startswith(f"Turn {n}:"),
+                replied is not None
+                and replied.turn == n
+                and replied.reply.startswith(f"Turn {n}:"),
                 f"turn {n} replied {replied}",
             )
 
@@ -178,7 +180,9 @@ async def run_session(settings: Settings, script: Path, turns: int) -> Session:
             calls = (await runner.get(turn["run_id"])).state["model_calls"]
             for call in calls:
                 report = call.get("context")
-                _require(report is not None, f"turn {turn['number']}: {call['role']} has no context")
+                _require(
+                    report is not None, f"turn {turn['number']}: {call['role']} has no context"
+                )
                 assert report is not None
                 budget = settings.context.for_role(call["role"])
                 _require(
@@ -190,7 +194,9 @@ async def run_session(settings: Settings, script: Path, turns: int) -> Session:
                     f"turn {turn['number']}: {call['role']}'s parts do not add up: {report}",
                 )
             roles = [c["role"] for c in calls if c["role"] != "summarizer"]
-            expected = ["planner", "validator", "responder"] if is_lookup(turn["number"]) else ["planner"]
+            expected = (
+                ["planner", "validator", "responder"] if is_lookup(turn["number"]) else ["planner"]
+            )
             _require(roles == expected, f"turn {turn['number']}'s calls: {roles}")
             out.calls.append(calls)
         summary = await runner.store.latest_summary(SESSION)
@@ -415,9 +421,7 @@ async def measure(tmp: Path, turns: int, repeat: int) -> tuple[list[Session], Co
         settings = load_settings(data_dir=tmp / f"data-{i}")
         budgets = settings.context
         sessions.append(await run_session(settings, script, turns))
-    contexts = {
-        json.dumps([[c["context"] for c in calls] for calls in s.calls]) for s in sessions
-    }
+    contexts = {json.dumps([[c["context"] for c in calls] for calls in s.calls]) for s in sessions}
     _require(len(contexts) == 1, "the sessions' contexts differ: the session is not deterministic")
     return sessions, budgets
 

@@ -8,9 +8,19 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.test_promote import DEFINITION, cli, notebook, project  # noqa: F401 (a fixture)
+import pytest
+
+from tests.test_promote import DEFINITION, cli, notebook
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "graphs").mkdir(parents=True)
+    (root / "langgraph.json").write_text(json.dumps({"graphs": {}}))
+    return root
 
 
 def test_promote_in_a_notebooks_directory_writes_into_the_project_above(project):
@@ -44,9 +54,7 @@ def test_the_build_a_graph_notebooks_promote_line_works_from_its_kernels_directo
         for cell in markdown
     ), "the notebook no longer shows the line this test runs"
 
-    promoted = cli(
-        copy / "notebooks", "promote", "02_build_a_graph.ipynb", "--name", "refunds"
-    )
+    promoted = cli(copy / "notebooks", "promote", "02_build_a_graph.ipynb", "--name", "refunds")
 
     assert promoted.returncode == 0, promoted.stderr
     assert "graph 'refunds' was already registered in ../langgraph.json" in promoted.stdout

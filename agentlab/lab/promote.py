@@ -93,9 +93,7 @@ def promote(notebook: Path, name: str, *, project: Path | None = None) -> Promot
     if registered:
         graphs[name] = graph_ref
         _write(config_file, json.dumps(config, indent=2) + "\n")
-    return Promotion(
-        module, updated, len(cells), name, f"{module}:agent", registered, config_file
-    )
+    return Promotion(module, updated, len(cells), name, f"{module}:agent", registered, config_file)
 
 
 def _exported_cells(notebook: Path) -> list[str]:

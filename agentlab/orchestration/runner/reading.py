@@ -1,5 +1,5 @@
-"""Reading a run's checkpoint: its context and config, its snapshot, and a damaged one said
-plainly."""
+"""A run's context (read from its record, or for advancing it) and config, reading its
+checkpoint, and a damaged one said plainly."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
+from agentlab.config import Settings
 from agentlab.errors import AgentlabError, DamagedDataError
+from agentlab.memory.sessions import StoredConversation
+from agentlab.observability.ledger import RunLedger
 from agentlab.orchestration.checkpoints import LEASE_KEY
 from agentlab.orchestration.context import RunContext
 from agentlab.orchestration.limits import Limits
-from agentlab.store import Lease, RunRecord
+from agentlab.store import Lease, RunRecord, RunStore
 
 Graph = CompiledStateGraph[Any, RunContext, Any, Any]
 
@@ -29,6 +32,30 @@ def context_of(record: RunRecord, lease: Lease | None = None) -> RunContext:
         lease=lease.token if lease is not None else None,
         fence=lease.fence if lease is not None else 0,
     )
+
+
+def advancing_context(
+    record: RunRecord, lease: Lease, settings: Settings, store: RunStore
+) -> RunContext:
+    """The context of a run a Runner advances under ``lease``: its limits (with the configured
+    budgets where the run set none), its account in the cost ledger (reservations, kill flag),
+    and its session's conversation, if it has one."""
+    ctx = context_of(record, lease)
+    budgets = settings.budgets
+    assert ctx.limits is not None
+    limits = ctx.limits.with_defaults(
+        Limits.model_validate(budgets.model_dump(exclude={"webhook_url"}))
+    )
+    ledger = RunLedger(
+        store,
+        record.run_id,
+        agent=record.agent_name,
+        principal=record.principal,
+        session=record.session,
+        webhook_url=budgets.webhook_url,
+    )
+    conversation = StoredConversation(store, record.session) if record.session is not None else None
+    return ctx.model_copy(update={"limits": limits, "ledger": ledger, "conversation": conversation})
 
 
 def config_of(ctx: RunContext) -> RunnableConfig:

@@ -16,7 +16,6 @@ were shown, and refused if the run has moved on. ``Runner`` is async (a notebook
 
 from __future__ import annotations
 
-import builtins
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -30,13 +29,9 @@ from agentlab.errors import (
     DamagedDataError,
     Fix,
     RunStateError,
-    SessionNotFoundError,
 )
 from agentlab.events import RunEvent
-from agentlab.memory.conversation import ConversationTurn
-from agentlab.memory.sessions import StoredConversation
 from agentlab.models.router import ModelSpec
-from agentlab.observability.ledger import RunLedger
 from agentlab.observability.tracing import Tracing, shared_tracing
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.context import RunContext, default_principal
@@ -53,9 +48,10 @@ from agentlab.orchestration.requests import (
     requests_of,
 )
 from agentlab.orchestration.runner.advance import Advancing
+from agentlab.orchestration.runner.conversations import Conversations
 from agentlab.orchestration.runner.graphs import Graphs
 from agentlab.orchestration.runner.leases import Leases
-from agentlab.orchestration.runner.reading import context_of, snapshot
+from agentlab.orchestration.runner.reading import advancing_context, context_of, snapshot
 from agentlab.orchestration.runner.reconcile import reconcile, regressed
 from agentlab.orchestration.runner.resume import resume_payload
 from agentlab.orchestration.runner.view import RunView
@@ -67,7 +63,6 @@ from agentlab.store import (
     LedgerEntry,
     RunRecord,
     RunStore,
-    SessionRecord,
 )
 from agentlab.tools.journal import Journal
 
@@ -77,7 +72,7 @@ if TYPE_CHECKING:
     from agentlab.observability.feedback import FeedbackGiven
 
 
-class Runner:
+class Runner(Conversations):
     """Runs agents durably. ``async with Runner(settings) as runner: ...``
 
     Its spans go to ``tracing``, by default to the process's tracing for the settings (the
@@ -375,81 +370,10 @@ class Runner:
             out.append(record)
         return out
 
-    # -- conversations ------------------------------------------------------------------------
-
-    async def sessions(self, limit: int = 50) -> builtins.list[SessionRecord]:
-        """Conversations, the latest active first: principal, agent, turns, tokens, cost."""
-        return await self.store.list_sessions(limit)
-
-    async def session(self, session_id: str) -> SessionRecord:
-        """One conversation's record (``SessionNotFoundError`` if there is none)."""
-        return await self.store.get_session(session_id)
-
-    async def turns(self, session_id: str) -> builtins.list[ConversationTurn]:
-        """A conversation's turns, in order (what each user said, what was done, the reply)."""
-        await self.store.get_session(session_id)
-        return await self.store.session_turns(session_id)
-
-    async def open_turns(self, session_id: str) -> builtins.list[RunRecord]:
-        """The session's turns that have not ended: waiting for a person, or cut short (their
-        process died: ``resume`` finishes them). A session takes a new message only once its
-        earlier turns have ended."""
-        out = []
-        for record in await self.store.open_turns(session_id):
-            if record.interrupted:  # its status is read from its checkpoint
-                record = await reconcile(self.store, self._graphs.reader(), record)
-            if record.status not in TERMINAL:
-                out.append(record)
-        return out
-
-    async def _session_agent(self, session_id: str) -> str | None:
-        """The agent of the session ``session_id``; ``None`` (the default agent) for a new one."""
-        try:
-            record = await self.store.get_session(session_id)
-        except SessionNotFoundError:
-            return None
-        return record.agent
-
-    async def _next_turn(self, session: str, principal: str, agent: str, name: str) -> None:
-        """Open ``session`` for a new turn: created on its first, else it must be the same
-        principal's and agent's, with every earlier turn ended (a turn waiting for a person, or
-        cut short by a crash, is finished first: its reply belongs before the next message)."""
-        await self.store.open_session(session, principal=principal, agent=agent, agent_name=name)
-        for record in await self.open_turns(session):
-            waiting = record.status == Status.AWAITING_HUMAN
-            raise RunStateError(
-                f"session {session}'s turn in run {record.run_id} has not ended ("
-                + ("it waits for a decision" if waiting else f"status {record.status}")
-                + "): finish it first",
-                fix=Fix.DECIDE if waiting else Fix.CONTINUE,
-                run_id=record.run_id,
-            )
-
     # -- internals ----------------------------------------------------------------------------
 
     def _run_context(self, record: RunRecord, lease: Lease) -> RunContext:
-        """The context of a run this runner advances: its limits (with the configured budgets
-        where the run set none) and its account in the cost ledger (reservations, kill flag)."""
-        ctx = context_of(record, lease)
-        budgets = self._settings.budgets
-        assert ctx.limits is not None
-        limits = ctx.limits.with_defaults(
-            Limits.model_validate(budgets.model_dump(exclude={"webhook_url"}))
-        )
-        ledger = RunLedger(
-            self.store,
-            record.run_id,
-            agent=record.agent_name,
-            principal=record.principal,
-            session=record.session,
-            webhook_url=budgets.webhook_url,
-        )
-        conversation = (
-            StoredConversation(self.store, record.session) if record.session is not None else None
-        )
-        return ctx.model_copy(
-            update={"limits": limits, "ledger": ledger, "conversation": conversation}
-        )
+        return advancing_context(record, lease, self._settings, self.store)
 
     def _open(self) -> RunDatabase:
         if self._database is None:
