@@ -1,32 +1,32 @@
 """A long conversation: what each model call reads while the stored history grows, and what a
 turn costs the orchestration at turn 10 and at turn 300.
 
-One scripted session of ``--turns`` turns (default 300) through the ``Runner`` (SQLite runs
-database in a fresh data directory, the configured ``[context]`` budgets, printed). Odd turns
-look a topic up (plan, ``lookup``, verdict, reply); even turns are answered by the planner
-directly from the conversation; the summarizer has an answer for every fold. The model is
-scripted, so a turn's wall time is the orchestration's own. Every turn is checked (completed,
-stored once, its reply the script's, every call's context within its role's budget and equal to
-the sum of its parts) before a figure is printed.
+``--repeat`` scripted sessions (default 3) of ``--turns`` turns (default 300), each through a
+``Runner`` over a fresh data directory (SQLite runs database), under the configured ``[context]``
+budgets (printed). Odd turns look a topic up (plan, ``lookup``, verdict, reply); even turns are
+answered by the planner directly from the conversation; the summarizer has an answer for every
+fold. The model is scripted and free, so a turn's time is the orchestration's own. Every turn is
+checked (completed, stored once, its reply the script's, every call's context within its role's
+budget and equal to the sum of its parts), and the sessions' contexts must be identical, before
+a figure is printed.
 
-- Context per call: at turns 10, 100 and 300, the planner's context tokens (its call record's
+- Context per call, at turns 10, 100 and 300: the planner's context tokens (its call record's
   ``context``), beside the history stored so far (the turns' token counts, turns 1..n) and what
   the same call would read sending the full history instead (its prefix, every earlier turn's
-  messages as ``turn_messages`` renders them, its own message: one estimate, ``EstimatedTokens``).
-- Over the whole session: the context tokens of every call, against every call that reads the
-  conversation (planner, validator, responder) sending the full history; the summarizer's share.
-  Scripted answers report no usage, so these are the estimate of what the calls were sent (the
-  input side), not billed tokens.
+  messages as ``turn_messages`` renders them, its own message; all one estimate,
+  ``EstimatedTokens``).
+- Over the whole session: the context tokens of every call, against the calls that read the
+  conversation (planner, validator, responder) each sending the full history; and the
+  summarizer's share. Scripted answers report no usage: these are estimates of what the calls
+  were sent (the input side), not billed tokens.
 - Orchestration overhead: each turn's wall time from ``start`` to its last event (and this
-  process's CPU time), the least over ``--repeat`` sessions, the median over the 9 lookup turns
-  and the 9 direct answers at the start (turns 2-19: turn 1 compiles the graph) and at the end
-  (the last 18 turns). Target: the end within 1.3x of the start.
+  process's CPU time meanwhile), the least over the sessions; the median of the 9 lookups and of
+  the 9 direct answers among turns 2-19 (turn 1 compiles the graph), around turn 100 and among
+  the last 18 turns. Target: the last within 1.3x of the first.
 
-    python benchmarks/conversation.py               # 300 turns, 3 sessions (about 40 s)
+    python benchmarks/conversation.py                       # 300 turns, 3 sessions (about 25 s)
     python benchmarks/conversation.py --turns 100 --repeat 1
-
-Budgets come from the configuration as a run reads them: ``AGENTLAB_CONTEXT__RECENT_TOKENS=1500``
-and the like change them.
+    AGENTLAB_CONTEXT__RECENT_TOKENS=1500 python benchmarks/conversation.py   # other budgets
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a 
 from agentlab import Agent, Risk, tool
 from agentlab.config import ContextBudgets, Settings, load_settings
 from agentlab.memory import ConversationTurn, EstimatedTokens, turn_messages
+from agentlab.memory.fitting import HISTORY_ROLES
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Replied, RunEnded, Runner, Status
 
@@ -64,7 +65,6 @@ SESSION = "long"
 POINTS = (10, 100, 300)
 WINDOW = 18  # turns: 9 lookups and 9 direct answers
 MAX_GROWTH = 1.3
-HISTORY_ROLES = ("planner", "validator", "responder")
 
 
 def _require(ok: bool, what: str) -> None:
@@ -327,7 +327,7 @@ def report(
             if c["role"] == "summarizer":
                 summarized += ctx["tokens"]
                 folds.append(n)
-            elif c["role"] in HISTORY_ROLES:
+            elif c["role"] in {role.value for role in HISTORY_ROLES}:
                 parts = ctx["parts"]
                 would += parts["prefix"] + parts["memory"] + earlier[n - 1] + parts["current"]
             else:
@@ -360,9 +360,9 @@ def report(
         title="A turn's time, start to last event (zero-latency scripted model, SQLite): each "
         f"turn's least of {len(sessions)} sessions, the median of 9 turns"
     )
-    columns = ("turn", "turns", "planner's turns kept", "wall ms", "CPU ms", "wall vs start")
+    columns = ("kind of turn", "turns", "planner's turns kept", "wall ms", "CPU ms", "vs start")
     for column in columns:
-        table.add_column(column, justify="left" if column == "turn" else "right")
+        table.add_column(column, justify="left" if column == "kind of turn" else "right")
     verdicts = []
     for kind, rows in by_kind.items():
         start, end = rows[0], rows[-1]

@@ -90,16 +90,20 @@ def record_reply(state: Mapping[str, Any], why: str = "") -> str:
     return " ".join(lines)
 
 
-def summarizer_request(
-    agent: str, summary: Summary | None, folded: str, *, words: int, call: CallInfo
-) -> ModelRequest:
-    """Ask for the running summary with the turns ``folded`` (rendered as text) folded in."""
-    system = (
+def summarizer_system(agent: str, words: int) -> str:
+    """The summarizer's system prompt (the same on every call: its prefix is cached)."""
+    return (
         f"You keep the running summary of a conversation between a user and {agent}. Rewrite "
         "the summary so it also covers the turns given: keep names, ids, facts, decisions, "
         "what was done and what is still open; drop pleasantries. Answer with the summary "
         f"only, at most {words} words."
     )
+
+
+def summarizer_request(
+    system: str, summary: Summary | None, folded: str, *, call: CallInfo
+) -> ModelRequest:
+    """Ask for the running summary with the turns ``folded`` (rendered as text) folded in."""
     before = summary["text"] if summary else "(none yet)"
     text = f"The summary so far:\n{before}\n\nThe turns to fold in:\n{folded}"
     return ModelRequest(

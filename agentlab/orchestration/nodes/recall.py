@@ -62,35 +62,27 @@ async def _fold(
     """The summary with ``folded`` in it, and the updates recording the summarizer's call."""
     budgets, counter = parts.memory.budgets, parts.memory.counter
     through = folded[-1]["number"]
+    kept: Update = {}  # the record of a summarizer's call, whatever it answered
     if parts.models.serves(Role.SUMMARIZER):
         role = Role.SUMMARIZER.value
         index = calls.get(role, 0)
-        request = replying.summarizer_request(
-            parts.agent.name,
-            summary,
-            replying.folded_text(folded),
-            words=budgets.summary_tokens * 3 // 4,
-            call=visit.call_info(role, index, phase="summarize"),
-        )
-        # What is folded must fit the summarizer's budget: its oldest lines go first.
-        room = budgets.summarizer - counter.text(request.system) - budgets.summary_tokens - 64
+        system = replying.summarizer_system(parts.agent.name, budgets.summary_tokens * 3 // 4)
+        # What is folded must fit the summarizer's budget (with the summary so far, and room
+        # for the request's own words): its oldest lines go first.
+        room = budgets.summarizer - counter.text(system) - budgets.summary_tokens - 64
         text = replying.clip_tokens(replying.folded_text(folded), max(room, 0), counter)
-        request = replying.summarizer_request(
-            parts.agent.name,
-            summary,
-            text,
-            words=budgets.summary_tokens * 3 // 4,
-            call=request.call,
-        )
+        call = visit.call_info(role, index, phase="summarize")
+        request = replying.summarizer_request(system, summary, text, call=call)
         try:
             response, logs = await parts.ask_logged(visit, request)
         except AgentlabError as exc:
             log.warning("the summary is written without a model: %s", why_unavailable(request, exc))
         else:
+            calls[role] = index + 1  # the session's next summary is the script's next turn
+            logs.pop("calls_per_role", None)  # the session's counts, not this run's alone
+            kept = logs
             written = replying.clip_tokens(response.text.strip(), budgets.summary_tokens, counter)
             if written:
-                calls[role] = index + 1
-                logs.pop("calls_per_role", None)
                 new = Summary(
                     through=through,
                     text=written,
@@ -98,6 +90,7 @@ async def _fold(
                     written_by=response.model,
                 )
                 return new, logs
+            log.warning("the summarizer answered with no text: the summary is written without it")
     text = replying.record_summary(summary, folded, budgets.summary_tokens, counter)
     new = Summary(through=through, text=text, tokens=counter.text(text), written_by=replying.RECORD)
-    return new, {}
+    return new, kept

@@ -38,6 +38,9 @@ async def respond(parts: Parts, visit: Visit) -> Update:
         merged = {**state, **update}
         session = ctx.session or run_id
         tokens = await parts.memory.turn_tokens(replying.turn_messages_of(merged, reply))
+        if stored is not None:  # another run took this number (two messages sent at once)
+            last = await conversation.last()
+            number = (last["number"] if last else number) + 1
         turn = replying.turn_record(session, number, run_id, merged, reply, tokens)
         await conversation.append(turn)
     if isinstance(conversation, ThreadConversation):
