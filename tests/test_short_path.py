@@ -53,6 +53,7 @@ def test_a_script_runs_an_agent_and_approves_its_pause_in_a_line(settings):
     assert done == ["find memo"]  # nothing destructive ran before the answer
     result.approve(note="checked")
     assert (result.status, result.outcome) == ("completed", "the memo is gone")
+    assert result.reply.startswith("Done: the memo is gone.")  # no responder: from the record
     assert done == ["find memo", "shred memo"]
     assert [r["tool"] for r in result.results] == ["find", "shred"]
 

@@ -140,7 +140,13 @@ def _reopen(console: Console, runner: SyncRunner, session_id: str) -> None:
     """Show where the session stands, and finish a turn it left open."""
     from agentlab.cli import drive
 
-    record = runner.session(session_id)
+    from agentlab.errors import SessionNotFoundError
+
+    try:
+        record = runner.session(session_id)
+    except SessionNotFoundError:
+        console.print(f"[dim]a new session, {session_id}[/]")
+        return
     turns = runner.turns(session_id)
     console.print(
         f"[dim]{record.principal} with {record.agent_name}, {len(turns)} turn(s) so far[/]"

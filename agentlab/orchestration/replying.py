@@ -77,9 +77,9 @@ def record_reply(state: Mapping[str, Any], why: str = "") -> str:
     rejected = [a["tool"] for a in state.get("approvals", []) if not a["approved"]]
     outcome = str(state.get("outcome") or "").strip()
     if state.get("status") == "completed":
-        lines = [f"Done: {outcome}" if outcome else "Done."]
+        lines = [_sentence(f"Done: {outcome}" if outcome else "Done")]
     else:
-        lines = [f"I could not finish this: {outcome or 'the run stopped'}."]
+        lines = [_sentence(f"I could not finish this: {outcome or 'the run stopped'}")]
     lines.append(f"Succeeded: {', '.join(done)}." if done else "No tool call succeeded.")
     if failed:
         lines.append(f"Failed: {', '.join(failed)}.")
@@ -200,6 +200,10 @@ def _done(state: Mapping[str, Any]) -> str:
         if d["verdict"] == "deny":
             lines.append(f"- the policy forbade {d['tool']}: {'; '.join(d['reasons'])}")
     return "\n".join(lines)
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def _line(text: str, chars: int = 160) -> str:

@@ -6,7 +6,7 @@
     if result.waiting:
         print(result.requests[0])   # the call, its arguments, why it waits
         result.approve()            # or result.reject(), result.reject(stop=True)
-    print(result.status, result.outcome)
+    print(result.status, result.reply)
 
 ``Agent.run`` / ``Agent.run_sync`` open a ``Runner`` on the configured data directory, start the
 run and follow it until it ends or waits for a person. The result keeps that Runner while the run
@@ -55,6 +55,11 @@ class _Outcome:
     @property
     def outcome(self) -> str:
         return str(self.view.state.get("outcome") or "")
+
+    @property
+    def reply(self) -> str:
+        """What the agent answered the user ("" until the run has ended)."""
+        return str(self.view.state.get("reply") or "")
 
     @property
     def results(self) -> list[dict[str, Any]]:
