@@ -1,14 +1,14 @@
 """A long conversation: what each model call reads while the stored history grows, and what a
 turn costs the orchestration at turn 10 and at turn 300.
 
-``--repeat`` scripted sessions (default 3) of ``--turns`` turns (default 300), each through a
-``Runner`` over a fresh data directory (SQLite runs database), under the configured ``[context]``
-budgets (printed). Odd turns look a topic up (plan, ``lookup``, verdict, reply); even turns are
-answered by the planner directly from the conversation; the summarizer has an answer for every
-fold. The model is scripted and free, so a turn's time is the orchestration's own. Every turn is
-checked (completed, stored once, its reply the script's, every call's context within its role's
-budget and equal to the sum of its parts), and the sessions' contexts must be identical, before
-a figure is printed.
+A scripted session of ``--turns`` turns (default 300) through the ``Runner``, over SQLite, under the
+configured ``[context]`` budgets (printed), repeated ``--repeat`` times (default 3) in a fresh data
+directory each. Odd turns look a topic up (plan, ``lookup``, verdict, reply); even turns are
+answered by the planner directly from the conversation; the summarizer has an answer for every fold.
+The model is scripted and free, so a turn's time is the orchestration's own. Every turn is checked
+(completed, stored once, its reply the script's, every call's context within its role's budget and
+equal to the sum of its parts), and the sessions' contexts must be identical, before a figure is
+printed.
 
 - Context per call, at turns 10, 100 and 300: the planner's context tokens (its call record's
   ``context``), beside the history stored so far (the turns' token counts, turns 1..n) and what
@@ -19,12 +19,15 @@ a figure is printed.
   conversation (planner, validator, responder) each sending the full history; and the
   summarizer's share. Scripted answers report no usage: these are estimates of what the calls
   were sent (the input side), not billed tokens.
-- Orchestration overhead: each turn's wall time from ``start`` to its last event (and this
-  process's CPU time meanwhile), the least over the sessions; the median of the 9 lookups and of
-  the 9 direct answers among turns 2-19 (turn 1 compiles the graph), around turn 100 and among
-  the last 18 turns. Target: the last within 1.3x of the first.
+- Orchestration overhead: a turn's wall time from ``start`` to its last event (and this
+  process's CPU time meanwhile). Three sessions in one runs database, each driven untimed to its
+  window, take their timed turns in rounds (one turn of each a round, the order rotating), so
+  that the machine's slow phases fall on all of them: turns 2-19 of one (turn 1 compiled the
+  graph), 92-109 of another, 282-299 of the ``--turns`` one. Each turn keeps its least time over
+  the repeats; each window's 9 lookups and 9 direct answers give a median each. Target: at the
+  last window within 1.3x of the first.
 
-    python benchmarks/conversation.py                       # 300 turns, 3 sessions (about 25 s)
+    python benchmarks/conversation.py                       # 300 turns, 3 repeats (about 30 s)
     python benchmarks/conversation.py --turns 100 --repeat 1
     AGENTLAB_CONTEXT__RECENT_TOKENS=1500 python benchmarks/conversation.py   # other budgets
 """
@@ -134,80 +137,117 @@ def session_script(turns: int) -> str:
 
 @dataclass
 class Session:
-    """One session's turns as stored, each turn's model calls, and each turn's times."""
+    """A session: its turns as stored, each turn's model calls, and each turn's times."""
 
+    id: str
     turns: list[ConversationTurn] = field(default_factory=list)
     calls: list[list[dict[str, Any]]] = field(default_factory=list)  # per turn, in call order
-    walls: list[float] = field(default_factory=list)
-    cpus: list[float] = field(default_factory=list)
-    database_bytes: int = 0
+    walls: dict[int, float] = field(default_factory=dict)  # per turn number
+    cpus: dict[int, float] = field(default_factory=dict)
 
 
-async def run_session(settings: Settings, script: Path, turns: int) -> Session:
-    """Drive the session turn after turn, timing each; then read back and check what it kept."""
+@dataclass(frozen=True)
+class Timed:
+    """The turns of the sessions that are timed against each other (``WINDOW`` of each)."""
+
+    starts: dict[str, int]  # session id -> its first timed turn
+
+    @classmethod
+    def of(cls, turns: int) -> Timed:
+        """Windows that start on an even turn (so the sessions' turns of a round are of one
+        kind): turns 2-19 of "start", 92-109 of "middle" when the session goes past it, and
+        the last even-started 18 of "end"."""
+        starts = {"start": 2}
+        end = turns - WINDOW + 1
+        end -= end % 2
+        if end > 92 + WINDOW:
+            starts["middle"] = 92
+        starts["end"] = end
+        return cls(starts)
+
+    def numbers(self, session: str) -> range:
+        return range(self.starts[session], self.starts[session] + WINDOW)
+
+
+async def take_turn(runner: Runner, spec: ModelSpec, session: Session, n: int) -> None:
+    """Turn ``n`` of ``session``, timed from ``start`` to its last event, and checked."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    _, events = await runner.start(AGENT, message(n), models=spec, session=session.id)
+    replied: Replied | None = None
+    ended: RunEnded | None = None
+    async for event in events:
+        if isinstance(event, Replied):
+            replied = event
+        elif isinstance(event, RunEnded):
+            ended = event
+    session.walls[n] = time.perf_counter() - wall
+    session.cpus[n] = time.process_time() - cpu
+    _require(
+        ended is not None and ended.status == Status.COMPLETED,
+        f"{session.id}'s turn {n} ended {ended.status if ended else 'without RunEnded'}",
+    )
+    _require(
+        replied is not None and replied.turn == n and replied.reply.startswith(f"Turn {n}:"),
+        f"{session.id}'s turn {n} replied {replied}",
+    )
+
+
+async def run_sessions(
+    settings: Settings, script: Path, turns: int, timed: Timed
+) -> dict[str, Session]:
+    """Drive each session to just before its timed window (the longest first: its turn 1
+    compiles the graph), then take the timed turns in rounds, one of each session a round, in
+    an order that rotates; then finish the longest session and read back what they all kept."""
     spec = ModelSpec(kind="scripted", script=str(script))
-    out = Session()
+    sessions = {name: Session(name) for name in reversed(timed.starts)}
     async with Runner(settings) as runner:
-        for n in range(1, turns + 1):
-            wall, cpu = time.perf_counter(), time.process_time()
-            _, events = await runner.start(AGENT, message(n), models=spec, session=SESSION)
-            replied: Replied | None = None
-            ended: RunEnded | None = None
-            async for event in events:
-                if isinstance(event, Replied):
-                    replied = event
-                elif isinstance(event, RunEnded):
-                    ended = event
-            out.walls.append(time.perf_counter() - wall)
-            out.cpus.append(time.process_time() - cpu)
-            _require(
-                ended is not None and ended.status == Status.COMPLETED,
-                f"turn {n} ended {ended.status if ended else 'without RunEnded'}",
-            )
-            _require(
-                replied is not None
-                and replied.turn == n
-                and replied.reply.startswith(f"Turn {n}:"),
-                f"turn {n} replied {replied}",
-            )
+        for name, session in sessions.items():
+            for n in range(1, timed.starts[name]):
+                await take_turn(runner, spec, session, n)
+        order = list(sessions)
+        for k in range(WINDOW):
+            shift = k % len(order)
+            for name in order[shift:] + order[:shift]:
+                await take_turn(runner, spec, sessions[name], timed.starts[name] + k)
+        for n in range(timed.starts["end"] + WINDOW, turns + 1):
+            await take_turn(runner, spec, sessions["end"], n)
+        for session in sessions.values():
+            await read_back(runner, settings, session)
+    return sessions
 
-        out.turns = await runner.turns(SESSION)
-        _require(
-            [t["number"] for t in out.turns] == list(range(1, turns + 1)),
-            f"stored turns {[t['number'] for t in out.turns][:20]}...",
-        )
-        for turn in out.turns:
-            calls = (await runner.get(turn["run_id"])).state["model_calls"]
-            for call in calls:
-                report = call.get("context")
-                _require(
-                    report is not None, f"turn {turn['number']}: {call['role']} has no context"
-                )
-                assert report is not None
-                budget = settings.context.for_role(call["role"])
-                _require(
-                    report["tokens"] <= budget == report["budget"],
-                    f"turn {turn['number']}: {call['role']} read {report['tokens']} of {budget}",
-                )
-                _require(
-                    report["tokens"] == sum(report["parts"].values()),
-                    f"turn {turn['number']}: {call['role']}'s parts do not add up: {report}",
-                )
-            roles = [c["role"] for c in calls if c["role"] != "summarizer"]
-            expected = (
-                ["planner", "validator", "responder"] if is_lookup(turn["number"]) else ["planner"]
+
+async def read_back(runner: Runner, settings: Settings, session: Session) -> None:
+    """Read the session's stored turns and each turn's model calls; check them."""
+    session.turns = await runner.turns(session.id)
+    numbers = [t["number"] for t in session.turns]
+    _require(numbers == sorted(session.walls), f"{session.id} stored turns {numbers[:20]}...")
+    for turn in session.turns:
+        n = turn["number"]
+        calls = (await runner.get(turn["run_id"])).state["model_calls"]
+        for call in calls:
+            report = call.get("context")
+            _require(report is not None, f"turn {n}: {call['role']} has no context")
+            assert report is not None
+            budget = settings.context.for_role(call["role"])
+            _require(
+                report["tokens"] <= budget == report["budget"],
+                f"turn {n}: {call['role']} read {report['tokens']} of {budget}",
             )
-            _require(roles == expected, f"turn {turn['number']}'s calls: {roles}")
-            out.calls.append(calls)
-        summary = await runner.store.latest_summary(SESSION)
-        folds = sum(1 for calls in out.calls for c in calls if c["role"] == "summarizer")
-        _require(
-            (summary is None) == (folds == 0)
-            and (summary is None or summary["written_by"] == "scripted-summarizer"),
-            f"{folds} summarizer calls, latest summary {summary}",
-        )
-    out.database_bytes = (settings.data_dir / "runs.sqlite").stat().st_size
-    return out
+            _require(
+                report["tokens"] == sum(report["parts"].values()),
+                f"turn {n}: {call['role']}'s parts do not add up: {report}",
+            )
+        roles = [c["role"] for c in calls if c["role"] != "summarizer"]
+        expected = ["planner", "validator", "responder"] if is_lookup(n) else ["planner"]
+        _require(roles == expected, f"turn {n}'s calls: {roles}")
+        session.calls.append(calls)
+    summary = await runner.store.latest_summary(session.id)
+    folds = sum(1 for calls in session.calls for c in calls if c["role"] == "summarizer")
+    _require(
+        (summary is None) == (folds == 0)
+        and (summary is None or summary["written_by"] == "scripted-summarizer"),
+        f"{session.id}: {folds} summarizer calls, latest summary {summary}",
+    )
 
 
 # --- figures --------------------------------------------------------------------------------------
@@ -229,42 +269,31 @@ def full_history(session: Session, counter: EstimatedTokens) -> list[int]:
 
 @dataclass(frozen=True)
 class Window:
-    """Turns of one kind timed together: their median wall and CPU time (each turn's least over
-    the sessions), and how many turns the planner's context kept whole on average."""
+    """The timed turns of one kind of one session: their median wall and CPU time (each turn's
+    least over the repeats), and how many turns the planner's context kept whole on average."""
 
-    kind: str
     turns: list[int]
     wall: float
     cpu: float
     kept: float
 
 
-def windows(sessions: Sequence[Session], turns: int) -> dict[str, list[Window]]:
-    """Per kind of turn, its windows: at the start (turns 2-19: turn 1 compiles the graph),
-    around turn 100 (when the session is long enough), and the last 18 turns."""
-    walls = [min(s.walls[i] for s in sessions) for i in range(turns)]
-    cpus = [min(s.cpus[i] for s in sessions) for i in range(turns)]
-    starts = [2]
-    if turns >= 100 + WINDOW:
-        starts.append(100 - WINDOW // 2)
-    starts.append(turns - WINDOW + 1)
+KINDS = {"lookup (3 model calls, 1 tool call)": True, "direct answer (1 model call)": False}
+
+
+def windows(repeats: Sequence[dict[str, Session]], timed: Timed) -> dict[str, list[Window]]:
+    """Per kind of turn, each session's window, in the order of ``timed``."""
     out: dict[str, list[Window]] = {}
-    for kind, lookups in (
-        ("lookup (3 model calls, 1 tool call)", True),
-        ("direct answer (1 model call)", False),
-    ):
-        for first in starts:
-            numbers = [n for n in range(first, first + WINDOW) if is_lookup(n) == lookups]
-            kept = [_planner(sessions[0].calls[n - 1])["turns_kept"] for n in numbers]
-            out.setdefault(kind, []).append(
-                Window(
-                    kind,
-                    numbers,
-                    statistics.median(walls[n - 1] for n in numbers),
-                    statistics.median(cpus[n - 1] for n in numbers),
-                    statistics.mean(kept),
-                )
+    for kind, lookups in KINDS.items():
+        for name in timed.starts:
+            numbers = [n for n in timed.numbers(name) if is_lookup(n) == lookups]
+            walls = [min(r[name].walls[n] for r in repeats) for n in numbers]
+            cpus = [min(r[name].cpus[n] for r in repeats) for n in numbers]
+            kept = [_planner(repeats[0][name].calls[n - 1])["turns_kept"] for n in numbers]
+            window = Window(
+                numbers, statistics.median(walls), statistics.median(cpus), statistics.mean(kept)
             )
+            out.setdefault(kind, []).append(window)
     return out
 
 
@@ -277,9 +306,13 @@ def _verdict(ok: bool) -> str:
 
 
 def report(
-    sessions: Sequence[Session], budgets: ContextBudgets, turns: int, console: Console
+    repeats: Sequence[dict[str, Session]],
+    timed: Timed,
+    budgets: ContextBudgets,
+    turns: int,
+    console: Console,
 ) -> None:
-    first = sessions[0]
+    first = repeats[0]["end"]  # the whole session
     counter = EstimatedTokens()
     earlier = full_history(first, counter)
     stored = [0]
@@ -350,15 +383,15 @@ def report(
     console.print(
         f"Planner's context over the session: least {_k(min(planners))}, largest "
         f"{_k(max(planners))}, at turn {turns} {_k(planners[-1])} | history stored at turn "
-        f"{turns}: {_k(stored[-1])} ({stored[-1] / planners[-1]:.1f}x the planner's context) | "
-        f"runs database {first.database_bytes / 1e6:.2f} MB",
+        f"{turns}: {_k(stored[-1])} ({stored[-1] / planners[-1]:.1f}x the planner's context)",
         highlight=False,
     )
 
-    by_kind = windows(sessions, turns)
+    by_kind = windows(repeats, timed)
     table = Table(
-        title="A turn's time, start to last event (zero-latency scripted model, SQLite): each "
-        f"turn's least of {len(sessions)} sessions, the median of 9 turns"
+        title="A turn's time, start to last event (zero-latency scripted model, SQLite): "
+        f"{len(timed.starts)} sessions' turns taken in turn; each turn's least of {len(repeats)} "
+        "repeats, the median of 9 turns"
     )
     columns = ("kind of turn", "turns", "planner's turns kept", "wall ms", "CPU ms", "vs start")
     for column in columns:
@@ -382,7 +415,7 @@ def report(
                 end_section=row is end,
             )
     console.print(table)
-    first_turn = min(s.walls[0] for s in sessions)
+    first_turn = min(r["end"].walls[1] for r in repeats)
     console.print(
         f"turn 1 (compiles the graph): {first_turn * 1000:.1f} ms | budgets: "
         + ", ".join(f"{k} {v}" for k, v in budgets.model_dump().items()),
@@ -407,23 +440,28 @@ def _header(console: Console, turns: int, repeat: int) -> None:
         f"SQLite {sqlite3.sqlite_version} | langgraph {version('langgraph')} | "
         f"langgraph-checkpoint-sqlite {version('langgraph-checkpoint-sqlite')} | "
         f"{os.cpu_count()} cores, load {load} | {platform.system()} {platform.machine()} | "
-        f"{turns} turns x {repeat} sessions",
+        f"{turns} turns, {repeat} repeats",
         highlight=False,
     )
 
 
-async def measure(tmp: Path, turns: int, repeat: int) -> tuple[list[Session], ContextBudgets]:
+async def measure(
+    tmp: Path, turns: int, repeat: int, timed: Timed
+) -> tuple[list[dict[str, Session]], ContextBudgets]:
+    """``repeat`` times, the sessions in a fresh data directory; their contexts must not vary."""
     script = tmp / "session.json"
     script.write_text(session_script(turns))
-    sessions: list[Session] = []
+    repeats: list[dict[str, Session]] = []
     budgets = ContextBudgets()
     for i in range(repeat):
         settings = load_settings(data_dir=tmp / f"data-{i}")
         budgets = settings.context
-        sessions.append(await run_session(settings, script, turns))
-    contexts = {json.dumps([[c["context"] for c in calls] for calls in s.calls]) for s in sessions}
-    _require(len(contexts) == 1, "the sessions' contexts differ: the session is not deterministic")
-    return sessions, budgets
+        repeats.append(await run_sessions(settings, script, turns, timed))
+    contexts = {
+        json.dumps([[c["context"] for c in calls] for calls in r["end"].calls]) for r in repeats
+    }
+    _require(len(contexts) == 1, "the repeats' contexts differ: the session is not deterministic")
+    return repeats, budgets
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -433,19 +471,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--repeat",
         type=int,
         default=3,
-        help="sessions run; each turn's least time is kept (default 3)",
+        help="times the sessions are run; each turn's least time is kept (default 3)",
     )
     args = parser.parse_args(argv)
-    if args.turns < 2 * WINDOW + 1 or args.repeat < 1:
-        parser.error(f"--turns must be at least {2 * WINDOW + 1}, --repeat at least 1")
+    if args.turns < 40 or args.repeat < 1:
+        parser.error("--turns must be at least 40, --repeat at least 1")
+    timed = Timed.of(args.turns)
 
     console = Console(soft_wrap=True)  # the figure lines stay whole when piped to a file
     console.width = max(console.width, 140)  # and the tables' rows on one line
     _header(console, args.turns, args.repeat)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agentlab-conversation-") as tmp:
-        sessions, budgets = asyncio.run(measure(Path(tmp), args.turns, args.repeat))
-    report(sessions, budgets, args.turns, console)
+        repeats, budgets = asyncio.run(measure(Path(tmp), args.turns, args.repeat, timed))
+    report(repeats, timed, budgets, args.turns, console)
     console.print(f"took {time.perf_counter() - started:.0f} s", highlight=False)
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from agentlab.events import ReplyDelta, RunEvent
+from agentlab.events import Replied, ReplyDelta, RunEvent
 from agentlab.lab.frames import pandas_or_hint
 from agentlab.lab.run import LabRun, OnEvent
 from agentlab.lab.words import in_notebook_words
@@ -70,7 +70,8 @@ class LabSession:
 
     async def stream(self, message: str) -> AsyncIterator[str]:
         """Add ``message`` as the next turn and yield the reply's pieces as they arrive
-        (``async for piece in session.stream(...)``); the turn's run is then ``runs[-1]``."""
+        (``async for piece in session.stream(...)``; a reply written from the run's record
+        comes whole); the turn's run is then ``runs[-1]``. ``on_event`` sees the other events."""
         with in_notebook_words():
             run_id, events = await self.lab.runner.start(
                 self.agent, message, models=self.models, principal=self.principal, session=self.id
@@ -80,10 +81,15 @@ class LabSession:
         async with contextlib.aclosing(cast(AsyncGenerator[RunEvent, None], events)) as stream:
             async for event in stream:
                 run.events.append(event)
-                if self.on_event is not None:
-                    self.on_event(event)
+                # The reply is the caller's to show, not on_event's too: its pieces, or whole
+                # when it was not streamed (written from the run's record).
                 if isinstance(event, ReplyDelta):
                     yield event.text
+                elif isinstance(event, Replied):
+                    if not event.streamed:
+                        yield event.reply
+                elif self.on_event is not None:
+                    self.on_event(event)
         await run.refresh()
 
     async def turns(self) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from agentlab.models.messages import (
 )
 from agentlab.orchestration.prompts import digest
 from agentlab.orchestration.state import StepResult
-from agentlab.store.rows import now_text
+from agentlab.store.sessions import now_text
 
 RECORD = "record"
 """Who wrote a summary written without a model."""

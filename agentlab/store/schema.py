@@ -28,6 +28,7 @@ def schema(d: Dialect) -> tuple[str, ...]:
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL{d.sequence}
     )""",
+        f"CREATE INDEX IF NOT EXISTS {RUNS}_session ON {RUNS} (session)",
         f"""CREATE TABLE IF NOT EXISTS {LEASES} (
         run_id TEXT PRIMARY KEY,
         token TEXT NOT NULL,
