@@ -139,7 +139,6 @@ def _stop(console: Console, runner: SyncRunner, run_id: str) -> None:
 def _reopen(console: Console, runner: SyncRunner, session_id: str) -> None:
     """Show where the session stands, and finish a turn it left open."""
     from agentlab.cli import drive
-
     from agentlab.errors import SessionNotFoundError
 
     try:
