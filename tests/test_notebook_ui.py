@@ -26,18 +26,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
+
+from tests.browser import browser_page, needs_chromium
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 QUICKSTART = REPOSITORY / "notebooks" / "01_quickstart.ipynb"
-CHROMIUM = shutil.which("chromium")
 # JupyterLab loads, starts a kernel and imports agentlab in it: generous on a busy machine.
 WAIT = 60_000  # ms
 
 pytestmark = [
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no `chromium` on PATH (Debian's package; .ci/run installs it)"
-    ),
+    needs_chromium,
     pytest.mark.integration,
     pytest.mark.slow,
 ]
@@ -90,17 +89,8 @@ def notebook_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    assert CHROMIUM is not None
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1200})
-            page.set_default_timeout(WAIT)
-            yield page
-        finally:
-            browser.close()
+    with browser_page(1600, 1200, WAIT) as opened:
+        yield opened
 
 
 def test_a_click_on_approve_shows_its_outcome_and_the_run_above_changes(

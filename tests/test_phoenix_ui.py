@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -18,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from agentlab.domains.support import DEMO_TASK, demo_script_path
 from agentlab.observability.phoenix import PhoenixServer
+from tests.browser import browser_page, needs_chromium
 from tests.test_cli import agentlab, run_id_in
 
-CHROMIUM = shutil.which("chromium")
 SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "phoenix-trace.png"
 # Phoenix's UI is a React app fetching over GraphQL; generous on a busy machine.
 UI_TIMEOUT_MS = 60_000
@@ -33,9 +32,7 @@ UI_TIMEOUT_MS = 60_000
 PROJECT = "support-demo"
 
 pytestmark = [
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no `chromium` on PATH (Debian's package; .ci/run installs it)"
-    ),
+    needs_chromium,
     pytest.mark.integration,
     pytest.mark.slow,
 ]
@@ -43,17 +40,8 @@ pytestmark = [
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    assert CHROMIUM is not None
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1920, "height": 1080})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+    with browser_page(1920, 1080, UI_TIMEOUT_MS) as opened:
+        yield opened
 
 
 def test_the_phoenix_ui_shows_a_support_run_as_one_trace_of_model_and_tool_spans(
