@@ -237,3 +237,31 @@ async def test_with_a_key_the_provider_counts_prefixes_and_stored_turns(
     )
     assert call["context"]["parts"]["prefix"] == prefix - alone
     assert len([c for c in server.counted if c.get("system")]) == 1  # the prefix, counted once
+
+
+async def test_a_threads_second_turn_stores_only_its_own_tool_calls(settings: Settings, tmp_path):
+    @tool(risk=Risk.READ)
+    def lookup(topic: str) -> dict[str, Any]:
+        """Look a topic up."""
+        return {"topic": topic}
+
+    text = write(
+        tmp_path / "s.json",
+        planner=[plan(step("lookup", topic="tea")), plan(step("lookup", topic="coffee"))],
+        validator=[verdict(True), verdict(True)],
+    )
+    agent = Agent("notes", "answers from notes", tools=[lookup])
+    spec = ModelSpec(kind="scripted", script=str(text))
+    graph = compile_agent(
+        agent,
+        models=resolve_models(agent, settings, spec),
+        settings=settings,
+        checkpointer=InMemorySaver(),
+    )
+    config = {"configurable": {"thread_id": "t-2"}}
+    await graph.ainvoke({"message": "Tea?"}, config, context=RunContext())
+    second = await graph.ainvoke({"message": "Coffee?"}, config, context=RunContext())
+    state = (await graph.aget_state(config)).values
+    [uses] = [m for m in state["history"][1]["messages"] if m["role"] == "assistant"][:1]
+    assert [b["input"]["topic"] for b in uses["content"]] == ["coffee"]
+    assert second["reply"].startswith("Done") and "Succeeded: lookup." in second["reply"]

@@ -71,10 +71,10 @@ def responder_request(
 def record_reply(state: Mapping[str, Any], why: str = "") -> str:
     """The reply written from the run's record, without a model; ``why`` says why no model
     wrote it (none when the record is the whole answer, as for a killed run)."""
-    results: Sequence[StepResult] = state.get("results", [])
+    results = this_run(state, "results")
     done = [r["tool"] for r in results if r["outcome"]["ok"]]
     failed = [r["tool"] for r in results if not r["outcome"]["ok"]]
-    rejected = [a["tool"] for a in state.get("approvals", []) if not a["approved"]]
+    rejected = [a["tool"] for a in this_run(state, "approvals") if not a["approved"]]
     outcome = str(state.get("outcome") or "").strip()
     if state.get("status") == "completed":
         lines = [_sentence(f"Done: {outcome}" if outcome else "Done")]
@@ -148,7 +148,7 @@ def turn_messages_of(state: Mapping[str, Any], reply: str) -> list[Message]:
     """The turn the run ``state`` describes as messages: the user's message, its tool calls and
     their results (clipped) as content blocks, and the reply."""
     messages: list[Message] = [user(state["task"])]
-    results: Sequence[StepResult] = state.get("results", [])
+    results: Sequence[StepResult] = this_run(state, "results")
     if results:
         uses: list[Block] = []
         answers: list[Block] = []
@@ -190,13 +190,26 @@ def turn_record(
     )
 
 
+def this_run(state: Mapping[str, Any], log: str) -> list[Any]:
+    """The entries of the step-keyed ``log`` (results, approvals, policy decisions) that this
+    run added: a thread keeps its earlier runs' too, with step ids of earlier planning rounds."""
+    first = int(state.get("first_round") or 0)
+    return [e for e in state.get(log, []) if _round(str(e["step_id"])) > first]
+
+
+def _round(step_id: str) -> int:
+    """The planning round of a step id (``"3.1"``: 3)."""
+    head = step_id.split(".")[0]
+    return int(head) if head.isdigit() else 0
+
+
 def _done(state: Mapping[str, Any]) -> str:
-    lines = [digest(state.get("results", []))]
-    for a in state.get("approvals", []):
+    lines = [digest(this_run(state, "results"))]
+    for a in this_run(state, "approvals"):
         verdict = "approved" if a["approved"] else "rejected"
         note = f" ({a['note']})" if a.get("note") else ""
         lines.append(f"- a person {verdict} {a['tool']} in step {a['step_id']}{note}")
-    for d in state.get("policy_decisions", []):
+    for d in this_run(state, "policy_decisions"):
         if d["verdict"] == "deny":
             lines.append(f"- the policy forbade {d['tool']}: {'; '.join(d['reasons'])}")
     return "\n".join(lines)
