@@ -148,6 +148,11 @@ async def test_model_call_spans_carry_tokens_cost_and_messages(settings):
         assert a["llm.token_count.total"] == prompt + record["output_tokens"]
         assert a["llm.cost.total"] == record["cost_usd"]
         assert a["agentlab.latency_s"] == record["latency_s"]
+        context = record["context"]  # what working memory put in the call's context
+        assert a["agentlab.context.budget"] == context["budget"]
+        assert a["agentlab.context.tokens"] == context["tokens"] <= context["budget"]
+        assert a["agentlab.context.prefix_tokens"] == context["parts"]["prefix"] > 0
+        assert a["agentlab.context.turns_kept"] == context["turns_kept"] == 0
     planner = attrs(calls[0])
     # What the demo script says Claude reported for the planner's call.
     assert (planner["llm.token_count.completion"], planner["llm.token_count.prompt"]) == (
