@@ -2,7 +2,8 @@
 
 The run's span (when tracing is on) is a child of the run's root, whose context its state keeps,
 so a run resumed anywhere is one trace. While the run advances, the runs table's status follows
-its transitions; when it stops (ended, or paused for a person) its status and outcome are read
+its transitions, but for its end: a run has ended once it has replied (``respond``), so when it
+stops (ended, or paused for a person) its status and outcome are read
 from its latest checkpoint (one row, however long the run) and recorded, and the lease let go.
 
 A database that fails while the run advances (its disk full, say) stops the run with the error
