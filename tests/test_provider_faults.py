@@ -587,7 +587,7 @@ async def test_support_run_completes_under_provider_chaos(
     assert srv.turns_left == 0
     assert srv.faults_injected, "this seed injected no fault: choose another"
     calls = attempts_per_call(srv)
-    assert len(calls) == 4
+    assert len(calls) == 5  # planner, executor twice, validator, responder
     for call in calls:
         assert len(call) <= (MAX_RETRIES + 1) * MODELS_PER_ROLE
         for _, same_model in groupby(call, key=lambda r: r["model"]):
@@ -609,8 +609,9 @@ CLEAR_REASONS = re.compile(
 def spare_turns() -> list[Turn]:
     """The demo's turns in call order, with spares for the rounds a re-plan adds (the server
     picks each request's turn by the tool it forces)."""
-    planner, executor_1, executor_2, validator = demo_turns_in_call_order()
-    return [planner, executor_1, executor_2, validator, *[planner, executor_1, executor_2] * 2]
+    planner, executor_1, executor_2, validator, responder = demo_turns_in_call_order()
+    spares = [planner, executor_1, executor_2] * 2
+    return [planner, executor_1, executor_2, validator, responder, *spares]
 
 
 @pytest.mark.slow

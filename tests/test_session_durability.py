@@ -110,23 +110,28 @@ async def test_a_session_killed_at_random_moments_stores_every_turn_once(
     its reply the one its run's state holds."""
     import random
 
-    turns_wanted = 30
+    turns_wanted = 60
     script = tmp_path / "session.json"
     script.write_text(session_script(turns_wanted, slow_turn=0))
     rng = random.Random(18)
     kills = 0
-    for _ in range(60):
+    while kills < 8:  # each time the process has begun a turn, kill it a moment later
         process = driver(tmp_path, script, tmp_path / "unused-mark", turns_wanted)
-        try:
-            out, _ = process.communicate(timeout=rng.uniform(0.8, 2.5))
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
-            process.communicate()
-            kills += 1
-            continue
-        if process.returncode == 0 and "DONE" in out:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        while line and not line.startswith(("TURN", "RESUME", "DONE")):
+            line = process.stdout.readline()
+        if line.startswith("DONE") or not line:
+            process.wait(timeout=60)
             break
+        time.sleep(rng.uniform(0.0, 0.25))
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        kills += 1
     assert kills >= 5, "the session ended before it was killed often enough"
+    last = driver(tmp_path, script, tmp_path / "unused-mark", turns_wanted)
+    out, err = last.communicate(timeout=300)
+    assert last.returncode == 0 and "DONE" in out, err
 
     for name, value in BUDGETS.items():
         monkeypatch.setenv(name, value)

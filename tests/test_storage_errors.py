@@ -129,7 +129,11 @@ def test_a_full_disk_mid_run_is_named_and_the_run_resumes_without_repeating_a_ca
     assert line.startswith(f"error: disk full: the runs database {data / RUNS} could not be ")
     assert f"free space on {small_disk}, then 'agentlab resume {run_id}' continues" in line
     assert "nothing was lost" in line
-    assert sent(effects) == Counter(NOTICES[:2])  # the disk filled after the second notice
+    # The disk filled after the second notice: with no space left, the next write fails; with
+    # 16 KiB, a page or two may still fit, and a notice more is sent first (each once).
+    before = sent(effects)
+    assert before == Counter(NOTICES[: sum(before.values())]) and sum(before.values()) >= 2
+    assert leave or before == Counter(NOTICES[:2])
 
     ballast.unlink()  # space freed
     listed = agentlab_process(env, "runs")
