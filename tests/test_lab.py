@@ -155,7 +155,7 @@ def test_an_agents_graph_is_drawn_offline_as_svg_with_every_node():
     picture = draw(filing_agent([]))
     svg = picture._repr_svg_()
     assert "<svg" in svg
-    for node in ("begin", "plan", "prepare", "approve", "execute", "validate", "halt"):
+    for node in ("begin", "recall", "plan", "prepare", "approve", "execute", "validate", "halt"):
         assert f">{node}</text>" in svg
     assert '"prepare" -> "approve" [style=dashed]' in picture.dot
 

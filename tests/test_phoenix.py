@@ -116,7 +116,16 @@ def test_a_cli_run_resumed_by_other_processes_is_one_trace_of_every_span_in_phoe
     ]
 
     nodes = spans[spans["span_kind"] == "CHAIN"]
-    assert set(nodes["name"]) == {"begin", "plan", "prepare", "approve", "execute", "validate"}
+    assert set(nodes["name"]) == {
+        "begin",
+        "recall",
+        "plan",
+        "prepare",
+        "approve",
+        "execute",
+        "validate",
+        "respond",
+    }
     assert set(nodes["parent_id"]) <= set(runs["context.span_id"])
     plan = nodes[nodes["name"] == "plan"].iloc[0]
     assert list(plan["attributes.agentlab"]["transition"]["reasons"])[0].startswith("plan 1:")
@@ -127,6 +136,7 @@ def test_a_cli_run_resumed_by_other_processes_is_one_trace_of_every_span_in_phoe
         "executor",
         "executor",
         "validator",
+        "responder",
     ]
     planner = calls.iloc[0]
     assert planner["attributes.llm.token_count.completion"] == 236
@@ -203,14 +213,17 @@ def test_a_graph_served_by_langgraph_dev_is_traced_like_a_cli_run(
 # step; each execute binds the step its call made ready.
 DEMO_SPANS = {
     ("CHAIN", "begin"): 1,
+    ("CHAIN", "recall"): 1,
     ("CHAIN", "plan"): 1,
     ("CHAIN", "prepare"): 1,
     ("CHAIN", "approve"): 4,
     ("CHAIN", "execute"): 3,
     ("CHAIN", "validate"): 1,
+    ("CHAIN", "respond"): 1,
     ("LLM", "llm planner"): 1,
     ("LLM", "llm executor"): 2,
     ("LLM", "llm validator"): 1,
+    ("LLM", "llm responder"): 1,
     ("TOOL", "tool search_customers"): 1,
     ("TOOL", "tool send_notification"): 1,
     ("TOOL", "tool delete_customer"): 1,
