@@ -186,7 +186,10 @@ def _prompt(data_dir: Path):  # type: ignore[no-untyped-def]
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
-    data_dir.mkdir(parents=True, exist_ok=True)
+    from agentlab.store.private import private_dir, private_file
+
+    private_dir(data_dir)
+    private_file(data_dir / "chat_history")  # what was typed is as private as the runs
     session: PromptSession[str] = PromptSession(history=FileHistory(str(data_dir / "chat_history")))
     return lambda: session.prompt("you> ")
 

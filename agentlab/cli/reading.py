@@ -116,7 +116,8 @@ def costs(
 
 def doctor(ctx: typer.Context) -> None:
     """Check the runs database: SQLite's integrity check, unreadable runs, calls whose outcome
-    was never recorded, and claims on runs left by processes that died. Exit 1 if any.
+    was never recorded, and claims on runs left by processes that died. Exit 1 if any. Also
+    warns about data other users of the machine could read.
 
     The status of a run whose process died is first set from its checkpoint, as 'runs' does."""
     settings = common.settings(ctx)
@@ -125,6 +126,10 @@ def doctor(ctx: typer.Context) -> None:
         return
     with common.runner(settings) as runner:
         where, problems = runner.where, runner.check()
+    from agentlab.store.private import readable_by_others
+
+    for loose in readable_by_others(settings.data_dir):  # a warning: runs hold tool outputs
+        print(f"warning: {loose}")
     checked = (
         "runs, journal, leases" if settings.database_url else "integrity, runs, journal, leases"
     )

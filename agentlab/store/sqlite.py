@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from agentlab.errors import AgentlabError, ConfigError, DamagedDataError, Fix
 from agentlab.store.engine import Dialect, Fetch, Params, Statements
 from agentlab.store.failures import BACKUP_WARNING, os_failure, sqlite_failure
+from agentlab.store.private import private_dir, private_file
 from agentlab.store.schema import schema
 from agentlab.store.sql import SqlRunStore
 
@@ -149,13 +150,14 @@ def _roll_back(conn: sqlite3.Connection) -> None:
 
 def _open(path: Path) -> sqlite3.Connection:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
     except OSError as exc:
         raise os_failure(path.parent, exc, what="the data directory") or ConfigError(
             f"cannot create the data directory {path.parent} ({exc})", fix=Fix.DATA_DIR
         ) from None
     try:
         _refuse_truncated(path)
+        private_file(path)  # before SQLite creates it with the process's umask
     except OSError as exc:
         raise os_failure(path, exc, what="the runs database") or ConfigError(
             f"cannot read the runs database {path} ({exc})", fix=Fix.DATA_DIR

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agentlab.errors import ConfigError, Fix
+from agentlab.store.private import private_dir, private_file
 
 SEED_CUSTOMERS = 300
 _SEED = 20261125
@@ -126,7 +127,8 @@ class SupportDatabase:
     def ensure(self, customers: int = SEED_CUSTOMERS) -> None:
         """Create the schema and seed customers if the database is new."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            private_file(self.path)
             self._ensure(customers)
         except (OSError, sqlite3.OperationalError) as exc:
             raise ConfigError(
