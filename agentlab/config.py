@@ -50,13 +50,8 @@ class RoleModels(BaseModel):
     planner: str = "claude-sonnet-4-6"
     executor: str = "claude-haiku-4-5"
     validator: str = "claude-haiku-4-5"
-    responder: str = Field(
-        default="claude-haiku-4-5", description="Writes the reply that ends every turn."
-    )
-    summarizer: str = Field(
-        default="claude-haiku-4-5",
-        description="Folds a conversation's older turns into its running summary.",
-    )
+    responder: str = "claude-haiku-4-5"  # writes the reply that ends every run
+    summarizer: str = "claude-haiku-4-5"  # folds a conversation's older turns into its summary
     fallbacks: list[str] = Field(
         default_factory=lambda: ["claude-sonnet-4-6", "claude-haiku-4-5"],
         description="Models tried in order when a role's model stays overloaded after retries.",
@@ -64,10 +59,11 @@ class RoleModels(BaseModel):
 
 
 class ContextBudgets(BaseModel):
-    """Working memory (``[context]`` in the config file): the tokens each role's model call may
-    be sent (system prompt, tools, memories, the conversation's summary and recent turns, the
-    call's own message), how many tokens of recent turns a conversation keeps before its older
-    turns are folded into its running summary, and how long that summary may grow."""
+    """Working memory (``[context]`` in the config file): per role, the tokens its model call
+    may be sent (system prompt, tools, memories, summary, recent turns, its own message);
+    ``recent_tokens`` of recent turns kept whole, past which the oldest are folded into the
+    running summary (down to half of it, so a summary is not rewritten every turn), which grows
+    to ``summary_tokens``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -76,13 +72,8 @@ class ContextBudgets(BaseModel):
     validator: int = Field(default=16_000, ge=256)
     responder: int = Field(default=16_000, ge=256)
     summarizer: int = Field(default=16_000, ge=256)
-    recent_tokens: int = Field(
-        default=6_000,
-        ge=0,
-        description="Recent turns kept whole; past this, the oldest are folded into the summary "
-        "(down to half of it, so a summary is not rewritten every turn).",
-    )
-    summary_tokens: int = Field(default=800, ge=32, description="The running summary's size.")
+    recent_tokens: int = Field(default=6_000, ge=0)
+    summary_tokens: int = Field(default=800, ge=32)
 
     def for_role(self, role: str) -> int:
         """The token budget of ``role``'s calls."""

@@ -30,6 +30,13 @@ def write(path: Path, **roles: list[dict[str, Any]]) -> Path:
     return path
 
 
+def thread_graph(agent: Agent, script: Path, settings: Settings) -> Any:
+    """``agent``'s graph replaying ``script``, with no Runner: its threads keep conversations."""
+    spec = ModelSpec(kind="scripted", script=str(script))
+    models = resolve_models(agent, settings, spec)
+    return compile_agent(agent, models=models, settings=settings, checkpointer=InMemorySaver())
+
+
 @pytest.fixture
 def two_turns(tmp_path: Path) -> Path:
     return write(
@@ -181,14 +188,7 @@ async def test_a_thread_is_a_conversation_when_no_runner_keeps_its_session(
         validator=[verdict(True)],
         responder=[{"text": "Tea is a drink."}],
     )
-    agent = Agent("notes", "answers from notes", tools=[lookup])
-    spec = ModelSpec(kind="scripted", script=str(text))
-    graph = compile_agent(
-        agent,
-        models=resolve_models(agent, settings, spec),
-        settings=settings,
-        checkpointer=InMemorySaver(),
-    )
+    graph = thread_graph(Agent("notes", "answers from notes", tools=[lookup]), text, settings)
     config = {"configurable": {"thread_id": "t-1"}}
     first = await graph.ainvoke({"message": "What is tea?"}, config, context=RunContext())
     second = await graph.ainvoke({"message": "And its id?"}, config, context=RunContext())
@@ -250,14 +250,7 @@ async def test_a_threads_second_turn_stores_only_its_own_tool_calls(settings: Se
         planner=[plan(step("lookup", topic="tea")), plan(step("lookup", topic="coffee"))],
         validator=[verdict(True), verdict(True)],
     )
-    agent = Agent("notes", "answers from notes", tools=[lookup])
-    spec = ModelSpec(kind="scripted", script=str(text))
-    graph = compile_agent(
-        agent,
-        models=resolve_models(agent, settings, spec),
-        settings=settings,
-        checkpointer=InMemorySaver(),
-    )
+    graph = thread_graph(Agent("notes", "answers from notes", tools=[lookup]), text, settings)
     config = {"configurable": {"thread_id": "t-2"}}
     await graph.ainvoke({"message": "Tea?"}, config, context=RunContext())
     second = await graph.ainvoke({"message": "Coffee?"}, config, context=RunContext())
