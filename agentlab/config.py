@@ -109,6 +109,17 @@ class Budgets(BaseModel):
         return value
 
 
+class Access(BaseModel):
+    """Who may do what (``[access]``): ``act_as`` maps an OS user (or a token's principal) to
+    the principals it may act as with ``--as`` (``"*"``: any); ``operators`` may kill, resume
+    and give feedback on every principal's runs (otherwise only their own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    act_as: dict[str, list[str]] = Field(default_factory=dict)
+    operators: list[str] = Field(default_factory=list)
+
+
 class Settings(BaseSettings):
     """Everything a run needs to know about its environment."""
 
@@ -155,6 +166,7 @@ class Settings(BaseSettings):
     models: RoleModels = Field(default_factory=RoleModels)
     budgets: Budgets = Field(default_factory=Budgets)
     context: ContextBudgets = Field(default_factory=ContextBudgets)
+    access: Access = Field(default_factory=Access)
     database_url: SecretStr | None = Field(
         None,
         description="A PostgreSQL server keeping runs, checkpoints and the tool journal "
@@ -387,6 +399,7 @@ def _known_variables() -> set[str]:
     known.update(f"AGENTLAB_MODELS__{name.upper()}" for name in RoleModels.model_fields)
     known.update(f"AGENTLAB_BUDGETS__{name.upper()}" for name in Budgets.model_fields)
     known.update(f"AGENTLAB_CONTEXT__{name.upper()}" for name in ContextBudgets.model_fields)
+    known.update(f"AGENTLAB_ACCESS__{name.upper()}" for name in Access.model_fields)
     return known
 
 

@@ -5,6 +5,8 @@ trace project of its own."""
 
 from __future__ import annotations
 
+import getpass
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
@@ -91,9 +93,16 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """The environment of an ``agentlab`` subprocess: this test's data dir, no keys, wide plain
-    output."""
+    output, and a configuration granting the OS user the right to act as any principal (tests
+    of that right drop ``AGENTLAB_ACCESS__ACT_AS``)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
-    return {**keep, "AGENTLAB_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "NO_COLOR": "1"}
+    return {
+        **keep,
+        "AGENTLAB_DATA_DIR": str(tmp_path / "data"),
+        "AGENTLAB_ACCESS__ACT_AS": json.dumps({getpass.getuser(): ["*"]}),
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+    }
 
 
 @pytest.fixture

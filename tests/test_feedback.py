@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from agentlab.config import load_settings
 from agentlab.domains.support import DEMO_TASK, demo_script_path
 from agentlab.errors import RunNotFoundError
 from agentlab.lab import Lab
@@ -26,6 +27,7 @@ from agentlab.observability.feedback import (
     phoenix_url_for,
 )
 from agentlab.observability.phoenix import PhoenixServer
+from agentlab.orchestration.context import default_principal
 from agentlab.store import Feedback, RunStore
 from tests.phoenix_server import free_ports
 from tests.test_cli import agentlab, run_id_in
@@ -131,7 +133,9 @@ def test_feedback_on_an_untraced_run_is_kept_with_the_run_and_filters_the_runs(e
 
 
 async def test_a_notebook_gives_feedback_and_lists_runs_by_it(tmp_path):
-    async with Lab(data_dir=tmp_path / "data") as lab:
+    me = default_principal()
+    acting = {"act_as": {me: ["dora"]}}  # the notebook's user may speak for dora
+    async with Lab(load_settings(data_dir=tmp_path / "data", access=acting)) as lab:
         script = demo_script_path()
         run = await lab.start("agentlab.domains.support:agent", DEMO_TASK, script=script,
                               on_event=None)  # fmt: skip

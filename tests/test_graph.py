@@ -27,6 +27,7 @@ from agentlab.orchestration import (
     decision_for,
     initial_state,
 )
+from agentlab.orchestration.context import default_principal
 from agentlab.tools import (
     DefaultPolicy,
     FunctionToolset,
@@ -218,6 +219,8 @@ async def test_approve_runs_the_step_and_completes(make_agent, ledger):
             "approved": True,
             "note": "fine",
             "call_hash": shown["call_hash"],
+            "by": default_principal(),  # the graph driven in code: its process's user
+            "via": "api",
         }
     ]
 
@@ -934,7 +937,9 @@ async def test_a_toolset_that_cannot_list_its_tools_fails_the_run_with_the_reaso
     assert state["outcome"] == "could not list toy's tools: ConnectionError: server gone"
 
 
-async def test_the_graph_takes_just_a_task_and_an_optional_principal_and_session(ledger):
+async def test_the_graph_takes_a_task_and_a_session_and_acts_for_its_contexts_principal(ledger):
+    """Who a run acts for is its context's principal (a served run's: its authenticated caller),
+    never its input's: a principal in the input is not the graph's to take."""
     seen: list[tuple[str, str | None]] = []
 
     @tool
@@ -952,9 +957,14 @@ async def test_the_graph_takes_just_a_task_and_an_optional_principal_and_session
     )
     graph = compile_agent(agent, checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "served"}}
-    output = await graph.ainvoke({"task": "who?", "principal": "bob", "session": "s-1"}, config)
-    assert seen == [("bob", "s-1")]
-    assert output["status"] == "completed" and output["results"][0]["outcome"]["output"] == "bob"
+    given = {"task": "who?", "principal": "mallory", "session": "s-1"}
+    output = await graph.ainvoke(given, config)
+    assert seen == [(default_principal(), "s-1")]
+    assert output["status"] == "completed"
+    assert "principal" not in graph.get_input_jsonschema()["properties"]
+    ctx = RunContext(principal="bob", session="s-2")
+    await graph.ainvoke({"task": "who?"}, {"configurable": {"thread_id": "t2"}}, context=ctx)
+    assert seen[-1] == ("bob", "s-2")
     assert set(output) == {"status", "outcome", "reply", "plan", "results"}
 
 

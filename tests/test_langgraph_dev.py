@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from langgraph_sdk import get_sync_client
 
 from agentlab.domains.support import DEMO_TASK
 from agentlab.models.script import ScriptedToolUse, Turn
+from agentlab.store.tokens import TokenStore
 from agentlab.testing import AnthropicTestServer
 from tests.conftest import decision_on
 
@@ -114,6 +116,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             continue
 
 
+def client_as(url: str, data_dir: Path, principal: str) -> Any:
+    """A client of the server authenticated as ``principal`` (a token made for it, as
+    ``agentlab tokens create --principal`` makes one)."""
+    _, token = TokenStore(data_dir).create(principal, "test")
+    return get_sync_client(url=url, headers={"Authorization": f"Bearer {token}"})
+
+
 def waiting_for(state: dict[str, Any]) -> dict[str, Any] | None:
     """The request a thread's run waits for (its one interrupt's value), if any."""
     values = [i["value"] for task in state["tasks"] for i in task.get("interrupts", [])]
@@ -123,13 +132,12 @@ def waiting_for(state: dict[str, Any]) -> dict[str, Any] | None:
 
 def test_support_graph_runs_to_completed_through_its_approvals_in_langgraph_dev(server):
     url, data_dir = server
-    client = get_sync_client(url=url)
+    client = client_as(url, data_dir, "alice")
     [assistant] = client.assistants.search(graph_id="support")
     schemas = client.assistants.get_schemas(assistant["assistant_id"])
     assert set(schemas["input_schema"]["properties"]) == {
         "message",
         "task",
-        "principal",
         "session",
     }
     assert {"status", "outcome"} <= set(schemas["output_schema"]["properties"])
@@ -190,8 +198,8 @@ def test_a_thread_is_a_conversation_whose_replies_stream_in_langgraph_dev(
     ]
     server = anthropic_server.reset(turns, stream_delay_s=0.1)
     keys = {"ANTHROPIC_API_KEY": "sk-test-local", "ANTHROPIC_BASE_URL": server.base_url}
-    with langgraph_dev(tmp_path, **keys) as (url, _):
-        client = get_sync_client(url=url)
+    with langgraph_dev(tmp_path, **keys) as (url, data_dir):
+        client = client_as(url, data_dir, "alice")
         [assistant] = client.assistants.search(graph_id="support")
         thread = client.threads.create()
         pieces: list[tuple[str, float]] = []
@@ -214,3 +222,73 @@ def test_a_thread_is_a_conversation_whose_replies_stream_in_langgraph_dev(
     planner = server.requests[-1]
     said = json.dumps(planner["messages"])
     assert "Find Ada Lovelace" in said and first_reply in said and "And her id?" in said
+
+
+def test_the_server_authenticates_callers_acts_for_them_and_grants_no_foreign_origin(server):
+    """No token: 401. A run acts for its token's principal, whatever its input says: the
+    support policy denies support-bot's delete, so the customer stays. Another principal's
+    thread is out of sight. A foreign web origin gets no CORS grant; a configured one does."""
+    url, data_dir = server
+    for headers in ({}, {"Authorization": "Bearer agentlab_000000000000_" + "x" * 43}):
+        answer = http(url, "/assistants/search", method="POST", body=b"{}", headers=headers)
+        assert answer.status == 401, answer.status
+
+    bot = client_as(url, data_dir, "support-bot")
+    [assistant] = bot.assistants.search(graph_id="support")
+    thread = bot.threads.create()["thread_id"]
+    given = {"task": DEMO_TASK, "principal": "alice"}  # an input cannot choose who it acts as
+    bot.runs.wait(thread, assistant["assistant_id"], input=given)
+    while (request := waiting_for(bot.threads.get_state(thread))) is not None:
+        bot.runs.wait(
+            thread,
+            assistant["assistant_id"],
+            command={"resume": decision_on(request, approve=True)},
+        )
+    values = bot.threads.get_state(thread)["values"]
+    decided = {(d["tool"], d["principal"], d["verdict"]) for d in values["policy_decisions"]}
+    assert ("delete_customer", "support-bot", "deny") in decided, decided
+    assert {d["principal"] for d in values["policy_decisions"]} == {"support-bot"}
+    assert values["principal"] == "support-bot"
+    assert [a["by"] for a in values["approvals"]] == ["support-bot"]
+    assert {a["via"] for a in values["approvals"]} == {"server"}
+    db = sqlite3.connect(data_dir / "support.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM customers WHERE id = 1").fetchone()[0] == 1
+
+    mallory = client_as(url, data_dir, "mallory")
+    assert mallory.threads.search() == []
+    with pytest.raises(Exception, match="not found"):
+        mallory.threads.get_state(thread)
+
+    evil = http(url, "/ok", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in evil.headers
+    preflight = {
+        "Origin": "http://evil.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    refused = http(url, "/runs/wait", method="OPTIONS", headers=preflight)
+    assert "access-control-allow-origin" not in refused.headers
+    allowed = http(url, "/ok", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+class Answered:
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        self.status, self.headers = status, headers
+
+
+def http(
+    url: str, path: str, *, method: str = "GET", body: bytes | None = None, headers: dict[str, str]
+) -> Answered:
+    """One plain HTTP request: its status and headers (lower-cased), whatever the status."""
+    request = urllib.request.Request(
+        url + path,
+        data=body,
+        method=method,
+        headers={"Content-Type": "application/json", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return Answered(answer.status, {k.lower(): v for k, v in answer.headers.items()})
+    except urllib.error.HTTPError as exc:
+        return Answered(exc.code, {k.lower(): v for k, v in exc.headers.items()})

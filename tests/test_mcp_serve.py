@@ -16,6 +16,8 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -24,9 +26,11 @@ from typing import Any
 import pytest
 from mcp import Client, ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 from mcp.types import CallToolResult
 
 from agentlab.domains import support
+from agentlab.store.tokens import TokenStore
 from agentlab.tools import ToolRegistry
 from agentlab.tools.mcp import tool_options
 from tests.cli import AGENTLAB, agentlab, agentlab_process
@@ -39,6 +43,18 @@ NO_HANG_S = 60  # far above a healthy exchange (a run of the demo script takes a
 SERVE = ["mcp", "serve", "--agent", support.REFERENCE]
 DEMO = ["--script", str(support.demo_script_path())]
 RUN_TOOLS = ["run_task", "get_run"]
+
+
+def token_for(env: dict[str, str], principal: str) -> str:
+    """A bearer token of the data directory acting as ``principal`` (as 'agentlab tokens
+    create' makes one)."""
+    return TokenStore(Path(env["AGENTLAB_DATA_DIR"])).create(principal, "test")[1]
+
+
+def http_client(url: str, token: str) -> Client:
+    """The official client over streamable HTTP, authenticated with ``token``."""
+    headers = {"Authorization": f"Bearer {token}"}
+    return Client(streamable_http_client(url, http_client=create_mcp_http_client(headers=headers)))
 
 
 def serve_command(*extra: str) -> list[str]:
@@ -261,6 +277,15 @@ async def test_without_a_model_run_task_says_so_and_the_tools_still_serve(env, t
 # -- mistakes -------------------------------------------------------------------------------------
 
 
+def test_acting_as_another_principal_needs_the_configurations_grant(env):
+    alone = {k: v for k, v in env.items() if k != "AGENTLAB_ACCESS__ACT_AS"}  # no grant
+    refused = agentlab(alone, *SERVE, "--as", "support-bot")
+    assert refused.returncode == 2 and "may not act as support-bot" in refused.stderr
+    assert "[access] act_as" in refused.stderr
+    over_http = agentlab(env, *SERVE, "--http", "--as", "support-bot")
+    assert over_http.returncode == 2 and "token's principal" in over_http.stderr
+
+
 def test_an_unknown_agent_is_one_error_line(env):
     result = agentlab(env, "mcp", "serve", "--agent", "no_such_module:agent")
 
@@ -353,7 +378,9 @@ async def test_http_serves_on_loopback_and_a_restarted_server_answers_the_next_c
     with http_server(env) as (url, pid):
         port = port_of(url)
         assert listening_addresses(port) == {"127.0.0.1"}
-        async with Client(url, mode=mode) as client:
+        headers = {"Authorization": f"Bearer {token_for(env, 'alice')}"}
+        transport = streamable_http_client(url, http_client=create_mcp_http_client(headers))
+        async with Client(transport, mode=mode) as client:
             async with asyncio.timeout(NO_HANG_S):
                 names = [t.name for t in (await client.list_tools()).tools]
             found = await call(client, "search_customers", customer_id=1)
@@ -371,6 +398,46 @@ async def test_http_serves_on_loopback_and_a_restarted_server_answers_the_next_c
     assert not later.is_error, text(later)
     assert later.structured_content is not None
     assert later.structured_content["waiting_for"][0]["tool"] == "send_notification"
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+async def test_http_callers_authenticate_and_act_as_their_tokens_principal(env):
+    """No token, a malformed one or a revoked one: 401 before anything runs. A token acts for
+    its principal: support-bot's delete is denied by the support policy, alice's asks; neither
+    can choose another principal, and get_run shows only the caller's own runs."""
+    tokens = TokenStore(Path(env["AGENTLAB_DATA_DIR"]))
+    revoked, revoked_token = tokens.create("alice", "gone")
+    tokens.revoke(revoked.token_id)
+    with http_server(env) as (url, _):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
+        for token in (None, "nonsense", revoked_token):
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=NO_HANG_S)
+            assert refused.value.code == 401
+            assert refused.value.headers["WWW-Authenticate"].startswith("Bearer")
+
+        async with http_client(url, token_for(env, "support-bot")) as bot:
+            denied = await call(bot, "delete_customer", customer_id=2)
+            started = (await call(bot, "run_task", task=support.DEMO_TASK)).structured_content
+        async with http_client(url, token_for(env, "alice")) as alice:
+            asked = await call(alice, "delete_customer", customer_id=2)
+            theirs = await call(alice, "get_run", run_id=started["run_id"])
+
+    assert denied.is_error and "denied by policy" in text(denied)
+    assert asked.is_error and "needs a human's approval" in text(asked)
+    assert customer_exists(env, 2)
+    assert started is not None
+    with sqlite3.connect(Path(env["AGENTLAB_DATA_DIR"]) / "runs.sqlite") as db:
+        (principal,) = db.execute(
+            "SELECT principal FROM agentlab_run_records WHERE run_id = ?", (started["run_id"],)
+        ).fetchone()
+    assert principal == "support-bot"
+    assert theirs.is_error and "not a run of agent support as alice" in text(theirs)
 
 
 # -- the MCP Inspector ----------------------------------------------------------------------------

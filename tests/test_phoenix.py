@@ -167,25 +167,23 @@ def test_a_cli_run_resumed_by_other_processes_is_one_trace_of_every_span_in_phoe
 def test_a_graph_served_by_langgraph_dev_is_traced_like_a_cli_run(
     phoenix: PhoenixServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from langgraph_sdk import get_sync_client
-
     from tests.conftest import decision_on
-    from tests.test_langgraph_dev import langgraph_dev, waiting_for
+    from tests.test_langgraph_dev import client_as, langgraph_dev, waiting_for
 
     project = f"agentlab-served-{uuid.uuid4().hex[:8]}"
     exporting = {"AGENTLAB_OTLP_ENDPOINT": phoenix.otlp_endpoint, "AGENTLAB_TRACE_PROJECT": project}
-    with langgraph_dev(tmp_path, **exporting) as (url, _):
-        client = get_sync_client(url=url)
+    with langgraph_dev(tmp_path, **exporting) as (url, data_dir):
+        client = client_as(url, data_dir, "bob")
         [assistant] = client.assistants.search(graph_id="support")
         thread = client.threads.create()["thread_id"]
-        given = {"task": DEMO_TASK, "principal": "bob"}
+        given = {"task": DEMO_TASK}
         client.runs.wait(thread, assistant["assistant_id"], input=given)
         while (request := waiting_for(client.threads.get_state(thread))) is not None:
             approval = decision_on(request, approve=True)
             client.runs.wait(thread, assistant["assistant_id"], command={"resume": approval})
         final = client.threads.get_state(thread)["values"]
         assert final["status"] == "completed"
-        acted_for = final["policy_decisions"][0]["principal"]  # the server's context's, if any
+        acted_for = final["policy_decisions"][0]["principal"]  # the token's: bob
 
         monkeypatch.setenv("PHOENIX_WORKING_DIR", str(tmp_path / "client"))
         from phoenix.client import Client

@@ -40,7 +40,7 @@ from agentlab.observability.tracing import (
     shared_tracing,
     tracing_for,
 )
-from agentlab.orchestration import Runner, compile_agent, resolve_models
+from agentlab.orchestration import RunContext, Runner, compile_agent, resolve_models
 from tests.conftest import decide, decide_graph, waiting
 
 DEMO = ModelSpec(kind="scripted", script=str(support.demo_script_path()))
@@ -239,7 +239,7 @@ async def test_a_served_graph_traces_the_same_shape_without_a_runner(settings):
         tracing=tracing,
     )
     config = {"configurable": {"thread_id": "thread-1"}}
-    await graph.ainvoke({"task": support.DEMO_TASK, "principal": "bob"}, config)
+    await graph.ainvoke({"task": support.DEMO_TASK}, config, context=RunContext(principal="bob"))
     while (await graph.aget_state(config)).interrupts:
         decision = await decide_graph(graph, config, approve=True)
         await graph.ainvoke(Command(resume=decision), config)

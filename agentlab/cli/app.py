@@ -19,6 +19,7 @@ from agentlab.cli import agents, chat, common, deciding, reading, running
 from agentlab.cli.conversations import sessions_app
 from agentlab.cli.mcp import mcp_app
 from agentlab.cli.phoenix import phoenix_command
+from agentlab.cli.tokens import tokens_app
 
 app = typer.Typer(
     name="agentlab",
@@ -71,6 +72,7 @@ app.add_typer(sessions_app, name="sessions")
 app.command()(deciding.resume)
 app.add_typer(agents.policy_app, name="policy")
 app.add_typer(mcp_app, name="mcp")
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(agents.tools_app, name="tools")
 app.command()(reading.doctor)
 app.command("phoenix")(phoenix_command)

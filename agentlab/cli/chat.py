@@ -60,7 +60,7 @@ def chat(
     console = common.console()
     spec = ModelSpec(kind="scripted", script=str(script.resolve())) if script else None
     session_id = session or new_session_id()
-    with common.runner(settings) as runner:
+    with common.runner(settings, principal) as runner:
         if session is not None:
             _reopen(console, runner, session)
         if spec is not None:

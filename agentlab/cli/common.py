@@ -18,8 +18,12 @@ if TYPE_CHECKING:
 
     from agentlab.config import Settings
     from agentlab.orchestration import Agent, SyncRunner
+    from agentlab.orchestration.identity import Identity
 
-PRINCIPAL_HELP = "Who the run acts for (a user or service; default: your OS user)."
+PRINCIPAL_HELP = (
+    "Who the run acts for (default: your OS user; another only where the configuration's "
+    "[access] act_as grants it)."
+)
 RUN_HELP = "A run id from 'agentlab runs'."
 
 
@@ -43,16 +47,26 @@ def settings(ctx: typer.Context, **overrides: object) -> Settings:
     return loaded
 
 
+def identity(loaded: Settings, principal: str | None, *, via: str = "terminal") -> Identity:
+    """Who acts at this terminal (the OS user) and for whom (``--as``, if granted)."""
+    from agentlab.orchestration.context import default_principal
+    from agentlab.orchestration.identity import acting
+
+    return acting(loaded, default_principal(), principal, via=via)
+
+
 def console() -> Console:
     from rich.console import Console
 
     return Console(highlight=False)
 
 
-def runner(loaded: Settings) -> SyncRunner:
+def runner(loaded: Settings, principal: str | None = None) -> SyncRunner:
+    """A runner acting as the OS user at this terminal, for ``principal`` (``--as``) if the
+    configuration grants it: runs, kills and decisions are held to that user's rights."""
     from agentlab.orchestration import SyncRunner
 
-    return SyncRunner(loaded)
+    return SyncRunner(loaded, identity=identity(loaded, principal))
 
 
 def agent(ctx: typer.Context, reference: str | None) -> Agent:

@@ -134,6 +134,7 @@ def resume(
                 result=output,
                 every=every,
                 force=force,
+                via="flag",
             )
         elif shown and interactive:
             for request in shown:
@@ -194,7 +195,12 @@ def feedback(
     score: Annotated[str, typer.Option("--score", metavar="good|bad", help="Your verdict.")],
     comment: Annotated[str, typer.Option(metavar="TEXT", help="Why: kept with the verdict.")] = "",
     by: Annotated[
-        str | None, typer.Option("--as", help="Who gives it (default: your OS user).")
+        str | None,
+        typer.Option(
+            "--as",
+            help="Who gives it (default: your OS user; another only where the configuration's "
+            "[access] act_as grants it).",
+        ),
     ] = None,
 ) -> None:
     """Give a run your verdict: kept with the run ('agentlab runs --feedback bad' lists those so
@@ -204,7 +210,7 @@ def feedback(
 
     common.check_score("--score", score)
     settings = common.settings(ctx)
-    with common.runner(settings) as runner:
+    with common.runner(settings, by) as runner:
         given = runner.feedback(
             run_id,
             score,

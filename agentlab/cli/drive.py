@@ -32,6 +32,8 @@ def ask(console: Console, run_id: str, requests: Sequence[Request]) -> list[Deci
             decisions += decisions_for(run_id, Answer.APPROVE, requests[i:])
             break
         decisions += decisions_for(run_id, Answer(answer), (request,), note=note)
+    for decision in decisions:  # answered at a prompt
+        decision["via"] = "terminal"
     return decisions or None
 
 
@@ -160,7 +162,7 @@ def _drive(
             if orders:
                 answer = Answer.APPROVE if decide == "approve" else Answer.REJECT
                 note = note or f"--{decide}"
-                events = runner.decide(run_id, answer, shown=orders, note=note)
+                events = runner.decide(run_id, answer, shown=orders, note=note, via="flag")
                 continue
         console.print(
             f"Run [bold]{run_id}[/] is waiting for a decision. It is saved: decide later with\n"

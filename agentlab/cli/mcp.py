@@ -45,11 +45,17 @@ def serve(
         typer.Option(
             "--as",
             metavar="NAME",
-            help="Who served calls and runs act for (default: your OS user).",
+            help="Over stdio: who served calls and runs act for (default: your OS user; "
+            "another only if the configuration grants it). Over --http each caller's token says.",
         ),
     ] = None,
     http: Annotated[
-        bool, typer.Option("--http", help="Serve streamable HTTP on 127.0.0.1 instead of stdio.")
+        bool,
+        typer.Option(
+            "--http",
+            help="Serve streamable HTTP on 127.0.0.1 instead of stdio; callers authenticate "
+            "with a bearer token from 'agentlab tokens create'.",
+        ),
     ] = False,
     port: Annotated[
         int | None,
@@ -65,7 +71,7 @@ def serve(
 
     A tool call the policy asks a human about is refused (run_task's runs pause for approval
     instead); a denied call always is. Over stdio by default; --http serves
-    http://127.0.0.1:PORT/mcp, reachable from this machine only.
+    http://127.0.0.1:PORT/mcp, reachable from this machine only, to callers with a token.
     """
     import asyncio
 
@@ -75,12 +81,18 @@ def serve(
 
     if port is not None and not http:
         raise typer.BadParameter("--port goes with --http")
+    if principal is not None and http:
+        raise typer.BadParameter(
+            "over --http each caller acts as its token's principal: leave out --as, and create "
+            "a token per caller with 'agentlab tokens create --principal NAME'"
+        )
     settings = common.settings(ctx)
+    identity = common.identity(settings, principal)
     server = AgentServer(
         agent or settings.default_agent,
         settings,
         decide_hint=_decide_hint(ctx),
-        principal=principal,
+        principal=identity.principal,
         # As `agentlab run` does: a script for the runs, else the agent's own models.
         models=ModelSpec(kind="scripted", script=str(script.resolve())) if script else None,
     )

@@ -52,8 +52,9 @@ def show(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="A run id from 'agentlab runs'.")],
 ) -> None:
-    """Show a run: its summary, transitions, tool calls and any approval it waits for."""
-    from agentlab.cli import render
+    """Show a run: its summary, transitions, tool calls, who decided what, and any approval it
+    waits for."""
+    from agentlab.cli import approvers, render
 
     console = common.console()
     with common.runner(common.settings(ctx)) as runner:
@@ -70,6 +71,8 @@ def show(
     console.print(render.transitions_table(view))
     if view.state.get("policy_decisions"):
         console.print(render.policy_table(view))
+    if view.state.get("approvals"):
+        console.print(approvers.approvals_table(view))
     console.print(render.results_table(view))
     if view.requests:
         for request in view.requests:

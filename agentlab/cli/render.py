@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from agentlab.cli import approvers
 from agentlab.cli.catalog import AgentEntry
 from agentlab.observability.ledger import phase_costs
 from agentlab.orchestration import (
@@ -222,7 +223,7 @@ def summary_panel(view: RunView) -> Panel:
         grid.add_row("reply", Text(reply, style="bold"))
     grid.add_row("agent", f"{view.record.agent_name} ({view.record.agent})")
     session = view.record.session
-    who = view.record.principal + (f", session {session}" if session else "")
+    who = approvers.started_by(view) + (f", session {session}" if session else "")
     grid.add_row("for", who)
     grid.add_row("iterations", f"{s.iterations} of {s.max_iterations}")
     grid.add_row(

@@ -96,7 +96,7 @@ def run(
             **given,
         )
     console = common.console()
-    with common.runner(settings) as runner:
+    with common.runner(settings, principal) as runner:
         run_id, events = runner.start(
             agent, task, models=spec, principal=principal, session=session, limits=limits
         )

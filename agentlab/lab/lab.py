@@ -33,6 +33,8 @@ from agentlab.lab.session import LabSession, new_session_id, session_models
 from agentlab.lab.words import in_notebook_words
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Agent, Runner
+from agentlab.orchestration.context import default_principal
+from agentlab.orchestration.identity import Identity
 from agentlab.store import Feedback, RunRecord
 
 if TYPE_CHECKING:
@@ -72,7 +74,9 @@ class Lab:
     ) -> None:
         # The same settings as the CLI (AGENTLAB_CONFIG's file, the environment) unless given.
         self.settings = settings or load_settings(config, data_dir=data_dir)
-        self.runner = Runner(self.settings)
+        # The notebook's user acts here, with the rights the configuration gives them.
+        user = default_principal()
+        self.runner = Runner(self.settings, identity=Identity(user, user, via="notebook"))
 
     @property
     def data_dir(self) -> Path:

@@ -23,10 +23,12 @@ from langgraph.types import interrupt
 
 from agentlab.events import ApprovalDecided
 from agentlab.orchestration import transcript
+from agentlab.orchestration.context import default_principal, served_caller
 from agentlab.orchestration.requests import (
     Decision,
     DecisionRefused,
     RequestKind,
+    approver_problem,
     decision_problem,
     describe_request,
     waiting_requests,
@@ -55,6 +57,10 @@ def request_for(step: PlanStep, pending: PendingCall) -> dict[str, Any]:
     }
     if attempt is not None:
         request["attempt"] = attempt
+    if pending.get("approvers") is not None:
+        request["approvers"] = list(pending.get("approvers") or [])
+    if pending.get("self_approval") is False:
+        request["self_approval"] = False
     return request
 
 
@@ -108,7 +114,11 @@ async def ask(
     requests = [request_for(steps(c["step_id"]), c) for c in waiting]
     answer = interrupt(waiting_value(requests))
     try:
-        decided = as_decisions(waiting_value(requests), answer)
+        decided = as_decisions(waiting_value(requests), answer, deciding=served_caller())
+        for request, given in decided:
+            problem = approver_problem(request, given, visit.ctx.principal)
+            if problem is not None:
+                raise DecisionRefused(problem)
     except DecisionRefused as exc:
         # LangGraph keeps this answer as the interrupt's value: raising would refuse every later
         # answer too. Ask again instead (the edge comes back here, to a fresh interrupt).
@@ -152,6 +162,8 @@ async def _apply(
         approved=decision["approve"],
         note=note,
         call_hash=str(request["call_hash"]),
+        by=str(decision.get("by") or default_principal()),
+        via=str(decision.get("via") or "api"),
     )
     name = f"{pending['tool']} (step {pending['step_id']})"
     if request["kind"] == UNKNOWN_SIDE_EFFECT and (decision["approve"] or happened):
@@ -204,9 +216,13 @@ async def _apply(
     )
 
 
-def as_decisions(waiting: Mapping[str, Any], answer: Any) -> list[tuple[dict[str, Any], Decision]]:
+def as_decisions(
+    waiting: Mapping[str, Any], answer: Any, *, deciding: str | None = None
+) -> list[tuple[dict[str, Any], Decision]]:
     """The resume value (one ``Decision``, or a list of them) as decisions on the requests of
-    ``waiting`` (the interrupt's value), or ``DecisionRefused`` saying why not."""
+    ``waiting`` (the interrupt's value), or ``DecisionRefused`` saying why not. ``deciding``:
+    the authenticated caller who sent them (a served run's), who is then their ``by``, whatever
+    they say."""
     requests = waiting_requests(waiting)
     answers = list(answer) if isinstance(answer, list | tuple) else [answer]
     if not answers:
@@ -224,7 +240,10 @@ def as_decisions(waiting: Mapping[str, Any], answer: Any) -> list[tuple[dict[str
             )
         if any(r is request for r, _ in decided):
             raise DecisionRefused(f"two decisions answer {describe_request(request)}")
-        decided.append((request, as_decision(request, one)))
+        decision = as_decision(request, one)
+        if deciding is not None:
+            decision["by"], decision["via"] = deciding, "server"
+        decided.append((request, decision))
     return decided
 
 
@@ -245,6 +264,9 @@ def as_decision(request: Mapping[str, Any], answer: Any) -> Decision:
         note=str(answer.get("note") or ""),
         stop=bool(answer.get("stop", False)),
     )
+    for key in ("by", "via"):
+        if answer.get(key):
+            decision[key] = str(answer[key])
     unknown = request.get("kind") == UNKNOWN_SIDE_EFFECT
     if answer.get("happened") and not unknown:
         raise DecisionRefused(

@@ -11,6 +11,7 @@ import getpass
 from collections.abc import Mapping
 from typing import Any
 
+from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
@@ -18,6 +19,17 @@ from pydantic.json_schema import SkipJsonSchema
 from agentlab.memory.sessions import Conversation
 from agentlab.observability.ledger import RunLedger
 from agentlab.orchestration.limits import Limits
+
+
+def served_caller() -> str | None:
+    """The authenticated caller of a LangGraph server's run (its custom auth's user identity),
+    or ``None`` outside one (a ``Runner``'s run, a graph invoked in code)."""
+    try:
+        configurable = get_config().get("configurable") or {}
+    except RuntimeError:  # not inside a run
+        return None
+    caller = configurable.get("langgraph_auth_user_id")
+    return caller if isinstance(caller, str) and caller else None
 
 
 def default_principal() -> str:
@@ -32,7 +44,8 @@ class RunContext(BaseModel):
     """What a run is: its id, principal, session, agent reference, options and limits.
 
     ``run_id`` defaults to the LangGraph thread id; ``principal`` is the user or service the run
-    acts for; ``options`` are the agent's run options (JSON), passed to its ``deps`` factory;
+    acts for, ``actor`` who started it for them (``started_by``: the principal itself unless
+    set); ``options`` are the agent's run options (JSON), passed to its ``deps`` factory;
     ``limits`` default to the graph's (the agent's, else the configured ``max_iterations``);
     ``lease`` is the token of the process's claim on the run (set by the ``Runner``): a tool call
     starts only while that claim holds, and checkpoints, journal and status are written only
@@ -49,6 +62,7 @@ class RunContext(BaseModel):
 
     run_id: str | None = None
     principal: str = Field(default_factory=default_principal)
+    actor: str | None = None
     session: str | None = None
     agent: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
@@ -61,14 +75,26 @@ class RunContext(BaseModel):
         default=None, exclude=True, repr=False
     )
 
+    @property
+    def started_by(self) -> str:
+        """Who started the run: its ``actor``, else its principal."""
+        return self.actor or self.principal
+
 
 def run_context(runtime: Runtime[Any], state: Mapping[str, Any] | None = None) -> RunContext:
     """The run's context, with its id filled in from the thread when the driver gave none.
 
-    Without a context (a LangGraph server's caller may give none), the principal and session
-    come from the run's input, if it named them.
+    A LangGraph server's run acts for its authenticated caller (``served_caller``), whatever
+    its context or input say. Without a context (a graph invoked in code), the principal and
+    session come from the run's input, if it named them.
     """
-    if isinstance(runtime.context, RunContext):
+    caller = served_caller()
+    if caller is not None:
+        if isinstance(runtime.context, RunContext):
+            ctx = runtime.context.model_copy(update={"principal": caller, "actor": None})
+        else:
+            ctx = RunContext(principal=caller, session=(state or {}).get("session"))
+    elif isinstance(runtime.context, RunContext):
         ctx = runtime.context
     elif state is not None and (state.get("principal") or state.get("session")):
         ctx = RunContext(

@@ -58,6 +58,10 @@ class Request:
     reasons: tuple[str, ...] = ()
     description: str = ""
     attempt: int | None = None
+    approvers: tuple[str, ...] | None = None
+    """Who may approve the call, where the policy names them."""
+    self_approval: bool = True
+    """Whether the run's own principal may approve it."""
 
     @property
     def unknown_effect(self) -> bool:
@@ -81,6 +85,10 @@ class Request:
         }
         if self.attempt is not None:
             out["attempt"] = self.attempt
+        if self.approvers is not None:
+            out["approvers"] = list(self.approvers)
+        if not self.self_approval:
+            out["self_approval"] = False
         return out
 
     @classmethod
@@ -97,6 +105,8 @@ class Request:
             reasons=tuple(data.get("reasons") or ()),
             description=str(data.get("description", "")),
             attempt=None if attempt is None else int(attempt),
+            approvers=None if data.get("approvers") is None else tuple(data["approvers"]),
+            self_approval=bool(data.get("self_approval", True)),
         )
 
 
@@ -122,6 +132,10 @@ class Decision(TypedDict):
     happened: NotRequired[bool]
     result: NotRequired[Any]
     arguments: NotRequired[dict[str, Any]]
+    by: NotRequired[str]
+    """Who decides (set by whoever takes the decision in: the ``Runner``, a served run)."""
+    via: NotRequired[str]
+    """How the decision was given (see ``Approval.via``)."""
 
 
 def decision_for(
@@ -150,6 +164,31 @@ def decision_for(
     if arguments is not None:
         decision["arguments"] = dict(arguments)
     return decision
+
+
+def approver_problem(
+    request: Mapping[str, Any], decision: Mapping[str, Any], principal: str
+) -> str | None:
+    """Why ``decision``'s maker (its ``by``) may not give it on ``request`` of a run acting
+    for ``principal``, or ``None``. Only approving is restricted: anyone who may act on the run
+    may reject or stop it."""
+    if not (decision.get("approve") or decision.get("happened")):
+        return None
+    by = str(decision.get("by") or "")
+    approvers = request.get("approvers")
+    name = f"{request.get('tool')} (step {request.get('step_id')})"
+    if approvers is not None and by not in approvers:
+        who = ", ".join(approvers) or "nobody"
+        return (
+            f"{by or 'an unknown person'} may not approve {name}: the policy names who may "
+            f"({who}); ask one of them, or reject it"
+        )
+    if request.get("self_approval") is False and by == principal:
+        return (
+            f"{by} may not approve {name} of their own run: the policy forbids approving one's own "
+            "destructive calls; ask another person who may act on the run, or reject it"
+        )
+    return None
 
 
 def requests_of(waiting: Mapping[str, Any] | None) -> tuple[Request, ...]:

@@ -79,6 +79,10 @@ class PendingCall(TypedDict):
     """The tools whose output a model had seen when it produced these arguments."""
     approved: NotRequired[bool]
     """A human approved this very call (``approvals`` holds the record)."""
+    approvers: NotRequired[list[str] | None]
+    """Who may approve the call, where the policy names them."""
+    self_approval: NotRequired[bool]
+    """Whether the run's principal may approve it (the policy may forbid it if destructive)."""
     proposal: NotRequired[Message | None]
     """The executor model's message that made the call: it joins the transcript with the
     call's result, so the transcript stays a valid conversation while calls run concurrently."""
@@ -111,6 +115,11 @@ class Approval(TypedDict):
     call_hash: NotRequired[str]
     arguments: NotRequired[dict[str, Any]]
     """The arguments as the approver edited them, if they did."""
+    by: NotRequired[str]
+    """Who decided: an OS user, or an authenticated caller's principal."""
+    via: NotRequired[str]
+    """How: ``terminal`` (asked at a prompt), ``flag`` (a command's option), ``notebook``,
+    ``server`` (a LangGraph server's caller), ``api`` (code calling the Runner)."""
 
 
 class PolicyRecord(TypedDict):
@@ -193,6 +202,8 @@ class AgentState(TypedDict):
     """The message a caller gave instead of a task (a LangGraph server's client), taken as the
     task by ``begin`` and cleared, so the next run on the thread takes its own."""
     principal: NotRequired[str]
+    started_by: NotRequired[str]
+    """Who started the run: its principal, or who acted as it (``--as``)."""
     session: NotRequired[str]
     status: str  # a Status value
     iterations: int
@@ -256,12 +267,12 @@ class AgentState(TypedDict):
 
 class RunInput(TypedDict):
     """What a caller gives to start a run (the graph's input schema): the user's ``message``
-    (a turn of the thread's conversation) or, the same, a ``task``; optionally who the run acts
-    for and its session when no run context says so."""
+    (a turn of the thread's conversation) or, the same, a ``task``; optionally its session when
+    no run context says so. Who the run acts for is never input: it is the run context's
+    principal (a served run's authenticated caller)."""
 
     task: NotRequired[str]
     message: NotRequired[str]
-    principal: NotRequired[str]
     session: NotRequired[str]
 
 

@@ -42,6 +42,8 @@ from agentlab.orchestration.context import default_principal
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.requests import Request
 from agentlab.serving import replies
+from agentlab.serving.auth import BearerAuth, caller_of
+from agentlab.store.tokens import TokenStore
 from agentlab.tools import (
     CallRefused,
     CallRequest,
@@ -50,6 +52,7 @@ from agentlab.tools import (
     NeedsApproval,
     Risk,
     Tool,
+    ToolContext,
     ToolError,
     ToolExecutor,
     ToolRegistry,
@@ -197,17 +200,19 @@ class AgentServer:
         return specs
 
     async def call_tool(
-        self, name: str, arguments: Mapping[str, Any] | None
+        self, name: str, arguments: Mapping[str, Any] | None, principal: str | None = None
     ) -> mcp_types.CallToolResult:
-        """One served call, through the executor; a refusal or failure is an error result."""
+        """One served call, for ``principal`` (an authenticated caller's; default: the server's),
+        through the executor; a refusal or failure is an error result."""
         request = CallRequest(
             call_id=str(next(self._calls)), tool=name, arguments=dict(arguments or {})
         )
+        who = principal or self.principal
         try:
             # Decided once, as in a run: validated, hashed, judged by the agent's policy.
-            call = await self.executor.prepare(request, self.principal)
+            call = await self.executor.prepare(request, who)
             deps = None if name in RUN_TOOLS else await self._agent_deps()
-            scope = CallScope(run_id=self._id, principal=self.principal, deps=deps)
+            scope = CallScope(run_id=self._id, principal=who, deps=deps)
             outcome = await self.executor.run(call, scope, _log_call)
         except CallRefused as exc:
             log.info("served call %s refused: %s", name, exc)
@@ -237,22 +242,24 @@ class AgentServer:
 
         @tool(risk=Risk.WRITE, timeout_s=RUN_TIMEOUT_S)
         async def run_task(
+            ctx: ToolContext,
             task: Annotated[
                 str, Field(min_length=1, description="What the agent should do, in plain words.")
             ],
         ) -> dict[str, Any]:
             """Give the agent a task."""
-            return await self._start(task)
+            return await self._start(task, ctx.principal)
 
         @tool
         async def get_run(
+            ctx: ToolContext,
             run_id: Annotated[
                 str, Field(min_length=1, description="The run_id that run_task answered.")
             ],
         ) -> dict[str, Any]:
             """How a run that run_task started stands: its status, outcome and step results, or
             the decision it waits for. Use it after a human decided on a paused run."""
-            return await self._get(run_id)
+            return await self._get(run_id, ctx.principal)
 
         described = run_task.renamed(
             "run_task",
@@ -270,11 +277,11 @@ class AgentServer:
             raise RuntimeError("the AgentServer is not open: use 'async with AgentServer(...)'")
         return self._runner
 
-    async def _start(self, task: str) -> dict[str, Any]:
+    async def _start(self, task: str, principal: str) -> dict[str, Any]:
         runner = self._runs()
         try:
             run_id, events = await runner.start(
-                self.reference, task, models=self.models, principal=self.principal
+                self.reference, task, models=self.models, principal=principal
             )
             async for event in events:
                 log.debug("run %s: %s", run_id, event)
@@ -282,14 +289,14 @@ class AgentServer:
         except AgentlabError as exc:  # no model, a busy or damaged database: the caller's to see
             raise ToolError(str(exc)) from None
 
-    async def _get(self, run_id: str) -> dict[str, Any]:
+    async def _get(self, run_id: str, principal: str) -> dict[str, Any]:
         try:
             view = await self._runs().get(run_id)
         except AgentlabError as exc:
             raise ToolError(str(exc)) from None
-        if (view.record.agent, view.record.principal) != (self.reference, self.principal):
+        if (view.record.agent, view.record.principal) != (self.reference, principal):
             raise ToolError(
-                f"run {run_id} is not a run of agent {self.agent.name} as {self.principal}: "
+                f"run {run_id} is not a run of agent {self.agent.name} as {principal}: "
                 "this server shows only those"
             )
         return self._report(view)
@@ -337,7 +344,7 @@ class AgentServer:
         async def call_tool(
             ctx: ServerRequestContext[Any], params: mcp_types.CallToolRequestParams
         ) -> mcp_types.CallToolResult:
-            return await self.call_tool(params.name, params.arguments)
+            return await self.call_tool(params.name, params.arguments, caller_of(ctx.request))
 
         from importlib.metadata import version
 
@@ -365,13 +372,16 @@ class AgentServer:
     async def serve_http(self, sock: socket.socket) -> None:
         """Serve streamable HTTP at ``/mcp`` on ``sock`` (see ``listen``) until interrupted.
 
-        Stateless: no request depends on an earlier one, so a client goes on with a restarted
-        server; runs live in the runs database, not in the server.
+        Every request must carry a bearer token of this data directory (``agentlab tokens
+        create``); its calls and runs act for the token's principal. Stateless: no request
+        depends on an earlier one, so a client goes on with a restarted server; runs live in the
+        runs database, not in the server.
         """
         import uvicorn
 
         app = self.sdk_server().streamable_http_app(stateless_http=True, host=LOOPBACK)
-        config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3)
+        guarded = BearerAuth(app, TokenStore(self.settings.data_dir))
+        config = uvicorn.Config(guarded, log_level="warning", timeout_graceful_shutdown=3)
         await uvicorn.Server(config).serve(sockets=[sock])
 
 

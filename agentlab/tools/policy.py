@@ -47,6 +47,11 @@ class PolicyDecision:
     verdict: Verdict
     reasons: tuple[str, ...] = ()
     rule: str | None = None
+    approvers: tuple[str, ...] | None = None
+    """Who may approve the call when it asks (``None``: anyone who may act on the run)."""
+    self_approval: bool = True
+    """Whether the run's own principal may approve it (a policy may forbid it for destructive
+    calls)."""
 
     @property
     def allowed(self) -> bool:

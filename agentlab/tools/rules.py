@@ -18,6 +18,11 @@
         principal: support-bot
         verdict: deny
         reason: bots never delete customers
+      - tool: refund_order
+        verdict: ask
+        reason: refunds are checked by the billing team
+        approvers: [carol, dave]     # only they may approve (anyone may reject)
+    destructive_self_approval: false  # a run's own principal never approves its destructive calls
 
 Every rule that matches a call applies and the strictest verdict wins (deny, then ask, then allow),
 so the order of rules never matters. Whatever the rules say, destructive tools (as ``tools:``
@@ -157,6 +162,8 @@ class Rule(BaseModel):
     when: dict[str, Condition] = Field(default_factory=dict)
     verdict: Verdict
     reason: str = Field(min_length=1)
+    approvers: list[str] | None = None
+    """Who may approve the calls this rule asks about (principals or OS users)."""
 
     @field_validator("when", mode="before")
     @classmethod
@@ -245,6 +252,8 @@ class PolicyDocument(BaseModel):
     tools: dict[str, ToolEffects] = Field(default_factory=dict)
     """Globs of tools and what the file says they do, over their declarations or MCP hints."""
     rules: list[Rule] = Field(default_factory=list)
+    destructive_self_approval: bool = True
+    """Whether a run's own principal may approve its destructive calls."""
 
 
 @dataclass(frozen=True)
@@ -272,12 +281,24 @@ class RulesPolicy:
         if threshold is not None and cost > threshold:
             verdicts.append((Verdict.ASK, f"estimated cost ${cost:.2f} > ${threshold:.2f}", None))
         verdict = max((v for v, _, _ in verdicts), key=_STRICTNESS.__getitem__)
+        approvers = self._approvers(call) if verdict is Verdict.ASK else None
+        destructive = call.planned_destructive or tool.risk is Risk.DESTRUCTIVE
+        own = self.document.destructive_self_approval or not destructive
         winning = [(reason, rule) for v, reason, rule in verdicts if v is verdict]
         reasons = tuple(dict.fromkeys(reason for reason, _ in winning if reason))
         rules = [rule for _, rule in winning if rule]
         if verdict is Verdict.ALLOW:
             reasons = ()
-        return PolicyDecision(verdict, reasons, rule="; ".join(rules) or None)
+        return PolicyDecision(
+            verdict, reasons, rule="; ".join(rules) or None, approvers=approvers, self_approval=own
+        )
+
+    def _approvers(self, call: ProposedCall) -> tuple[str, ...] | None:
+        """Who may approve ``call``: those every matching rule that names approvers names."""
+        named = [r.approvers for r in self.document.rules if r.approvers and r.matches(call)]
+        if not named:
+            return None
+        return tuple(a for a in named[0] if all(a in other for other in named[1:]))
 
     def sends_data_out(self, tool: str) -> bool:
         """Whether the file flags ``tool`` as egress: after untrusted content it asks first."""

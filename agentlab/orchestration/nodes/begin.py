@@ -1,9 +1,16 @@
 """The ``begin`` node: the run's state, from what the caller gave."""
 
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agentlab.orchestration.context import run_context
 from agentlab.orchestration.state import AgentState, begin_state
 from agentlab.orchestration.visit import Update
 
 
-async def begin(state: AgentState) -> Update:
-    """Start the run from what the caller gave: the task (and maybe principal, session)."""
-    return begin_state(state)
+async def begin(state: AgentState, runtime: Runtime[Any]) -> Update:
+    """Start the run from what the caller gave (the task, maybe a session), for the principal
+    of its context (a served run's authenticated caller: never one named in the input)."""
+    ctx = run_context(runtime, state)
+    return {**begin_state(state), "principal": ctx.principal, "started_by": ctx.started_by}

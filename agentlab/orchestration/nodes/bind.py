@@ -39,7 +39,7 @@ from agentlab.orchestration.state import (
 )
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.calls import CallRefused, CallRequest, PreparedCall, UnknownTool, call_hash
-from agentlab.tools.policy import Verdict
+from agentlab.tools.policy import PolicyDecision, Verdict
 
 
 @dataclass
@@ -249,7 +249,7 @@ def _pending(b: _Binding, visit: Visit) -> PendingCall:
 def pending_of(prepared: PreparedCall, *, tool_use_id: str | None) -> PendingCall:
     """A prepared call as the state keeps it, with its decision."""
     decision = prepared.decision
-    return PendingCall(
+    pending = PendingCall(
         step_id=prepared.call_id,
         tool=prepared.tool.name,
         arguments=prepared.arguments,
@@ -260,6 +260,14 @@ def pending_of(prepared: PreparedCall, *, tool_use_id: str | None) -> PendingCal
         reasons=list(decision.reasons),
         rule=decision.rule,
     )
+    return with_approval_rights(pending, decision)
+
+
+def with_approval_rights(pending: PendingCall, decision: PolicyDecision) -> PendingCall:
+    """``pending`` with who may approve it, as the policy's ``decision`` says."""
+    pending["approvers"] = None if decision.approvers is None else list(decision.approvers)
+    pending["self_approval"] = decision.self_approval
+    return pending
 
 
 def decided(visit: Visit, prepared: PreparedCall) -> PolicyRecord:

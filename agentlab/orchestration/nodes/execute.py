@@ -16,7 +16,7 @@ from typing import Any
 
 from agentlab.events import ApprovalRequested
 from agentlab.orchestration import approvals, schedule, transcript
-from agentlab.orchestration.nodes.bind import bind_ready, refused_result
+from agentlab.orchestration.nodes.bind import bind_ready, refused_result, with_approval_rights
 from agentlab.orchestration.nodes.common import Parts, also, together
 from agentlab.orchestration.nodes.onward import Settling, onward
 from agentlab.orchestration.state import (
@@ -223,5 +223,6 @@ def _ask_again(
             "approved": False,
         }
     )
+    asking = with_approval_rights(asking, decision)
     visit.emit(ApprovalRequested(visit.ctx.run_id or "", approvals.request_for(step, asking)))
     return asking

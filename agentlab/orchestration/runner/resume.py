@@ -14,7 +14,12 @@ from langgraph.types import Command
 from agentlab.errors import Fix, RunStateError
 from agentlab.orchestration.approvals import as_decisions
 from agentlab.orchestration.context import RunContext
-from agentlab.orchestration.requests import Decision, DecisionRefused, describe_request
+from agentlab.orchestration.requests import (
+    Decision,
+    DecisionRefused,
+    approver_problem,
+    describe_request,
+)
 from agentlab.orchestration.runner.reading import Graph, snapshot
 from agentlab.orchestration.state import TERMINAL, initial_state
 from agentlab.store import RunRecord, RunStore
@@ -46,7 +51,11 @@ async def resume_payload(
                 run_id=run_id,
             )
         try:
-            as_decisions(waiting, decision)  # what the approve node will accept
+            # What the approve node will accept, from whom.
+            for request, decided in as_decisions(waiting, decision):
+                problem = approver_problem(request, decided, record.principal)
+                if problem is not None:
+                    raise DecisionRefused(problem)
         except DecisionRefused as exc:
             raise DecisionRefused(f"run {run_id}: {exc}") from None
         return Command(resume=decision)

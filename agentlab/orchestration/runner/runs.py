@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -27,7 +27,6 @@ from agentlab.config import Settings
 from agentlab.errors import (
     AgentlabError,
     DamagedDataError,
-    Fix,
     RunStateError,
 )
 from agentlab.events import RunEvent
@@ -38,17 +37,16 @@ from agentlab.orchestration.context import RunContext, default_principal
 from agentlab.orchestration.database import RunDatabase, open_run_database
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.graph import resolve_limits
+from agentlab.orchestration.identity import Identity, check_manage
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.requests import (
-    Answer,
     Decision,
-    DecisionRefused,
-    Request,
-    decisions_for,
     requests_of,
 )
+from agentlab.orchestration.runner.access import Access
 from agentlab.orchestration.runner.advance import Advancing
 from agentlab.orchestration.runner.conversations import Conversations
+from agentlab.orchestration.runner.deciding import Deciding
 from agentlab.orchestration.runner.graphs import Graphs
 from agentlab.orchestration.runner.leases import Leases
 from agentlab.orchestration.runner.reading import advancing_context, context_of, snapshot
@@ -72,15 +70,23 @@ if TYPE_CHECKING:
     from agentlab.observability.feedback import FeedbackGiven
 
 
-class Runner(Conversations):
+class Runner(Conversations, Access, Deciding):
     """Runs agents durably. ``async with Runner(settings) as runner: ...``
 
     Its spans go to ``tracing``, by default to the process's tracing for the settings (the
-    OTLP endpoint they name; off without one); ``close`` flushes them.
+    OTLP endpoint they name; off without one); ``close`` flushes them. With an ``identity``
+    (who acts, for whom, how) it holds every action to that identity's rights (``access.py``).
     """
 
-    def __init__(self, settings: Settings, *, tracing: Tracing | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tracing: Tracing | None = None,
+        identity: Identity | None = None,
+    ) -> None:
         self._settings = settings
+        self.identity = identity
         self.tracing = shared_tracing(settings) if tracing is None else tracing.borrowed()
         self._database: RunDatabase | None = None
         self._deps = Deps(settings.data_dir)
@@ -144,7 +150,7 @@ class Runner(Conversations):
         task = task.strip()
         if not task:
             raise AgentlabError("the task is empty: say what the agent should do")
-        principal = principal or default_principal()
+        principal, actor = self._principal_for(principal)
         if session is not None and agent is None:  # a session goes on with its own agent
             agent = await self._session_agent(session)
         reference, definition = self._graphs.definition(agent)
@@ -166,7 +172,7 @@ class Runner(Conversations):
             session=session,
         )
         lease = await self._leases.acquire(run_id)
-        ctx = self._run_context(record, lease)
+        ctx = self._run_context(record, lease).model_copy(update={"actor": actor})
         return run_id, self._advancing.stream(ctx, graph, initial_state(task), lease)
 
     async def resume(
@@ -187,6 +193,14 @@ class Runner(Conversations):
         fencing token are safe).
         """
         record = await self.store.get_run(run_id)
+        if decision is not None:
+            decision = (
+                [self._stamped(d) for d in decision]
+                if isinstance(decision, list)
+                else self._stamped(decision)
+            )
+        if decision is None or not await self._named_approver(run_id, decision):
+            self._check_manage(record, "resume")
         graph, _ = self._graphs.for_run(record)
         lease = await self._leases.acquire(run_id, force=force)
         held = record.lease
@@ -205,70 +219,12 @@ class Runner(Conversations):
             raise
         return self._advancing.stream(ctx, graph, payload, lease)
 
-    async def decide(
-        self,
-        run_id: str,
-        answer: Answer | str,
-        *,
-        shown: Sequence[Request] | None = None,
-        step: str | None = None,
-        note: str = "",
-        arguments: Mapping[str, Any] | None = None,
-        result: Any = None,
-        every: bool = False,
-        force: bool = False,
-    ) -> AsyncIterator[RunEvent]:
-        """Answer what a paused run asks, and continue it: ``approve`` (with edited
-        ``arguments``, for one call), ``reject``, ``stop``, or ``happened`` (a call of unknown
-        effect took effect; ``result`` is its output).
-
-        The answer is bound to the requests the person was ``shown`` (all of them, or the one of
-        ``step``); by default, to those the run waits on when read here. If the run has moved on
-        since, it is refused (``DecisionRefused``) and the request it waits on now is named.
-        One ``approve`` or ``happened`` answers several calls of unknown effect only with
-        ``every``: whether a call took effect is otherwise answered call by call. ``force``: as
-        ``resume``'s.
-        """
-        view = await self.get(run_id) if shown is None else None
-        if view is not None:
-            shown = view.requests
-        if not shown:
-            view = view or await self.get(run_id)
-            if view.requests:  # it waited for nothing when read, and has paused since
-                waiting = ", ".join(r.describe() for r in view.requests)
-                raise DecisionRefused(
-                    f"run {run_id} was waiting for no decision when it was read, but is now "
-                    f"waiting for {waiting}",
-                    fix=Fix.LOOK,
-                    run_id=run_id,
-                )
-            if view.status in TERMINAL:
-                raise RunStateError(
-                    f"run {run_id} has ended ({view.status}): there is nothing to decide"
-                )
-            raise RunStateError(
-                f"run {run_id} is not waiting for a decision (status {view.status})",
-                fix=Fix.CONTINUE,
-                run_id=run_id,
-            )
-        decisions = decisions_for(
-            run_id,
-            _answer(answer),
-            shown,
-            step=step,
-            note=note,
-            arguments=arguments,
-            result=result,
-            every=every,
-        )
-        decided = decisions[0] if len(decisions) == 1 else decisions
-        return await self.resume(run_id, decided, force=force)
-
     async def kill(self, run_id: str) -> RunRecord:
         """Flag a run that has not ended: the process advancing it ends it at its next step; a
         run waiting for a human, which no process advances, is ended here at once (failed,
         killed). Its record after that: ``failed``, or as it was when flagged."""
         record = await self.store.get_run(run_id)
+        self._check_manage(record, "kill")
         if record.status in TERMINAL:
             raise RunStateError(f"run {run_id} has ended ({record.status}): nothing to kill")
         await self.store.kill(run_id)
@@ -277,6 +233,8 @@ class Runner(Conversations):
     async def kill_all(self, principal: str) -> list[RunRecord]:
         """Flag every run of ``principal`` that has not ended (ending those that wait for a
         human, as ``kill`` does); their records."""
+        if self.identity is not None:
+            check_manage(self._settings, self.identity.actor, principal, what="kill", run_id=None)
         flagged = [await self.store.get_run(each) for each in await self.store.kill_all(principal)]
         return [await self._end_if_waiting(record) for record in flagged]
 
@@ -334,6 +292,8 @@ class Runner(Conversations):
         from agentlab.observability.feedback import give_feedback
 
         view = await self.get(run_id)  # the latest state names the run's trace
+        self._check_manage(view.record, "give feedback on")
+        by = self._giver(by)
         return await give_feedback(
             self.store,
             view.record,
@@ -386,11 +346,3 @@ class Runner(Conversations):
     def _journal_and_saver(self) -> tuple[Journal, BaseCheckpointSaver[Any]]:
         database = self._open()
         return database.store, database.saver
-
-
-def _answer(given: Answer | str) -> Answer:
-    try:
-        return Answer(given)
-    except ValueError:
-        answers = ", ".join(a.value for a in Answer)
-        raise AgentlabError(f"{given!r} is not an answer: give one of {answers}") from None

@@ -13,6 +13,7 @@ from agentlab.errors import AgentlabError
 from agentlab.events import RunEvent
 from agentlab.memory.conversation import ConversationTurn
 from agentlab.orchestration.agent import Agent
+from agentlab.orchestration.identity import Identity
 from agentlab.orchestration.requests import Answer, Decision, Request
 from agentlab.orchestration.runner.runs import Runner
 from agentlab.orchestration.runner.view import RunView
@@ -29,7 +30,7 @@ class SyncRunner:
     event loop (in a notebook, ``await`` the ``Runner`` instead); every method is the
     ``Runner``'s, and streams of events are plain iterators."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, identity: Identity | None = None) -> None:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -40,7 +41,7 @@ class SyncRunner:
                 "notebook's: await the Runner (or the agent's run) there instead"
             )
         self._loop = asyncio.Runner()
-        self.runner = Runner(settings)
+        self.runner = Runner(settings, identity=identity)
         try:
             self._loop.run(self.runner.open())
         except BaseException:
@@ -95,6 +96,7 @@ class SyncRunner:
         result: Any = None,
         every: bool = False,
         force: bool = False,
+        via: str | None = None,
     ) -> Iterator[RunEvent]:
         """As ``Runner.decide``."""
         events = self.runner.decide(
@@ -107,6 +109,7 @@ class SyncRunner:
             result=result,
             every=every,
             force=force,
+            via=via,
         )
         return self._iterate(self._loop.run(events))
 
