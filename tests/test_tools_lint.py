@@ -101,3 +101,77 @@ def test_tools_list_shows_schema_risk_and_source(env):
     assert "agentlab.domains.support.tools:delete_customer" in out
     assert "destructive" in out and "needs confirmation" in out
     assert '"maxLength": 500' in out
+
+
+@tool
+def fetch_page(url: Annotated[str, Field(description="The page to fetch.")]) -> dict[str, Any]:
+    """Fetch a web page. Use it to read what a link says."""
+    return {}
+
+
+@tool(egress=True)
+def fetch_declared(url: Annotated[str, Field(description="The page to fetch.")]) -> dict[str, Any]:
+    """Fetch a web page. Use it to read what a link says."""
+    return {}
+
+
+@tool(risk=Risk.WRITE)
+def post_to(url: Annotated[str, Field(description="Where to post.")]) -> dict[str, Any]:
+    """Post a form. Use it to submit a form."""
+    return {}
+
+
+CONTACT = Tool.from_schema(
+    "find_contact",
+    "Find a contact. Use it to learn who someone is.",
+    {
+        "type": "object",
+        "properties": {"who": {"type": "string", "format": "email", "description": "Whom."}},
+    },
+    lambda a: a,
+)
+DECLARE = (
+    "if the tool sends data there (fetches, posts, mails), declare it egress "
+    "(@tool(egress=True), or the policy file's egress:), so that after untrusted content every "
+    "call asks, whatever the value looks like"
+)
+
+
+def test_lint_flags_a_read_tool_taking_an_address_and_says_to_declare_egress():
+    assert [str(f) for f in lint([fetch_page, CONTACT])] == [
+        f"fetch_page.url: a read tool taking a destination (by its name): {DECLARE}",
+        f"find_contact.who: a read tool taking an address (format email): {DECLARE}",
+    ]
+
+
+def test_lint_leaves_tools_declared_egress_and_write_tools_alone():
+    assert lint([fetch_declared, post_to]) == []
+
+
+FETCHER = '''
+from typing import Annotated
+from pydantic import Field
+from agentlab import Agent, FunctionToolset, tool
+from agentlab.tools.rules import parse_policy
+
+@tool
+def fetch_page(url: Annotated[str, Field(description="The page to fetch.")]) -> dict:
+    """Fetch a web page. Use it to read what a link says."""
+    return {}
+
+agent = Agent(
+    "fetcher", "fetches pages", toolsets=[FunctionToolset([fetch_page])], policy=POLICY
+)
+'''
+
+
+def test_tools_lint_heeds_the_policy_files_egress(env, tmp_path):
+    flagged, declared = tmp_path / "flagged.py", tmp_path / "declared.py"
+    flagged.write_text(FETCHER.replace("POLICY", "None"))
+    declared.write_text(FETCHER.replace("POLICY", "parse_policy('egress: [fetch_*]')"))
+
+    before = agentlab(env, "tools", "lint", "--agent", f"{flagged}:agent")
+    after = agentlab(env, "tools", "lint", "--agent", f"{declared}:agent")
+
+    assert before.returncode == 1 and "fetch_page.url: a read tool taking" in before.stdout
+    assert after.returncode == 0, after.stdout

@@ -104,13 +104,16 @@ def tools_lint(
 ) -> None:
     """Flag what the agent's tools leave a model to guess: descriptions that do not say when to
     use the tool, parameters without descriptions, ids without ranges, free strings named like
-    enums. Exit 1 if anything is flagged (for CI)."""
+    enums, read tools that take a URL or another destination but are not declared egress.
+    Exit 1 if anything is flagged (for CI)."""
     from agentlab.cli import tools
     from agentlab.tools.lint import lint
+    from agentlab.tools.policy import tool_adjuster
 
     definition = common.agent(ctx, agent)
     listed = tools.tools_of(definition)
-    findings = lint(listed)
+    adjust = tool_adjuster(definition.policy) if definition.policy is not None else None
+    findings = lint([adjust(t) for t in listed] if adjust is not None else listed)
     for line in tools.lint_lines(findings):
         print(line)
     print(f"{definition.name}: {len(listed)} tool(s), {len(findings)} finding(s)")

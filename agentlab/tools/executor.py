@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from agentlab.events import Emit, ToolCalled
@@ -31,6 +31,7 @@ from agentlab.tools.calls import (
     call_hash,
     canonical_arguments,
 )
+from agentlab.tools.egress import Address, addresses
 from agentlab.tools.journal import (
     Journal,
     JournalEntry,
@@ -128,7 +129,8 @@ class ToolExecutor:
 
         Whatever the policy says, a write, destructive or egress call whose arguments a model
         produced after seeing tool output asks a human: that output may have carried
-        instructions (a prompt injection) the model followed.
+        instructions (a prompt injection) the model followed. A read call is egress when an
+        argument is an address (a URL, an email address, a phone number: ``egress.py``).
         """
         decision = self.policy.decide(
             ProposedCall(
@@ -141,12 +143,13 @@ class ToolExecutor:
         )
         if decision.verdict is not Verdict.ALLOW or not request.untrusted_sources:
             return decision
+        reasons = [f"proposed after untrusted content from {', '.join(request.untrusted_sources)}"]
         if tool.risk is Risk.READ and not self.sends_data_out(tool):
-            return decision
-        sources = ", ".join(request.untrusted_sources)
-        return PolicyDecision(
-            Verdict.ASK, (f"proposed after untrusted content from {sources}",), decision.rule
-        )
+            carried = self.addresses(tool, arguments)
+            if not carried:
+                return decision
+            reasons.append(f"{', '.join(map(str, carried))}: the call may send data out")
+        return PolicyDecision(Verdict.ASK, tuple(reasons), decision.rule)
 
     async def catalog(self, principal: str = "") -> list[tuple[Tool, PolicyDecision]]:
         """Every tool, with what the policy says of calling it (whatever the arguments) for
@@ -160,6 +163,11 @@ class ToolExecutor:
         """The tool is declared ``egress``, or the policy flags it so."""
         flagged = getattr(self.policy, "sends_data_out", None)
         return tool.egress or (callable(flagged) and bool(flagged(tool.name)))
+
+    def addresses(self, tool: Tool, arguments: Mapping[str, Any]) -> list[Address]:
+        """The arguments of the call that are addresses: by the tool's schema, by their values,
+        by the policy's ``egress_values``."""
+        return addresses(tool, arguments, getattr(self.policy, "egress_values", ()))
 
     # -- running ---------------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """Tools that explain themselves: what ``agentlab tools lint`` flags in a tool's declaration.
 
 A tool's description and schema are the model's only prompt for it. Flagged: a description that
-does not say when to use the tool, parameters without a description, ids without a range, and free
+does not say when to use the tool, parameters without a description, ids without a range, free
 strings named like a closed set of values (``channel``, ``status``...) with no ``enum`` or
-``pattern``.
+``pattern``, and parameters of read tools not declared egress that are addresses (by their schema
+``format``) or named like destinations (``url``, ``webhook``, ``to``...): such a tool may send
+data out.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agentlab.tools.tool import Tool
+from agentlab.tools.arguments import resolved
+from agentlab.tools.egress import ADDRESS_FORMATS
+from agentlab.tools.tool import Risk, Tool
 
 _WHEN = re.compile(
     r"\b(use (it|this)|use \w+ (when|to|for|before|after)|when\b|only (when|if|for)|before|after|"
@@ -21,6 +25,14 @@ _WHEN = re.compile(
     re.IGNORECASE,
 )
 _ID = re.compile(r"(^|_)ids?$")
+_DESTINATION = re.compile(
+    r"(^|_)(url|urls|uri|link|href|endpoint|webhook|callback|host|hostname)$"
+    r"|^(to|cc|bcc|recipients?)$",
+    re.IGNORECASE,
+)
+"""Parameter names that say where something goes. ``email`` and ``phone`` are not among them:
+in a read tool they are usually what to look up (an email or phone *value* still makes a call
+egress: ``egress.py``)."""
 _ENUM_LIKE = frozenset(
     {
         "channel",
@@ -73,8 +85,31 @@ def lint(tools: Iterable[Tool]) -> list[Finding]:
             )
         properties = tool.input_schema.get("properties", {})
         for name, schema in properties.items():
-            findings.extend(_parameter(tool.name, name, _resolved(schema, tool.input_schema)))
+            schema = resolved(schema, tool.input_schema)
+            findings.extend(_parameter(tool.name, name, schema))
+            if tool.risk is Risk.READ and not tool.egress:
+                findings.extend(_destination(tool.name, name, schema))
     return findings
+
+
+def _destination(tool: str, name: str, schema: Mapping[str, Any]) -> list[Finding]:
+    """A read tool's parameter that says where data goes: it may send data out."""
+    fmt = schema.get("format")
+    if isinstance(fmt, str) and fmt.lower() in ADDRESS_FORMATS:
+        what = f"an address (format {fmt})"
+    elif _DESTINATION.search(name):
+        what = "a destination (by its name)"
+    else:
+        return []
+    return [
+        Finding(
+            tool,
+            name,
+            f"a read tool taking {what}: if the tool sends data there (fetches, posts, mails), "
+            "declare it egress (@tool(egress=True), or the policy file's egress:), so that "
+            "after untrusted content every call asks, whatever the value looks like",
+        )
+    ]
 
 
 def _parameter(tool: str, name: str, schema: Mapping[str, Any]) -> list[Finding]:
@@ -110,15 +145,3 @@ def _bounded(schema: Mapping[str, Any]) -> bool:
     return any(k in schema for k in keys) or any(
         _bounded(o) for o in schema.get("anyOf", []) + schema.get("oneOf", [])
     )
-
-
-def _resolved(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``schema`` with a local ``$ref`` (pydantic's ``#/$defs/...``) followed, keeping its own
-    keys (a description next to the reference)."""
-    ref = schema.get("$ref")
-    if not isinstance(ref, str) or not ref.startswith("#/"):
-        return schema
-    target: Any = root
-    for part in ref[2:].split("/"):
-        target = target.get(part, {}) if isinstance(target, Mapping) else {}
-    return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}

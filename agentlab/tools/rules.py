@@ -29,10 +29,12 @@ so the order of rules never matters. Whatever the rules say, destructive tools (
 below leaves them) and steps, and tools that require confirmation, ask at least. A condition is a
 value (equality) or a mapping of tests: ``equals``, ``in``, ``not_in``, ``greater_than``,
 ``less_than``, ``longer_than``, ``shorter_than`` (lengths of strings and lists), ``matches`` (a
-regular expression, searched); a rule with a condition on an argument the call lacks does not
-match. ``tool`` and ``principal`` are globs (or
-lists of globs). A file that does not follow this shape is a ``PolicyFileError`` naming the file,
-the line and the problem.
+regular expression, searched), ``exact`` (``conditions.py``: strings are compared normalised
+unless ``exact: true``). Conditions judge the arguments the tool runs with (validated, defaults
+filled in); a rule with a condition on an argument the call lacks does not match. ``tool`` and
+``principal`` are globs (or lists of globs). ``egress_values`` lists regular expressions of
+argument values that are addresses (``egress.py``). A file that does not follow this shape is a
+``PolicyFileError`` naming the file, the line and the problem.
 
 ``tools:`` gives tools (by name or glob) a risk (``read``, ``write``, ``destructive``), and says
 whether they are ``idempotent`` (the journal may run them again after a crash) and ``egress``
@@ -81,7 +83,10 @@ from pydantic import (
 )
 
 from agentlab.errors import ConfigError
+from agentlab.tools.arguments import non_finite
+from agentlab.tools.conditions import Condition
 from agentlab.tools.mcp import from_hints
+from agentlab.tools.normalise import pattern
 from agentlab.tools.policy import PolicyDecision, ProposedCall, Verdict
 from agentlab.tools.tool import Risk, Tool, format_validation_error
 
@@ -91,65 +96,6 @@ _RISKINESS = {Risk.READ: 0, Risk.WRITE: 1, Risk.DESTRUCTIVE: 2}
 
 class PolicyFileError(ConfigError):
     """A policy file that cannot be read or does not follow the policy's shape."""
-
-
-class Condition(BaseModel):
-    """Tests on one argument; every test given must hold."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    equals: Any = None
-    in_: list[Any] | None = Field(None, alias="in")
-    not_in: list[Any] | None = None
-    greater_than: float | None = None
-    less_than: float | None = None
-    longer_than: int | None = Field(None, ge=0)
-    shorter_than: int | None = Field(None, ge=0)
-    matches: str | None = None
-
-    @field_validator("matches")
-    @classmethod
-    def _compiles(cls, pattern: str | None) -> str | None:
-        if pattern is not None:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
-        return pattern
-
-    def holds(self, value: Any) -> bool:
-        checks = []
-        if "equals" in self.model_fields_set:
-            checks.append(value == self.equals)
-        if self.in_ is not None:
-            checks.append(value in self.in_)
-        if self.not_in is not None:
-            checks.append(value not in self.not_in)
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if self.greater_than is not None:
-            checks.append(number and value > self.greater_than)
-        if self.less_than is not None:
-            checks.append(number and value < self.less_than)
-        sized = isinstance(value, str | list | tuple | dict)
-        if self.longer_than is not None:
-            checks.append(sized and len(value) > self.longer_than)
-        if self.shorter_than is not None:
-            checks.append(sized and len(value) < self.shorter_than)
-        if self.matches is not None:
-            checks.append(isinstance(value, str) and re.search(self.matches, value) is not None)
-        return all(checks)
-
-    def describe(self) -> str:
-        parts = []
-        for name in ("equals", "in_", "not_in", "greater_than", "less_than"):
-            if name in self.model_fields_set:
-                parts.append(f"{name.rstrip('_').replace('_', ' ')} {getattr(self, name)!r}")
-        for name in ("longer_than", "shorter_than"):
-            if name in self.model_fields_set:
-                parts.append(f"{name.replace('_', ' ')} {getattr(self, name)}")
-        if self.matches is not None:
-            parts.append(f"matching /{self.matches}/")
-        return " and ".join(parts)
 
 
 class Rule(BaseModel):
@@ -178,8 +124,10 @@ class Rule(BaseModel):
     def matches(self, call: ProposedCall) -> bool:
         if not self.covers(call.tool.name, call.principal):
             return False
+        restricting = self.verdict is not Verdict.ALLOW
         return all(
-            name in call.arguments and condition.holds(call.arguments[name])
+            name in call.arguments
+            and condition.holds(call.arguments[name], restricting=restricting)
             for name, condition in self.when.items()
         )
 
@@ -249,11 +197,24 @@ class PolicyDocument(BaseModel):
     cost_threshold_usd: float | None = Field(None, ge=0)
     egress: list[str] = Field(default_factory=list)
     """Globs of tools that send data out (besides those declared ``egress``)."""
+    egress_values: list[str] = Field(default_factory=list)
+    """Regular expressions of argument values that are addresses data may go to (searched in
+    the normalised value): a call with one is egress, whatever its tool (``egress.py``)."""
     tools: dict[str, ToolEffects] = Field(default_factory=dict)
     """Globs of tools and what the file says they do, over their declarations or MCP hints."""
     rules: list[Rule] = Field(default_factory=list)
     destructive_self_approval: bool = True
     """Whether a run's own principal may approve its destructive calls."""
+
+    @field_validator("egress_values")
+    @classmethod
+    def _regexes(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                pattern(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
+        return values
 
 
 @dataclass(frozen=True)
@@ -272,6 +233,8 @@ class RulesPolicy:
         if not verdicts:
             verdicts.append((self.document.default, "", None))
         # Floors no file can lower.
+        if non_finite(call.arguments) is not None:  # validation refuses these; never judged
+            verdicts.append((Verdict.DENY, "a number that is NaN or infinite", None))
         if call.planned_destructive or tool.risk is Risk.DESTRUCTIVE:
             verdicts.append((Verdict.ASK, "destructive", None))
         if tool.requires_confirmation:
@@ -299,6 +262,11 @@ class RulesPolicy:
         if not named:
             return None
         return tuple(a for a in named[0] if all(a in other for other in named[1:]))
+
+    @property
+    def egress_values(self) -> tuple[re.Pattern[str], ...]:
+        """The file's patterns of argument values that make a call egress."""
+        return tuple(pattern(p) for p in self.document.egress_values)
 
     def sends_data_out(self, tool: str) -> bool:
         """Whether the file flags ``tool`` as egress: after untrusted content it asks first."""

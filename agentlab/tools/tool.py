@@ -3,8 +3,10 @@
 A function tool states its constraints once, in its signature (``Literal`` for enums,
 ``Annotated[int, Field(ge=1, le=50)]`` for ranges, ``Field(pattern=...)`` for patterns); the same
 Pydantic model gives the JSON schema the model sees and validates calls. A schema tool (how MCP,
-HTTP and A2A tools arrive) has no Python signature: its JSON schema is checked with ``jsonschema``.
-Either way a bad call is data (an error result the planner can act on), never an exception.
+HTTP and A2A tools arrive) has no Python signature: its JSON schema is checked with ``jsonschema``,
+after its defaults are filled in. Either way the validated arguments hold every default (what the
+policy judges is what the tool runs with) and no NaN or infinite number, and a bad call is data
+(an error result the planner can act on), never an exception.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from typing_extensions import TypedDict
 
 from agentlab.models.base import ToolSpec
+from agentlab.tools.arguments import non_finite, with_defaults
 
 DEFAULT_TIMEOUT_S = 60.0
 OUTPUT_DEPTH_CEILING = 200
@@ -142,12 +145,18 @@ class Tool:
         return ToolSpec(self.name, self.description, self.input_schema)
 
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
-        """The arguments as the tool receives them; raises ``InvalidArguments``."""
+        """The arguments as the tool receives them (defaults filled in); raises
+        ``InvalidArguments``, also for a number that is NaN or infinite (``arguments.py``)."""
         if not isinstance(arguments, Mapping):
             raise InvalidArguments(
                 f"arguments must be a JSON object of named values, got {type(arguments).__name__}"
             )
-        return self.validator(dict(arguments))
+        where = non_finite(arguments)
+        validated = self.validator(dict(arguments)) if where is None else {}
+        where = where or non_finite(validated)
+        if where is not None:
+            raise InvalidArguments(f"{where}: a number must be finite, not NaN or infinity")
+        return validated
 
     def invalid_arguments(self, arguments: Mapping[str, Any]) -> str | None:
         """Why ``arguments`` would be refused, or ``None`` when they are valid."""
@@ -186,7 +195,11 @@ class Tool:
             raise ValueError(f"tool {name!r}: its input schema is invalid: {exc.message}") from None
         checker = SchemaValidator(schema)
 
+        def fits(subschema: Mapping[str, Any], value: Any) -> bool:
+            return bool(checker.evolve(schema=subschema).is_valid(value))
+
         def validate(arguments: dict[str, Any]) -> dict[str, Any]:
+            arguments = with_defaults(arguments, schema, fits)
             errors = sorted(checker.iter_errors(arguments), key=lambda e: list(e.path))
             if errors:
                 raise InvalidArguments(
@@ -356,6 +369,6 @@ def _arguments_model(fn: Callable[..., Any], name: str) -> tuple[bool, type[Base
         default = ... if p.default is inspect.Parameter.empty else p.default
         fields[p.name] = (hints[p.name], default)
     model = create_model(  # type: ignore[call-overload]
-        f"{name}_arguments", __config__=ConfigDict(extra="forbid"), **fields
+        f"{name}_arguments", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **fields
     )
     return wants_context, model
