@@ -21,8 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from langgraph_sdk import get_sync_client
+from langgraph_sdk.errors import PermissionDeniedError
 
 from agentlab.domains.support import DEMO_TASK
 from agentlab.models.script import ScriptedToolUse, Turn
@@ -253,6 +255,12 @@ def test_the_server_authenticates_callers_acts_for_them_and_grants_no_foreign_or
     assert {a["via"] for a in values["approvals"]} == {"server"}
     db = sqlite3.connect(data_dir / "support.sqlite")
     assert db.execute("SELECT COUNT(*) FROM customers WHERE id = 1").fetchone()[0] == 1
+
+    # Who a run acts for is the graph's to write: no caller writes the state directly.
+    with pytest.raises(PermissionDeniedError, match="written by its runs only"):
+        bot.threads.update_state(thread, {"principal": "alice"})
+    with pytest.raises(httpx.HTTPStatusError, match="written by its runs only"):
+        bot.runs.wait(thread, assistant["assistant_id"], command={"update": {"principal": "alice"}})
 
     mallory = client_as(url, data_dir, "mallory")
     assert mallory.threads.search() == []

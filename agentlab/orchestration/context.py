@@ -84,16 +84,18 @@ class RunContext(BaseModel):
 def run_context(runtime: Runtime[Any], state: Mapping[str, Any] | None = None) -> RunContext:
     """The run's context, with its id filled in from the thread when the driver gave none.
 
-    A LangGraph server's run acts for its authenticated caller (``served_caller``), whatever
-    its context or input say. Without a context (a graph invoked in code), the principal and
-    session come from the run's input, if it named them.
+    A LangGraph server's run acts for the authenticated caller that started it (``begin``
+    records it in the state, which only the graph writes), whatever its context or input say;
+    an operator resuming it does not change who it acts for. Without a context (a graph
+    invoked in code), the principal and session come from the run's state, if it names them.
     """
     caller = served_caller()
     if caller is not None:
+        principal = (state or {}).get("principal") or caller
         if isinstance(runtime.context, RunContext):
-            ctx = runtime.context.model_copy(update={"principal": caller, "actor": None})
+            ctx = runtime.context.model_copy(update={"principal": principal, "actor": None})
         else:
-            ctx = RunContext(principal=caller, session=(state or {}).get("session"))
+            ctx = RunContext(principal=principal, session=(state or {}).get("session"))
     elif isinstance(runtime.context, RunContext):
         ctx = runtime.context
     elif state is not None and (state.get("principal") or state.get("session")):

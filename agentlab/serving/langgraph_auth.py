@@ -66,6 +66,12 @@ def server_auth(settings: Callable[[], Settings] = load_settings) -> Auth:
             if not operator and (not namespace or namespace[0] != identity):
                 value["namespace"] = (identity, *namespace)
             return True
+        if not operator and ctx.resource == "threads" and _writes_state(ctx.action, value):
+            raise Auth.exceptions.HTTPException(
+                status_code=403,
+                detail="a thread's state is written by its runs only: send a message, or resume "
+                "a paused run with command={'resume': decision}",
+            )
         if isinstance(value, dict) and ctx.action in ("create", "create_run"):
             metadata = value.get("metadata")
             if isinstance(metadata, dict):  # in place: the server keeps this very dict
@@ -75,3 +81,17 @@ def server_auth(settings: Callable[[], Settings] = load_settings) -> Auth:
         return True if operator else {"owner": identity}
 
     return auth
+
+
+def _writes_state(action: str, value: Any) -> bool:
+    """Whether a thread request writes the run's state directly: a state update (an ``update``
+    naming neither metadata nor an action), or a run whose command updates channels or jumps
+    to a node. Who a run acts for, its approvals and its plan are the graph's to write."""
+    if not isinstance(value, dict):
+        return False
+    if action == "update":
+        return value.get("metadata") is None and value.get("action") is None
+    if action == "create_run":
+        command = (value.get("kwargs") or {}).get("command") or {}
+        return bool(command.get("update") or command.get("goto"))
+    return False

@@ -4,7 +4,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from agentlab.orchestration.context import run_context
+from agentlab.orchestration.context import run_context, served_caller
 from agentlab.orchestration.state import AgentState, begin_state
 from agentlab.orchestration.visit import Update
 
@@ -13,4 +13,9 @@ async def begin(state: AgentState, runtime: Runtime[Any]) -> Update:
     """Start the run from what the caller gave (the task, maybe a session), for the principal
     of its context (a served run's authenticated caller: never one named in the input)."""
     ctx = run_context(runtime, state)
-    return {**begin_state(state), "principal": ctx.principal, "started_by": ctx.started_by}
+    principal = served_caller() or ctx.principal  # each run on a thread: its own caller's
+    return {
+        **begin_state(state),
+        "principal": principal,
+        "started_by": served_caller() or ctx.started_by,
+    }
