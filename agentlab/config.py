@@ -229,7 +229,10 @@ class Settings(BaseSettings):
     redaction_patterns: list[str] = Field(
         default_factory=list,
         description="Regular expressions masked (as '[redacted]') in exported spans and log "
-        "lines, besides emails, phone numbers, API keys and the settings' own secrets.",
+        "lines, besides emails, phone numbers, card numbers, API keys and the settings' secrets.",
+    )
+    trace_attribute_max_chars: int = Field(
+        32_768, ge=256, description="Longer span attribute values are exported cut, with a note."
     )
 
     @field_validator("database_url", mode="before")
@@ -275,9 +278,7 @@ class Settings(BaseSettings):
 
     @property
     def has_anthropic_key(self) -> bool:
-        return self.anthropic_api_key is not None and bool(
-            self.anthropic_api_key.get_secret_value()
-        )
+        return bool(self.anthropic_api_key and self.anthropic_api_key.get_secret_value())
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -386,12 +387,8 @@ def _source_of(
     return ""
 
 
-# Read by the command line itself, not by Settings.
-_OTHER_VARIABLES = frozenset({"AGENTLAB_CONFIG"})
-
-
 def _known_variables() -> set[str]:
-    known = set(_OTHER_VARIABLES)
+    known = {"AGENTLAB_CONFIG"}  # read by the command line itself, not by Settings
     for name, field in Settings.model_fields.items():
         known.add(f"AGENTLAB_{name.upper()}")
         aliases = getattr(field.validation_alias, "choices", [])

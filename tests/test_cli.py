@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from agentlab.domains.support import DEMO_TASK, demo_script_path
-from tests.cli import AGENTLAB, agentlab, agentlab_process
+from tests.cli import AGENTLAB, REPOSITORY, agentlab, agentlab_process
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 
@@ -53,6 +53,26 @@ def test_demo_shows_plan_approvals_tool_calls_and_completion(env):
 def test_demo_can_run_again(env):
     assert agentlab(env, "demo").returncode == 0
     assert agentlab(env, "demo").returncode == 0  # the demo database is re-seeded
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("stdin", ["closed", "a pipe"])
+def test_demo_interactive_without_a_terminal_refuses_instead_of_approving(env, stdin):
+    given = {"stdin": subprocess.DEVNULL} if stdin == "closed" else {"input": "y\ny\n"}
+    result = subprocess.run(
+        [*AGENTLAB, "demo", "--interactive"],
+        env=env,
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **given,
+    )
+    assert result.returncode == 2
+    assert "--interactive asks at a terminal, and stdin is not one" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "approved" not in result.stdout
+    assert not (Path(env["AGENTLAB_DATA_DIR"]) / "runs.sqlite").exists()  # no run was started
 
 
 def test_run_off_a_terminal_stops_at_the_first_approval_and_says_how_to_resume(env):
@@ -671,3 +691,36 @@ def test_show_reads_a_claude_run_without_an_api_key(env):
     shown = agentlab(env, "show", run_id)  # no key, no server: it only reads
     assert shown.returncode == 0, shown.stderr
     assert "send_notification" in shown.stdout and "awaiting_human" in shown.stdout
+
+
+HELPER_AGENT = '''from agentlab.orchestration import Agent
+from agentlab.tools import FunctionToolset, Tool, tool
+
+
+@tool
+def lookup(topic: str) -> str:
+    """Look a topic up. Use it for any question about a topic."""
+    return topic
+
+
+def _tag(arguments):
+    return arguments
+
+
+tag = Tool.from_schema("tag", "Tag a thing. Use it to label things.", {"type": "object"}, _tag)
+agent = Agent("helper", "helps", toolsets=[FunctionToolset([lookup, tag])])
+'''
+
+
+def test_tools_list_shows_the_file_each_tool_is_written_in(env, tmp_path):
+    (tmp_path / "helper.py").write_text(HELPER_AGENT)
+    listed = agentlab(env, "tools", "list", "--agent", "helper.py:agent", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    cells = [line.split("│") for line in listed.stdout.splitlines() if line.count("│") == 5]
+    sources = {c[1].strip(): c[3].strip() for c in cells if c[1].strip() in ("lookup", "tag")}
+    lines = HELPER_AGENT.splitlines()
+    assert sources == {
+        "lookup": f"helper.py:{lines.index('@tool') + 1}",
+        "tag": f"helper.py:{lines.index('def _tag(arguments):') + 1}",
+    }
+    assert "agentlab_agents" not in listed.stdout  # the module name agentlab gives the file

@@ -105,6 +105,14 @@ async def test_the_servers_tools_are_listed_with_risk_from_their_annotations(tim
     assert now.source == f"mcp:{TIME_SERVER.label}"
 
 
+def test_a_servers_tools_say_what_serves_them_by_its_name_and_its_command_or_url():
+    named = MCPToolset(MCPServer.stdio("python", ["servers/notes.py"], name="notes"))
+    assert named.source == "mcp:notes (python servers/notes.py)"
+    assert MCPToolset(MCPServer.http("http://127.0.0.1:9/mcp")).source == (
+        "mcp:http://127.0.0.1:9/mcp"
+    )
+
+
 def test_annotations_map_to_risk_idempotency_and_egress():
     from mcp.types import ToolAnnotations as Hints
 

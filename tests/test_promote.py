@@ -186,3 +186,13 @@ def test_a_directory_in_the_way_is_refused(project):
     path = notebook(project / "n.ipynb", (DEFINITION, ["export"]))
     with pytest.raises(PromotionError, match="exists and is not a file"):
         promote(path, "counter", project=project)
+
+
+@pytest.mark.parametrize("name", ["nl\n", "counter\n", "ok\nx"])
+def test_a_name_is_matched_whole_so_a_newline_in_it_is_refused(project, name):
+    path = notebook(project / "n.ipynb", (DEFINITION, ["export"]))
+    result = cli(project, "promote", str(path), "--name", name)
+    assert result.returncode == 2
+    assert "is not a module name" in result.stderr and "Traceback" not in result.stderr
+    assert list((project / "graphs").iterdir()) == []
+    assert list(json.loads((project / "langgraph.json").read_text())["graphs"]) == ["support"]

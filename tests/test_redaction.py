@@ -19,7 +19,8 @@ from opentelemetry.util.types import AnyValue
 from pydantic import SecretStr
 
 from agentlab.errors import ConfigError
-from agentlab.observability.redact import RedactingLogFilter, RedactingSpanExporter, Redactor
+from agentlab.observability.redact import RedactingLogFilter, Redactor
+from agentlab.observability.redact_spans import RedactingSpanExporter
 
 CANARY = "canary-4f9c2e17b8d3"
 EMAIL = "jane.doe+support@example.com"

@@ -115,6 +115,31 @@ async def test_the_export_process_makes_the_spans_the_in_process_exporter_makes(
 
 
 @pytest.mark.integration
+def test_a_50_mb_tool_output_leaves_cut_to_the_attribute_limit(
+    traced: Tracing, receiver: Receiver
+) -> None:
+    output = f"token={CANARY} " + "log line ok\n" * (50 * 1024 * 1024 // 12)
+    with traced.span("tool dump_logs", spans.tool_attributes("dump_logs", "1.1")) as span:
+        spans.tool_ended(
+            span,
+            {"ok": True, "output": output},
+            journal="none",
+            verdict="allow",
+            reasons=[],
+            rule=None,
+            duration_s=0.1,
+        )
+    assert traced.flush(120)
+
+    assert sum(len(body) for body in receiver.bodies) < 100_000  # not 50 MB
+    (tool,) = receiver.spans()
+    shown = tool["attributes"]["output.value"]
+    assert shown.startswith("token=[secret] log line ok\n")  # redacted, as every attribute
+    assert shown.endswith(f"…[truncated: {len(output):,} chars, kept 32,768]")
+    assert len(shown) < 33_000
+
+
+@pytest.mark.integration
 def test_the_secrets_to_redact_are_not_on_the_export_process_command_line(
     traced: Tracing,
 ) -> None:

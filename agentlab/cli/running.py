@@ -132,6 +132,11 @@ def demo(
     from agentlab.domains import support
     from agentlab.models.router import ModelSpec
 
+    if interactive and not sys.stdin.isatty():
+        raise typer.BadParameter(
+            "--interactive asks at a terminal, and stdin is not one: run it in a terminal, or "
+            "leave --interactive out to have the demo approve its pauses"
+        )
     settings = common.settings(ctx)
     console = common.console()
     db = support.SupportDatabase(settings.data_dir / "demo" / "support.sqlite")
@@ -148,7 +153,7 @@ def demo(
         f"checkpoints in {settings.runs_database}, approvals.\n"
         f"Task: {support.DEMO_TASK}"
     )
-    mode = "ask" if interactive and sys.stdin.isatty() else "approve"
+    mode = "ask" if interactive else "approve"
     if mode == "approve":
         console.print(
             "[dim]Approval pauses are approved automatically (--interactive to decide).[/]"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
@@ -47,8 +49,13 @@ def list_table(agent: Agent, tools: list[Tool]) -> Table:
             risk += "\nneeds confirmation"
         name = Text.assemble((t.name, "bold"), "\n", (t.description, "dim"))
         schema = json.dumps(t.input_schema, indent=1, ensure_ascii=False)
-        table.add_row(name, risk, t.source or "?", schema)
+        table.add_row(name, risk, shown_source(t.source), schema)
     return table
+
+
+def shown_source(source: str) -> str:
+    """A tool's ``source`` with paths under the working directory made relative to it."""
+    return source.replace(f"{Path.cwd()}{os.sep}", "") or "?"
 
 
 def lint_lines(findings: list[Finding]) -> list[str]:

@@ -72,7 +72,7 @@ def prices() -> dict[str, Price]:
     return {name: Price.of(**fields) for name, fields in raw.get("models", {}).items()}
 
 
-_DATED = re.compile(r"^(?P<id>.+?)-\d{8}$")
+_DATED = re.compile(r"(?P<id>.+?)-\d{8}")
 
 
 def price_of(model: str) -> Price | None:
@@ -80,7 +80,7 @@ def price_of(model: str) -> Price | None:
     table = prices()
     if model in table:
         return table[model]
-    dated = _DATED.match(model)
+    dated = _DATED.fullmatch(model)
     return table.get(dated.group("id")) if dated else None
 
 

@@ -59,13 +59,14 @@ MAX_STARTS = 4  # the first export process and three more if each dies; then no 
 class ExportConfig:
     """What the export process needs: the OTLP endpoint (``None``: the standard
     ``OTEL_EXPORTER_OTLP_*`` variables, which the exporter reads itself), the Phoenix project,
-    what to redact, and the level of the exporter's own log lines. Equal configurations
-    export alike: ``shared_tracing`` keys on it."""
+    what to redact, how long an attribute may be, and the level of the exporter's own log
+    lines. Equal configurations export alike: ``shared_tracing`` keys on it."""
 
     endpoint: str | None
     project: str
     patterns: tuple[str, ...] = ()
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    max_attribute_chars: int | None = None
     log_level: int = logging.WARNING
     variables: tuple[str | None, ...] = ()
     """The standard endpoint variables as they were (the exporter reads them in the child)."""
@@ -292,7 +293,8 @@ def main() -> int:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     from agentlab.observability.export import SpanMaker, trace_resource
-    from agentlab.observability.redact import RedactingLogFilter, RedactingSpanExporter, Redactor
+    from agentlab.observability.redact import RedactingLogFilter, Redactor
+    from agentlab.observability.redact_spans import RedactingSpanExporter
 
     if hasattr(os, "nice"):
         os.nice(10)  # background work: the run it traces comes first when CPUs are short
@@ -310,7 +312,9 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     logging.getLogger("opentelemetry").setLevel(config.log_level)
 
-    exporter = RedactingSpanExporter(OTLPSpanExporter(endpoint=config.endpoint), redactor)
+    exporter = RedactingSpanExporter(
+        OTLPSpanExporter(endpoint=config.endpoint), redactor, config.max_attribute_chars
+    )
     processor = BatchSpanProcessor(exporter)
     maker = SpanMaker(trace_resource(config.project))
     try:

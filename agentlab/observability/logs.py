@@ -2,9 +2,10 @@
 lines written through it.
 
 Spans are redacted by the exporter (``tracing.py``); log lines by a filter on the handler that
-writes them to stderr. Both mask the same things: emails, phone numbers, API keys, the patterns
-configured in ``redaction_patterns`` and the settings' own secrets (the Anthropic key, the database
-URL). The model is still sent the real text: only copies leaving the process are masked.
+writes them to stderr. Both mask the same things: emails, phone numbers, card numbers, API keys
+and tokens, the patterns configured in ``redaction_patterns`` and the settings' own secrets (the
+Anthropic key, the database URL). The model is still sent the real text: only copies leaving the
+process are masked.
 """
 
 from __future__ import annotations

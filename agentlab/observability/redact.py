@@ -2,16 +2,14 @@
 
 The model sees tool results and messages unchanged; only what leaves the process is masked. A
 ``Redactor`` masks text and JSON-like values (with the built-in rules of ``redact_rules``, the
-configured patterns and the known secrets), ``RedactingSpanExporter`` wraps any OpenTelemetry
-exporter so that every span it sends is a redacted copy, and ``RedactingLogFilter`` masks log
-records. Wrapping the exporter (not a span processor) keeps the work off the hot path: behind a
-``BatchSpanProcessor`` it runs on the export thread, and the live spans are never touched.
+configured patterns and the known secrets); ``redact_spans.RedactingSpanExporter`` wraps any
+OpenTelemetry exporter so that every span it sends is a redacted (and bounded) copy, and
+``RedactingLogFilter`` masks log records. Redaction is by pattern: what no rule, pattern or known
+secret describes (an encoded or split copy of a secret) passes.
 
 Plugging it in::
 
     redactor = Redactor(patterns=settings_patterns, secrets=[settings.anthropic_api_key])
-    exporter = RedactingSpanExporter(OTLPSpanExporter(endpoint=...), redactor)
-    provider.add_span_processor(BatchSpanProcessor(exporter))
     handler.addFilter(RedactingLogFilter(redactor))
 """
 
@@ -24,12 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.sdk.util import BoundedList
-from opentelemetry.trace import Link, Status
 from opentelemetry.util.types import AnyValue, Attributes
 from pydantic import SecretStr
 
@@ -56,9 +48,9 @@ class Redactor:
     ``patterns`` are extra regular expressions (from configuration) whose matches become
     ``[redacted]``; ``secrets`` are exact values (a canary, a configured API key, a ``SecretStr``)
     that become ``[secret]`` wherever they appear, also JSON-escaped. The built-in patterns mask
-    emails (``[email]``), phone numbers (``[phone]``) and API keys, tokens and ``password=...``
-    style assignments (``[secret]``); ``defaults=False`` turns them off. Everything is compiled
-    once, here; an invalid pattern raises ``ConfigError``.
+    emails (``[email]``), phone numbers (``[phone]``), payment card numbers (``[card]``) and API
+    keys, tokens and ``password=...`` style assignments (``[secret]``); ``defaults=False`` turns
+    them off. Everything is compiled once, here; an invalid pattern raises ``ConfigError``.
     """
 
     patterns: Sequence[str] = ()
@@ -229,130 +221,6 @@ def _literal_regex(secrets: Iterable[str]) -> re.Pattern[str] | None:
     if not forms:
         return None
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
-
-
-def redact_span(
-    span: ReadableSpan, redactor: Redactor, resource: Resource | None = None
-) -> ReadableSpan:
-    """A copy of a finished span with its name, attributes, events, links, status description
-    and resource redacted; ids, times, kind and scope are kept. ``resource``: the span's
-    resource, already redacted (``redact_resource``; an exporter keeps it). A span with nothing
-    to mask is returned as it is (it is finished: nothing changes it any more)."""
-    if resource is None:
-        resource = redact_resource(span.resource, redactor)
-    name = redactor.redact_text(span.name)
-    attributes, changed = _redacted(span.attributes, redactor)
-    changed = changed or name is not span.name or resource is not span.resource
-    status = span.status
-    if status.description:
-        description = redactor.redact_text(status.description)
-        if description is not status.description:
-            status, changed = Status(status.status_code, description), True
-    events = []
-    for event in span.events:
-        event_name = redactor.redact_text(event.name)
-        event_attributes, event_changed = _redacted(event.attributes, redactor)
-        if event_changed or event_name is not event.name:
-            changed = True
-            event = Event(
-                event_name,
-                _bounded(event_attributes, event.dropped_attributes),
-                timestamp=event.timestamp,
-            )
-        events.append(event)
-    links = []
-    for link in span.links:
-        link_attributes, link_changed = _redacted(link.attributes, redactor)
-        if link_changed:
-            changed = True
-            link = Link(link.context, _bounded(link_attributes, link.dropped_attributes))
-        links.append(link)
-    if not changed:
-        return span
-    return ReadableSpan(
-        name=name,
-        context=span.context,
-        parent=span.parent,
-        resource=resource,
-        attributes=_bounded(attributes, span.dropped_attributes),
-        events=_counted(events, span.dropped_events),
-        links=_counted(links, span.dropped_links),
-        kind=span.kind,
-        status=status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
-
-
-def redact_resource(resource: Resource, redactor: Redactor) -> Resource:
-    """``resource`` with its attributes redacted: the same object when nothing was masked."""
-    attributes, changed = _redacted(resource.attributes, redactor)
-    return Resource(attributes, resource.schema_url) if changed else resource
-
-
-def _redacted(attributes: Attributes, redactor: Redactor) -> tuple[dict[str, AnyValue], bool]:
-    """The redacted attributes, and whether any value was masked."""
-    redacted: dict[str, AnyValue] = {}
-    changed = False
-    if attributes:
-        for key, value in attributes.items():
-            redacted[key] = masked = redactor._redact_member(key, value)
-            changed = changed or masked is not value
-    return redacted, changed
-
-
-def _bounded(attributes: dict[str, AnyValue], dropped: int) -> Attributes:
-    """The attributes, carrying the original's count of dropped attributes for the exporter."""
-    if not dropped:
-        return attributes
-    bounded = BoundedAttributes(attributes=attributes, immutable=True)
-    bounded.dropped = dropped
-    return bounded
-
-
-def _counted(items: list[Any], dropped: int) -> Sequence[Any]:
-    """The events or links, carrying the original's count of dropped ones for the exporter."""
-    if not dropped:
-        return items
-    bounded = BoundedList.from_seq(None, items)
-    bounded.dropped = dropped
-    return bounded
-
-
-class RedactingSpanExporter(SpanExporter):
-    """Exports redacted copies of spans through another exporter (OTLP, console, in-memory).
-
-    Put it behind a ``BatchSpanProcessor`` so redaction runs on the export thread; the spans the
-    application holds are not changed.
-    """
-
-    def __init__(self, inner: SpanExporter, redactor: Redactor) -> None:
-        self.inner = inner
-        self.redactor = redactor
-        # A provider's spans share one resource: redacted once, and the same object for all of
-        # them, as the encoder groups spans by resource. Keyed by id, the original kept alive.
-        self._resources: dict[int, tuple[Resource, Resource]] = {}
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return self.inner.export(
-            [redact_span(span, self.redactor, self._resource(span.resource)) for span in spans]
-        )
-
-    def _resource(self, resource: Resource) -> Resource:
-        known = self._resources.get(id(resource))
-        if known is None or known[0] is not resource:
-            if len(self._resources) >= 64:  # resources made on the fly: keep a few
-                self._resources.clear()
-            known = (resource, redact_resource(resource, self.redactor))
-            self._resources[id(resource)] = known
-        return known[1]
-
-    def shutdown(self) -> None:
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.inner.force_flush(timeout_millis)
 
 
 class RedactingLogFilter(logging.Filter):

@@ -153,7 +153,8 @@ def exporting_to(exporter: SpanExporter, *, project: str = "agentlab") -> Tracin
 
 def tracing_for(settings: Settings) -> Tracing:
     """The process's tracing as ``settings`` say: OTLP/HTTP to ``otlp_endpoint`` (else to what
-    the standard ``OTEL_EXPORTER_OTLP_*`` variables name), redacted, from the export process;
+    the standard ``OTEL_EXPORTER_OTLP_*`` variables name), redacted, attributes longer than
+    ``trace_attribute_max_chars`` cut, from the export process;
     ``NO_TRACING`` when no endpoint is configured. A bad redaction pattern is a ``ConfigError``
     here, before any span is made."""
     config = _export_config(settings)
@@ -179,6 +180,7 @@ def _export_config(settings: Settings) -> ExportConfig | None:
         project=settings.trace_project,
         patterns=tuple(redactor.patterns),
         secrets=tuple(str(s) for s in redactor.secrets),
+        max_attribute_chars=settings.trace_attribute_max_chars,
         log_level=logging.getLogger("opentelemetry.exporter").getEffectiveLevel(),
         variables=tuple(os.environ.get(v) for v in OTEL_ENDPOINT_VARIABLES),
     )

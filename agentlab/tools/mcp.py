@@ -90,13 +90,16 @@ class MCPServer:
         return cls(url=url, headers=headers, name=name, timeout_s=timeout_s)
 
     @property
-    def label(self) -> str:
-        """The server's name, else its command line or URL."""
-        if self.name:
-            return self.name
+    def address(self) -> str:
+        """Its command line, or its URL."""
         if self.command is not None:
             return " ".join((self.command, *self.args))
         return str(self.url)
+
+    @property
+    def label(self) -> str:
+        """The server's name, else its command line or URL."""
+        return self.name or self.address
 
     @contextlib.asynccontextmanager
     async def _open(self) -> AsyncIterator[ClientSession]:
@@ -247,7 +250,11 @@ class MCPToolset:
 
     @property
     def source(self) -> str:
-        return f"{SOURCE_PREFIX}{self.server.label}"
+        """``mcp:`` and the server: its name and command line (or URL), or those alone."""
+        server = self.server
+        return SOURCE_PREFIX + (
+            f"{server.name} ({server.address})" if server.name else server.address
+        )
 
     def _prefixed(self, name: str) -> str:
         return f"{self.server.name}_{name}" if self.server.name else name

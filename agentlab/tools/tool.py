@@ -17,6 +17,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -115,7 +116,8 @@ class Tool:
     egress: bool = False
     """The tool sends data out (mail, webhooks, uploads): after untrusted content, ask first."""
     source: str = ""
-    """Where the tool comes from: the function (``module:qualname``), a server..."""
+    """Where the tool comes from: its function's file and line (``/path/tools.py:12``), an MCP
+    server (``mcp:name (command line)``)..."""
     max_output_depth: int | None = None
     """How many levels its output may nest; ``None``: the executor's (``tool_output_max_depth``).
     A deeper output is an error result (``bounds.py``)."""
@@ -324,6 +326,17 @@ def _native(annotation: Any) -> bool:
 
 
 def _where(function: Callable[..., Any]) -> str:
+    """Where ``function`` is written: its file and first line (``/path/to/tools.py:12``), which
+    a file loaded by path (whose module is named by agentlab) does not hide; else its module and
+    name (a builtin, a callable object)."""
+    try:
+        target = inspect.unwrap(function)
+        path = inspect.getsourcefile(target)
+        line = target.__code__.co_firstlineno
+    except (TypeError, AttributeError, ValueError):
+        path = None
+    if path is not None:
+        return f"{Path(path).resolve()}:{line}"
     module = getattr(function, "__module__", None) or "?"
     name = getattr(function, "__qualname__", None) or type(function).__name__
     return f"{module}:{name}"
