@@ -50,9 +50,9 @@ def acting(settings: Settings, actor: str, principal: str | None, *, via: str) -
     wanted = principal or actor
     if not may_act_as(settings, actor, wanted):
         raise NotPermitted(
-            f"{actor} may not act as {wanted}: the configuration grants it no such right. Act as "
-            f"yourself (leave out --as), or have the configuration's owner add {wanted!r} to "
-            f"[access] act_as.{actor}"
+            f"{actor} may not act as {wanted}: the configuration grants it no such right. Act "
+            f"as yourself, or have the configuration's owner add {wanted!r} to [access] "
+            f"act_as.{actor}"
         )
     return Identity(actor=actor, principal=wanted, via=via)
 
