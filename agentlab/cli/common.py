@@ -46,7 +46,7 @@ def settings(ctx: typer.Context, **overrides: object) -> Settings:
 def console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)  # ":name:" in data stays as written
 
 
 def runner(loaded: Settings) -> SyncRunner:
