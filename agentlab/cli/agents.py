@@ -18,11 +18,11 @@ def agents(
     ] = Path("langgraph.json"),
 ) -> None:
     """List the agents of langgraph.json, with their tools and what the policy says of each."""
-    from agentlab.cli import catalog, render
+    from agentlab.cli import catalog, listing
 
     settings = common.settings(ctx)
     entries = catalog.agents_of(graphs, settings)
-    common.console().print(render.agents_table(entries))
+    common.console().print(listing.agents_table(entries))
 
 
 def promote(
@@ -44,14 +44,15 @@ def promote(
     from agentlab.lab import promote as promote_notebook
 
     done = promote_notebook(notebook, name, project=project)
-    console = common.console()
+    from agentlab.safe_text import visible
+
     verb = "updated" if done.updated else "wrote"
-    console.print(f"{verb} {done.module} from {done.cells} cell(s) of {notebook}")
+    print(visible(f"{verb} {done.module} from {done.cells} cell(s) of {notebook}"))
     if done.registered:
-        console.print(f"registered graph {done.graph!r} in {done.config}")
+        print(visible(f"registered graph {done.graph!r} in {done.config}"))
     else:
-        console.print(f"graph {done.graph!r} was already registered in {done.config}")
-    console.print(f"run it: agentlab run --agent {done.reference} TASK")
+        print(visible(f"graph {done.graph!r} was already registered in {done.config}"))
+    print(visible(f"run it: agentlab run --agent {done.reference} TASK"))
 
 
 policy_app = typer.Typer(
@@ -107,6 +108,7 @@ def tools_lint(
     enums, read tools that take a URL or another destination but are not declared egress.
     Exit 1 if anything is flagged (for CI)."""
     from agentlab.cli import tools
+    from agentlab.safe_text import visible
     from agentlab.tools.lint import lint
     from agentlab.tools.policy import tool_adjuster
 
@@ -116,6 +118,6 @@ def tools_lint(
     findings = lint([adjust(t) for t in listed] if adjust is not None else listed)
     for line in tools.lint_lines(findings):
         print(line)
-    print(f"{definition.name}: {len(listed)} tool(s), {len(findings)} finding(s)")
+    print(visible(f"{definition.name}: {len(listed)} tool(s), {len(findings)} finding(s)"))
     if findings:
         raise typer.Exit(1)

@@ -99,6 +99,7 @@ def execute(argv: Sequence[str]) -> int:
 
     from agentlab.cli.words import CLI_WORDS
     from agentlab.errors import AgentlabError
+    from agentlab.safe_text import visible
 
     try:
         # Outside standalone mode Click returns the code of a `typer.Exit` instead of exiting.
@@ -108,10 +109,10 @@ def execute(argv: Sequence[str]) -> int:
         return 0
     except UsageError as exc:
         hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx else ""
-        print(f"error: {exc.format_message().rstrip('.')}{hint}", file=sys.stderr)
+        print(visible(f"error: {exc.format_message().rstrip('.')}{hint}"), file=sys.stderr)
         return 2
     except AgentlabError as exc:
-        print(f"error: {exc.worded(CLI_WORDS)}", file=sys.stderr)
+        print(visible(f"error: {exc.worded(CLI_WORDS)}"), file=sys.stderr)
         return 2
     except typer.Abort:  # end of input at a prompt
         print("interrupted", file=sys.stderr)

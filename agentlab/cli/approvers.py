@@ -23,6 +23,8 @@ def approvals_table(view: RunView) -> Table:
     from rich.table import Table
     from rich.text import Text
 
+    from agentlab.safe_text import rich_text
+
     table = Table(title="Decisions", title_justify="left")
     for col in ("step", "tool", "decision", "by", "how", "note"):
         table.add_column(col)
@@ -30,12 +32,12 @@ def approvals_table(view: RunView) -> Table:
         verdict = Text("approved", style="green") if a["approved"] else Text("rejected", "red")
         via = a.get("via")
         table.add_row(
-            Text(a["step_id"]),
-            Text(a["tool"]),
+            rich_text(a["step_id"]),
+            rich_text(a["tool"]),
             verdict,
-            Text(a.get("by") or "(not recorded)"),
-            Text(HOW.get(via or "", via or "(not recorded)")),
-            Text(a.get("note") or ""),
+            rich_text(a.get("by") or "(not recorded)"),
+            rich_text(HOW.get(via or "", via or "(not recorded)")),
+            rich_text(a.get("note") or ""),
         )
     return table
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from agentlab.cli import common
+from agentlab.safe_text import markup, visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -64,9 +65,11 @@ def chat(
         if session is not None:
             _reopen(console, runner, session)
         if spec is not None:
-            console.print(f"[yellow]scripted model[/]: replaying {script} (no LLM is called)")
+            said = markup(script)
+            console.print(f"[yellow]scripted model[/]: replaying {said} (no LLM is called)")
         console.print(
-            f"Session [bold]{session_id}[/] · type a message; /help for commands, Ctrl-D to leave"
+            f"Session [bold]{markup(session_id)}[/] · type a message; /help for commands, "
+            "Ctrl-D to leave"
         )
         prompt = _prompt(settings.data_dir)
         while True:
@@ -85,12 +88,13 @@ def chat(
                     break
                 if command == "/new":
                     session_id = new_session_id()
-                    console.print(f"Session [bold]{session_id}[/]")
+                    console.print(f"Session [bold]{markup(session_id)}[/]")
                     continue
                 _command(console, runner, command, session_id)
                 continue
             agent = _turn(console, runner, session_id, agent, text, spec, principal)
-    console.print(f"Bye. 'agentlab chat --session {session_id}' goes on with this conversation.")
+    said = markup(f"'agentlab chat --session {session_id}'")
+    console.print(f"Bye. {said} goes on with this conversation.")
 
 
 def _turn(
@@ -113,7 +117,7 @@ def _turn(
     except AgentlabError as exc:
         from agentlab.cli.words import CLI_WORDS
 
-        console.print(f"[red]error:[/] {exc.worded(CLI_WORDS)}", markup=True)
+        console.print(f"[red]error:[/] {markup(exc.worded(CLI_WORDS))}", markup=True)
         return agent
     try:
         drive.follow(console, runner, run_id, events, decide="ask")
@@ -132,7 +136,8 @@ def _stop(console: Console, runner: SyncRunner, run_id: str) -> None:
         if runner.get(run_id).status not in ("completed", "failed"):
             render.render_stream(console, runner.resume(run_id), brief=True)
     except KeyboardInterrupt:
-        print(f"run {run_id} is saved; 'agentlab resume {run_id}' ends it", file=sys.stderr)
+        said = f"run {run_id} is saved; 'agentlab resume {run_id}' ends it"
+        print(visible(said), file=sys.stderr)
         raise
 
 
@@ -144,16 +149,16 @@ def _reopen(console: Console, runner: SyncRunner, session_id: str) -> None:
     try:
         record = runner.session(session_id)
     except SessionNotFoundError:
-        console.print(f"[dim]a new session, {session_id}[/]")
+        console.print(f"[dim]a new session, {markup(session_id)}[/]")
         return
     turns = runner.turns(session_id)
-    console.print(
-        f"[dim]{record.principal} with {record.agent_name}, {len(turns)} turn(s) so far[/]"
-    )
+    said = markup(f"{record.principal} with {record.agent_name}")
+    console.print(f"[dim]{said}, {len(turns)} turn(s) so far[/]")
     for turn in turns[-3:]:
-        console.print(f"[dim]you: {turn['message']}\n{record.agent_name}: {turn['reply']}[/]")
+        you, agent = markup(turn["message"]), markup(f"{record.agent_name}: {turn['reply']}")
+        console.print(f"[dim]you: {you}\n{agent}[/]")
     for open_turn in runner.open_turns(session_id):
-        console.print(f"Finishing the turn left open: {open_turn.task}")
+        console.print(f"Finishing the turn left open: {markup(open_turn.task)}")
         drive.follow(console, runner, open_turn.run_id, runner.resume(open_turn.run_id), "ask")
 
 
@@ -173,7 +178,7 @@ def _command(console: Console, runner: SyncRunner, command: str, session_id: str
         console.print(f"{s.turns} turn(s), {s.tokens} tokens, {cost}")
     else:
         if command != "/help":
-            console.print(f"unknown command {command}")
+            console.print(f"unknown command {markup(command)}")
         for name, what in COMMANDS.items():
             console.print(f"  {name:<10} {what}")
 

@@ -58,7 +58,7 @@ def identity(loaded: Settings, principal: str | None, *, via: str = "terminal") 
 def console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, emoji=False)  # ":name:" in data stays as written
 
 
 def runner(loaded: Settings, principal: str | None = None) -> SyncRunner:

@@ -60,6 +60,9 @@ def show(
 
 def sessions_table(records: Sequence[SessionRecord]) -> Table:
     from rich.table import Table
+    from rich.text import Text
+
+    from agentlab.safe_text import rich_text
 
     table = Table(title="Sessions", title_justify="left")
     for col in ("session", "principal", "agent", "turns", "last activity (UTC)", "tokens", "cost"):
@@ -67,11 +70,11 @@ def sessions_table(records: Sequence[SessionRecord]) -> Table:
     for r in records:
         cost = "unknown" if r.cost_usd is None else f"${r.cost_usd:.4f}"
         table.add_row(
-            r.session_id,
-            r.principal,
-            r.agent_name,
+            rich_text(r.session_id),
+            rich_text(r.principal),
+            rich_text(r.agent_name),
             str(r.turns),
-            _utc(r.updated_at),
+            Text(_utc(r.updated_at)),
             str(r.tokens),
             cost,
         )
@@ -82,24 +85,25 @@ def print_conversation(
     console: Console, record: SessionRecord, turns: Sequence[ConversationTurn]
 ) -> None:
     """The conversation as a person reads it: who said what, and what each turn did."""
-    from rich.markup import escape
+    from agentlab.safe_text import markup
 
     console.print(
-        f"Session [bold]{escape(record.session_id)}[/] · {escape(record.principal)} with "
-        f"{escape(record.agent_name)} ({escape(record.agent)}) · {len(turns)} turn(s)"
+        f"Session [bold]{markup(record.session_id)}[/] · {markup(record.principal)} with "
+        f"{markup(record.agent_name)} ({markup(record.agent)}) · {len(turns)} turn(s)"
     )
     if not turns:
         console.print("[dim](no turn has ended yet)[/]")
     for turn in turns:
         console.print(
-            f"\n[bold cyan]you[/] [dim](turn {turn['number']})[/]: {escape(turn['message'])}"
+            f"\n[bold cyan]you[/] [dim](turn {turn['number']})[/]: {markup(turn['message'])}"
         )
         for line in tool_lines(turn):  # one line each, cut to the terminal's width
-            console.print(f"  [dim]{escape(line)}[/]", no_wrap=True, overflow="ellipsis")
+            said = markup(line, lines=False)
+            console.print(f"  [dim]{said}[/]", no_wrap=True, overflow="ellipsis")
         style = "green" if turn["status"] == "completed" else "red"
         console.print(
-            f"[bold {style}]{escape(record.agent_name)}[/] [dim]({turn['status']}, "
-            f"run {turn['run_id']})[/]: {escape(turn['reply'])}"
+            f"[bold {style}]{markup(record.agent_name)}[/] [dim]({markup(turn['status'])}, "
+            f"run {markup(turn['run_id'])})[/]: {markup(turn['reply'])}"
         )
 
 

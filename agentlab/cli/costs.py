@@ -9,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from agentlab.errors import AgentlabError
+from agentlab.safe_text import rich_text
 from agentlab.store import CostTotal
 
 GROUPS = ("agent", "principal", "session", "day", "run")
@@ -63,7 +64,7 @@ def table(by: str, totals: Sequence[CostTotal]) -> Table:
     for t in totals:
         rate = hit_rate(t)
         out.add_row(
-            t.key,
+            rich_text(t.key),
             str(t.runs),
             str(t.calls),
             str(t.input_tokens),

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from agentlab.cli import common, drive
+from agentlab.safe_text import markup, visible
 
 
 def resume(
@@ -111,19 +112,19 @@ def resume(
         shown = view.requests
         held = view.record.lease
         if force and held is not None and held.live() and held.expired():
-            print(
+            warning = (
                 f"warning: taking run {run_id} over from process {held.holder}, which still "
                 "exists (stopped or hung): it may still be running a tool call; tools that check "
                 "neither the idempotency key nor the fencing token may act twice. It writes "
-                "nothing more to the run.",
-                file=sys.stderr,
+                "nothing more to the run."
             )
+            print(visible(warning, lines=False), file=sys.stderr)
         if answer is not None:
             for request in shown:  # what the person decides on, before it is applied
                 if step is None or request.step_id == step:
                     console.print(render.approval_panel(request))
             if arguments is not None:
-                console.print(f"approving it with the arguments {json.dumps(arguments)}")
+                console.print(f"approving it with the arguments {markup(json.dumps(arguments))}")
             events = runner.decide(
                 run_id,
                 answer,
@@ -141,7 +142,7 @@ def resume(
                 console.print(render.approval_panel(request))
             decisions = drive.ask(console, run_id, shown)
             if decisions is None:
-                console.print(f"Run [bold]{run_id}[/] is still waiting for a decision.")
+                console.print(f"Run [bold]{markup(run_id)}[/] is still waiting for a decision.")
                 return
             events = runner.resume(run_id, decisions, force=force)
         else:
@@ -178,15 +179,16 @@ def kill(
             assert principal is not None
             killed = runner.kill_all(principal)
     if not killed:
-        print(f"no run of {principal} is running or waiting: nothing to kill")
+        print(visible(f"no run of {principal} is running or waiting: nothing to kill"))
     for record in killed:
         if record.status == "failed":  # it waited for a human: ended at once
-            print(f"killed run {record.run_id}: it ended failed (killed)")
+            print(visible(f"killed run {record.run_id}: it ended failed (killed)"))
             continue
         when = (
             "when it is next resumed" if record.status == "awaiting_human" else "at its next step"
         )
-        print(f"killed run {record.run_id} ({record.status}): it ends failed (killed) {when}")
+        said = f"killed run {record.run_id} ({record.status}): it ends failed (killed) {when}"
+        print(visible(said))
 
 
 def feedback(
@@ -219,10 +221,12 @@ def feedback(
             phoenix_url=phoenix_url_for(settings.otlp_endpoint),
         )
     said = f"{given.feedback.score}" + (f" ({given.feedback.comment})" if comment else "")
-    print(f"run {run_id}: feedback {said} from {given.feedback.by}, kept with the run")
+    print(visible(f"run {run_id}: feedback {said} from {given.feedback.by}, kept with the run"))
     if given.attached:
-        print(f"attached to its trace in Phoenix ({given.phoenix_url}, span {given.span_id})")
+        where = f"({given.phoenix_url}, span {given.span_id})"
+        print(visible(f"attached to its trace in Phoenix {where}"))
     elif given.outcome == "untraced":
-        print(f"not in Phoenix: {given.reason}")
+        print(visible(f"not in Phoenix: {given.reason}"))
     else:
-        print(f"warning: not attached to its trace in Phoenix: {given.reason}", file=sys.stderr)
+        said = f"warning: not attached to its trace in Phoenix: {given.reason}"
+        print(visible(said), file=sys.stderr)

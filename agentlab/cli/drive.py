@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from agentlab.safe_text import markup, visible
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -23,7 +25,8 @@ def ask(console: Console, run_id: str, requests: Sequence[Request]) -> list[Deci
     decisions: list[Decision] = []
     for i, request in enumerate(requests):
         if len(requests) > 1:
-            console.print(f"[bold]{request.tool}[/] (step {request.step_id}):")
+            said = markup(f"(step {request.step_id}):", lines=False)
+            console.print(f"[bold]{markup(request.tool, lines=False)}[/] {said}")
         answered = _ask_one(console, request, more=len(requests) - i - 1)
         if answered is None:
             break
@@ -83,10 +86,8 @@ def drive(
     try:
         _drive(console, runner, run_id, events, decide=decide, note=note)
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: run {run_id} is saved; 'agentlab resume {run_id}' continues it",
-            file=sys.stderr,
-        )
+        said = f"interrupted: run {run_id} is saved; 'agentlab resume {run_id}' continues it"
+        print(f"\n{visible(said)}", file=sys.stderr)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     view = runner.get(run_id)
     from agentlab.cli import render
@@ -165,8 +166,8 @@ def _drive(
                 events = runner.decide(run_id, answer, shown=orders, note=note, via="flag")
                 continue
         console.print(
-            f"Run [bold]{run_id}[/] is waiting for a decision. It is saved: decide later with\n"
-            f"  {render.decide_hint(run_id, requests)}"
+            f"Run [bold]{markup(run_id)}[/] is waiting for a decision. It is saved: decide "
+            f"later with\n  {markup(render.decide_hint(run_id, requests))}"
         )
         break
 

@@ -108,20 +108,20 @@ def serve(
 
 async def _serve(server: AgentServer, sock: socket.socket | None) -> None:
     from agentlab.cli.words import CLI_WORDS
+    from agentlab.safe_text import visible
 
     async with server:
         problem = server.models_problem()  # a script that cannot be read is an error here
         host, port = sock.getsockname()[:2] if sock is not None else ("", 0)
         where = f"http://{host}:{port}/mcp" if sock is not None else "stdio"
-        print(
+        serving = (
             f"serving agent {server.agent.name} ({server.reference}) as {server.principal} over "
-            f"MCP at {where}: {', '.join(server.tool_names)}",
-            file=sys.stderr,
-            flush=True,
+            f"MCP at {where}: {', '.join(server.tool_names)}"
         )
+        print(visible(serving), file=sys.stderr, flush=True)
         if problem:
             said = problem.worded(CLI_WORDS)
-            print(f"warning: run_task cannot start runs: {said}", file=sys.stderr)
+            print(visible(f"warning: run_task cannot start runs: {said}"), file=sys.stderr)
         if sock is None:
             await server.serve_stdio()
         else:

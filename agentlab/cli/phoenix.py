@@ -62,13 +62,14 @@ def phoenix_command(
     from agentlab.cli import common
     from agentlab.observability.phoenix import PhoenixServer, PortInUseError
     from agentlab.observability.phoenix_install import PhoenixError
+    from agentlab.safe_text import markup, visible
 
     settings = common.settings(ctx)
     server = PhoenixServer(settings.phoenix_dir, port=port, grpc_port=grpc_port)
     console = Console(highlight=False, soft_wrap=True)
     if install:
         phoenix = _installed(console, settings.phoenix_command)
-        console.print(f"Phoenix {phoenix.version} is installed: {phoenix.location}")
+        console.print(f"Phoenix {phoenix.version} is installed: {markup(phoenix.location)}")
         return
     try:
         server.check()  # before Phoenix is installed: a taken port is said at once
@@ -82,8 +83,9 @@ def phoenix_command(
             raise _port_taken(exc, port) from None
         try:
             console.print(
-                f"starting Phoenix {server.phoenix.version} ({server.phoenix.location}), its "
-                f"data in {server.working_dir} (log: {server.log_path.name}); waiting up to "
+                f"starting Phoenix {server.phoenix.version} ({markup(server.phoenix.location)}), "
+                f"its data in {markup(server.working_dir)} (log: {markup(server.log_path.name)}); "
+                "waiting up to "
                 f"{timeout:g} s for it to answer"
             )
             started = time.monotonic()
@@ -110,7 +112,7 @@ def phoenix_command(
         except PhoenixError as exc:
             if exc.log_tail:
                 print(f"the end of Phoenix's log ({server.log_path}):", file=sys.stderr)
-                print(exc.log_tail, file=sys.stderr)
+                print(visible(exc.log_tail), file=sys.stderr)  # another program's output
             raise
         finally:
             server.stop()
@@ -150,13 +152,15 @@ def _port_taken(exc: PortInUseError, port: int) -> PhoenixError:
 
 
 def _announce(console: Console, server: PhoenixServer, settings: Settings) -> None:
+    from agentlab.safe_text import markup
+
     console.print(f"  UI         {server.url}")
     console.print(f"  OTLP/HTTP  {server.otlp_endpoint}")
     console.print(f"  OTLP/gRPC  {server.grpc_endpoint}")
     configured = settings.otlp_endpoint
     standard = [name for name in _OTEL_ENDPOINTS if os.environ.get(name)]
     if configured and configured != server.otlp_endpoint:
-        console.print(f"note: otlp_endpoint is {configured}: runs export there, not here")
+        console.print(f"note: otlp_endpoint is {markup(configured)}: runs export there, not here")
     elif standard and not configured:
         console.print(f"note: {standard[0]} is set: runs export where it says, not here")
     else:

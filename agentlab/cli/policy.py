@@ -10,6 +10,7 @@ from rich.text import Text
 
 from agentlab.cli.tools import effects_cell
 from agentlab.orchestration import Agent
+from agentlab.safe_text import rich_text
 from agentlab.tools import ProposedCall, Tool, ToolRegistry
 from agentlab.tools.mcp import from_hints
 from agentlab.tools.rules import RulesPolicy, ToolEffects
@@ -72,16 +73,16 @@ def _unheeded(said: ToolEffects, tool: Tool) -> str:
 
 
 def table(policy: RulesPolicy, verdicts: list[Verdicts]) -> Table:
-    t = Table(title=f"Policy {policy.source}", title_justify="left", show_lines=True)
+    t = Table(title=rich_text(f"Policy {policy.source}"), title_justify="left", show_lines=True)
     for col in ("tool", "principal", "verdict", "why", "depending on the arguments", "risk"):
         t.add_column(col)
     for v in verdicts:
         t.add_row(
-            v.tool,
-            v.principal,
+            rich_text(v.tool),
+            rich_text(v.principal),
             Text(v.verdict, style=_STYLE[v.verdict]),
-            v.why or ("no rule: the file's default" if v.verdict == "allow" else ""),
-            "\n".join(v.conditional),
-            v.risk,
+            rich_text(v.why or ("no rule: the file's default" if v.verdict == "allow" else "")),
+            rich_text("\n".join(v.conditional)),
+            rich_text(v.risk),
         )
     return t

@@ -22,7 +22,8 @@ def runs(
     ] = None,
 ) -> None:
     """List recent runs, newest first."""
-    from agentlab.cli import render
+    from agentlab.cli import listing
+    from agentlab.safe_text import markup, visible
     from agentlab.store import RunRecord
 
     common.check_score("--feedback", feedback)
@@ -34,18 +35,18 @@ def runs(
         print(f"no run has feedback {feedback!r}")
         return
     if not listed:
-        console.print(f"No runs yet in {settings.runs_database}. Try: agentlab demo")
+        console.print(f"No runs yet in {markup(settings.runs_database)}. Try: agentlab demo")
         return
     records = [r for r in listed if isinstance(r, RunRecord)]
     if records:
-        console.print(render.runs_table(records))
+        console.print(listing.runs_table(records))
     for damaged in listed:
         if not isinstance(damaged, RunRecord):
-            print(
+            said = (
                 f"error: run {damaged.run_id} in {settings.runs_database} cannot be read "
-                f"({damaged.problem}); 'agentlab doctor' checks the database",
-                file=sys.stderr,
+                f"({damaged.problem}); 'agentlab doctor' checks the database"
             )
+            print(visible(said, lines=False), file=sys.stderr)
 
 
 def show(
@@ -55,6 +56,7 @@ def show(
     """Show a run: its summary, transitions, tool calls, who decided what, and any approval it
     waits for."""
     from agentlab.cli import approvers, render
+    from agentlab.safe_text import markup
 
     console = common.console()
     with common.runner(common.settings(ctx)) as runner:
@@ -63,7 +65,9 @@ def show(
         killed = runner.killed(run_id)
     console.print(render.summary_panel(view))
     if killed and view.status not in ("completed", "failed"):
-        console.print(f"[bold red]{killed}[/]: it ends failed when it is next advanced or resumed")
+        console.print(
+            f"[bold red]{markup(killed)}[/]: it ends failed when it is next advanced or resumed"
+        )
     if entries:
         console.print(render.costs_table(entries))
     if view.state.get("plan"):
@@ -77,7 +81,7 @@ def show(
     if view.requests:
         for request in view.requests:
             console.print(render.approval_panel(request))
-        console.print(f"Decide with: {render.decide_hint(run_id, view.requests)}")
+        console.print(f"Decide with: {markup(render.decide_hint(run_id, view.requests))}")
 
 
 def costs(
@@ -129,10 +133,11 @@ def doctor(ctx: typer.Context) -> None:
         return
     with common.runner(settings) as runner:
         where, problems = runner.where, runner.check()
+    from agentlab.safe_text import visible
     from agentlab.store.private import readable_by_others
 
     for loose in readable_by_others(settings.data_dir):  # a warning: runs hold tool outputs
-        print(f"warning: {loose}")
+        print(f"warning: {visible(loose)}")
     checked = (
         "runs, journal, leases" if settings.database_url else "integrity, runs, journal, leases"
     )
@@ -140,6 +145,6 @@ def doctor(ctx: typer.Context) -> None:
         print(f"{where}: ok ({checked})")
         return
     for problem in problems:
-        print(f"problem: {problem}")
+        print(f"problem: {visible(problem)}")
     print(f"{where}: {len(problems)} problem(s)")
     raise typer.Exit(1)

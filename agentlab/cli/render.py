@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from agentlab.cli import approvers
-from agentlab.cli.catalog import AgentEntry
 from agentlab.observability.ledger import phase_costs
 from agentlab.orchestration import (
     ApprovalDecided,
@@ -24,12 +23,12 @@ from agentlab.orchestration import (
     Request,
     RunEnded,
     RunEvent,
-    RunRecord,
     RunView,
     StatusChanged,
     ToolCalled,
     summarize,
 )
+from agentlab.safe_text import markup, rich_text, visible
 from agentlab.store import Feedback, LedgerEntry
 
 _STATUS_STYLE = {
@@ -43,13 +42,14 @@ _STATUS_STYLE = {
 _FEEDBACK_STYLE = {"good": "bold green", "bad": "bold red"}
 
 
-def _short(value: Any, limit: int = 160) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+def short(value: Any, limit: int = 160) -> str:
+    """``value`` on one line, made visible (``safe_text``), cut to ``limit`` characters."""
+    text = visible(value if isinstance(value, str) else json.dumps(value, default=str), lines=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _args(arguments: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_short(v, 60)}" for k, v in arguments.items())
+    return ", ".join(f"{short(k, 60)}={short(v, 60)}" for k, v in arguments.items())
 
 
 def status_text(status: str) -> Text:
@@ -71,15 +71,15 @@ def plan_table(round_: int, steps: Sequence[Mapping[str, Any]]) -> Table:
         if s["estimated_cost_usd"]:
             risk = f"{risk} ~${s['estimated_cost_usd']:.2f}".strip()
         row = [
-            s["id"],
-            s["description"],
-            s["tool"],
-            _args(s["arguments"]) or Text("(filled in when run)", style="dim"),
-            risk,
+            rich_text(s["id"]),
+            rich_text(s["description"]),
+            rich_text(s["tool"]),
+            Text(_args(s["arguments"])) if s["arguments"] else Text("(filled in when run)", "dim"),
+            Text(risk),
         ]
         if named:
             after = s.get("depends_on")
-            row.append("previous" if after is None else ", ".join(after) or "-")
+            row.append(rich_text("previous" if after is None else ", ".join(after) or "-"))
         table.add_row(*row)
     return table
 
@@ -97,43 +97,53 @@ def render_event(console: Console, event: RunEvent) -> None:
             if c["provider"] == "simulated":
                 cost += " simulated"
             console.print(
-                f"[dim]  model {c['role']}: {c['model']}, {c['input_tokens']} in / "
-                f"{c['output_tokens']} out{cache}, {cost}[/dim]"
+                f"[dim]  model {markup(c['role'])}: {markup(c['model'])}, {c['input_tokens']} "
+                f"in / {c['output_tokens']} out{cache}, {cost}[/dim]"
             )
         case ToolCalled(result=r):
             o = r["outcome"]
-            head = f"  tool [bold]{r['tool']}[/bold]({_args(r['arguments'])})"
-            if o["ok"]:
-                console.print(f"{head} [green]ok[/green] {_short(o['output'])}", highlight=False)
-            else:
-                console.print(f"{head} [red]error[/red] {o['error']}", highlight=False)
+            said = ("ok", "green") if o["ok"] else ("error", "red")
+            line = Text.assemble(
+                "  tool ",
+                (short(r["tool"], 80), "bold"),
+                f"({_args(r['arguments'])}) ",
+                said,
+                f" {short(o['output']) if o['ok'] else visible(o['error'], lines=False)}",
+            )
+            console.print(line, highlight=False)
         case StatusChanged(transition=t):
             line = Text.assemble(
-                "  ", status_text(t["source"]), " → ", status_text(t["target"]), f"  {t['reason']}"
+                "  ",
+                status_text(t["source"]),
+                " → ",
+                status_text(t["target"]),
+                f"  {visible(t['reason'], lines=False)}",
             )
             console.print(line)
         case ApprovalRequested(request=req):
             console.print(approval_panel(req))
         case ApprovalDecided(approved=approved, note=note, stop=stop):
             verdict = "approved" if approved else ("rejected, stop" if stop else "rejected")
-            console.print(f"  [bold]{verdict}[/]" + (f" ({note})" if note else ""))
+            why = f" ({visible(note, lines=False)})" if note else ""
+            console.print(Text.assemble("  ", (verdict, "bold"), why))
         case RunEnded():
             pass
 
 
 def approval_panel(request: Request | Mapping[str, Any]) -> Panel:
-    """The call a person is asked about, with every argument in full: nothing cut short."""
+    """The call a person is asked about, with every argument in full: nothing cut short, and
+    nothing in it a terminal would obey (``safe_text``); only the arguments take lines."""
     shown = request if isinstance(request, Request) else Request.of(request)
     arguments = json.dumps(shown.arguments, indent=2, ensure_ascii=False, default=str)
     body = Text.assemble(
-        (f"{shown.tool}", "bold"),
-        f" (step {shown.step_id}: {shown.description})\n",
-        ("arguments: ", "dim"),
-        f"{arguments}\n",
+        (visible(shown.tool, lines=False), "bold"),
+        visible(f" (step {shown.step_id}: {shown.description})", lines=False),
+        ("\narguments: ", "dim"),
+        f"{visible(arguments)}\n",
         ("why: ", "dim"),
-        ", ".join(shown.reasons),
+        visible(", ".join(shown.reasons), lines=False),
         ("\nrequest: ", "dim"),
-        f"{shown.request_id} (call {shown.call_hash or '?'})",
+        visible(f"{shown.request_id} (call {shown.call_hash or '?'})", lines=False),
     )
     title = "did this call take effect?" if shown.unknown_effect else "approval needed"
     return Panel(body, title=title, border_style="yellow", expand=False)
@@ -174,7 +184,10 @@ def render_stream(
             if not streamed:
                 console.print("[bold]reply:[/] ", end="")
                 streamed = True
-            console.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
+            # A piece at a time: an escape sequence split across pieces is made visible too,
+            # since its ESC is.
+            text = visible(event.text)
+            console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
             line_open = True
             continue
         if line_open:  # the reply is whole: what comes next gets a line of its own
@@ -182,7 +195,7 @@ def render_stream(
             line_open = False
         if isinstance(event, Replied):
             if not (streamed and event.streamed):
-                console.print(Text.assemble(("reply: ", "bold"), event.reply))
+                console.print(Text.assemble(("reply: ", "bold"), visible(event.reply)))
             streamed = False
             continue
         if brief and _routine(event):
@@ -213,24 +226,24 @@ def summary_panel(view: RunView) -> Panel:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
-    grid.add_row("run", view.record.run_id)
+    grid.add_row("run", rich_text(view.record.run_id))
     grid.add_row("status", status_text(s.status))
     if s.outcome:
-        grid.add_row("outcome", s.outcome)
-    grid.add_row("task", view.record.task)
+        grid.add_row("outcome", rich_text(s.outcome))
+    grid.add_row("task", rich_text(view.record.task))
     reply = view.state.get("reply")
     if reply:
-        grid.add_row("reply", Text(reply, style="bold"))
-    grid.add_row("agent", f"{view.record.agent_name} ({view.record.agent})")
+        grid.add_row("reply", rich_text(reply, "bold"))
+    grid.add_row("agent", rich_text(f"{view.record.agent_name} ({view.record.agent})"))
     session = view.record.session
     who = approvers.started_by(view) + (f", session {session}" if session else "")
-    grid.add_row("for", who)
+    grid.add_row("for", rich_text(who))
     grid.add_row("iterations", f"{s.iterations} of {s.max_iterations}")
     grid.add_row(
         "plans / steps", f"{s.plans} plan(s), {s.steps_ok} step(s) ok, {s.steps_failed} failed"
     )
     grid.add_row("approvals", f"{s.approved} approved, {s.rejected} rejected")
-    grid.add_row("model calls", f"{s.model_calls} ({view.model_source})")
+    grid.add_row("model calls", rich_text(f"{s.model_calls} ({view.model_source})"))
     grid.add_row(
         "tokens",
         f"{u.input_tokens} in, {u.output_tokens} out, cache read "
@@ -239,7 +252,7 @@ def summary_panel(view: RunView) -> Panel:
     grid.add_row("cost", cost)
     judged = view.record.feedback
     if judged is not None:
-        given = Text(f" (from {judged.by}, {_utc(judged.at)} UTC)", style="dim")
+        given = rich_text(f" (from {judged.by}, {utc(judged.at)} UTC)", "dim")
         grid.add_row("feedback", Text.assemble(feedback_text(judged), given))
     border = {"completed": "green", "failed": "red"}.get(s.status, "yellow")
     return Panel(grid, title="run summary", border_style=border, expand=False)
@@ -282,8 +295,8 @@ def transitions_table(view: RunView) -> Table:
             str(t["iteration"]),
             status_text(t["source"]),
             status_text(t["target"]),
-            t["node"],
-            t["reason"],
+            rich_text(t["node"]),
+            rich_text(t["reason"]),
         )
     return table
 
@@ -295,11 +308,12 @@ def results_table(view: RunView) -> Table:
     for r in view.state.get("results", []):
         o = r["outcome"]
         result = (
-            Text(_short(o["output"]), style="green")
+            Text(short(o["output"]), style="green")
             if o["ok"]
-            else Text(f"error: {o['error']}", style="red")
+            else rich_text(f"error: {o['error']}", "red")
         )
-        table.add_row(r["step_id"], r["tool"], _args(r["arguments"]), result)
+        arguments = Text(_args(r["arguments"]))
+        table.add_row(rich_text(r["step_id"]), rich_text(r["tool"]), arguments, result)
     return table
 
 
@@ -312,36 +326,12 @@ def policy_table(view: RunView) -> Table:
     for d in view.state.get("policy_decisions", []):
         why = "; ".join(filter(None, [", ".join(d["reasons"]), d.get("rule") or ""]))
         table.add_row(
-            d["step_id"],
-            d["tool"],
-            d["principal"],
-            Text(d["verdict"], style=styles.get(d["verdict"], "")),
-            why,
+            rich_text(d["step_id"]),
+            rich_text(d["tool"]),
+            rich_text(d["principal"]),
+            rich_text(d["verdict"], styles.get(d["verdict"], "")),
+            rich_text(why),
         )
-    return table
-
-
-def runs_table(records: Sequence[RunRecord]) -> Table:
-    """The runs, with a feedback column when any was given a verdict."""
-    table = Table(title="Runs", title_justify="left")
-    judged = any(r.feedback is not None for r in records)
-    for col in ("run", "status", "agent", "task", "updated (UTC)"):
-        table.add_column(col)
-    if judged:
-        table.add_column("feedback")
-    for r in records:
-        row: list[str | Text] = [
-            r.run_id,
-            Text.assemble(status_text(r.status), (" (interrupted)", "red"))
-            if r.interrupted
-            else status_text(r.status),
-            r.agent_name,
-            _short(r.task, 60),
-            _utc(r.updated_at),
-        ]
-        if judged:
-            row.append(feedback_text(r.feedback, comment_limit=40))
-        table.add_row(*row)
     return table
 
 
@@ -351,35 +341,10 @@ def feedback_text(feedback: Feedback | None, comment_limit: int = 160) -> Text:
         return Text("")
     text = Text(feedback.score, style=_FEEDBACK_STYLE.get(feedback.score, ""))
     if feedback.comment:
-        text.append(f": {_short(feedback.comment, comment_limit)}")
+        text.append(f": {short(feedback.comment, comment_limit)}")
     return text
 
 
-def _utc(stamp: str) -> str:
+def utc(stamp: str) -> str:
+    """A stored timestamp as a person reads it (UTC, without its offset)."""
     return stamp.replace("T", " ").removesuffix("+00:00")
-
-
-def agents_table(entries: Sequence[AgentEntry]) -> Table:
-    """The agents of ``langgraph.json``, each tool with its risk and the policy's verdict."""
-    table = Table(title="Agents (langgraph.json)", title_justify="left", show_lines=True)
-    for col in ("graph", "agent", "tools"):
-        table.add_column(col)
-    for e in entries:
-        if e.agent is None:
-            table.add_row(e.graph, e.reference, Text(e.problem, style="red"))
-            continue
-        lines = Text()
-        for i, line in enumerate(e.tools):
-            if i:
-                lines.append("\n")
-            lines.append(line.tool.name, style="bold")
-            flags = [line.tool.risk.value] + (["idempotent"] if line.tool.idempotent else [])
-            lines.append(f" ({', '.join(flags)}) ")
-            style = {"allow": "green", "ask": "yellow", "deny": "red"}[line.verdict]
-            why = f": {', '.join(line.reasons)}" if line.reasons else ""
-            lines.append(f"{line.verdict}{why}", style=style)
-        name = f"{e.agent.name}\n{e.agent_reference}"
-        if e.default:
-            name += "\n(the default agent)"
-        table.add_row(e.graph, name, lines or Text("(no tools)", style="dim"))
-    return table

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from agentlab.cli import common, drive
+from agentlab.safe_text import markup
 
 
 def run(
@@ -101,9 +102,11 @@ def run(
             agent, task, models=spec, principal=principal, session=session, limits=limits
         )
         view = runner.get(run_id)
+        record = view.record
         console.print(
-            f"Run [bold]{run_id}[/] · agent {view.record.agent_name} ({view.record.agent}) · "
-            f"as {view.record.principal} · models: {view.model_source}"
+            f"Run [bold]{markup(run_id)}[/] · agent "
+            + markup(f"{record.agent_name} ({record.agent}) · as {record.principal} · models: ")
+            + markup(view.model_source)
         )
         code = drive.drive(console, runner, run_id, events, decide=mode)
     raise typer.Exit(code)
@@ -143,14 +146,14 @@ def demo(
     if reset:
         for each in (db, support.SupportDatabase(settings.data_dir / "support.sqlite")):
             each.reset()
-            console.print(f"re-seeded {each.path} ({support.SEED_CUSTOMERS} customers)")
+            console.print(f"re-seeded {markup(each.path)} ({support.SEED_CUSTOMERS} customers)")
         return
     db.reset()
     console.print(
         "[bold]agentlab demo[/] · offline: the model is [bold yellow]scripted[/] (it replays "
         f"{support.demo_script_path().name}; no LLM is called).\n"
         f"Real: the customer database ({support.SEED_CUSTOMERS} seeded customers), tools, "
-        f"checkpoints in {settings.runs_database}, approvals.\n"
+        f"checkpoints in {markup(settings.runs_database)}, approvals.\n"
         f"Task: {support.DEMO_TASK}"
     )
     mode = "ask" if interactive else "approve"

@@ -25,13 +25,14 @@ def create(
     name: Annotated[str, typer.Option(metavar="TEXT", help="What the token is for.")] = "",
 ) -> None:
     """Create a token acting as NAME. It is printed once: only its hash is kept."""
+    from agentlab.safe_text import visible
     from agentlab.store.tokens import TokenStore
 
     settings = common.settings(ctx)
     info, token = TokenStore(settings.data_dir).create(principal, name)
     print(
-        f"token {info.token_id} acts as {info.principal}; give it to the caller (it is not "
-        "shown again), as the header 'Authorization: Bearer <token>':",
+        f"token {info.token_id} acts as {visible(info.principal)}; give it to the caller (it is "
+        "not shown again), as the header 'Authorization: Bearer <token>':",
         file=sys.stderr,
     )
     print(token)
@@ -41,8 +42,8 @@ def create(
 def list_tokens(ctx: typer.Context) -> None:
     """List the tokens (never their secrets): id, principal, what for, created, revoked."""
     from rich.table import Table
-    from rich.text import Text
 
+    from agentlab.safe_text import rich_text
     from agentlab.store.tokens import TokenStore
 
     settings = common.settings(ctx)
@@ -55,11 +56,11 @@ def list_tokens(ctx: typer.Context) -> None:
         table.add_column(col, no_wrap=col == "id")
     for t in found:
         table.add_row(
-            Text(t.token_id),
-            Text(t.principal),
-            Text(t.name),
-            Text(t.created_at),
-            Text(t.revoked_at or "", style="red"),
+            rich_text(t.token_id),
+            rich_text(t.principal),
+            rich_text(t.name),
+            rich_text(t.created_at),
+            rich_text(t.revoked_at or "", "red"),
         )
     common.console().print(table)
 
@@ -70,7 +71,8 @@ def revoke(
     token_id: Annotated[str, typer.Argument(metavar="ID", help="A token id from 'tokens list'.")],
 ) -> None:
     """Revoke a token: requests carrying it are refused from now on."""
+    from agentlab.safe_text import visible
     from agentlab.store.tokens import TokenStore
 
     info = TokenStore(common.settings(ctx).data_dir).revoke(token_id)
-    print(f"token {info.token_id} ({info.principal}) is revoked")
+    print(visible(f"token {info.token_id} ({info.principal}) is revoked"))

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentlab.orchestration import Agent
+from agentlab.safe_text import rich_text, visible
 from agentlab.tools import Tool, ToolRegistry
 from agentlab.tools.lint import Finding
 from agentlab.tools.mcp import from_hints
@@ -40,16 +41,16 @@ def list_table(agent: Agent, tools: list[Tool]) -> Table:
     """Each tool: its schema, risk and flags (as the agent's policy gives them), and where it
     comes from."""
     adjust = tool_adjuster(agent.policy) if agent.policy is not None else None
-    table = Table(title=f"Tools of {agent.name}", title_justify="left", show_lines=True)
+    table = Table(title=rich_text(f"Tools of {agent.name}"), title_justify="left", show_lines=True)
     for col in ("tool", "risk", "source", "input schema"):
         table.add_column(col)
     for t in tools:
         risk = effects_cell(t, adjust(t) if adjust is not None else t)
         if t.requires_confirmation:
             risk += "\nneeds confirmation"
-        name = Text.assemble((t.name, "bold"), "\n", (t.description, "dim"))
+        name = Text.assemble((visible(t.name), "bold"), "\n", (visible(t.description), "dim"))
         schema = json.dumps(t.input_schema, indent=1, ensure_ascii=False)
-        table.add_row(name, risk, shown_source(t.source), schema)
+        table.add_row(name, rich_text(risk), rich_text(shown_source(t.source)), rich_text(schema))
     return table
 
 
@@ -59,4 +60,4 @@ def shown_source(source: str) -> str:
 
 
 def lint_lines(findings: list[Finding]) -> list[str]:
-    return [str(f) for f in findings]
+    return [visible(f) for f in findings]

@@ -35,6 +35,7 @@ from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Agent, Runner
 from agentlab.orchestration.context import default_principal
 from agentlab.orchestration.identity import Identity
+from agentlab.safe_text import visible
 from agentlab.store import Feedback, RunRecord
 
 if TYPE_CHECKING:
@@ -42,24 +43,28 @@ if TYPE_CHECKING:
 
 
 def print_event(event: RunEvent) -> None:
-    """One line per event worth a person's attention (the default ``on_event``)."""
+    """One line per event worth a person's attention (the default ``on_event``). What came
+    from outside is made visible (``safe_text``): a notebook's output obeys ANSI escapes too."""
     match event:
         case StatusChanged(transition=t):
-            print(f"{t['source']} -> {t['target']}: {t['reason']}")
+            print(visible(f"{t['source']} -> {t['target']}: {t['reason']}", lines=False))
         case ToolCalled(result=r):
             o = r["outcome"]
             said = json.dumps(o["output"], default=str) if o["ok"] else f"error: {o['error']}"
-            print(f"  {r['tool']}({json.dumps(r['arguments'], default=str)}) -> {said[:200]}")
+            line = f"  {r['tool']}({json.dumps(r['arguments'], default=str)}) -> {said[:200]}"
+            print(visible(line, lines=False))
         case ApprovalRequested(request=req):
-            print(f"  waiting for approval of {req['tool']}: {', '.join(req['reasons'])}")
+            line = f"  waiting for approval of {req['tool']}: {', '.join(req['reasons'])}"
+            print(visible(line, lines=False))
         case ApprovalDecided(approved=ok, tool=tool, note=note):
-            print(f"  {'approved' if ok else 'rejected'} {tool}" + (f" ({note})" if note else ""))
+            line = f"  {'approved' if ok else 'rejected'} {tool}" + (f" ({note})" if note else "")
+            print(visible(line, lines=False))
         case ReplyDelta(text=text):
-            print(text, end="", flush=True)
+            print(visible(text), end="", flush=True)
         case Replied(reply=reply, streamed=True):
             print()  # the end of the reply printed as it arrived
         case Replied(reply=reply):
-            print(f"reply: {reply}")
+            print(f"reply: {visible(reply)}")
 
 
 class Lab:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import html
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,6 +22,7 @@ from agentlab.lab.words import NOTEBOOK_WORDS, in_notebook_words
 from agentlab.orchestration import Answer, Decision, Request, RunView, summarize
 from agentlab.orchestration.state import TERMINAL
 from agentlab.orchestration.summary import RunSummary
+from agentlab.safe_text import html_text, visible
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -106,7 +106,8 @@ class LabRun:
             await self.refresh()
             if self.status not in TERMINAL:
                 raise
-            print(f"nothing to decide: run {self.run_id} has already ended ({self.status})")
+            ended = f"nothing to decide: run {self.run_id} has already ended ({self.status})"
+            print(visible(ended))
             return self
         await self._follow(events)
         return self
@@ -141,7 +142,7 @@ class LabRun:
         if self.requests:
             waiting = ", ".join(r.describe() for r in self.requests)
             line += f", waiting for {waiting}: {NOTEBOOK_WORDS[Fix.DECIDE]}"
-        print(line)
+        print(visible(line))
         return True
 
     async def decide(self, decision: Decision | list[Decision]) -> LabRun:
@@ -317,23 +318,27 @@ class LabRun:
 
     def _repr_html_(self) -> str:
         if self.view is None:
-            return f"<b>run {html.escape(self.run_id)}</b> (not read yet)"
+            return f"<b>run {html_text(self.run_id)}</b> (not read yet)"
         s = self.summary
         cost = "unknown" if s.cost_usd is None else f"${s.cost_usd:.4f}"
         if s.scripted:
             cost += " (scripted: no LLM was called)"
+        # Everything from the run goes through safe_text: escaped, control characters shown.
         parts = [
-            f"<h4>run {html.escape(self.run_id)}: {html.escape(s.status)}</h4>",
-            f"<p>{html.escape(self.view.record.task)}</p>",
+            f"<h4>run {html_text(self.run_id)}: {html_text(s.status)}</h4>",
+            f"<p>{html_text(self.view.record.task)}</p>",
             f"<p>{s.steps_ok} step(s) ok, {s.steps_failed} failed · {s.model_calls} model "
-            f"call(s) · cost {html.escape(cost)}</p>",
+            f"call(s) · cost {html_text(cost)}</p>",
         ]
         if s.outcome:
-            parts.append(f"<p><i>{html.escape(s.outcome)}</i></p>")
+            parts.append(f"<p><i>{html_text(s.outcome)}</i></p>")
         if self.reply:
-            parts.append(f"<p><b>reply:</b> {html.escape(self.reply)}</p>")
+            parts.append(f"<p><b>reply:</b> {html_text(self.reply)}</p>")
         if self._state.get("plan"):
-            parts.append(self.plan().to_html(index=False))
+            plan = self.plan().map(
+                lambda v: v if isinstance(v, bool | int | float) else visible(v, lines=False)
+            )
+            parts.append(plan.to_html(index=False, escape=True))
         parts += [widgets.request_html(r) for r in self.requests]
         return "\n".join(parts)
 

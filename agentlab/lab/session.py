@@ -8,7 +8,6 @@ reply. The session lives in the runs database, so ``agentlab sessions show ID`` 
 from __future__ import annotations
 
 import contextlib
-import html
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from agentlab.lab.run import LabRun, OnEvent
 from agentlab.lab.words import in_notebook_words
 from agentlab.models.router import ModelSpec
 from agentlab.orchestration import Agent
+from agentlab.safe_text import html_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,8 +102,8 @@ class LabSession:
 
     def _repr_html_(self) -> str:
         last = self.runs[-1].reply if self.runs else ""
-        said = f"<p>last reply: {html.escape(last)}</p>" if last else ""
-        return f"<b>session {html.escape(self.id)}</b> ({len(self.runs)} turn(s) here){said}"
+        said = f"<p>last reply: {html_text(last)}</p>" if last else ""
+        return f"<b>session {html_text(self.id)}</b> ({len(self.runs)} turn(s) here){said}"
 
 
 def session_models(script: str | Path | None, models: ModelSpec | None) -> ModelSpec | None:

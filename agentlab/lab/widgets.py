@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import io
 import json
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from agentlab.errors import AgentlabError, ConfigError
 from agentlab.lab.words import NOTEBOOK_WORDS
 from agentlab.orchestration import Answer, Request
+from agentlab.safe_text import html_text, visible
 
 if TYPE_CHECKING:
     from agentlab.events import RunEvent
@@ -53,7 +53,7 @@ def approval_buttons(run: LabRun) -> Any:
     widgets = _ipywidgets()
     requests = run.requests
     if not requests:
-        return widgets.HTML(f"<p>run {html.escape(run.run_id)} waits for no approval</p>")
+        return widgets.HTML(f"<p>run {html_text(run.run_id)} waits for no approval</p>")
     out = widgets.Output()
     rows: list[Any] = []
     choices: list[_Choice] = []
@@ -121,7 +121,7 @@ async def _decide(run: LabRun, choice: _Choice, buttons: list[Any], out: Any) ->
             on_event=_printed_into(out, run.on_event),
         )
     except AgentlabError as exc:
-        out.append_stdout(f"error: {exc.worded(NOTEBOOK_WORDS)}\n")
+        out.append_stdout(f"error: {visible(exc.worded(NOTEBOOK_WORDS))}\n")
         with contextlib.suppress(AgentlabError):  # then the run is as last read
             await run.refresh()
         waiting = {r.request_id for r in run.requests}
@@ -129,7 +129,7 @@ async def _decide(run: LabRun, choice: _Choice, buttons: list[Any], out: Any) ->
             for b in buttons:
                 b.disabled = False
     except Exception as exc:  # a bug: shown, and raised to whoever awaits it (run.settled())
-        out.append_stdout(f"error: {type(exc).__name__}: {exc}\n")
+        out.append_stdout(f"error: {type(exc).__name__}: {visible(exc)}\n")
         for b in buttons:
             b.disabled = False
         raise
@@ -168,14 +168,15 @@ def widget_view(widget: Any) -> dict[str, Any]:
 
 
 def request_html(request: Request) -> str:
-    """A request as HTML: the call, why it waits, its full arguments."""
+    """A request as HTML: the call, why it waits, its full arguments (``safe_text``: escaped,
+    control and invisible characters shown; only the arguments take lines)."""
     arguments = json.dumps(request.arguments, indent=2, ensure_ascii=False, default=str)
     what = "did this call take effect?" if request.unknown_effect else "approval needed"
     return (
-        f"<p><b>{what}</b>: {html.escape(request.tool)} (step "
-        f"{html.escape(request.step_id)}: {html.escape(request.description)})<br>"
-        f"why: {html.escape(', '.join(request.reasons))}</p>"
-        f"<pre>{html.escape(arguments)}</pre>"
+        f"<p><b>{what}</b>: {html_text(request.tool, lines=False)} (step "
+        f"{html_text(f'{request.step_id}: {request.description}', lines=False)})<br>"
+        f"why: {html_text(', '.join(request.reasons), lines=False)}</p>"
+        f"<pre>{html_text(arguments)}</pre>"
     )
 
 

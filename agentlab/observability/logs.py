@@ -42,10 +42,20 @@ def log_redacted(settings: Settings, *, level: int = logging.WARNING) -> logging
         logger.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_VisibleFormatter("%(message)s"))
     handler.addFilter(RedactingLogFilter(redactor_for(settings)))
     handler._agentlab = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > level:
         logger.setLevel(level)
     return handler
+
+
+class _VisibleFormatter(logging.Formatter):
+    """Log lines as a terminal may show them: escape sequences and other control characters in
+    a message (a tool's or a server's error text) made visible (``safe_text``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from agentlab.safe_text import visible
+
+        return visible(super().format(record))
