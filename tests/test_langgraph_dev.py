@@ -231,7 +231,11 @@ def test_the_server_authenticates_callers_acts_for_them_and_grants_no_foreign_or
     support policy denies support-bot's delete, so the customer stays. Another principal's
     thread is out of sight. A foreign web origin gets no CORS grant; a configured one does."""
     url, data_dir = server
-    for headers in ({}, {"Authorization": "Bearer agentlab_000000000000_" + "x" * 43}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer agentlab_000000000000_" + "x" * 43},
+        {"x-auth-scheme": "langsmith"},  # `langgraph dev` lets Studio in so, unless disabled
+    ):
         answer = http(url, "/assistants/search", method="POST", body=b"{}", headers=headers)
         assert answer.status == 401, answer.status
 
