@@ -28,26 +28,24 @@ class Access:
         else the OS user), if the identity may act as it; ``NotPermitted`` otherwise."""
         if self.identity is None:
             return principal or default_principal(), None
-        wanted = principal or self.identity.principal
-        if not may_act_as(self._settings, self.identity.actor, wanted):
-            raise NotPermitted(
-                f"{self.identity.actor} may not start runs as {wanted}: the configuration "
-                f"grants it no such right ([access] act_as)"
-            )
-        return wanted, self.identity.actor
+        return self._as(principal, "start runs"), self.identity.actor
 
     def _giver(self, by: str | None) -> str:
-        """Who gives a verdict: ``by`` if the identity may act as it, else ``NotPermitted``;
-        by default the identity's principal (else the OS user)."""
+        """Who gives a verdict: ``by`` (default: the identity's principal, else the OS user),
+        if the identity may act as it; ``NotPermitted`` otherwise."""
         if self.identity is None:
             return by or default_principal()
-        wanted = by or self.identity.principal
-        if not may_act_as(self._settings, self.identity.actor, wanted):
+        return self._as(by, "give feedback")
+
+    def _as(self, wanted: str | None, doing: str) -> str:
+        assert self.identity is not None
+        principal = wanted or self.identity.principal
+        if not may_act_as(self._settings, self.identity.actor, principal):
             raise NotPermitted(
-                f"{self.identity.actor} may not give feedback as {wanted}: the configuration "
+                f"{self.identity.actor} may not {doing} as {principal}: the configuration "
                 "grants it no such right ([access] act_as)"
             )
-        return wanted
+        return principal
 
     def _check_manage(self, record: RunRecord, what: str) -> None:
         if self.identity is not None:
