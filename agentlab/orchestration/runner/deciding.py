@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from agentlab.errors import AgentlabError, Fix, RunStateError
 from agentlab.events import RunEvent
 from agentlab.orchestration.requests import (
     Answer,
-    Decision,
     DecisionRefused,
     Request,
     decisions_for,
@@ -21,17 +20,8 @@ from agentlab.orchestration.state import TERMINAL
 class Deciding:
     """``Runner.decide`` (it reads runs with ``get`` and continues them with ``resume``)."""
 
-    async def get(self, run_id: str) -> RunView:
-        raise NotImplementedError
-
-    async def resume(
-        self,
-        run_id: str,
-        decision: Decision | list[Decision] | None = None,
-        *,
-        force: bool = False,
-    ) -> AsyncIterator[RunEvent]:
-        raise NotImplementedError
+    get: Callable[[str], Awaitable[RunView]]
+    resume: Callable[..., Awaitable[AsyncIterator[RunEvent]]]
 
     async def decide(
         self,
