@@ -125,6 +125,7 @@ class Settings(BaseSettings):
         description="The agent runs use when none is named: 'package.module:attr' or "
         "'path/to/file.py:attr'.",
     )
+    agent_paths: list[Path] = Field(default_factory=list)  # where runs' agents may load from
     max_iterations: int = Field(
         10, ge=1, le=100_000, description="Planning rounds plus executed steps allowed per run."
     )
@@ -181,10 +182,8 @@ class Settings(BaseSettings):
         ge=0,
         le=10,
         description="Retries of a Claude call that failed in a way that may pass (429, 529, 5xx, "
-        "408, a reset, a timeout, a cut-off response), so each model of a role gets at most "
-        "this + 1 attempts, and a role's call at most that times the role's models (with "
-        "fallbacks). agentlab makes them (the SDK's own retries are off), honouring retry-after "
-        "up to 60 s, else backing off exponentially with jitter. 400/401/403 are not retried.",
+        "408, a reset, a timeout, a cut-off response): this + 1 attempts per model of a role, "
+        "by agentlab (not the SDK), with backoff and jitter or retry-after (up to 60 s).",
     )
     anthropic_timeout_s: float = Field(
         60.0,

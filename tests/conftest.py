@@ -29,6 +29,7 @@ from agentlab.orchestration import (
 )
 from agentlab.testing import AnthropicTestServer
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
+from tests.cli import trusted_agents
 from tests.phoenix_server import install_phoenix, session_phoenix
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def _longest_first(item: pytest.Item) -> tuple[bool, float]:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's key, config or data directory."""
+    """No test sees the developer's key, config or data directory; its own agents are trusted."""
     for var in (
         "ANTHROPIC_API_KEY",
         "ANTHROPIC_BASE_URL",
@@ -86,6 +87,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AGENTLAB_DATA_DIR", str(tmp_path / "data"))
+    for name, value in trusted_agents(tmp_path).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
@@ -93,7 +96,14 @@ def env(tmp_path: Path) -> dict[str, str]:
     """The environment of an ``agentlab`` subprocess: this test's data dir, no keys, wide plain
     output."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
-    return {**keep, "AGENTLAB_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200", "NO_COLOR": "1"}
+    data = str(tmp_path / "data")
+    return {
+        **keep,
+        "AGENTLAB_DATA_DIR": data,
+        **trusted_agents(tmp_path),
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+    }
 
 
 @pytest.fixture
