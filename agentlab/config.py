@@ -136,14 +136,12 @@ class Settings(BaseSettings):
         description="The agent runs use when none is named: 'package.module:attr' or "
         "'path/to/file.py:attr'.",
     )
+    agent_paths: list[Path] = Field(default_factory=list)  # where runs' agents may load from
     max_iterations: int = Field(
         10, ge=1, le=100_000, description="Planning rounds plus executed steps allowed per run."
     )
     max_parallel_calls: int = Field(
-        4,
-        ge=1,
-        le=256,
-        description="Tool calls run at once for steps of a plan whose dependencies are done.",
+        4, ge=1, le=256, description="Tool calls run at once for steps whose dependencies are done."
     )
     tool_output_max_depth: int = Field(
         64,
@@ -159,9 +157,7 @@ class Settings(BaseSettings):
         "max_output_bytes); a larger one is truncated, with a note saying so.",
     )
     approval_cost_threshold_usd: float = Field(
-        1.0,
-        ge=0,
-        description="Under the default policy, steps estimated above this cost wait for a human.",
+        1.0, ge=0, description="Under the default policy, steps estimated above this ask a human."
     )
     models: RoleModels = Field(default_factory=RoleModels)
     budgets: Budgets = Field(default_factory=Budgets)
@@ -193,16 +189,11 @@ class Settings(BaseSettings):
         ge=0,
         le=10,
         description="Retries of a Claude call that failed in a way that may pass (429, 529, 5xx, "
-        "408, a reset, a timeout, a cut-off response), so each model of a role gets at most "
-        "this + 1 attempts, and a role's call at most that times the role's models (with "
-        "fallbacks). agentlab makes them (the SDK's own retries are off), honouring retry-after "
-        "up to 60 s, else backing off exponentially with jitter. 400/401/403 are not retried.",
+        "408, a reset, a timeout, a cut-off response): this + 1 attempts per model of a role, "
+        "by agentlab (not the SDK), with backoff and jitter or retry-after (up to 60 s).",
     )
     anthropic_timeout_s: float = Field(
-        60.0,
-        gt=0,
-        description="The longest one attempt at a Claude call may take, streamed or not; an "
-        "attempt still unanswered then is abandoned (and retried, as above).",
+        60.0, gt=0, description="The longest one attempt at a Claude call may take (then retried)."
     )
     anthropic_stream: bool = Field(False, description="Stream responses from the Messages API.")
     prompt_caching: bool = Field(True, description="Mark system prompts and tools cacheable.")
@@ -221,10 +212,7 @@ class Settings(BaseSettings):
         "tested with into an environment of its own, in the user cache directory, on first use.",
     )
     trace_project: str = Field(
-        "agentlab",
-        min_length=1,
-        description="The project runs' traces are filed under (OpenInference's "
-        "openinference.project.name: Phoenix's project).",
+        "agentlab", min_length=1, description="The Phoenix project runs' traces are filed under."
     )
     redaction_patterns: list[str] = Field(
         default_factory=list,

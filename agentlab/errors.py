@@ -136,6 +136,11 @@ class AgentNotFoundError(AgentlabError):
     """An agent reference (``module:attr`` or ``path.py:attr``) does not lead to an agent."""
 
 
+class UntrustedAgentError(AgentNotFoundError):
+    """An agent reference read back from storage names code outside the trusted places (the
+    ``agent_paths`` setting, ``langgraph.json``, the built-in agents): it is not imported."""
+
+
 class RunBusyError(RunStateError):
     """Another process holds the run's lease: it is advancing the run right now."""
 

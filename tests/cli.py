@@ -7,6 +7,7 @@ Both return a ``CompletedProcess``: its exit code, stdout and stderr, what a use
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import subprocess
@@ -21,6 +22,13 @@ from agentlab.cli.app import execute
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 AGENTLAB = [sys.executable, "-m", "agentlab"]  # this interpreter, whatever is on PATH
+
+
+def trusted_agents(tmp: Path) -> dict[str, str]:
+    """The ``agent_paths`` of a test's agentlab (as environment variables): the agents under
+    tests/ and those the test writes in ``tmp`` are its own code, since a run's stored reference
+    loads only from trusted places (tests/test_trusted_agents.py trusts other places)."""
+    return {"AGENTLAB_AGENT_PATHS": json.dumps([str(REPOSITORY / "tests"), str(tmp)])}
 
 
 def agentlab(

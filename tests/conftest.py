@@ -31,6 +31,7 @@ from agentlab.orchestration import (
 )
 from agentlab.testing import AnthropicTestServer
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
+from tests.cli import trusted_agents
 from tests.phoenix_server import install_phoenix, session_phoenix
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def _longest_first(item: pytest.Item) -> tuple[bool, float]:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's key, config or data directory."""
+    """No test sees the developer's key, config or data directory; its own agents are trusted."""
     for var in (
         "ANTHROPIC_API_KEY",
         "ANTHROPIC_BASE_URL",
@@ -88,18 +89,22 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AGENTLAB_DATA_DIR", str(tmp_path / "data"))
+    for name, value in trusted_agents(tmp_path).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """The environment of an ``agentlab`` subprocess: this test's data dir, no keys, wide plain
-    output, and a configuration granting the OS user the right to act as any principal (tests
-    of that right drop ``AGENTLAB_ACCESS__ACT_AS``)."""
+    output, the test's agents trusted, and a configuration granting the OS user the right to
+    act as any principal (tests of that right drop ``AGENTLAB_ACCESS__ACT_AS``)."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
+    data = str(tmp_path / "data")
     return {
         **keep,
-        "AGENTLAB_DATA_DIR": str(tmp_path / "data"),
+        "AGENTLAB_DATA_DIR": data,
         "AGENTLAB_ACCESS__ACT_AS": json.dumps({getpass.getuser(): ["*"]}),
+        **trusted_agents(tmp_path),
         "COLUMNS": "200",
         "NO_COLOR": "1",
     }

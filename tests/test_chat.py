@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import trusted_agents
 from tests.scripts import plan, step, verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,7 @@ def spawn(tmp_path: Path, *args: str) -> pexpect.spawn:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AGENTLAB_", "ANTHROPIC_"))},
         "AGENTLAB_DATA_DIR": str(tmp_path / "data"),
+        **trusted_agents(tmp_path),
         "PYTHONPATH": str(ROOT),
         "CONVERSATION_MARK": str(tmp_path / "slow-started"),
         "COLUMNS": "120",

@@ -115,7 +115,9 @@ async def test_the_policy_names_who_approves_and_forbids_approving_ones_own_dest
             """
         )
     )
-    settings = Settings(data_dir=tmp_path / "data", access={"operators": ["ops"]})
+    settings = Settings(
+        data_dir=tmp_path / "data", access={"operators": ["ops"]}, agent_paths=[tmp_path]
+    )
     script = ModelSpec(kind="scripted", script=str(demo_script_path()))
     async with runner_as(settings, "dave") as dave:
         run_id, events = await dave.start(f"{module}:agent", DEMO_TASK, models=script)

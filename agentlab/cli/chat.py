@@ -21,6 +21,7 @@ from agentlab.safe_text import markup, visible
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from agentlab.config import Settings
     from agentlab.models.router import ModelSpec
     from agentlab.orchestration import SyncRunner
 
@@ -86,13 +87,14 @@ def chat(
                 command = text.split()[0]
                 if command == "/quit":
                     break
-                if command == "/new":
+                if command == "/new":  # with the same agent
+                    agent = agent or _agent_of(runner, session_id, settings)
                     session_id = new_session_id()
                     console.print(f"Session [bold]{markup(session_id)}[/]")
                     continue
                 _command(console, runner, command, session_id)
                 continue
-            agent = _turn(console, runner, session_id, agent, text, spec, principal)
+            _turn(console, runner, session_id, agent, text, spec, principal)
     said = markup(f"'agentlab chat --session {session_id}'")
     console.print(f"Bye. {said} goes on with this conversation.")
 
@@ -105,8 +107,8 @@ def _turn(
     text: str,
     spec: ModelSpec | None,
     principal: str | None,
-) -> str | None:
-    """One turn: the message sent, its events shown, approvals asked; the agent it ran with."""
+) -> None:
+    """One turn: the message sent, its events shown, approvals asked."""
     from agentlab.cli import drive
     from agentlab.errors import AgentlabError
 
@@ -118,12 +120,24 @@ def _turn(
         from agentlab.cli.words import CLI_WORDS
 
         console.print(f"[red]error:[/] {markup(exc.worded(CLI_WORDS))}", markup=True)
-        return agent
+        return
     try:
         drive.follow(console, runner, run_id, events, decide="ask")
     except KeyboardInterrupt:
         _stop(console, runner, run_id)
-    return runner.get(run_id).record.agent
+
+
+def _agent_of(runner: SyncRunner, session_id: str, settings: Settings) -> str | None:
+    """The session's agent (``None`` before its first turn: the default agent). Read back from
+    the runs database, it is loaded only from a trusted place."""
+    from agentlab.errors import SessionNotFoundError
+    from agentlab.orchestration import trusted_reference
+
+    try:
+        stored = runner.session(session_id).agent
+    except SessionNotFoundError:
+        return None
+    return trusted_reference(stored, settings, whose=f"session {session_id}")
 
 
 def _stop(console: Console, runner: SyncRunner, run_id: str) -> None:

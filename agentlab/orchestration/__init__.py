@@ -39,6 +39,7 @@ from agentlab.orchestration.result import RunResult, SyncRunResult
 from agentlab.orchestration.runner import Runner, RunView, SyncRunner
 from agentlab.orchestration.state import AgentState, Status, initial_state
 from agentlab.orchestration.summary import RunSummary, summarize
+from agentlab.orchestration.trust import trusted_reference
 from agentlab.store import RunRecord
 
 __all__ = [
@@ -83,5 +84,6 @@ __all__ = [
     "resolve_policy",
     "served_journal",
     "summarize",
+    "trusted_reference",
     "waiting_requests",
 ]

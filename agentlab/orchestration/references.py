@@ -19,8 +19,8 @@ from agentlab.orchestration.agent import Agent
 def normalize_reference(reference: str, *, base: Path | None = None) -> str:
     """``reference`` with a file path made absolute (against ``base``, default the current
     directory), so it means the same thing to a process started elsewhere."""
-    target, attr = _split(reference)
-    if _is_path(target):
+    target, attr = split_reference(reference)
+    if is_file_reference(target):
         path = Path(target)
         if not path.is_absolute():
             path = (base or Path.cwd()) / path
@@ -31,7 +31,7 @@ def normalize_reference(reference: str, *, base: Path | None = None) -> str:
 def load_agent(reference: str) -> Agent:
     """The ``Agent`` a reference names. The attribute may be an ``Agent`` or a function with no
     arguments returning one. Raises ``AgentNotFoundError`` saying what is wrong."""
-    target, attr = _split(reference)
+    target, attr = split_reference(reference)
     module = _load_module(target, reference)
     if not hasattr(module, attr):
         found = sorted(n for n, v in vars(module).items() if isinstance(v, Agent))
@@ -58,7 +58,8 @@ def _is_factory(value: object) -> bool:
     )
 
 
-def _split(reference: str) -> tuple[str, str]:
+def split_reference(reference: str) -> tuple[str, str]:
+    """The module (or file) and the attribute a reference names."""
     target, sep, attr = reference.rpartition(":")
     if not sep or not target or not attr.isidentifier():
         raise AgentNotFoundError(
@@ -67,12 +68,13 @@ def _split(reference: str) -> tuple[str, str]:
     return target, attr
 
 
-def _is_path(target: str) -> bool:
+def is_file_reference(target: str) -> bool:
+    """Whether a reference's target is a file path (else a dotted module name)."""
     return target.endswith(".py") or "/" in target or "\\" in target
 
 
 def _load_module(target: str, reference: str) -> ModuleType:
-    if _is_path(target):
+    if is_file_reference(target):
         path = Path(target).resolve()
         if not path.is_file():
             raise AgentNotFoundError(f"no such file {path} (agent reference {reference})")

@@ -1,8 +1,9 @@
 """The graphs a Runner advances runs with: one per agent and model spec, compiled once.
 
-A run records its agent's reference, so any process rebuilds the same definition; an agent given
-as an object (a notebook's) has a reference only this Runner knows. Reading a run needs its
-graph, not its models: a stand-in reads every agent's runs (their graphs share state and nodes).
+A run records its agent's reference, so any process rebuilds the same definition: read back from
+the runs database, it is loaded only from a trusted place (``trust.py``). An agent given as an
+object (a notebook's) has a reference only this Runner knows. Reading a run, or ending a killed
+one, needs no agent code: a stand-in does it for every agent (their graphs share state and nodes).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentlab.config import Settings
 from agentlab.errors import AgentNotFoundError, ConfigError
-from agentlab.models.router import ModelRouter, ModelSpec, unavailable_router
+from agentlab.models.router import ModelRouter, ModelSpec, router_from_spec, unavailable_router
 from agentlab.observability.tracing import Tracing
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.deps import Deps
@@ -28,6 +29,7 @@ from agentlab.orchestration.graph import (
 )
 from agentlab.orchestration.references import load_agent, normalize_reference
 from agentlab.orchestration.runner.reading import Graph
+from agentlab.orchestration.trust import trusted_reference
 from agentlab.store import RunRecord
 from agentlab.tools.journal import Journal
 
@@ -58,7 +60,7 @@ class Graphs:
 
     def definition(self, agent: str | Agent | None) -> tuple[str, Agent]:
         """The reference and definition of ``agent`` (a reference, an object, or ``None`` for
-        the configured default agent)."""
+        the configured default agent): the caller's choice, so loaded without a trust check."""
         if isinstance(agent, Agent):
             reference = f"{IN_PROCESS}:{agent.name}#{id(agent):x}"
             self._agents[reference] = agent
@@ -70,38 +72,53 @@ class Graphs:
             self._agents[reference] = load_agent(reference)
         return reference, self._agents[reference]
 
+    def stored(self, reference: str | None, whose: str) -> str | None:
+        """A reference read back from storage, as it may be loaded (``UntrustedAgentError`` if
+        it names code outside the trusted places); one this runner loaded passes as it is."""
+        if reference is None or reference in self._agents:
+            return reference
+        return trusted_reference(reference, self._settings, whose=whose)
+
     def graph(
-        self, reference: str, agent: Agent, spec: ModelSpec | None, *, reading: bool = False
+        self, reference: str, agent: Agent, spec: ModelSpec | None
     ) -> tuple[Graph, ModelRouter]:
         """The compiled graph of ``agent`` answering with ``spec``'s models (its own when
-        ``None``); for ``reading`` only, models that cannot be built (no key) do not matter."""
+        ``None``)."""
         key = (reference, spec.model_dump_json() if spec else "")
         if key not in self._built:
-            try:
-                self._built[key] = self._build(agent, resolve_models(agent, self._settings, spec))
-            except ConfigError as exc:
-                if not reading:
-                    raise
-                # Reading a run needs its graph, not its models (e.g. 'show' without an API key).
-                return self._build(agent, unavailable_router(str(exc)))
+            self._built[key] = self._build(agent, resolve_models(agent, self._settings, spec))
         return self._built[key]
 
-    def for_run(self, record: RunRecord, *, reading: bool = False) -> tuple[Graph, ModelRouter]:
-        """The graph of the run ``record`` describes."""
+    def for_run(self, record: RunRecord, *, ending: bool = False) -> tuple[Graph, ModelRouter]:
+        """The graph that advances the run ``record`` describes; a run ``ending`` (killed) is
+        ended by a stand-in, without its agent's code."""
+        if ending:
+            return self._stand_in(record, "the run was killed: it ends without its models")
         if record.agent not in self._agents and record.agent.startswith(IN_PROCESS):
-            if reading:  # every agent's graph has the same state: a stand-in reads it
-                stand_in = Agent(record.agent_name, "(a run read without its agent)")
-                why = "the run's agent was defined in another process"
-                return self._build(stand_in, unavailable_router(why))
             raise AgentNotFoundError(
                 f"run {record.run_id}'s agent {record.agent_name!r} was given as an object, "
                 "not a reference, so only the process that started it can load it: start "
                 "runs with a reference (module:attr or file.py:attr) to resume them anywhere; "
                 "an agent defined in a notebook gets one with 'agentlab promote'"
             )
-        reference, agent = self.definition(record.agent)
+        reference, agent = self.definition(self.stored(record.agent, f"run {record.run_id}"))
         spec = ModelSpec(**record.models) if record.models else None
-        return self.graph(reference, agent, spec, reading=reading)
+        return self.graph(reference, agent, spec)
+
+    def for_reading(self, record: RunRecord) -> tuple[Graph, str]:
+        """A graph that reads the run ``record`` describes, and where its models' answers come
+        from: its own graph if this runner built it, else a stand-in (reading a run imports
+        none of its agent's code)."""
+        spec = ModelSpec(**record.models) if record.models else None
+        built = self._built.get((record.agent, spec.model_dump_json() if spec else ""))
+        if built is not None:
+            return built[0], built[1].source
+        if spec is None:
+            return self.reader(), "its agent's own models, or Claude's configured ones"
+        try:
+            return self.reader(), router_from_spec(spec, self._settings).source
+        except ConfigError as exc:
+            return self.reader(), unavailable_router(str(exc)).source
 
     def reader(self) -> Graph:
         """A graph that only reads runs: every agent's graph has the same state and nodes."""
@@ -129,6 +146,12 @@ class Graphs:
                     await closing()
                 except Exception:
                     log.warning("could not close a toolset of agent %s", agent.name, exc_info=True)
+
+    def _stand_in(self, record: RunRecord, why: str) -> tuple[Graph, ModelRouter]:
+        """A graph of the run's name with no tools and no models: its nodes end a killed run."""
+        return self._build(
+            Agent(record.agent_name, "(a run ended without its agent)"), unavailable_router(why)
+        )
 
     def _build(self, agent: Agent, router: ModelRouter) -> tuple[Graph, ModelRouter]:
         journal, saver = self._database()

@@ -151,8 +151,8 @@ class Runner(Conversations, Access, Deciding):
         if not task:
             raise AgentlabError("the task is empty: say what the agent should do")
         principal, actor = self._principal_for(principal)
-        if session is not None and agent is None:  # a session goes on with its own agent
-            agent = await self._session_agent(session)
+        if session is not None and agent is None:  # a session goes on with its own (stored) agent
+            agent = self._graphs.stored(await self._session_agent(session), f"session {session}")
         reference, definition = self._graphs.definition(agent)
         limits = limits or resolve_limits(definition, self._settings)
         graph, _ = self._graphs.graph(reference, definition, models)  # fails before a run exists
@@ -201,7 +201,8 @@ class Runner(Conversations, Access, Deciding):
             )
         if decision is None or not await self._named_approver(run_id, decision):
             self._check_manage(record, "resume")
-        graph, _ = self._graphs.for_run(record)
+        killed = decision is None and await self.store.killed(run_id) is not None
+        graph, _ = self._graphs.for_run(record, ending=killed)  # killed: no agent code to end it
         lease = await self._leases.acquire(run_id, force=force)
         held = record.lease
         if force and held is not None and held.token != lease.token and held.live():
@@ -239,10 +240,9 @@ class Runner(Conversations, Access, Deciding):
         return [await self._end_if_waiting(record) for record in flagged]
 
     async def _end_if_waiting(self, record: RunRecord) -> RunRecord:
-        """End a flagged run that waits for a human now (its approve node sees the flag), so it
-        is listed as killed at once. Left flagged, to end when next resumed, if this process
-        cannot advance it (another holds it, or its agent or models exist only in the process
-        that started it)."""
+        """End a flagged run that waits for a human now (its approve node sees the flag; no
+        agent code is needed), so it is listed as killed at once. Left flagged, to end when next
+        resumed, if this process cannot advance it (another holds it)."""
         if record.status != Status.AWAITING_HUMAN:
             return record
         try:
@@ -261,10 +261,10 @@ class Runner(Conversations, Access, Deciding):
         record = await self.store.get_run(run_id)
         if record.interrupted:
             record = await reconcile(self.store, self._graphs.reader(), record)
-        graph, router = self._graphs.for_run(record, reading=True)
+        graph, source = self._graphs.for_reading(record)  # imports none of the agent's code
         state = await snapshot(graph, context_of(record))
         waiting = state.interrupts[0].value if state.interrupts else None
-        return RunView(record, dict(state.values), requests_of(waiting), router.source)
+        return RunView(record, dict(state.values), requests_of(waiting), source)
 
     async def ledger(self, run_id: str) -> list[LedgerEntry]:
         """The run's model calls in the cost ledger, in the order they were made."""
