@@ -147,3 +147,28 @@ async def test_the_policy_names_who_approves_and_forbids_approving_ones_own_dest
         ("send_notification", "carol", "notebook"),
         ("delete_customer", "ops", "notebook"),
     ]
+
+
+def test_the_approval_panel_says_who_may_approve():
+    from rich.console import Console
+
+    from agentlab.cli.render import approval_panel
+
+    request = {
+        "kind": "approval",
+        "request_id": "1.3/approval",
+        "call_hash": "c0ffee",
+        "step_id": "1.3",
+        "tool": "delete_customer",
+        "arguments": {"customer_id": 1},
+        "reasons": ["destructive"],
+        "approvers": ["carol"],
+        "self_approval": False,
+    }
+    console = Console(width=120, record=True)
+    console.print(approval_panel(request))
+    shown = console.export_text()
+    assert "who may approve: carol; not the run's own principal" in shown
+    console = Console(width=120, record=True)
+    console.print(approval_panel({**request, "approvers": None, "self_approval": True}))
+    assert "who may approve" not in console.export_text()

@@ -145,8 +145,23 @@ def approval_panel(request: Request | Mapping[str, Any]) -> Panel:
         ("\nrequest: ", "dim"),
         visible(f"{shown.request_id} (call {shown.call_hash or '?'})", lines=False),
     )
+    rights = approval_rights(shown)
+    if rights:
+        body.append_text(
+            Text.assemble(("\nwho may approve: ", "dim"), visible(rights, lines=False))
+        )
     title = "did this call take effect?" if shown.unknown_effect else "approval needed"
     return Panel(body, title=title, border_style="yellow", expand=False)
+
+
+def approval_rights(request: Request) -> str:
+    """Who the policy lets approve ``request``, when it restricts it (else empty)."""
+    said = []
+    if request.approvers is not None:
+        said.append(", ".join(request.approvers) or "nobody")
+    if not request.self_approval:
+        said.append("not the run's own principal (a destructive call)")
+    return "; ".join(said)
 
 
 def decide_hint(run_id: str, requests: Sequence[Request]) -> str:
