@@ -12,10 +12,10 @@ from agentlab.orchestration.visit import Update
 async def begin(state: AgentState, runtime: Runtime[Any]) -> Update:
     """Start the run from what the caller gave (the task, maybe a session), for the principal
     of its context (a served run's authenticated caller: never one named in the input)."""
-    ctx = run_context(runtime, state)
-    principal = served_caller() or ctx.principal  # each run on a thread: its own caller's
+    ctx, caller = run_context(runtime, state), served_caller()
+    # A served thread's runs: each its own caller's.
     return {
         **begin_state(state),
-        "principal": principal,
-        "started_by": served_caller() or ctx.started_by,
+        "principal": caller or ctx.principal,
+        "started_by": caller or ctx.started_by,
     }
