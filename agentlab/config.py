@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     approval_cost_threshold_usd: float = Field(
         1.0, ge=0, description="Under the default policy, steps estimated above this ask a human."
     )
+    embedder: str = Field(
+        "minilm", pattern=r"^(minilm|[\w.]+:[\w.]+)$", description="'minilm' or 'module:attr'"
+    )  # what embeds long-term memory: the model shipped (offline), or an Embedder
     models: RoleModels = Field(default_factory=RoleModels)
     budgets: Budgets = Field(default_factory=Budgets)
     context: ContextBudgets = Field(default_factory=ContextBudgets)
@@ -247,8 +250,7 @@ class Settings(BaseSettings):
 
     @property
     def checkpoint_path(self) -> Path:
-        """The SQLite file holding every run's checkpoints and the runs table (without
-        ``database_url``)."""
+        """The SQLite file of every run's checkpoints and the runs table (no database_url)."""
         return self.data_dir / "runs.sqlite"
 
     @property
@@ -258,8 +260,7 @@ class Settings(BaseSettings):
 
     @property
     def runs_database(self) -> str:
-        """Where runs are kept, for messages: the SQLite file, or the server's URL with its
-        password masked."""
+        """Where runs are kept, for messages: the SQLite file, or the URL, password masked."""
         if self.database_url is None:
             return str(self.checkpoint_path)
         return masked_url(self.database_url.get_secret_value())
