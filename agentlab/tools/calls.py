@@ -80,7 +80,8 @@ class PreparedCall:
 class CallScope:
     """Who a call is made for: the run, its principal and session, the agent's deps, and the
     lease token of the process advancing the run (``None`` where runs are not leased) with the
-    run's fencing token (0 where runs are not leased)."""
+    run's fencing token (0 where runs are not leased), and the agent's long-term memory
+    (``agentlab.memory.LongTermMemory``, or ``None``)."""
 
     run_id: str
     principal: str = ""
@@ -88,6 +89,7 @@ class CallScope:
     deps: Any = None
     lease: str | None = None
     fence: int = 0
+    memory: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -359,6 +359,7 @@ class ToolExecutor:
             principal=scope.principal,
             session=scope.session,
             deps=scope.deps,
+            memory=scope.memory,
         )
         invoked = await self._invoke(tool, call.arguments, ctx)
         if isinstance(invoked, str):

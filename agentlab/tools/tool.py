@@ -66,7 +66,8 @@ class ToolContext:
     that keeps the greatest token it has seen per run (or per resource) and refuses smaller ones
     shuts out a process that was stopped or cut off past its lease while another took the run
     over (0 where runs are not leased). ``deps`` is what the agent's ``deps`` factory built for
-    the run (database handles, clients), or ``None``.
+    the run (database handles, clients), or ``None``; ``memory`` the agent's long-term memory
+    (``agentlab.memory.LongTermMemory``: knowledge base, facts), or ``None``.
     """
 
     run_id: str
@@ -76,6 +77,7 @@ class ToolContext:
     principal: str = ""
     session: str | None = None
     deps: Any = None
+    memory: Any = None
 
 
 class ToolOutcome(TypedDict):

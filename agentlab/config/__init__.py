@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agentlab.config.memory import MemorySettings
 from agentlab.errors import ConfigError
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -159,12 +160,10 @@ class Settings(BaseSettings):
     approval_cost_threshold_usd: float = Field(
         1.0, ge=0, description="Under the default policy, steps estimated above this ask a human."
     )
-    embedder: str = Field(
-        "minilm", pattern=r"^(minilm|[\w.]+:[\w.]+)$", description="'minilm' or 'module:attr'"
-    )  # what embeds long-term memory: the model shipped (offline), or an Embedder
     models: RoleModels = Field(default_factory=RoleModels)
     budgets: Budgets = Field(default_factory=Budgets)
     context: ContextBudgets = Field(default_factory=ContextBudgets)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     access: Access = Field(default_factory=Access)
     database_url: SecretStr | None = Field(
         None,
