@@ -34,11 +34,13 @@ the summarizer is given the turns it folds)."""
 @dataclass
 class WorkingMemory:
     """The token budget of each role's calls (``[context]``), and how tokens are counted:
-    ``counter`` (the estimate), and the provider's ``counts`` where it has them."""
+    ``counter`` (the estimate), and the provider's ``counts`` where it has them;
+    ``slot_tokens`` caps the memory slot (long-term memory's share of a call's budget)."""
 
     budgets: ContextBudgets = field(default_factory=ContextBudgets)
     counter: TokenCounter = field(default_factory=EstimatedTokens)
     counts: TokenCounting | None = None
+    slot_tokens: int | None = None
     _prefixes: dict[str, int] = field(default_factory=dict, repr=False)
 
     async def fit(self, request: ModelRequest, recalled: Mapping[str, Any] | None) -> ModelRequest:
@@ -51,14 +53,18 @@ class WorkingMemory:
             return request
         turns: Sequence[ConversationTurn] = ()
         summary: Summary | None = None
+        memory: Sequence[str] = ()
         if recalled and request.role in HISTORY_ROLES:
             turns, summary = recalled.get("turns") or (), recalled.get("summary")
+            memory = recalled.get("memory") or ()
         context = assemble(
             budget=self.budgets.for_role(request.role.value),
             prefix_tokens=await self.prefix(request.system, request.tools),
             current=current,
             turns=turns,
             summary=summary,
+            memory=memory,
+            memory_tokens=self.slot_tokens,
             counter=self.counter,
             blocks=bool(request.tools),
         )

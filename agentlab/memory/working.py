@@ -1,11 +1,12 @@
 """Working memory: the context of one model call, assembled under a token budget.
 
 A call reads, in this order: the stable prefix (system prompt and tools, which the caller's
-request keeps byte-identical so the provider's prompt cache holds), the memory slot (texts
-retrieved for the call; empty for now), the session's running summary (of its turns up to
-``summary["through"]``), as many of the session's recent turns as fit, whole and newest first,
-and last the call's own user message. Memory and summary travel as leading text blocks of the
-first message (a user message): the prefix stays untouched by what the conversation says.
+request keeps byte-identical so the provider's prompt cache holds), the memory slot (what
+long-term memory recalled for the turn, best first, within its share of the budget), the
+session's running summary (of its turns up to ``summary["through"]``), as many of the
+session's recent turns as fit, whole and newest first, and last the call's own user message.
+Memory and summary travel as leading text blocks of the first message (a user message): the
+prefix stays untouched by what the conversation says.
 
 What must fit comes first: prefix and current message (or ``ContextOverflow``), then the summary
 (clipped to its end, the most recent part, when it alone is too big), then the memory texts
@@ -144,6 +145,7 @@ def assemble(
     turns: Sequence[ConversationTurn],
     summary: Summary | None = None,
     memory: Sequence[str] = (),
+    memory_tokens: int | None = None,
     counter: TokenCounter = ESTIMATE,
     blocks: bool = True,
 ) -> Context:
@@ -151,6 +153,8 @@ def assemble(
     fitted into ``budget`` tokens; see the module docstring for what goes in and in which order.
 
     ``turns`` are the session's turns, oldest first; ``current`` is the call's own user message;
+    ``memory`` the texts of the memory slot, best first, given at most ``memory_tokens`` (its
+    share of the budget; default: whatever is left after the summary);
     ``blocks=False`` renders tool blocks as text (``turn_messages``). Raises ``ContextOverflow``
     when prefix and ``current`` alone exceed ``budget``.
     """
@@ -167,7 +171,8 @@ def assemble(
     summary_text = _clip_summary(summary, room, lead_cost) if summary else None
     summary_tokens = lead_cost(summary_text) if summary_text else 0
     room -= summary_tokens
-    memory_text = _clip_memory(memory, room, lead_cost)
+    slot = room if memory_tokens is None else min(room, memory_tokens)
+    memory_text = _clip_memory(memory, slot, lead_cost)
     memory_tokens = lead_cost(memory_text) if memory_text else 0
     room -= memory_tokens
 

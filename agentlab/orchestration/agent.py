@@ -57,6 +57,8 @@ class Agent:
     - ``limits``: the run limits (default: the configured ``max_iterations``).
     - ``check(evidence)``: a deterministic validator (e.g. a database query) used instead of the
       validator model; it returns ``(complete, reason)``.
+    - ``memory``: whether the agent remembers its interactions with each principal across
+      sessions and recalls them into its turns (long-term memory, ``[memory]``; on by default).
     - ``deps(data_dir, options)`` builds what the tools get as ``ctx.deps`` (sync factories run in
       a worker thread); it is called on the first tool call of a run, never at import, once per
       options, and what it returns is closed (``aclose()``/``close()``) with the ``Runner``.
@@ -71,6 +73,7 @@ class Agent:
     limits: Limits | None = None
     deps: DepsFactory | None = field(default=None, repr=False)
     check: Check | None = field(default=None, repr=False)
+    memory: bool = True
 
     def __post_init__(self) -> None:
         if not self.name.strip():

@@ -13,7 +13,9 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from agentlab.config import ContextBudgets, RoleModels, Settings
+from agentlab.memory.embedding import Embedder
 from agentlab.memory.fitting import WorkingMemory
+from agentlab.memory.long_term import LongTermMemory
 from agentlab.models.base import Model
 from agentlab.models.router import (
     ModelRouter,
@@ -104,13 +106,15 @@ def build_graph(
     tracing: Tracing = NO_TRACING,
     output_bounds: OutputBounds | None = None,
     context: ContextBudgets | None = None,
+    long_term: LongTermMemory | None = None,
 ) -> StateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
     context gives no limits get ``limits``; the agent's deps are opened into ``deps``; tool calls
     are journaled in ``journal`` (exactly once across crashes; in memory when not given). With
     ``tracing`` on, each node execution, model call and tool call is a span. Tool outputs are
     held to ``output_bounds`` (default: 64 levels, 1 MB). Each model call's context is fitted to
-    its role's budget in ``context`` (default: ``ContextBudgets()``)."""
+    its role's budget in ``context`` (default: ``ContextBudgets()``); ``long_term`` is the
+    agent's long-term memory (recalled into each turn, written after it), if it has one."""
     executor = ToolExecutor(
         ToolRegistry(agent.all_toolsets),
         policy,
@@ -118,8 +122,12 @@ def build_graph(
         wrap=traced_calls(tracing) if tracing.enabled else None,
         bounds=output_bounds,
     )
-    memory = WorkingMemory(context or ContextBudgets(), counts=models.counts)
-    parts = Parts(agent, stacked(models, tracing), executor, deps, memory)
+    memory = WorkingMemory(
+        context or ContextBudgets(),
+        counts=models.counts,
+        slot_tokens=long_term.settings.slot_tokens if long_term else None,
+    )
+    parts = Parts(agent, stacked(models, tracing), executor, deps, memory, long_term)
     edges = Routes(limits)
     g = StateGraph(
         AgentState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
@@ -215,8 +223,19 @@ def compile_agent(
         tracing=shared_tracing(settings) if tracing is None else tracing,
         output_bounds=resolve_output_bounds(settings),
         context=settings.context,
+        long_term=resolve_long_term(agent, settings),
     )
     return graph.compile(checkpointer=checkpointer, name=agent.name)
+
+
+def resolve_long_term(
+    agent: Agent, settings: Settings, embedder: Embedder | None = None
+) -> LongTermMemory | None:
+    """The agent's long-term memory as configured (``[memory]``), or ``None`` when it is off
+    (for the agent, or in the settings); nothing is opened until a run recalls."""
+    if not (agent.memory and settings.memory.enabled):
+        return None
+    return LongTermMemory.open(agent.name, settings.data_dir, settings.memory, embedder)
 
 
 def served_journal(settings: Settings) -> Journal:

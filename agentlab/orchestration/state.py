@@ -189,10 +189,16 @@ def _merge(current: dict[str, Any], writes: Sequence[dict[str, Any]]) -> dict[st
 
 class Recalled(TypedDict):
     """What of its conversation a turn works with: the running summary, and the recent turns
-    since it (oldest first), which each model call takes as many of as fit its budget."""
+    since it (oldest first), which each model call takes as many of as fit its budget; what it
+    recalls of long-term memory (``memory``: texts for the memory slot, best first;
+    ``memory_sources``: those holding tool output, as untrusted sources; ``recollections``:
+    their ids and scores)."""
 
     summary: Summary | None
     turns: list[ConversationTurn]
+    memory: NotRequired[list[str]]
+    memory_sources: NotRequired[list[str]]
+    recollections: NotRequired[list[dict[str, Any]]]
 
 
 class AgentState(TypedDict):

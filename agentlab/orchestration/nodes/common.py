@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -21,6 +21,7 @@ from agentlab.errors import AgentlabError
 from agentlab.events import ModelCalled
 from agentlab.memory import ContextOverflow
 from agentlab.memory.fitting import WorkingMemory
+from agentlab.memory.long_term import LongTermMemory
 from agentlab.models.base import ModelRequest, ModelResponse
 from agentlab.models.calls import ModelCallRecord, call_record
 from agentlab.models.router import ModelRouter
@@ -40,14 +41,16 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Parts:
     """One agent's graph's parts: the definition, its models per role (each a stack of
-    wrappers), the one tool executor, where its deps are opened, and the working memory that
-    fits every model call's context to its role's budget."""
+    wrappers), the one tool executor, where its deps are opened, the working memory that
+    fits every model call's context to its role's budget, and the agent's long-term memory
+    (``None``: it remembers nothing past its sessions)."""
 
     agent: Agent
     models: ModelRouter
     executor: ToolExecutor
     deps: Deps
     memory: WorkingMemory = field(default_factory=WorkingMemory)
+    long_term: LongTermMemory | None = None
 
     async def deps_for(self, ctx: RunContext) -> Any:
         """What the agent's ``deps`` factory builds for the run's options, or ``None``."""
@@ -130,6 +133,12 @@ def ignored_tool_choice(role: str, tool: str, response: ModelResponse) -> str:
 def also(feedback: str, problem: str) -> str:
     """``feedback`` with one more problem of the current plan."""
     return f"{feedback}; {problem}" if feedback else problem
+
+
+def recalled_sources(state: Mapping[str, Any]) -> list[str]:
+    """The untrusted sources among what the turn recalled (past interactions that read tool
+    output): the planner reads them as it reads tool results."""
+    return list((state.get("recalled") or {}).get("memory_sources") or [])
 
 
 def sources(results: Sequence[StepResult], known: Sequence[str] = ()) -> list[str]:

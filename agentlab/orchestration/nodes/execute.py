@@ -58,6 +58,7 @@ async def execute(parts: Parts, visit: Visit) -> Update:
         deps=deps,
         lease=visit.ctx.lease,
         fence=visit.ctx.fence,
+        memory=parts.long_term,
     )
     limit = asyncio.Semaphore(visit.limits.max_parallel_calls)
 

@@ -15,6 +15,7 @@ from agentlab.orchestration.nodes.common import (
     Parts,
     forced_misses,
     ignored_tool_choice,
+    recalled_sources,
     sources,
     unavailable,
 )
@@ -127,7 +128,8 @@ async def plan(parts: Parts, visit: Visit) -> Update:
         ready=schedule.roots(steps),
         calls=[],
         feedback="",
-        plan_sources=sources(state.get("results", [])),  # what the planner saw
+        # What the planner saw: tool results, and recollections holding tool output.
+        plan_sources=sources(state.get("results", []), recalled_sources(state)),
         **logs,
     )
     if not steps:

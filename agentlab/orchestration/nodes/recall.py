@@ -4,7 +4,9 @@ The conversation (the run context's session in the runs database, else the threa
 its running summary and the turns since; when those turns pass the recent-turns allowance, the
 oldest are folded into a new summary (by the summarizer model, else from the turns' first lines),
 kept so the next turn does not write it again. Model calls keep counting across the turns of a
-session, so a scripted session replays its answers in order.
+session, so a scripted session replays its answers in order. An agent with long-term memory
+recalls, for the turn's message, the principal's most relevant past interactions (and facts):
+the memory slot of the turn's model calls.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 
 from agentlab.errors import AgentlabError
 from agentlab.memory.conversation import ConversationTurn, Summary
+from agentlab.memory.long_term import LongTermMemory
 from agentlab.memory.sessions import Conversation, ThreadConversation
 from agentlab.models.base import Role
 from agentlab.orchestration import replying
@@ -44,12 +47,34 @@ async def recall(parts: Parts, visit: Visit) -> Update:
         update.update(written)
     if isinstance(conversation, ThreadConversation):
         update.update(conversation.updates)
+    recalled = Recalled(summary=summary, turns=turns)
+    if parts.long_term is not None:
+        remembered = await _long_term(parts.long_term, visit)
+        recalled = {**remembered, "summary": summary, "turns": turns}
     return {
         **update,
         "turn": (last["number"] if last else 0) + 1,
-        "recalled": Recalled(summary=summary, turns=turns),
+        "recalled": recalled,
         "calls_per_role": calls,
     }
+
+
+async def _long_term(memory: LongTermMemory, visit: Visit) -> Recalled:
+    """What the turn recalls of long-term memory: its memory slot's texts, their scores, and
+    which of them hold tool output. A store that cannot answer leaves the slot empty (the turn
+    goes on without its memories, and the log says why)."""
+    try:
+        slot = await memory.recall(visit.ctx.principal, visit.state.get("task") or "")
+    except Exception as exc:  # memory is an aid: a broken store must not stop the turn
+        log.warning("long-term memory could not be recalled: %s", exc)
+        return Recalled(summary=None, turns=[])
+    return Recalled(
+        summary=None,
+        turns=[],
+        memory=list(slot.texts),
+        memory_sources=list(slot.untrusted),
+        recollections=[r.attributes() for r in slot.recollections],
+    )
 
 
 async def _fold(

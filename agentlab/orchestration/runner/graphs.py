@@ -16,6 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentlab.config import Settings
 from agentlab.errors import AgentNotFoundError, ConfigError
+from agentlab.memory.embedding import Embedder, load_embedder
 from agentlab.models.router import ModelRouter, ModelSpec, router_from_spec, unavailable_router
 from agentlab.observability.tracing import Tracing
 from agentlab.orchestration.agent import Agent
@@ -23,6 +24,7 @@ from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.graph import (
     build_graph,
     resolve_limits,
+    resolve_long_term,
     resolve_models,
     resolve_output_bounds,
     resolve_policy,
@@ -53,6 +55,7 @@ class Graphs:
         self._deps = deps
         self._tracing = tracing
         self._database = database
+        self._embedder: Embedder | None = None  # one for every agent's memory, loaded once
         # A run's agent and models never change: one graph per (agent, models) serves its runs.
         self._built: dict[tuple[str, str], tuple[Graph, ModelRouter]] = {}
         self._agents: dict[str, Agent] = {}
@@ -153,6 +156,11 @@ class Graphs:
             Agent(record.agent_name, "(a run ended without its agent)"), unavailable_router(why)
         )
 
+    def _shared_embedder(self) -> Embedder | None:
+        if self._embedder is None and self._settings.memory.enabled:
+            self._embedder = load_embedder(self._settings.memory.embedder)
+        return self._embedder
+
     def _build(self, agent: Agent, router: ModelRouter) -> tuple[Graph, ModelRouter]:
         journal, saver = self._database()
         graph = build_graph(
@@ -165,5 +173,6 @@ class Graphs:
             tracing=self._tracing,
             output_bounds=resolve_output_bounds(self._settings),
             context=self._settings.context,
+            long_term=resolve_long_term(agent, self._settings, self._shared_embedder()),
         ).compile(checkpointer=saver, name=agent.name)
         return graph, router
