@@ -1,4 +1,8 @@
-"""The customer-support agent: a customer database and tools to search, notify and delete."""
+"""The customer-support agent: a customer database and tools to search, notify and delete.
+
+``help_centre/`` holds the help-centre articles of the product it serves (Brightlane), the
+documents of its knowledge base; every file in that folder is an article to ingest.
+"""
 
 from __future__ import annotations
 
