@@ -31,6 +31,11 @@ def trusted_agents(tmp: Path) -> dict[str, str]:
     return {"AGENTLAB_AGENT_PATHS": json.dumps([str(REPOSITORY / "tests"), str(tmp)])}
 
 
+MEMORY_OFF = {"AGENTLAB_MEMORY__ENABLED": "false"}
+"""Long-term memory off: a test's runs do not recall each other unless memory is its subject
+(tests/test_memory*.py turn it on), and its processes start without loading the embedder."""
+
+
 def agentlab(
     env: Mapping[str, str], *args: str | Path, cwd: Path = REPOSITORY
 ) -> subprocess.CompletedProcess[str]:

@@ -31,7 +31,7 @@ from agentlab.orchestration import (
 )
 from agentlab.testing import AnthropicTestServer
 from agentlab.tools import DefaultPolicy, FunctionToolset, Risk, ToolContext, ToolError, tool
-from tests.cli import trusted_agents
+from tests.cli import MEMORY_OFF, trusted_agents
 from tests.phoenix_server import install_phoenix, session_phoenix
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AGENTLAB_DATA_DIR", str(tmp_path / "data"))
-    for name, value in trusted_agents(tmp_path).items():
+    for name, value in {**trusted_agents(tmp_path), **MEMORY_OFF}.items():
         monkeypatch.setenv(name, value)
 
 
@@ -105,6 +105,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "AGENTLAB_DATA_DIR": data,
         "AGENTLAB_ACCESS__ACT_AS": json.dumps({getpass.getuser(): ["*"]}),
         **trusted_agents(tmp_path),
+        **MEMORY_OFF,
         "COLUMNS": "200",
         "NO_COLOR": "1",
     }

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import MEMORY_OFF
 from tests.test_cli import agentlab, run_id_in
 
 RUNS = "runs.sqlite"
@@ -19,7 +20,7 @@ RUNS = "runs.sqlite"
 
 def cli_env(data: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
-    return {**keep, "AGENTLAB_DATA_DIR": str(data), "COLUMNS": "200", "NO_COLOR": "1"}
+    return {**keep, **MEMORY_OFF, "AGENTLAB_DATA_DIR": str(data), "COLUMNS": "200", "NO_COLOR": "1"}
 
 
 def database(env: dict[str, str]) -> Path:

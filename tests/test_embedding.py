@@ -170,10 +170,10 @@ def test_help_imports_no_embedding_runtime() -> None:
 
 
 def test_the_embedder_setting_names_the_model_or_an_import_path() -> None:
-    assert isinstance(load_embedder(load_settings(embedder=None).embedder), MiniLMEmbedder)
+    assert isinstance(load_embedder(load_settings().memory.embedder), MiniLMEmbedder)
     assert isinstance(load_embedder("agentlab.memory.embedding:MiniLMEmbedder"), MiniLMEmbedder)
-    with pytest.raises(ConfigError, match="invalid setting embedder"):
-        load_settings(embedder="not a reference")
+    with pytest.raises(ConfigError, match="invalid setting memory"):
+        load_settings(memory={"embedder": "not a reference"})
     with pytest.raises(ConfigError, match="cannot be loaded"):
         load_embedder("agentlab.memory.embedding:Nothing")
     with pytest.raises(ConfigError, match="is not an Embedder"):

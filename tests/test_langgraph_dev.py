@@ -30,6 +30,7 @@ from agentlab.domains.support import DEMO_TASK
 from agentlab.models.script import ScriptedToolUse, Turn
 from agentlab.store.tokens import TokenStore
 from agentlab.testing import AnthropicTestServer
+from tests.cli import MEMORY_OFF
 from tests.conftest import decision_on
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +66,7 @@ def langgraph_dev(tmp_path: Path, **settings: str) -> Iterator[tuple[str, Path]]
         AGENTLAB_DATA_DIR=str(data_dir),
         LANGGRAPH_CLI_NO_ANALYTICS="1",
         LANGSMITH_TRACING="false",
+        **MEMORY_OFF,
         **settings,
     )
     log = (tmp_path / "langgraph-dev.log").open("w")

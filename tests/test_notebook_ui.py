@@ -29,6 +29,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser import browser_page, needs_chromium
+from tests.cli import MEMORY_OFF
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 QUICKSTART = REPOSITORY / "notebooks" / "01_quickstart.ipynb"
@@ -52,6 +53,7 @@ def notebook_url(tmp_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
     env.update(
         AGENTLAB_DATA_DIR=str(tmp_path / "data"),
+        **MEMORY_OFF,
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY), env.get("PYTHONPATH")])),
         # Nothing of the developer's Jupyter or IPython set-up (a saved layout, a profile).
         JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter" / "config"),

@@ -33,6 +33,7 @@ from agentlab.store import DamagedRun, RunStore
 from agentlab.store.postgres import open_postgres_store
 from agentlab.store.records import LEASE_GRACE_S
 from agentlab.tools.journal import LeaseLostError
+from tests.cli import MEMORY_OFF
 from tests.conftest import waiting
 from tests.scripts import plan, script, step, verdict
 from tests.test_cli import agentlab, run_id_in
@@ -376,6 +377,7 @@ def cli_env(data_dir: Path, database_url: str) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
     return {
         **keep,
+        **MEMORY_OFF,
         "AGENTLAB_DATA_DIR": str(data_dir),
         "AGENTLAB_DATABASE_URL": database_url,
         "COLUMNS": "200",

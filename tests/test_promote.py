@@ -15,7 +15,7 @@ import pytest
 
 from agentlab.lab import promote
 from agentlab.lab.promote import MARKER, PromotionError
-from tests.cli import agentlab
+from tests.cli import MEMORY_OFF, agentlab
 
 DEFINITION = '''
 from agentlab import Agent, FunctionToolset, tool
@@ -66,7 +66,7 @@ def project(tmp_path: Path) -> Path:
 
 def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
-    env.update(AGENTLAB_DATA_DIR=str(project / "data"), COLUMNS="200")
+    env.update(AGENTLAB_DATA_DIR=str(project / "data"), COLUMNS="200", **MEMORY_OFF)
     return agentlab(env, *args, cwd=project)
 
 

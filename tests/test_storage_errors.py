@@ -28,7 +28,7 @@ from agentlab.errors import (
     ReadOnlyStorageError,
     StoragePermissionError,
 )
-from tests.cli import agentlab_process, trusted_agents
+from tests.cli import MEMORY_OFF, agentlab_process, trusted_agents
 from tests.scripts import plan, script, step, verdict
 from tests.storage_agent import BALLAST_ENV, EFFECTS_ENV, LEAVE_ENV
 from tests.test_cli import run_id_in
@@ -68,7 +68,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def cli_env(data: Path, **extra: str | Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
-    env = {**keep, "AGENTLAB_DATA_DIR": str(data), **trusted_agents(data), "COLUMNS": "200"}
+    env = {
+        **keep,
+        "AGENTLAB_DATA_DIR": str(data),
+        **trusted_agents(data),
+        **MEMORY_OFF,
+        "COLUMNS": "200",
+    }
     env["NO_COLOR"] = "1"
     return {**env, **{k: str(v) for k, v in extra.items()}}
 

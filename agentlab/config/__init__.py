@@ -381,11 +381,30 @@ def _known_variables() -> set[str]:
         known.add(f"AGENTLAB_{name.upper()}")
         aliases = getattr(field.validation_alias, "choices", [])
         known.update(a for a in aliases if isinstance(a, str) and a.startswith("AGENTLAB_"))
-    known.update(f"AGENTLAB_MODELS__{name.upper()}" for name in RoleModels.model_fields)
-    known.update(f"AGENTLAB_BUDGETS__{name.upper()}" for name in Budgets.model_fields)
-    known.update(f"AGENTLAB_CONTEXT__{name.upper()}" for name in ContextBudgets.model_fields)
-    known.update(f"AGENTLAB_ACCESS__{name.upper()}" for name in Access.model_fields)
+    for section in (RoleModels, Budgets, ContextBudgets, Access, MemorySettings):
+        known.update(_nested(f"AGENTLAB_{_SECTIONS[section]}", section))
     return known
+
+
+_SECTIONS: dict[type[BaseModel], str] = {
+    RoleModels: "MODELS",
+    Budgets: "BUDGETS",
+    ContextBudgets: "CONTEXT",
+    Access: "ACCESS",
+    MemorySettings: "MEMORY",
+}
+
+
+def _nested(prefix: str, model: type[BaseModel]) -> set[str]:
+    """The environment variables of a section's settings, sub-sections' too."""
+    names: set[str] = set()
+    for name, field in model.model_fields.items():
+        variable = f"{prefix}__{name.upper()}"
+        names.add(variable)
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            names |= _nested(variable, kind)
+    return names
 
 
 def _check_environment(environ: Mapping[str, str]) -> None:

@@ -27,7 +27,7 @@ from agentlab.config import Settings, load_settings
 from agentlab.orchestration import RunView, SyncRunner
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
 from agentlab.store.rows import LEASES, RUNS
-from tests.cli import trusted_agents
+from tests.cli import MEMORY_OFF, trusted_agents
 
 HERE = Path(__file__).resolve().parent
 AGENTLAB = [sys.executable, "-m", "agentlab"]  # this interpreter, whatever is on PATH
@@ -41,7 +41,7 @@ def cli_env(data_dir: Path) -> dict[str, str]:
     developer's, plain wide output."""
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENTLAB_"))}
     env = {**keep, "AGENTLAB_DATA_DIR": str(data_dir), "COLUMNS": "200", "NO_COLOR": "1"}
-    return {**env, **trusted_agents(data_dir)}  # the crash agents, under tests/
+    return {**env, **trusted_agents(data_dir), **MEMORY_OFF}  # the crash agents, under tests/
 
 
 def agentlab(
