@@ -103,7 +103,8 @@ def node_attributes(node: str, state: Mapping[str, Any]) -> dict[str, Any]:
 
 def node_ended(span: Span, state: Mapping[str, Any], update: Mapping[str, Any] | None) -> None:
     """The status the node left and the transitions it recorded, with their reasons (also as
-    one span event each)."""
+    one span event each); for ``recall``, the past interactions long-term memory gave the turn
+    (ids and scores: similarity, recency, importance, the score they make)."""
     update = update or {}
     after = str(update.get("status", state.get("status", "")))
     transitions: Sequence[Mapping[str, Any]] = update.get("transitions") or []
@@ -115,6 +116,16 @@ def node_ended(span: Span, state: Mapping[str, Any], update: Mapping[str, Any] |
             SpanAttributes.OUTPUT_VALUE: "; ".join(reasons) or after,
         }
     )
+    recalled = update.get("recalled") or {}
+    if "recollections" in recalled:  # what long-term memory gave the turn, and why
+        found = recalled["recollections"]
+        span.set_attributes(
+            {
+                "agentlab.memory.recalled": len(found),
+                "agentlab.memory.recollections": _json(found),
+                "agentlab.memory.untrusted": list(recalled.get("memory_sources") or []),
+            }
+        )
     for t in transitions:
         span.add_event(
             "transition",

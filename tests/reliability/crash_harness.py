@@ -12,7 +12,8 @@ statements, *during* it: its statements executed, its COMMIT not yet):
   ``SupportDatabase.write`` (``during``: the row inserted or deleted, not committed);
 - ``runs``: runs-table and lease writes (``create_run``, ``set_status``, ``acquire_lease``,
   ``release_lease``, ``clear_stale_lease``);
-- ``event``: every event a node emits.
+- ``event``: every event a node emits;
+- ``memory``: long-term memory's write of a turn's interaction (``EpisodicMemory.remember``).
 
 Every point reached is appended to ``--trace`` as ``index<TAB>site<TAB>detail<TAB>pid<TAB>time``
 (``site`` is ``kind.operation:phase``; ``time`` is ``time.monotonic()``, comparable across
@@ -168,6 +169,14 @@ def install(points: KillPoints) -> None:
     _effects(points)
     _events(points)
     _advancing(points)
+    _memory(points)
+
+
+def _memory(points: KillPoints) -> None:
+    """Long-term memory's write of a turn's interaction (when memory is on)."""
+    from agentlab.memory.episodes import EpisodicMemory
+
+    EpisodicMemory.remember = points.around("memory.remember")(EpisodicMemory.remember)  # type: ignore[method-assign]
 
 
 def _checkpoints(points: KillPoints) -> None:
