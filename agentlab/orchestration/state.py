@@ -264,6 +264,8 @@ class AgentState(TypedDict):
     """The running summary of a conversation kept on its thread."""
     reply: NotRequired[str]
     """What the agent answers the user, written when the run ends (``respond``)."""
+    replied: NotRequired[bool]
+    """Whether ``respond`` has ended the run: its reply given, its turn stored."""
     no_model_reply: NotRequired[str]
     """Why the reply is written from the record, without a model (the models are down)."""
     trace: NotRequired[dict[str, str] | None]
@@ -323,6 +325,7 @@ def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
         "calls_per_role": {},
         "forced_misses": {},
         "reply": "",
+        "replied": False,
         "no_model_reply": "",
         "transcript": [TranscriptEntry(node="begin", message=user(task))],
     }

@@ -59,7 +59,7 @@ async def respond(parts: Parts, visit: Visit) -> Update:
         update.update(conversation.updates)
     shown = bool(streamed) and "".join(streamed).strip() == reply
     visit.emit(Replied(reply, number, streamed=shown))
-    return {**update, "reply": reply}
+    return {**update, "reply": reply, "replied": True}
 
 
 async def _write(parts: Parts, visit: Visit, streamed: list[str]) -> tuple[str, Update]:

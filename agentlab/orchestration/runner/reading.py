@@ -15,6 +15,7 @@ from agentlab.observability.ledger import RunLedger
 from agentlab.orchestration.checkpoints import LEASE_KEY
 from agentlab.orchestration.context import RunContext
 from agentlab.orchestration.limits import Limits
+from agentlab.orchestration.state import TERMINAL
 from agentlab.store import Lease, RunRecord, RunStore
 
 Graph = CompiledStateGraph[Any, RunContext, Any, Any]
@@ -76,6 +77,15 @@ async def snapshot(graph: Graph, ctx: RunContext) -> Any:
         raise
     except Exception as exc:  # a damaged checkpoint: this run only, the others are fine
         raise unreadable(ctx.run_id or "", exc) from None
+
+
+def replied(state: Any) -> bool:
+    """Whether the run ``state`` (a snapshot) has ended: a final status, nothing next, and its
+    reply written. A run killed in ``respond`` after the writes of the node before it were
+    saved shows nothing next and a final status, yet has not replied (nor stored its turn)."""
+    values = state.values or {}
+    done = values.get("replied", True)  # runs from before ``replied`` was kept: their status
+    return not state.next and values.get("status") in TERMINAL and bool(done)
 
 
 async def latest_values(graph: Graph, ctx: RunContext) -> dict[str, Any]:

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from agentlab.errors import DamagedDataError
-from agentlab.orchestration.runner.reading import Graph, context_of, latest_values, snapshot
+from agentlab.orchestration.runner.reading import (
+    Graph,
+    context_of,
+    latest_values,
+    replied,
+    snapshot,
+)
 from agentlab.orchestration.state import TERMINAL
 from agentlab.store import DamagedRun, RunRecord, RunStore
 from agentlab.store.records import SETTLED
@@ -24,7 +30,7 @@ async def reconcile(store: RunStore, reader: Graph, record: RunRecord) -> RunRec
         return record
     status = str(state.values.get("status", record.status))
     outcome = str(state.values.get("outcome", record.outcome))
-    if status in TERMINAL and state.next:  # decided, but not replied yet: it has not ended
+    if status in TERMINAL and not replied(state):  # decided, not replied yet: not ended
         status, outcome = record.status, record.outcome
     if (status, outcome) != (record.status, record.outcome):
         await store.set_status(record.run_id, status, outcome)

@@ -20,8 +20,8 @@ from agentlab.orchestration.requests import (
     approver_problem,
     describe_request,
 )
-from agentlab.orchestration.runner.reading import Graph, snapshot
-from agentlab.orchestration.state import TERMINAL, initial_state
+from agentlab.orchestration.runner.reading import Graph, replied, snapshot
+from agentlab.orchestration.state import initial_state
 from agentlab.store import RunRecord, RunStore
 
 
@@ -59,8 +59,7 @@ async def resume_payload(
         except DecisionRefused as exc:
             raise DecisionRefused(f"run {run_id}: {exc}") from None
         return Command(resume=decision)
-    ended = bool(state.values) and not state.next and status in TERMINAL
-    if ended:
+    if replied(state):
         raise RunStateError(f"run {run_id} has ended ({status}): there is nothing to resume")
     if decision is not None:
         raise RunStateError(
