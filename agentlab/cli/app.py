@@ -18,6 +18,7 @@ import typer
 from agentlab.cli import agents, chat, common, deciding, reading, running
 from agentlab.cli.conversations import sessions_app
 from agentlab.cli.mcp import mcp_app
+from agentlab.cli.memory import memory_app
 from agentlab.cli.phoenix import phoenix_command
 from agentlab.cli.tokens import tokens_app
 
@@ -69,6 +70,7 @@ app.command()(agents.promote)
 app.command()(reading.runs)
 app.command()(reading.show)
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(memory_app, name="memory")
 app.command()(deciding.resume)
 app.add_typer(agents.policy_app, name="policy")
 app.add_typer(mcp_app, name="mcp")

@@ -5,11 +5,16 @@ memory slot, the session's running summary, its recent turns kept whole, and the
 message; ``tokens`` counts them offline. A conversation's stored shape (turns, running summary)
 is in ``conversation``. ``embedding`` turns texts into vectors offline (``Embedder``, the default
 ``MiniLMEmbedder``); ``chroma_embedding`` adapts one to Chroma (imported only where used).
-Episodic and semantic memory and facts about the user arrive through the memory slot.
+``facts`` keeps what an agent was told about its principal or a customer (``FactStore``, opened
+by ``open_facts``; written by the ``remember_fact`` tool of ``fact_tool``), scoped by agent and
+principal in LangGraph's key-value store (``keyvalue``). Episodic and semantic memory and facts
+arrive through the memory slot.
 """
 
 from agentlab.memory.conversation import ConversationTurn, Summary
 from agentlab.memory.embedding import Embedder, MiniLMEmbedder, load_embedder
+from agentlab.memory.fact_tool import fact_tools, remember_fact
+from agentlab.memory.facts import Fact, FactChange, FactError, FactStore, facts_text, open_facts
 from agentlab.memory.tokens import ESTIMATE, EstimatedTokens, TokenCounter
 from agentlab.memory.working import (
     Context,
@@ -27,12 +32,20 @@ __all__ = [
     "ConversationTurn",
     "Embedder",
     "EstimatedTokens",
+    "Fact",
+    "FactChange",
+    "FactError",
+    "FactStore",
     "MiniLMEmbedder",
     "Summary",
     "TokenCounter",
     "assemble",
+    "fact_tools",
+    "facts_text",
     "load_embedder",
+    "open_facts",
     "prefix_tokens",
+    "remember_fact",
     "turn_messages",
     "with_context",
 ]

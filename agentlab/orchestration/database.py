@@ -18,9 +18,10 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentlab.config import Settings
-from agentlab.errors import AgentlabError, ConfigError
+from agentlab.errors import AgentlabError
 from agentlab.orchestration.checkpoints import LoopSqliteSaver
 from agentlab.store import RunStore
+from agentlab.store.engine import postgres_missing
 from agentlab.store.failures import sqlite_failure
 from agentlab.store.sqlite import open_sqlite_store
 
@@ -74,18 +75,14 @@ _SAVER_CONNECTIONS = 1
 async def _open_postgres(url: str) -> RunDatabase:
     try:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-        from psycopg import AsyncConnection, OperationalError
+        from psycopg import AsyncConnection
         from psycopg import Error as PostgresError
-        from psycopg.rows import DictRow, dict_row
-        from psycopg_pool import AsyncConnectionPool, PoolTimeout
+        from psycopg_pool import PoolTimeout
 
         from agentlab.orchestration.postgres_saver import FencedPostgresSaver
         from agentlab.store.postgres import open_postgres_store
     except ImportError as exc:
-        raise ConfigError(
-            f"database_url names a PostgreSQL server, but {exc.name} is not installed: "
-            "pip install 'agentlab[postgres]'"
-        ) from None
+        raise postgres_missing(exc) from None
 
     async def checkpoint_tables(conn: AsyncConnection[Any]) -> None:
         # LangGraph's own migrations (those AsyncPostgresSaver.setup runs), under the schema
@@ -95,22 +92,13 @@ async def _open_postgres(url: str) -> RunDatabase:
     store = await open_postgres_store(
         url, pool_size=_STORE_CONNECTIONS, also_migrate=checkpoint_tables
     )
-    pool = AsyncConnectionPool(
-        url,
-        connection_class=AsyncConnection[DictRow],
-        min_size=1,
-        max_size=_SAVER_CONNECTIONS,
-        # What AsyncPostgresSaver expects of its connections.
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        open=False,
-        name="agentlab-checkpoints",
-    )
     try:
-        await pool.open(wait=True, timeout=10)
-    except OperationalError as exc:
-        await pool.close()
+        pool = await store.engine.langgraph_pool(
+            max_size=_SAVER_CONNECTIONS, name="agentlab-checkpoints"
+        )
+    except BaseException:
         await store.close()
-        raise store.engine.unreachable(exc) from None
+        raise
     saver = FencedPostgresSaver(pool)
 
     async def close() -> None:

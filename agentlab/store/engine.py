@@ -13,6 +13,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from agentlab.errors import ConfigError
+
 Row = tuple[Any, ...]
 Params = Sequence[Any]
 Fetch = Literal["one", "all", "count"]
@@ -80,3 +82,12 @@ class Engine(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+def postgres_missing(exc: ImportError) -> ConfigError:
+    """The error for ``database_url`` set where the ``postgres`` extra is not installed (``exc``:
+    the import that failed)."""
+    return ConfigError(
+        f"database_url names a PostgreSQL server, but {exc.name} is not installed: "
+        "pip install 'agentlab[postgres]'"
+    )

@@ -39,36 +39,47 @@ BACKUP_WARNING = (
 """Said wherever restoring a backup is advised: the journal of those effects is lost with it."""
 
 
-def sqlite_failure(path: Path, exc: sqlite3.Error, *, locked_s: float = 30) -> AgentlabError:
-    """The error for ``exc``, raised by SQLite on the runs database ``path``."""
+RUNS_DATABASE = "the runs database"
+
+
+def sqlite_failure(
+    path: Path, exc: sqlite3.Error, *, locked_s: float = 30, what: str = RUNS_DATABASE
+) -> AgentlabError:
+    """The error for ``exc``, raised by SQLite on the database ``path`` (``what`` it is: the
+    runs database, the memory database...)."""
     reason = " ".join(str(exc).split()) or type(exc).__name__
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     if primary == _FULL:
-        return disk_full(path, reason)
+        return _disk_full(path, reason, what=what, doing="written")
     if primary in (_BUSY, _LOCKED):
         return DatabaseLockedError(
-            f"database locked: the runs database {path} stayed locked for {locked_s:g} s by "
+            f"database locked: {what} {path} stayed locked for {locked_s:g} s by "
             f"another process ({reason}); find the process holding it (fuser {path})",
             fix=Fix.AGAIN,
         )
     if primary in (_PERM, _READONLY, _IOERR, _CANTOPEN):
         doing = "opened" if primary == _CANTOPEN else "written"
-        named = storage_cause(path, reason, doing=doing)
+        named = storage_cause(path, reason, doing=doing, what=what)
         if named is not None:
             return named
         if primary == _CANTOPEN:
-            return ConfigError(f"cannot open the runs database {path} ({reason})", fix=Fix.DATA_DIR)
+            return ConfigError(f"cannot open {what} {path} ({reason})", fix=Fix.DATA_DIR)
         if primary == _IOERR:
             return StorageError(
-                f"disk error: the runs database {path} could not be read or written ({reason}); "
+                f"disk error: {what} {path} could not be read or written ({reason}); "
                 f"check the disk it is on ({mount_of(path)}; the kernel's log, dmesg, says more)",
                 fix=Fix.AGAIN,
             )
         return StorageError(
-            f"the runs database {path} could not be written ({reason}); check that it and "
+            f"{what} {path} could not be written ({reason}); check that it and "
             f"{path.parent} can be written",
             fix=Fix.AGAIN,
+        )
+    if what != RUNS_DATABASE:
+        return DamagedDataError(
+            f"{what} {path} cannot be read ({reason}): it is damaged or not agentlab's; restore "
+            "it from a backup, or move it aside to start afresh (what it holds is then lost)"
         )
     return damaged_database(path, exc)
 
@@ -86,10 +97,11 @@ def os_failure(path: Path, exc: OSError, *, what: str) -> StorageError | None:
     return None
 
 
-def storage_cause(path: Path, reason: str, *, doing: str = "written") -> StorageError | None:
-    """What keeps the runs database ``path`` from being ``doing`` (written, opened), judged by
-    its file system: mounted read-only, not writable by this user, full; ``None`` if none."""
-    what = "the runs database"
+def storage_cause(
+    path: Path, reason: str, *, doing: str = "written", what: str = RUNS_DATABASE
+) -> StorageError | None:
+    """What keeps the database ``path`` (``what``) from being ``doing`` (written, opened), judged
+    by its file system: mounted read-only, not writable by this user, full; ``None`` if none."""
     if _read_only_mount(path):
         return _read_only(path, reason, what=what, doing=doing)
     if _unwritable(path):
@@ -101,7 +113,7 @@ def storage_cause(path: Path, reason: str, *, doing: str = "written") -> Storage
 
 def disk_full(path: Path, reason: str) -> DiskFullError:
     """The error for a write to the runs database ``path`` that found its disk full."""
-    return _disk_full(path, reason, what="the runs database", doing="written")
+    return _disk_full(path, reason, what=RUNS_DATABASE, doing="written")
 
 
 def damaged_database(path: Path, exc: sqlite3.Error) -> DamagedDataError:

@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from agentlab.config import masked_url
@@ -111,6 +112,28 @@ class PostgresEngine(Statements):
 
     async def close(self) -> None:
         await self._pool.close()
+
+    async def langgraph_pool(
+        self, *, max_size: int, name: str
+    ) -> AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]:
+        """An open pool of at most ``max_size`` connections to this server, as LangGraph's
+        PostgreSQL classes (its checkpointer, its store) expect them: autocommit, no prepared
+        statements, rows as dicts. A server that cannot be reached is ``unreachable``."""
+        pool = AsyncConnectionPool(
+            self._url,
+            connection_class=psycopg.AsyncConnection[DictRow],
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            open=False,
+            name=name,
+        )
+        try:
+            await pool.open(wait=True, timeout=_CONNECT_TIMEOUT_S)
+        except psycopg.OperationalError as exc:
+            await pool.close()
+            raise self.unreachable(exc) from None
+        return pool
 
     @asynccontextmanager
     async def migrating(self) -> AsyncIterator[Connection]:
