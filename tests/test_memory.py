@@ -284,3 +284,33 @@ def test_random_texts_never_reach_another_principal(tmp_path):
             for text in texts:
                 found = memory.recall("helpdesk", asker, text, k=10)
                 assert all(r.run_id.startswith(f"{asker}-") for r in found), (asker, owner)
+
+
+async def test_a_fact_remembered_in_one_session_is_in_the_next_and_a_new_value_supersedes_it(
+    tmp_path,
+):
+    from agentlab.memory.facts import open_facts
+
+    settings = memory_settings(tmp_path)
+
+    def remembers(value: str) -> str:
+        return script(
+            planner=[plan(step("remember_fact", key="preferred_channel", value=value))],
+            validator=[verdict(True)],
+        )
+
+    async with Runner(settings) as runner:
+        await turn(runner, helpdesk([], remembers("sms")), "Text me from now on", principal="ada")
+        _, ended = await turn(
+            runner, helpdesk([], remembers("email")), "Email me instead", principal="ada"
+        )
+        later, _ = await turn(runner, helpdesk([], SAYS), "How do I reach you?", principal="ada")
+        elsewhere, _ = await turn(runner, helpdesk([], SAYS), "How?", principal="bob")
+        seen = (await runner.get(later)).state["recalled"]["memory"]
+        bobs = (await runner.get(elsewhere)).state["recalled"]["memory"]
+    assert ended.status == "completed"
+    assert "self.preferred_channel: email" in seen[0] and "sms" not in seen[0]
+    assert not any("preferred_channel" in text for text in bobs)
+    async with open_facts(settings) as facts:
+        history = await facts.history("helpdesk", "ada", "preferred_channel")
+    assert [(f.value, f.valid_to is None) for f in history] == [("sms", False), ("email", True)]

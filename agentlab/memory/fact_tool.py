@@ -65,7 +65,7 @@ async def remember_fact(
     being discussed, a one-off request) or for anything you only guessed. Calling it again with
     the same value changes nothing. Returns whether the fact was new, unchanged or superseded,
     and the value it replaced."""
-    facts, agent = _memory(ctx)
+    facts, agent = await _memory(ctx)
     if not ctx.principal:
         raise ToolError("this run acts for no principal: there is nobody to remember facts for")
     try:
@@ -85,9 +85,10 @@ async def remember_fact(
     }
 
 
-def _memory(ctx: ToolContext) -> tuple[FactStore, str]:
+async def _memory(ctx: ToolContext) -> tuple[FactStore, str]:
     """The run's facts store and agent name, or the ``ToolError`` saying there are none."""
-    facts = getattr(ctx.memory, "facts", None)
+    opener = getattr(ctx.memory, "fact_store", None)
+    facts = await opener() if opener is not None else getattr(ctx.memory, "facts", None)
     agent = getattr(ctx.memory, "agent", None)
     if not isinstance(facts, FactStore) or not isinstance(agent, str) or not agent:
         raise ToolError(

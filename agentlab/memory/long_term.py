@@ -12,15 +12,22 @@ nothing, and the CLI's start stays light.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from agentlab.config.memory import MemorySettings
 from agentlab.memory.chroma import ChromaStore, running_chroma
 from agentlab.memory.embedding import Embedder, load_embedder
 from agentlab.memory.episodes import Episode, EpisodicMemory, Recollection
+from agentlab.memory.facts import Fact, FactStore, facts_text
+
+log = logging.getLogger(__name__)
+
+FactsOpener = Callable[[], AbstractAsyncContextManager[FactStore]]
+"""Opens the facts store (``facts.open_facts`` with the settings), on first use."""
 
 UNTRUSTED_PREFIX = "memory:"
 """How an untrusted recollection is named among a step's untrusted sources (``memory:RUN``)."""
@@ -28,14 +35,14 @@ UNTRUSTED_PREFIX = "memory:"
 
 @dataclass(frozen=True, slots=True)
 class MemorySlot:
-    """What a turn recalls: ``texts`` for the memory slot, best first, the ``recollections``
-    they came from (with their scores), and ``untrusted``, the sources of those that carry tool
-    output."""
+    """What a turn recalls: ``texts`` for the memory slot, best first (the principal's current
+    facts, then past interactions), the ``recollections`` they came from (with their scores),
+    the ``facts``, and ``untrusted``, the sources of those that carry tool output."""
 
     texts: tuple[str, ...] = ()
     recollections: tuple[Recollection, ...] = ()
+    facts: tuple[Fact, ...] = ()
     untrusted: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def chroma_store(
@@ -60,42 +67,85 @@ def served_url(data_dir: Path) -> str | None:
 
 
 class LongTermMemory:
-    """An agent's long-term memory, in ``store``."""
+    """An agent's long-term memory: past interactions in ``store``, and facts about its users
+    in the facts store ``facts`` opens (on first use)."""
 
     def __init__(
-        self, agent: str, store: ChromaStore, settings: MemorySettings | None = None
+        self,
+        agent: str,
+        store: ChromaStore,
+        settings: MemorySettings | None = None,
+        facts: FactsOpener | None = None,
     ) -> None:
         self.agent = agent
         self.settings = settings or MemorySettings()
         self.store = store
         self.episodes = EpisodicMemory(store, self.settings)
+        self._open_facts = facts
+        self._facts: FactStore | None = None
+        self._stack = AsyncExitStack()
+        self._opening: asyncio.Lock | None = None
 
     @classmethod
     def open(
-        cls, agent: str, data_dir: Path, settings: MemorySettings, embedder: Embedder | None = None
+        cls,
+        agent: str,
+        data_dir: Path,
+        settings: MemorySettings,
+        embedder: Embedder | None = None,
+        facts: FactsOpener | None = None,
     ) -> LongTermMemory:
         """``agent``'s memory as the settings place it (nothing is opened yet)."""
-        return cls(agent, chroma_store(data_dir, settings, embedder), settings)
+        return cls(agent, chroma_store(data_dir, settings, embedder), settings, facts)
+
+    async def fact_store(self) -> FactStore | None:
+        """The facts store, opened on first use (``None``: this memory keeps no facts)."""
+        if self._facts is None and self._open_facts is not None:
+            self._opening = self._opening or asyncio.Lock()
+            async with self._opening:
+                if self._facts is None:
+                    self._facts = await self._stack.enter_async_context(self._open_facts())
+        return self._facts
 
     async def recall(self, principal: str, text: str, *, now: float | None = None) -> MemorySlot:
-        """What the turn of ``principal`` saying ``text`` recalls."""
+        """What the turn of ``principal`` saying ``text`` recalls: their current facts and
+        their most relevant past interactions."""
         found = await asyncio.to_thread(self.episodes.recall, self.agent, principal, text, now=now)
-        return slot_of(found)
+        facts: list[Fact] = []
+        store = await self.fact_store()
+        if store is not None:
+            facts = await store.current(self.agent, principal)
+        return slot_of(found, facts)
 
     async def remember(self, episode: Episode) -> None:
         """Store a turn's interaction (once, whatever the number of times it is given)."""
         await asyncio.to_thread(self.episodes.remember, [episode])
 
-    def close(self) -> None:
-        """Let go of the store's client."""
+    async def aclose(self) -> None:
+        """Close the facts store and let go of Chroma's client (used again, they reopen)."""
+        await self._stack.aclose()
+        self._facts, self._opening = None, None
+        self._stack = AsyncExitStack()
         self.store.close()
 
 
-def slot_of(recollections: Sequence[Recollection]) -> MemorySlot:
-    """The memory slot of ``recollections``: each a tagged text, best first."""
-    texts = tuple(recollection_text(r) for r in recollections)
-    untrusted = tuple(f"{UNTRUSTED_PREFIX}{r.run_id}" for r in recollections if not r.trusted)
-    return MemorySlot(texts=texts, recollections=tuple(recollections), untrusted=untrusted)
+def slot_of(recollections: Sequence[Recollection], facts: Sequence[Fact] = ()) -> MemorySlot:
+    """The memory slot of ``facts`` (one tagged text) and ``recollections`` (a tagged text
+    each, best first)."""
+    texts = [recollection_text(r) for r in recollections]
+    current = [f for f in facts if f.valid_to is None]
+    if current:
+        texts.insert(0, f"<known_facts>\n{facts_text(current)}\n</known_facts>")
+    untrusted = [
+        f"{UNTRUSTED_PREFIX}fact:{f.subject}.{f.key}" for f in current if f.source == "tool"
+    ]
+    untrusted += [f"{UNTRUSTED_PREFIX}{r.run_id}" for r in recollections if not r.trusted]
+    return MemorySlot(
+        texts=tuple(texts),
+        recollections=tuple(recollections),
+        facts=tuple(current),
+        untrusted=tuple(untrusted),
+    )
 
 
 def recollection_text(recollection: Recollection) -> str:

@@ -14,6 +14,8 @@ from langgraph.runtime import Runtime
 
 from agentlab.config import ContextBudgets, RoleModels, Settings
 from agentlab.memory.embedding import Embedder
+from agentlab.memory.fact_tool import fact_tools
+from agentlab.memory.facts import open_facts
 from agentlab.memory.fitting import WorkingMemory
 from agentlab.memory.long_term import LongTermMemory
 from agentlab.models.base import Model
@@ -115,8 +117,10 @@ def build_graph(
     held to ``output_bounds`` (default: 64 levels, 1 MB). Each model call's context is fitted to
     its role's budget in ``context`` (default: ``ContextBudgets()``); ``long_term`` is the
     agent's long-term memory (recalled into each turn, written after it), if it has one."""
+    # An agent with long-term memory can also keep facts about its users (remember_fact).
+    toolsets = (*agent.all_toolsets, fact_tools) if long_term else agent.all_toolsets
     executor = ToolExecutor(
-        ToolRegistry(agent.all_toolsets),
+        ToolRegistry(toolsets),
         policy,
         journal,
         wrap=traced_calls(tracing) if tracing.enabled else None,
@@ -235,7 +239,13 @@ def resolve_long_term(
     (for the agent, or in the settings); nothing is opened until a run recalls."""
     if not (agent.memory and settings.memory.enabled):
         return None
-    return LongTermMemory.open(agent.name, settings.data_dir, settings.memory, embedder)
+    return LongTermMemory.open(
+        agent.name,
+        settings.data_dir,
+        settings.memory,
+        embedder,
+        facts=lambda: open_facts(settings),
+    )
 
 
 def served_journal(settings: Settings) -> Journal:

@@ -17,6 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from agentlab.config import Settings
 from agentlab.errors import AgentNotFoundError, ConfigError
 from agentlab.memory.embedding import Embedder, load_embedder
+from agentlab.memory.long_term import LongTermMemory
 from agentlab.models.router import ModelRouter, ModelSpec, router_from_spec, unavailable_router
 from agentlab.observability.tracing import Tracing
 from agentlab.orchestration.agent import Agent
@@ -56,6 +57,7 @@ class Graphs:
         self._tracing = tracing
         self._database = database
         self._embedder: Embedder | None = None  # one for every agent's memory, loaded once
+        self._memories: list[LongTermMemory] = []  # closed with the runner
         # A run's agent and models never change: one graph per (agent, models) serves its runs.
         self._built: dict[tuple[str, str], tuple[Graph, ModelRouter]] = {}
         self._agents: dict[str, Agent] = {}
@@ -156,10 +158,22 @@ class Graphs:
             Agent(record.agent_name, "(a run ended without its agent)"), unavailable_router(why)
         )
 
-    def _shared_embedder(self) -> Embedder | None:
+    def _long_term(self, agent: Agent) -> LongTermMemory | None:
         if self._embedder is None and self._settings.memory.enabled:
             self._embedder = load_embedder(self._settings.memory.embedder)
-        return self._embedder
+        memory = resolve_long_term(agent, self._settings, self._embedder)
+        if memory is not None:
+            self._memories.append(memory)
+        return memory
+
+    async def close_memories(self) -> None:
+        """Close the agents' long-term memory (its facts store, Chroma's client)."""
+        memories, self._memories = self._memories, []
+        for memory in memories:
+            try:
+                await memory.aclose()
+            except Exception:
+                log.warning("long-term memory of %s did not close cleanly", memory.agent)
 
     def _build(self, agent: Agent, router: ModelRouter) -> tuple[Graph, ModelRouter]:
         journal, saver = self._database()
@@ -173,6 +187,6 @@ class Graphs:
             tracing=self._tracing,
             output_bounds=resolve_output_bounds(self._settings),
             context=self._settings.context,
-            long_term=resolve_long_term(agent, self._settings, self._shared_embedder()),
+            long_term=self._long_term(agent),
         ).compile(checkpointer=saver, name=agent.name)
         return graph, router

@@ -107,6 +107,7 @@ class Runner(Conversations, Access, Deciding):
             await self._leases.release_all(database.store)
         await self._deps.aclose()
         await self._graphs.close_toolsets()
+        await self._graphs.close_memories()
         if database is not None:
             await database.close()
         self._graphs.forget()  # compiled with the closed saver
