@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -115,6 +116,13 @@ class ChromaStore:
         """Where the store is, for messages."""
         return self.url or str(self.path)
 
+    def nothing_stored(self) -> bool:
+        """Whether the store holds nothing yet (embedded, never written): reads answer without
+        opening Chroma, whose import alone takes seconds."""
+        if self.path is None:
+            return False
+        return not (self.path / "chroma.sqlite3").exists() and running_chroma(self.path) is None
+
     # -- operations ---------------------------------------------------------------------
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -155,6 +163,8 @@ class ChromaStore:
     ) -> list[Hit]:
         """The ``n`` texts of ``collection`` nearest to ``text`` (or ``vector``) among those
         ``where`` admits, nearest first; none when the collection does not exist."""
+        if self.nothing_stored():
+            return []
         if vector is None:
             if text is None:
                 raise ValueError("query needs a text or a vector")
@@ -188,6 +198,8 @@ class ChromaStore:
     ) -> list[Record] | list[tuple[Record, list[float]]]:
         """The stored texts of ``collection`` with these ``ids`` or admitted by ``where`` (all
         without either); with ``embeddings``, each with its vector."""
+        if self.nothing_stored():
+            return []
         include: list[Any] = ["documents", "metadatas", *(["embeddings"] if embeddings else [])]
         with self._session(write=False) as client:
             found = self._existing(client, collection)
@@ -218,6 +230,8 @@ class ChromaStore:
         where: Mapping[str, Any] | None = None,
     ) -> int:
         """Delete the texts with these ``ids`` or admitted by ``where``; how many there were."""
+        if self.nothing_stored():
+            return 0
         with self._session(write=True) as client:
             found = self._existing(client, collection)
             if found is None:
@@ -233,6 +247,8 @@ class ChromaStore:
 
     def drop(self, collection: str) -> int:
         """Delete ``collection`` and everything in it; how many texts it held."""
+        if self.nothing_stored():
+            return 0
         with self._session(write=True) as client:
             found = self._existing(client, collection)
             if found is None:
@@ -243,12 +259,16 @@ class ChromaStore:
 
     def count(self, collection: str) -> int:
         """How many texts ``collection`` holds (0 when it does not exist)."""
+        if self.nothing_stored():
+            return 0
         with self._session(write=False) as client:
             found = self._existing(client, collection)
             return 0 if found is None else found.count()
 
     def collections(self, **match: str) -> list[tuple[str, dict[str, Any]]]:
         """The names and metadata of the collections whose metadata has these values."""
+        if self.nothing_stored():
+            return []
         with self._session(write=False) as client:
             listed = client.list_collections()
         found = [(c.name, dict(c.metadata or {})) for c in listed]
@@ -414,7 +434,23 @@ def _bump(path: Path) -> str:
     return generation
 
 
+def _import_chromadb() -> None:
+    """Import Chroma, without what would make it take seconds: Chroma imports ``jsonschema``,
+    which, when ``rfc3987-syntax`` is installed (Jupyter's dependencies bring it), builds an
+    IRI grammar at import (3.8 s measured here) for the one format check (``iri``) no
+    agentlab code uses. So unless something imported them already, ``jsonschema`` is imported
+    without it (its ``iri`` format then goes unchecked in this process)."""
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # "not installed"
+        try:
+            import jsonschema  # noqa: F401
+        finally:
+            del sys.modules["rfc3987_syntax"]
+    import chromadb  # noqa: F401
+
+
 def _persistent(path: Path) -> ClientAPI:
+    _import_chromadb()
     import chromadb
     from chromadb.config import Settings
 
@@ -424,6 +460,7 @@ def _persistent(path: Path) -> ClientAPI:
 
 
 def _http(url: str) -> ClientAPI:
+    _import_chromadb()
     import chromadb
     from chromadb.config import Settings
 
