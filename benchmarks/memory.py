@@ -24,7 +24,7 @@ retrieval quality on a labelled set, and what a call reads at turn 300 (issue 20
     episodes, capped at ``slot_tokens``), under the default ``[context]`` budgets.
 
     python benchmarks/memory.py                            # (a) at 1k and 10k, (b), (c), (d)
-    python benchmarks/memory.py --sizes 1000 10000 100000  # 100k too: about 6 minutes more
+    python benchmarks/memory.py --sizes 1000 10000 100000  # 100k too: 5 to 8 minutes more
     python benchmarks/memory.py --quick --only a --json memory.json
 """
 
@@ -331,7 +331,7 @@ def report_latency(rows: list[Latency], args: argparse.Namespace, console: Conso
     if max(r.size for r in rows) < 100_000:
         console.print(
             "100,000 stored memories are opt-in: --sizes 1000 10000 100000 (on the 2-core "
-            "machine about 6 minutes more: 4 to 5 to load, about 1 s a filtered query)",
+            "machine 5 to 8 minutes more: 3 to 5 to load, 0.5 to 1.2 s a filtered query)",
             highlight=False,
         )
 
@@ -624,7 +624,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=int,
         nargs="+",
         default=[1_000, 10_000],
-        help="stored memories for (a) (default 1000 10000; 100000 is opt-in: about 6 min more)",
+        help="stored memories for (a) (default 1000 10000; 100000 is opt-in: 5 to 8 min more)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="a fast look: (a) at 1000 and 10000 with 30 queries"
