@@ -416,9 +416,12 @@ def measure_quality(embedder: MiniLMEmbedder) -> dict[str, Any]:
             rows[label] = {"search": how, **_recall_at(found, answers)}
         store.close()
     questions = np.asarray(embedder.embed([f["question"] for f in facts]))
-    stored_texts = [e.text() for e in stored]
+    stored_texts = [e.cue() for e in stored]
     exact = {
-        "episode texts, exact": ("the episodes' texts, exact cosine (NumPy)", stored_texts),
+        "episode cues, exact": (
+            "what episodes are found by (their cue), exact cosine (NumPy)",
+            stored_texts,
+        ),
         "bare facts, exact": ("the facts alone, exact cosine (NumPy)", [f["fact"] for f in facts]),
     }
     for label, (how, texts) in exact.items():

@@ -21,7 +21,7 @@ from agentlab.models.script import parse_script
 from agentlab.orchestration import Agent, Runner
 from agentlab.tools import FunctionToolset, Risk, tool
 from agentlab.tools.rules import parse_policy
-from tests.conftest import waiting
+from tests.conftest import decide, waiting
 from tests.scripts import plan, script, step, verdict
 from tests.test_resume import drain
 
@@ -301,9 +301,14 @@ async def test_a_fact_remembered_in_one_session_is_in_the_next_and_a_new_value_s
 
     async with Runner(settings) as runner:
         await turn(runner, helpdesk([], remembers("sms")), "Text me from now on", principal="ada")
-        _, ended = await turn(
+        second, ended = await turn(
             runner, helpdesk([], remembers("email")), "Email me instead", principal="ada"
         )
+        # It recalls the first turn, whose tool output makes the write ask a person.
+        assert ended.status == "awaiting_human"
+        ended = (
+            await drain(await runner.resume(second, await decide(runner, second, approve=True)))
+        )[-1]
         later, _ = await turn(runner, helpdesk([], SAYS), "How do I reach you?", principal="ada")
         elsewhere, _ = await turn(runner, helpdesk([], SAYS), "How?", principal="bob")
         seen = (await runner.get(later)).state["recalled"]["memory"]

@@ -57,8 +57,13 @@ class Episode:
         """The interaction's id: its run and turn."""
         return f"{self.run_id}:{self.turn}"
 
+    def cue(self) -> str:
+        """What the interaction is found by: the principal's message, as they said it (the
+        labelled ``text`` embeds worse: its labels pull short texts together)."""
+        return self.message
+
     def text(self) -> str:
-        """The interaction as stored, embedded and recalled."""
+        """The interaction as stored and recalled."""
         lines = [f"User: {self.message}"]
         lines += [f"Action: {a}" for a in self.actions]
         lines += [f"Outcome: {self.outcome}", f"Reply: {self.reply}"]
@@ -139,6 +144,7 @@ class EpisodicMemory:
                 ids=[e.id for e in group],
                 documents=[e.text() for e in group],
                 metadatas=[e.metadata() for e in group],
+                embeddings=self.store.embed([e.cue() for e in group]),
             )
 
     def recall(
