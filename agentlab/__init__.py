@@ -78,6 +78,8 @@ _EXPORTS = {
     "decision_for": "agentlab.orchestration",
     "load_agent": "agentlab.orchestration",
     "summarize": "agentlab.orchestration",
+    "Forgotten": "agentlab.orchestration.forgetting",
+    "forget_principal": "agentlab.orchestration.forgetting",
 }
 
 __all__ = [
@@ -94,6 +96,7 @@ __all__ = [
     "DefaultPolicy",
     "DiskFullError",
     "FallbackModel",
+    "Forgotten",
     "FunctionToolset",
     "Lab",
     "Limits",
@@ -143,6 +146,7 @@ __all__ = [
     "WrapperToolset",
     "compile_agent",
     "decision_for",
+    "forget_principal",
     "load_agent",
     "load_policy",
     "load_settings",
@@ -227,6 +231,7 @@ if TYPE_CHECKING:
         load_agent,
         summarize,
     )
+    from agentlab.orchestration.forgetting import Forgotten, forget_principal
     from agentlab.tools import (
         DefaultPolicy,
         FunctionToolset,

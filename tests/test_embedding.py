@@ -150,11 +150,14 @@ def test_embeds_and_queries_chroma_with_the_network_cut(tmp_path: Path) -> None:
     assert done.stdout.strip() == "a"
 
 
-def test_help_imports_no_embedding_runtime() -> None:
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["memory", "--help"], ["memory", "forget", "--help"]], ids=" ".join
+)
+def test_help_imports_no_embedding_runtime(argv: list[str]) -> None:
     probe = (
         "import sys\n"
         "from agentlab.cli.app import main\n"
-        "sys.argv = ['agentlab', '--help']\n"
+        f"sys.argv = ['agentlab', *{argv!r}]\n"
         "try:\n"
         "    main()\n"
         "except SystemExit:\n"

@@ -274,6 +274,22 @@ class ChromaStore:
         found = [(c.name, dict(c.metadata or {})) for c in listed]
         return [(n, m) for n, m in found if all(m.get(k) == v for k, v in match.items())]
 
+    def compact(self) -> bool:
+        """Make what was deleted leave the embedded files (``chroma_files.compact_files``),
+        under the directory's lock with every client of the process let go; other processes
+        reopen theirs (the generation is bumped). ``False`` where a server keeps the files."""
+        if self.path is None or not self.path.exists():
+            return self.path is not None
+        from agentlab.memory.chroma_files import compact_files
+
+        with _SYSTEMS.lock, _locked(self.path) as served:
+            if served is not None:
+                return False
+            _SYSTEMS.drop_all()
+            compact_files(self.path)
+            _bump(self.path / GENERATION_FILE)
+        return True
+
     def close(self) -> None:
         """Let go of the client (embedded: the next operation reopens it)."""
         with self._mutex:
