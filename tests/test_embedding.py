@@ -150,11 +150,12 @@ def test_embeds_and_queries_chroma_with_the_network_cut(tmp_path: Path) -> None:
     assert done.stdout.strip() == "a"
 
 
-def test_help_imports_no_embedding_runtime() -> None:
+@pytest.mark.parametrize("args", [["--help"], ["chroma", "--help"]], ids=" ".join)
+def test_help_imports_no_embedding_runtime(args: list[str]) -> None:
     probe = (
         "import sys\n"
         "from agentlab.cli.app import main\n"
-        "sys.argv = ['agentlab', '--help']\n"
+        f"sys.argv = ['agentlab', *{args!r}]\n"
         "try:\n"
         "    main()\n"
         "except SystemExit:\n"
