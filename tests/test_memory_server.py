@@ -311,6 +311,18 @@ def test_doctor_reports_a_collection_embedded_by_another_model(env, tmp_path) ->
 
 @pytest.mark.integration
 @pytest.mark.slow
+def test_doctor_reports_a_chroma_server_that_does_not_answer(env) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    checked = agentlab({**memory_env(env), "AGENTLAB_MEMORY__CHROMA_URL": url}, "doctor")
+    assert checked.returncode == 1
+    assert f"problem: cannot reach the Chroma server at {url}" in checked.stdout
+    assert checked.stdout.splitlines()[-1] == f"memory in the Chroma server at {url}: 1 problem(s)"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("damage", "said"),
     [("removed", "cannot be read: "), ("zeroed", "reading it crashed the check (signal SIGSEGV)")],

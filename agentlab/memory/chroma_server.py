@@ -28,6 +28,7 @@ from agentlab.observability.local_server import (
     LocalServer,
     PortInUseError,
     ServerError,
+    answers,
     free_port,
     in_use,
 )
@@ -74,8 +75,8 @@ class ChromaServer(LocalServer):
         """Raise the error ``start`` would: ``ChromaServerError`` if an ``agentlab chroma``
         serves the directory already or the ``chroma`` command is missing, ``PortInUseError``
         if ``port`` is taken."""
-        if running_chroma(self.directory) is not None and _held(self.directory / LOCK_FILE):
-            self._refuse()
+        if _held(self.directory / LOCK_FILE):
+            self._refuse_another()
         if self.port and in_use(self.port):
             raise PortInUseError(self.port, "Chroma's HTTP API")
         if self.command is None:
@@ -94,8 +95,7 @@ class ChromaServer(LocalServer):
         lock = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             while not _took(lock):
-                if running_chroma(self.directory) is not None:
-                    self._refuse()
+                self._refuse_another()
                 if interrupted():
                     os.close(lock)
                     return False
@@ -139,11 +139,15 @@ class ChromaServer(LocalServer):
                 _bump(self.directory / GENERATION_FILE)
                 os.close(lock)  # and with it the lock: the server, which shared it, is gone
 
-    def _refuse(self) -> None:
-        raise ChromaServerError(
-            f"an agentlab chroma already serves {self.directory} at "
-            f"{running_chroma(self.directory)}: use it, or stop it first"
-        )
+    def _refuse_another(self) -> None:
+        """Raise if another ``agentlab chroma`` serves the directory: named in the server file,
+        and answering there (the caller found the lock held)."""
+        url = running_chroma(self.directory)
+        if url is not None and answers(f"{url}{self.ready_path}"):
+            raise ChromaServerError(
+                f"an agentlab chroma already serves {self.directory} at {url}: use it, or stop "
+                "it first"
+            )
 
 
 def find_chroma() -> Path:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from agentlab.config.memory import MemorySettings
+from agentlab.errors import AgentlabError
 from agentlab.memory.chroma import LOCK_FILE, ChromaStore, Record, running_chroma
 from agentlab.memory.long_term import chroma_dir, chroma_store
 
@@ -221,8 +222,11 @@ def _child() -> None:
         store = chroma_store(data_dir, settings)
         report({"where": location(data_dir, settings), "embedder": store.embedder.name})
         check_collections(store, int(request["sample"]), report)
-    except Exception as exc:  # unreachable, unreadable, an embedder that does not load
-        report({"problem": f"memory store {location(data_dir, settings)}: {exc}"})
+    except AgentlabError as exc:  # unreachable, an embedder that does not load: it says so
+        report({"problem": str(exc)})
+    except Exception as exc:  # whatever Chroma raises, it is what doctor reports
+        where = location(data_dir, settings)
+        report({"problem": f"memory store {where}: {type(exc).__name__}: {exc}"})
     report({"done": True})
 
 
