@@ -2,6 +2,8 @@
 process where exit codes of signals or several processes are the point (``agentlab_process``).
 
 Both return a ``CompletedProcess``: its exit code, stdout and stderr, what a user sees.
+``read_until`` reads a long-running one's output (a server saying where it is), ``interrupt``
+stops it.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -92,3 +96,35 @@ def agentlab_process(
         stdin=subprocess.DEVNULL,
         timeout=120,
     )
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    """The process's output up to and including the line holding ``marker``."""
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if marker in line:
+                seen.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    if not seen.wait(timeout):
+        raise AssertionError(f"no {marker!r} within {timeout:g} s; output: {''.join(lines)}")
+    return "".join(lines)
+
+
+def interrupt(process: subprocess.Popen[str], timeout: float) -> None:
+    """Ctrl-C ``process`` if it still runs, and wait for it; kill it if it does not stop within
+    ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -151,7 +151,9 @@ def test_embeds_and_queries_chroma_with_the_network_cut(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["memory", "--help"], ["memory", "forget", "--help"]], ids=" ".join
+    "argv",
+    [["--help"], ["memory", "--help"], ["memory", "forget", "--help"], ["chroma", "--help"]],
+    ids=" ".join,
 )
 def test_help_imports_no_embedding_runtime(argv: list[str]) -> None:
     probe = (

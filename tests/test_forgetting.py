@@ -29,8 +29,9 @@ from agentlab.orchestration.forgetting import forget_principal, memory_of
 from agentlab.store import ConversationTurn, LedgerEntry, Summary
 from agentlab.store.forgetting import FORGOTTEN_GIVER, RunInProgress, erase, runs_of
 from tests.cli import agentlab
+from tests.embedders import HashEmbedder
 from tests.scripts import plan, script, step, verdict
-from tests.test_memory import SAYS, HashEmbedder, episode, helpdesk, turn
+from tests.test_memory import SAYS, episode, helpdesk, turn
 from tests.test_resume import drain
 
 ZED = "zed-7c41"

@@ -33,7 +33,7 @@ from agentlab.domains import support
 from agentlab.store.tokens import TokenStore
 from agentlab.tools import ToolRegistry
 from agentlab.tools.mcp import tool_options
-from tests.cli import AGENTLAB, agentlab, agentlab_process
+from tests.cli import AGENTLAB, agentlab, agentlab_process, interrupt
 from tests.test_cli import support_db
 
 pytestmark = pytest.mark.timeout(180)
@@ -339,13 +339,7 @@ def http_server(env: dict[str, str], port: int = 0) -> Iterator[tuple[str, int]]
         assert match, line + proc.stderr.read()
         yield match.group(0), proc.pid
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        interrupt(proc, 15)
         if proc.stderr is not None:
             proc.stderr.close()
 

@@ -19,7 +19,8 @@ from agentlab.memory.episodes import EpisodicMemory
 from agentlab.memory.facts import open_facts
 from agentlab.store.conversations import ConversationTurn
 from agentlab.store.sqlite import open_sqlite_store
-from tests.test_memory import HashEmbedder, episode
+from tests.embedders import HashEmbedder
+from tests.test_memory import episode
 
 NAMES = ["ada", "Ada", "ada ", "ada@example.com", "ada%", "*", "bob", "b0b", "зоя", "ad"]
 WORDS = ["refund", "invoice", "ada", "bob", "password", "ticket", "close", "sms", "*", "%", "ад"]

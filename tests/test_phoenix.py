@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -40,6 +39,7 @@ from agentlab.observability.phoenix_install import (
     PhoenixInstall,
     find_phoenix,
 )
+from tests.cli import read_until
 from tests.phoenix_server import free_ports
 from tests.test_cli import AGENTLAB, agentlab, run_id_in
 
@@ -286,7 +286,7 @@ def test_agentlab_phoenix_serves_configures_export_and_stops_on_ctrl_c(
         command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True
     )
     try:
-        output = _read_until(process, "Ctrl-C stops it.", READY_TIMEOUT_S + 30)
+        output = read_until(process, "Ctrl-C stops it.", READY_TIMEOUT_S + 30)
         assert output.startswith(
             f"starting Phoenix {PHOENIX_VERSION} ({phoenix_install.location}), its data in "
             f"{data_dir / 'phoenix'} (log: phoenix.log)"
@@ -426,25 +426,6 @@ def _eventually(
         if until(found) or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
-
-
-def _read_until(process: subprocess.Popen[str], marker: str, timeout: float) -> str:
-    """The process's output up to and including the line holding ``marker``."""
-    lines: list[str] = []
-    seen = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if marker in line:
-                seen.set()
-                return
-
-    threading.Thread(target=read, daemon=True).start()
-    if not seen.wait(timeout):
-        raise AssertionError(f"no {marker!r} within {timeout:g} s; output: {''.join(lines)}")
-    return "".join(lines)
 
 
 def _loopback(ip: str) -> bool:

@@ -1,9 +1,9 @@
 """The ``agentlab`` command line: the Typer app, its global options, and the entry point.
 
 The commands live in a module per group (``running``, ``reading``, ``deciding``, ``agents``,
-``mcp``, ``phoenix``); they reach runs only through the ``Runner``'s API. Only Typer is imported at
-module level: ``agentlab --help`` must stay fast, so LangGraph, Pydantic settings and the SDKs load
-inside the commands that use them.
+``mcp``, ``phoenix``, ``chroma``); they reach runs only through the ``Runner``'s API. Only Typer
+is imported at module level: ``agentlab --help`` must stay fast, so LangGraph, Pydantic settings
+and the SDKs load inside the commands that use them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from agentlab.cli import agents, chat, common, deciding, reading, running
+from agentlab.cli.chroma import chroma_command
 from agentlab.cli.conversations import sessions_app
 from agentlab.cli.mcp import mcp_app
 from agentlab.cli.memory import memory_app
@@ -78,6 +79,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(agents.tools_app, name="tools")
 app.command()(reading.doctor)
 app.command("phoenix")(phoenix_command)
+app.command("chroma")(chroma_command)
 app.command()(reading.costs)
 app.command()(deciding.kill)
 app.command()(deciding.feedback)

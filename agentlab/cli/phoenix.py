@@ -7,19 +7,18 @@ fast); Phoenix runs in a subprocess, from an environment of its own, and is neve
 from __future__ import annotations
 
 import os
-import signal
-import sys
 import time
-from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from agentlab.cli.serving import Signals
     from agentlab.config import Settings
-    from agentlab.observability.phoenix import PhoenixServer, PortInUseError
+    from agentlab.observability.local_server import PortInUseError
+    from agentlab.observability.phoenix import PhoenixServer
     from agentlab.observability.phoenix_install import PhoenixError, PhoenixInstall
 
 
@@ -60,9 +59,10 @@ def phoenix_command(
     from rich.console import Console
 
     from agentlab.cli import common
-    from agentlab.observability.phoenix import PhoenixServer, PortInUseError
-    from agentlab.observability.phoenix_install import PhoenixError
-    from agentlab.safe_text import markup, visible
+    from agentlab.cli.serving import serve
+    from agentlab.observability.local_server import PortInUseError
+    from agentlab.observability.phoenix import PhoenixServer
+    from agentlab.safe_text import markup
 
     settings = common.settings(ctx)
     server = PhoenixServer(settings.phoenix_dir, port=port, grpc_port=grpc_port)
@@ -76,47 +76,25 @@ def phoenix_command(
     except PortInUseError as exc:
         raise _port_taken(exc, port) from None
     server.phoenix = _installed(console, settings.phoenix_command)
-    with _Signals() as signals:
+
+    def start(signals: Signals) -> bool:
+        assert server.phoenix is not None
         try:
             server.start()
         except PortInUseError as exc:
             raise _port_taken(exc, port) from None
-        try:
-            console.print(
-                f"starting Phoenix {server.phoenix.version} ({markup(server.phoenix.location)}), "
-                f"its data in {markup(server.working_dir)} (log: {markup(server.log_path.name)}); "
-                "waiting up to "
-                f"{timeout:g} s for it to answer"
-            )
-            started = time.monotonic()
-            with console.status("waiting for Phoenix…") as status:
-                ready = server.wait_ready(
-                    timeout,
-                    interrupted=lambda: signals.received is not None,
-                    progress=lambda waited: status.update(f"waiting for Phoenix… {waited:.0f} s"),
-                )
-            if not ready:
-                print("interrupted: Phoenix stopped before it answered", file=sys.stderr)
-                raise typer.Exit(130)
-            console.print(f"Phoenix is up after {time.monotonic() - started:.1f} s:")
-            _announce(console, server, settings)
-            while signals.received is None and server.running():
-                time.sleep(0.2)
-            if signals.received is None:
-                raise PhoenixError(
-                    f"Phoenix exited (code {server.stop()}) while serving; its log is "
-                    f"{server.log_path}",
-                    server.log_tail(),
-                )
-            console.print("stopping Phoenix…")
-        except PhoenixError as exc:
-            if exc.log_tail:
-                print(f"the end of Phoenix's log ({server.log_path}):", file=sys.stderr)
-                print(visible(exc.log_tail), file=sys.stderr)  # another program's output
-            raise
-        finally:
-            server.stop()
-    console.print("Phoenix stopped.")
+        console.print(
+            f"starting Phoenix {server.phoenix.version} ({markup(server.phoenix.location)}), "
+            f"its data in {markup(server.working_dir)} (log: {markup(server.log_path.name)}); "
+            f"waiting up to {timeout:g} s for it to answer"
+        )
+        return True
+
+    def announce(waited: float) -> None:
+        console.print(f"Phoenix is up after {waited:.1f} s:")
+        _announce(console, server, settings)
+
+    serve(console, server, timeout, start=start, announce=announce)
 
 
 def _installed(console: Console, command: str | None) -> PhoenixInstall:
@@ -170,24 +148,3 @@ def _announce(console: Console, server: PhoenixServer, settings: Settings) -> No
 
 
 _OTEL_ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
-
-
-class _Signals:
-    """While open, SIGINT (Ctrl-C) and SIGTERM only set ``received``: the command then stops
-    Phoenix and exits cleanly, instead of being interrupted wherever it is."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _Signals:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signum] = signal.signal(signum, self._receive)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-
-    def _receive(self, signum: int, frame: FrameType | None) -> None:
-        self.received = signum

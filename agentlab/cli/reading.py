@@ -1,14 +1,17 @@
-"""Commands that read runs: ``runs``, ``show``, ``costs`` and ``doctor``."""
+"""Commands that read runs: ``runs``, ``show``, ``costs``, and ``doctor`` (runs and memory)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from agentlab.cli import common
+
+if TYPE_CHECKING:
+    from agentlab.config import Settings
 
 
 def runs(
@@ -123,14 +126,21 @@ def costs(
 
 def doctor(ctx: typer.Context) -> None:
     """Check the runs database: SQLite's integrity check, unreadable runs, calls whose outcome
-    was never recorded, and claims on runs left by processes that died. Exit 1 if any. Also
-    warns about data other users of the machine could read.
+    was never recorded, and claims on runs left by processes that died; and long-term memory's
+    store: each collection's embedder, its count, and whether its index finds a sample of its
+    own texts. Exit 1 if any. Also warns about data other users of the machine could read.
 
     The status of a run whose process died is first set from its checkpoint, as 'runs' does."""
     settings = common.settings(ctx)
+    if _doctor_runs(settings) + _doctor_memory(settings):
+        raise typer.Exit(1)
+
+
+def _doctor_runs(settings: Settings) -> int:
+    """Check the runs database, print what it finds; how many problems."""
     if settings.database_url is None and not settings.checkpoint_path.exists():
         print(f"no runs database at {settings.checkpoint_path} yet: nothing to check")
-        return
+        return 0
     with common.runner(settings) as runner:
         where, problems = runner.where, runner.check()
     from agentlab.safe_text import visible
@@ -143,8 +153,41 @@ def doctor(ctx: typer.Context) -> None:
     )
     if not problems:
         print(f"{where}: ok ({checked})")
-        return
+        return 0
     for problem in problems:
         print(f"problem: {visible(problem)}")
     print(f"{where}: {len(problems)} problem(s)")
-    raise typer.Exit(1)
+    return len(problems)
+
+
+def _doctor_memory(settings: Settings) -> int:
+    """Check long-term memory's store (in a process of its own), print what it finds; how many
+    problems."""
+    if not settings.memory.enabled:
+        print("memory: off ([memory] enabled = false): nothing to check")
+        return 0
+    from agentlab.memory.health import check_memory
+    from agentlab.safe_text import visible
+
+    health = check_memory(settings.data_dir, settings.memory)
+    where = visible(f"memory in {health.where}", lines=False)
+    if not health.stored:
+        print(f"{where}: nothing stored yet")
+        return 0
+    problems = health.findings
+    for problem in problems:
+        print(f"problem: {visible(problem)}")
+    if problems:
+        print(f"{where}: {len(problems)} problem(s)")
+        return len(problems)
+    kinds = [
+        f"{kind}: {_count(collections, 'collection')}, {_count(texts, 'text')}"
+        for kind, (collections, texts) in health.kinds().items()
+    ]
+    summary = "; ".join(kinds) or "no collections"
+    print(visible(f"{where}: ok (embedder {health.embedder}; {summary})", lines=False))
+    return 0
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -402,20 +402,22 @@ _SYSTEMS = _Systems()  # mirrors Chroma's own per-process cache of systems
 @contextmanager
 def _locked(directory: Path) -> Iterator[str | None]:
     """Hold the directory's lock for one operation; yields the URL of the ``agentlab chroma``
-    serving it instead, without the lock, when one is (it holds the lock while it runs)."""
+    serving it instead, without the lock, when one is. The server holds the lock while it runs,
+    so the lock is asked first: a server file left by a server that is gone (killed, or the
+    machine stopped; its pid perhaps another process's since) is never followed."""
     lock = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         while True:
-            served = running_chroma(directory)
-            if served is not None:
-                yield served
-                return
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                time.sleep(0.005)
-                continue
-            break
+                served = running_chroma(directory)
+            else:
+                break
+            if served is not None:
+                yield served
+                return
+            time.sleep(0.005)
         try:
             yield None
         finally:

@@ -4,7 +4,8 @@ Phoenix itself is never imported here (that alone takes ~12 s): it runs as a sub
 environment of its own. The OpenTelemetry SDK and OTLP exporter load only when tracing is on.
 """
 
-from agentlab.observability.phoenix import PhoenixServer, PortInUseError
+from agentlab.observability.local_server import PortInUseError
+from agentlab.observability.phoenix import PhoenixServer
 from agentlab.observability.phoenix_install import (
     PHOENIX_VERSION,
     PhoenixError,

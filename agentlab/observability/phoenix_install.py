@@ -22,7 +22,7 @@ from typing import TextIO
 
 from platformdirs import user_cache_path
 
-from agentlab.errors import AgentlabError
+from agentlab.observability.local_server import ServerError
 
 # The Phoenix agentlab installs and its tests run against.
 PHOENIX_VERSION = "20.26.1"
@@ -34,13 +34,9 @@ _FALLBACK = (
 )
 
 
-class PhoenixError(AgentlabError):
+class PhoenixError(ServerError):
     """Phoenix is missing, could not start, or did not answer; ``log_tail`` is the end of its
     log, when it got as far as writing one."""
-
-    def __init__(self, message: str, log_tail: str = "") -> None:
-        super().__init__(message)
-        self.log_tail = log_tail
 
 
 @dataclass(frozen=True)
