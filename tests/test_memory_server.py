@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from agentlab.memory.chroma import LOCK_FILE, SERVER_FILE, ChromaStore, running_chroma
+from agentlab.memory.chroma import ChromaStore
+from agentlab.memory.chroma_access import LOCK_FILE, SERVER_FILE, running_chroma
 from tests.cli import AGENTLAB, REPOSITORY, agentlab, interrupt, read_until
 from tests.embedders import HashEmbedder, OtherHashEmbedder
 

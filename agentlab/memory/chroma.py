@@ -19,36 +19,31 @@ The methods are synchronous (Chroma's client is); async callers use ``asyncio.to
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
-import sys
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from agentlab.errors import AgentlabError
+from agentlab.memory.chroma_access import (
+    GENERATION_FILE,
+    SYSTEMS,
+    MemoryStoreError,
+    bump_generation,
+    http_client,
+    locked,
+    persistent_client,
+    read_generation,
+    running_chroma,
+)
 from agentlab.memory.embedding import DEFAULT_EMBEDDER, Embedder
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
-LOCK_FILE = "agentlab.lock"
-GENERATION_FILE = "agentlab.generation"
-SERVER_FILE = "agentlab-chroma.json"
-"""What a running ``agentlab chroma`` publishes in the directory it serves (``pid``, ``url``)."""
-
 Metadata = Mapping[str, str | int | float | bool]
-
-
-class MemoryStoreError(AgentlabError):
-    """Long-term memory's store cannot be used as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +64,6 @@ class Record:
     id: str
     document: str
     metadata: dict[str, Any]
-
-
-def running_chroma(directory: Path) -> str | None:
-    """The URL of the ``agentlab chroma`` serving ``directory``, if one is running."""
-    try:
-        state = json.loads((directory / SERVER_FILE).read_text(encoding="utf-8"))
-        pid, url = int(state["pid"]), state["url"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return url if isinstance(url, str) else None
 
 
 class ChromaStore:
@@ -282,12 +261,12 @@ class ChromaStore:
             return self.path is not None
         from agentlab.memory.chroma_files import compact_files
 
-        with _SYSTEMS.lock, _locked(self.path) as served:
+        with SYSTEMS.lock, locked(self.path) as served:
             if served is not None:
                 return False
-            _SYSTEMS.drop_all()
+            SYSTEMS.drop_all()
             compact_files(self.path)
-            _bump(self.path / GENERATION_FILE)
+            bump_generation(self.path / GENERATION_FILE)
         return True
 
     def close(self) -> None:
@@ -307,33 +286,33 @@ class ChromaStore:
             return
         assert self.path is not None
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _SYSTEMS.lock, _locked(self.path) as served:
+        with SYSTEMS.lock, locked(self.path) as served:
             if served is not None:  # an ``agentlab chroma`` holds the directory
                 with self._mutex:
                     yield self._remote(served)
                 return
             key = str(self.path.resolve())
-            generation = _read(self.path / GENERATION_FILE)
-            seen = _SYSTEMS.seen.get(key)
+            generation = read_generation(self.path / GENERATION_FILE)
+            seen = SYSTEMS.seen.get(key)
             if seen is not None and seen != generation:  # another process wrote since
-                _SYSTEMS.drop_all()
+                SYSTEMS.drop_all()
             stale = self._client is None or self._client_url is not None
-            if stale or self._epoch != _SYSTEMS.epoch:
-                self._client, self._client_url = _persistent(self.path), None
-                self._epoch = _SYSTEMS.epoch
-            _SYSTEMS.seen[key] = generation
+            if stale or self._epoch != SYSTEMS.epoch:
+                self._client, self._client_url = persistent_client(self.path), None
+                self._epoch = SYSTEMS.epoch
+            SYSTEMS.seen[key] = generation
             client = self._client
             assert client is not None
             try:
                 yield client
             finally:
                 if write:
-                    _SYSTEMS.seen[key] = _bump(self.path / GENERATION_FILE)
+                    SYSTEMS.seen[key] = bump_generation(self.path / GENERATION_FILE)
 
     def _remote(self, url: str) -> ClientAPI:
         if self._client is None or self._client_url != url:
             self._drop_client()
-            self._client = _http(url)
+            self._client = http_client(url)
             self._client_url = url
         return self._client
 
@@ -377,121 +356,7 @@ class ChromaStore:
             )
 
 
-class _Systems:
-    """Chroma keeps one embedded system per directory per process (its client objects share
-    it), and lets go of them all at once: so what they have read is kept per process too.
-    ``seen`` is the generation each directory's system has read; ``epoch`` counts the times
-    they were all let go (a client of an older epoch is stale)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.epoch = 0
-        self.seen: dict[str, str] = {}
-
-    def drop_all(self) -> None:
-        from chromadb.api.client import SharedSystemClient
-
-        SharedSystemClient.clear_system_cache()
-        self.epoch += 1
-        self.seen.clear()
-
-
-_SYSTEMS = _Systems()  # mirrors Chroma's own per-process cache of systems
-
-
-@contextmanager
-def _locked(directory: Path) -> Iterator[str | None]:
-    """Hold the directory's lock for one operation; yields the URL of the ``agentlab chroma``
-    serving it instead, without the lock, when one is. The server holds the lock while it runs,
-    so the lock is asked first: a server file left by a server that is gone (killed, or the
-    machine stopped; its pid perhaps another process's since) is never followed."""
-    lock = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                served = running_chroma(directory)
-            else:
-                break
-            if served is not None:
-                yield served
-                return
-            time.sleep(0.005)
-        try:
-            yield None
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    finally:
-        os.close(lock)
-
-
 def _array(vectors: Sequence[Sequence[float]]) -> Any:
     import numpy as np
 
     return np.asarray(vectors, dtype=np.float32)
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return "0"
-
-
-def _bump(path: Path) -> str:
-    """The next generation, written in place (the caller holds the lock)."""
-    try:
-        number = int(_read(path)) + 1
-    except ValueError:
-        number = 1
-    generation = f"{number}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        file.write(generation)
-    return generation
-
-
-def _import_chromadb() -> None:
-    """Import Chroma, without what would make it take seconds: Chroma imports ``jsonschema``,
-    which, when ``rfc3987-syntax`` is installed (Jupyter's dependencies bring it), builds an
-    IRI grammar at import (3.8 s measured here) for the one format check (``iri``) no
-    agentlab code uses. So unless something imported them already, ``jsonschema`` is imported
-    without it (its ``iri`` format then goes unchecked in this process)."""
-    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # "not installed"
-        try:
-            import jsonschema  # noqa: F401
-        finally:
-            del sys.modules["rfc3987_syntax"]
-    import chromadb  # noqa: F401
-
-
-def _persistent(path: Path) -> ClientAPI:
-    _import_chromadb()
-    import chromadb
-    from chromadb.config import Settings
-
-    return chromadb.PersistentClient(
-        path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
-    )
-
-
-def _http(url: str) -> ClientAPI:
-    _import_chromadb()
-    import chromadb
-    from chromadb.config import Settings
-
-    parts = urlsplit(url)
-    try:
-        return chromadb.HttpClient(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or (443 if parts.scheme == "https" else 8000),
-            ssl=parts.scheme == "https",
-            settings=Settings(anonymized_telemetry=False),
-        )
-    except Exception as exc:  # the server is down or not Chroma
-        raise MemoryStoreError(
-            f"cannot reach the Chroma server at {url} ({exc}): start it (`agentlab chroma`) "
-            "or unset [memory] chroma_url to keep memory in the data directory"
-        ) from None

@@ -22,7 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentlab.memory.chroma import GENERATION_FILE, LOCK_FILE, SERVER_FILE, _bump, running_chroma
+from agentlab.memory.chroma_access import (
+    GENERATION_FILE,
+    LOCK_FILE,
+    SERVER_FILE,
+    bump_generation,
+    running_chroma,
+)
 from agentlab.observability.local_server import (
     HOST,
     LocalServer,
@@ -119,7 +125,7 @@ class ChromaServer(LocalServer):
         if not self.port:
             self.port = free_port()
         # Embedded clients kept by other processes are stale once the server writes.
-        _bump(self.directory / GENERATION_FILE)
+        bump_generation(self.directory / GENERATION_FILE)
         argv = [str(self.command), "run", "--path", str(self.directory)]
         argv += ["--host", HOST, "--port", str(self.port)]
         env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
@@ -136,7 +142,7 @@ class ChromaServer(LocalServer):
         finally:
             if self._lock is not None:
                 lock, self._lock = self._lock, None
-                _bump(self.directory / GENERATION_FILE)
+                bump_generation(self.directory / GENERATION_FILE)
                 os.close(lock)  # and with it the lock: the server, which shared it, is gone
 
     def _refuse_another(self) -> None:

@@ -25,7 +25,8 @@ from typing import Any, cast
 
 from agentlab.config.memory import MemorySettings
 from agentlab.errors import AgentlabError
-from agentlab.memory.chroma import LOCK_FILE, ChromaStore, Record, running_chroma
+from agentlab.memory.chroma import ChromaStore, Record
+from agentlab.memory.chroma_access import LOCK_FILE, running_chroma
 from agentlab.memory.long_term import chroma_dir, chroma_store
 
 SAMPLE = 20

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentlab.config.memory import MemorySettings
-from agentlab.memory.chroma import ChromaStore, running_chroma
+from agentlab.memory.chroma import ChromaStore
+from agentlab.memory.chroma_access import running_chroma
 from agentlab.memory.embedding import Embedder, load_embedder
 from agentlab.memory.episodes import Episode, EpisodicMemory, Recollection
 from agentlab.memory.facts import Fact, FactStore, facts_text
