@@ -446,9 +446,9 @@ def report_quality(q: dict[str, Any], console: Console) -> None:
         table.add_row(label, row["search"], f"{row['recall@1']:.3f}", f"{row['recall@5']:.3f}")
     console.print(table)
     console.print(
-        "Each fact is stored as a principal's message, the episode's text 'User: <fact>' / "
-        "'Outcome: completed' / 'Reply: Noted.' (what the store embeds); each question is asked "
-        "as a turn's message.",
+        "Each fact is stored as a principal's message (the episode's cue, what the store "
+        "embeds; its labelled text is the stored document); each question is asked as a turn's "
+        "message.",
         highlight=False,
     )
 
