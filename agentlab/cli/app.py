@@ -18,6 +18,7 @@ import typer
 from agentlab.cli import agents, chat, common, deciding, reading, running
 from agentlab.cli.chroma import chroma_command
 from agentlab.cli.conversations import sessions_app
+from agentlab.cli.kb import kb_app
 from agentlab.cli.mcp import mcp_app
 from agentlab.cli.memory import memory_app
 from agentlab.cli.phoenix import phoenix_command
@@ -76,6 +77,7 @@ app.command()(deciding.resume)
 app.add_typer(agents.policy_app, name="policy")
 app.add_typer(mcp_app, name="mcp")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(kb_app, name="kb")
 app.add_typer(agents.tools_app, name="tools")
 app.command()(reading.doctor)
 app.command("phoenix")(phoenix_command)

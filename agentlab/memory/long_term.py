@@ -24,6 +24,7 @@ from agentlab.memory.chroma_access import running_chroma
 from agentlab.memory.embedding import Embedder, load_embedder
 from agentlab.memory.episodes import Episode, EpisodicMemory, Recollection
 from agentlab.memory.facts import Fact, FactStore, facts_text
+from agentlab.memory.knowledge import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class LongTermMemory:
         self.settings = settings or MemorySettings()
         self.store = store
         self.episodes = EpisodicMemory(store, self.settings)
+        self.knowledge = KnowledgeBase(store, agent)
         self._open_facts = facts
         self._facts: FactStore | None = None
         self._stack = AsyncExitStack()
