@@ -408,16 +408,15 @@ def test_search_finds_the_article_answering_a_paraphrased_question(
 # -- the command line -------------------------------------------------------------------
 
 
-def _configured(env: dict[str, str], tmp_path: Path, embedder: str) -> dict[str, str]:
-    """``env`` with a configuration whose ``[memory] embedder`` is ``embedder``."""
-    config = _write(tmp_path / "agentlab.toml", f'[memory]\nembedder = "{embedder}"\n')
-    return {**env, "AGENTLAB_CONFIG": str(config)}
+def _memory_on(env: dict[str, str], embedder: str) -> dict[str, str]:
+    """``env`` with long-term memory on, embedding with ``embedder``."""
+    return {**env, "AGENTLAB_MEMORY__ENABLED": "true", "AGENTLAB_MEMORY__EMBEDDER": embedder}
 
 
 @pytest.fixture
-def words_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    """The environment of an ``agentlab`` whose memory embeds with ``WordsEmbedder``."""
-    return _configured(env, tmp_path, WORDS)
+def words_env(env: dict[str, str]) -> dict[str, str]:
+    """The environment of an ``agentlab`` whose memory is on and embeds with ``WordsEmbedder``."""
+    return _memory_on(env, WORDS)
 
 
 def test_kb_ingest_search_and_list_at_the_command_line(
@@ -445,15 +444,14 @@ def test_kb_ingest_search_and_list_at_the_command_line(
     assert {s["ingested_by"] for s in listed} == {listed[0]["ingested_by"]} != {""}
 
 
-def test_kb_ingest_exits_1_naming_the_file_that_failed(
-    words_env: dict[str, str], tmp_path: Path
-) -> None:
-    env = words_env
+def test_kb_ingest_exits_1_naming_the_file_that_failed(env: dict[str, str], tmp_path: Path) -> None:
+    env = {**env, "AGENTLAB_MEMORY__EMBEDDER": WORDS}  # and memory off: ingest says so
     bad = _write(tmp_path / "notes.rtf", "{\\rtf1}")
     result = agentlab(env, "kb", "ingest", bad, _write(tmp_path / "ok.md", "# Ok\n\nFine.\n"))
     assert result.returncode == 1
     assert ".rtf files cannot be ingested" in result.stdout
     assert "1 added, 0 replaced, 0 unchanged, 1 failed" in result.stdout
+    assert "note: long-term memory is off" in result.stderr
 
 
 def test_kb_ingest_without_paths_ingests_the_documents_the_agent_ships(
@@ -491,11 +489,11 @@ QUESTION = "How long can I still restore my account after closing it?"
     "embedder", [WORDS, pytest.param("minilm", marks=pytest.mark.slow)], ids=["words", "minilm"]
 )
 def test_the_support_agent_answers_from_its_help_centre(
-    env: dict[str, str], tmp_path: Path, settings: Any, embedder: str
+    env: dict[str, str], settings: Any, embedder: str
 ) -> None:
     from agentlab.orchestration import SyncRunner
 
-    env = _configured(env, tmp_path, embedder)
+    env = _memory_on(env, embedder)
     result = agentlab(env, "run", QUESTION, "--script", kb_script_path())
     assert result.returncode == 0, result.stderr
     assert "30-day restore window" in result.stdout

@@ -25,6 +25,7 @@ from agentlab.models.router import ModelSpec
 from agentlab.models.script import ScriptedToolUse, Turn, load_script
 from agentlab.orchestration import Runner, decision_for
 from agentlab.testing import AnthropicTestServer, PromptCache, cache_prefixes
+from agentlab.tools import ToolRegistry
 from tests.conftest import waiting
 
 ROLES = ("planner", "executor", "validator", "responder")
@@ -207,7 +208,7 @@ async def test_the_executor_sees_every_tool_and_is_forced_to_the_steps_tool(serv
     await run_support_task(tmp_path, tmp_path / "support.sqlite")
 
     executor = sent_by_role(server)["executor"]
-    everything = sorted(t.name for t in support.support_tools.tools)
+    everything = sorted(t.name for t in await ToolRegistry(support.agent.toolsets).tools())
     assert all([t["name"] for t in body["tools"]] == everything for body in executor)
     assert [body["tool_choice"] for body in executor] == [
         {"type": "tool", "name": name}

@@ -363,11 +363,12 @@ async def agent_tool(name: str) -> Tool:
     return found
 
 
-async def test_support_agent_has_exactly_the_three_support_tools():
+async def test_support_agent_has_the_three_support_tools_and_its_knowledge_base():
     tools = await ToolRegistry(support.agent.toolsets).tools()
     assert sorted(t.name for t in tools) == [
         "delete_customer",
         "search_customers",
+        "search_knowledge_base",
         "send_notification",
     ]
 

@@ -91,7 +91,7 @@ def test_tools_lint_exits_1_with_one_line_per_finding(env, tmp_path):
 def test_the_support_tools_pass_the_lint(env):
     result = agentlab(env, "tools", "lint", "--agent", "agentlab.domains.support:agent")
     assert result.returncode == 0, result.stdout
-    assert result.stdout.strip() == "support: 3 tool(s), 0 finding(s)"
+    assert result.stdout.strip() == "support: 4 tool(s), 0 finding(s)"
 
 
 def test_tools_list_shows_schema_risk_and_source(env):

@@ -76,6 +76,12 @@ def ingest(
             "ingest (agentlab kb ingest PATH...)"
         )
     kb = _knowledge(ctx, definition.name)
+    if not settings.memory.enabled:
+        print(
+            "note: long-term memory is off ([memory] enabled = false): runs will not search "
+            "this knowledge base until it is on",
+            file=sys.stderr,
+        )
     with _progress() as tell:
         report = kb.ingest(items, principal=who, on_progress=tell)
     common.console().print(_report_table(report))
