@@ -344,7 +344,7 @@ async def test_the_tool_returns_passages_with_their_file_name_and_location(
     assert top["text"] == "Invoices, for 7 years."
 
 
-async def test_the_tool_ingests_the_shipped_documents_into_an_empty_knowledge_base(
+async def test_the_first_search_ingests_the_documents_the_agent_ships(
     tmp_path: Path, counting: CountingEmbedder
 ) -> None:
     docs = tmp_path / "docs"
@@ -357,7 +357,11 @@ async def test_the_tool_ingests_the_shipped_documents_into_an_empty_knowledge_ba
     assert [s.ingested_by for s in memory.knowledge.sources()] == [SHIPPED_BY]
     embedded = counting.texts
     await _search(toolset, memory, query="invoices")
-    assert counting.texts == embedded + 1  # the query only: no second ingest
+    assert counting.texts == embedded + 1  # the query only: nothing ingested again
+    _write(docs / "guide.md", "# Closing your account\n\nBackups are kept for a year.\n")
+    later = KnowledgeToolset([docs])  # as the next process has it: the update goes in
+    found = await _search(later, memory, query="backups kept")
+    assert [p["text"] for p in found["passages"]] == ["Backups are kept for a year."]
 
 
 async def test_the_tool_says_when_nothing_matches(tmp_path: Path) -> None:

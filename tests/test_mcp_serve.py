@@ -43,6 +43,12 @@ NO_HANG_S = 60  # far above a healthy exchange (a run of the demo script takes a
 SERVE = ["mcp", "serve", "--agent", support.REFERENCE]
 DEMO = ["--script", str(support.demo_script_path())]
 RUN_TOOLS = ["run_task", "get_run"]
+SUPPORT_TOOLS = [
+    "search_customers",
+    "send_notification",
+    "delete_customer",
+    "search_knowledge_base",
+]
 
 
 def token_for(env: dict[str, str], principal: str) -> str:
@@ -386,7 +392,7 @@ async def test_http_serves_on_loopback_and_a_restarted_server_answers_the_next_c
                 later = await call(client, "get_run", run_id=started["run_id"])
                 found_again = await call(client, "search_customers", customer_id=2)
 
-    assert names == ["search_customers", "send_notification", "delete_customer", *RUN_TOOLS]
+    assert names == [*SUPPORT_TOOLS, *RUN_TOOLS]
     assert not found.is_error and not found_again.is_error
     assert started is not None and started["status"] == "awaiting_human"
     assert not later.is_error, text(later)
@@ -463,7 +469,7 @@ def test_the_inspector_lists_the_tools(env):
     listed = inspector(env, "tools/list")
 
     names = [t["name"] for t in listed["tools"]]
-    assert names == ["search_customers", "send_notification", "delete_customer", *RUN_TOOLS]
+    assert names == [*SUPPORT_TOOLS, *RUN_TOOLS]
     hints = {t["name"]: t["annotations"] for t in listed["tools"]}
     assert hints["search_customers"]["readOnlyHint"] is True
     assert hints["delete_customer"]["destructiveHint"] is True

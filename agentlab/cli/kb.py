@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from rich.table import Table
+    from rich.text import Text
 
     from agentlab.memory.knowledge import IngestProgress, IngestReport, KnowledgeBase, Passage
 
@@ -184,16 +185,16 @@ def _report_table(report: IngestReport) -> Table:
     from agentlab.safe_text import rich_text
 
     styles = {"added": "green", "replaced": "yellow", "unchanged": "dim", "failed": "red"}
-    table = _table("Ingested", "file", "status", "passages")
-    table.add_column("why")
+    why = [] if report.ok else ["why"]  # the reasons of the files that failed
+    table = _table("Ingested", "file", "status", "passages", *why)
     for f in report.files:
         chunks = str(f.chunks) if f.status != "failed" else ""
-        table.add_row(
+        cells: list[Text | str] = [
             rich_text(_shown(f.source)),
             rich_text(f.status, styles[f.status]),
             chunks,
-            rich_text(f.reason),
-        )
+        ]
+        table.add_row(*cells, *([rich_text(f.reason)] if why else []))
     return table
 
 
