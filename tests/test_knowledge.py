@@ -289,6 +289,14 @@ def test_directories_expand_to_their_documents_and_failures_are_reported(
     assert (seen[-1].chunks_done, seen[-1].chunks_total) == (3, 3)
 
 
+def test_each_passage_is_stored_with_its_own_vector(kb: KnowledgeBase) -> None:
+    texts = [f"# T{i}\n\n" + " ".join(f"w{i}x{j}" for j in range(1 + 7 * i)) for i in range(9)]
+    kb.ingest([Document(f"d{i}.md", t.encode()) for i, t in enumerate(texts)], principal="ada")
+    for i, text in enumerate(texts):  # embedded shortest first, across files: none mixed up
+        [top] = kb.search(text.split("\n\n")[1], k=1)
+        assert (top.source, top.location) == (f"d{i}.md", f"T{i}")
+
+
 def test_a_document_given_by_name_is_its_own_source(kb: KnowledgeBase) -> None:
     kb.ingest([Document("faq.md", b"# FAQ\n\nRefunds take ten days.\n")], principal="ada")
     [passage] = kb.search("refunds ten days", k=1)

@@ -4,7 +4,7 @@ Its reference is ``agentlab.domains.support:agent``. The customer database is it
 file ``support.sqlite`` in the data directory (or the run option ``db_path``), created and seeded
 on the first tool call of a run. Its policy is the file ``policy.yaml`` beside this module. It
 ships its help centre (``KNOWLEDGE``) as the documents of its knowledge base, which its
-``search_knowledge_base`` tool ingests when it finds the knowledge base empty.
+``search_knowledge_base`` tool ingests on a process's first search (unchanged articles skipped).
 """
 
 from __future__ import annotations
