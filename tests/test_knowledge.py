@@ -466,21 +466,19 @@ def test_kb_ingest_exits_1_naming_the_file_that_failed(env: dict[str, str], tmp_
     assert "note: long-term memory is off" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("agent", "code", "says"),
+    [
+        ("agentlab.domains.support:agent", 0, "10 file(s): 10 added"),  # its help centre
+        ("tests/hostile_agent.py:agent", 2, "agent mailer ships no documents: name the files"),
+    ],
+)
 def test_kb_ingest_without_paths_ingests_the_documents_the_agent_ships(
-    words_env: dict[str, str],
+    words_env: dict[str, str], agent: str, code: int, says: str
 ) -> None:
-    result = agentlab(words_env, "kb", "ingest", "--agent", "agentlab.domains.support:agent")
-    assert result.returncode == 0, result.stderr
-    assert "10 file(s): 10 added" in result.stdout
-    assert "closing-your-account.md" in result.stdout
-
-
-def test_kb_ingest_without_paths_for_an_agent_that_ships_none_is_a_usage_error(
-    env: dict[str, str],
-) -> None:
-    result = agentlab(env, "kb", "ingest", "--agent", "tests/hostile_agent.py:agent")
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: ") and "ships no documents" in result.stderr
+    result = agentlab(words_env, "kb", "ingest", "--agent", agent)
+    assert result.returncode == code, result.stderr
+    assert says in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
 
