@@ -9,8 +9,8 @@ are computed a batch at a time outside the store's lock, before anything is writ
 is either stored whole or left as it was.
 
 The knowledge base is the agent's, not a principal's: every principal of the agent searches the
-same documents. Who ingested a document is kept so that forgetting a principal
-(``forget``) removes what they put in.
+same documents. Who ingested a document is kept (``ingested_by``) so that forgetting a principal
+removes what they put in: ``forget`` here, in every agent's knowledge base ``forgetting``.
 """
 
 from __future__ import annotations
@@ -314,12 +314,6 @@ class KnowledgeBase:
     def _records(self, source: str | None = None) -> list[Record]:
         found = self.store.get(self.collection, where={"source": source} if source else None)
         return [r for r in found if isinstance(r, Record)]
-
-
-def forget_everywhere(store: ChromaStore, principal: str) -> int:
-    """Delete what ``principal`` ingested into any agent's knowledge base; how many chunks."""
-    names = [name for name, _ in store.collections(kind=KIND)]
-    return sum(store.delete(name, where={"ingested_by": principal}) for name in names)
 
 
 def _shifted(
