@@ -525,3 +525,20 @@ def test_the_support_agent_answers_from_its_help_centre(
         "closing-your-account.md",
         "Closing your Brightlane account > What happens next",
     ) in where
+
+
+async def test_the_knowledge_base_tool_served_over_mcp_reads_the_agents_memory(tmp_path):
+    from agentlab.config import load_settings
+    from agentlab.domains.support import REFERENCE
+    from agentlab.serving.mcp import AgentServer
+
+    settings = load_settings(
+        data_dir=tmp_path / "data", memory={"enabled": True, "embedder": WORDS}
+    )
+    async with AgentServer(REFERENCE, settings, decide_hint=lambda run_id, requests: "") as server:
+        result = await server.call_tool(
+            "search_knowledge_base", {"query": "restore my account after closing it"}
+        )
+    assert not result.is_error, result.content
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "closing-your-account.md" in text

@@ -40,6 +40,7 @@ from agentlab.orchestration import (
 )
 from agentlab.orchestration.context import default_principal
 from agentlab.orchestration.deps import Deps
+from agentlab.orchestration.graph import resolve_long_term
 from agentlab.orchestration.requests import Request
 from agentlab.serving import replies
 from agentlab.serving.auth import BearerAuth, caller_of
@@ -137,6 +138,8 @@ class AgentServer:
             bounds=resolve_output_bounds(settings),
         )
         self._deps = Deps(settings.data_dir)
+        # The agent's long-term memory, for its tools that read it (its knowledge base).
+        self._memory = resolve_long_term(self.agent, settings)
         self._runner: Runner | None = None
         # The journal keys served calls by this server's id and a call count.
         self._id = f"mcp-{uuid.uuid4().hex[:10]}"
@@ -174,6 +177,8 @@ class AgentServer:
         if runner is not None:
             await runner.close()
         await self._deps.aclose()
+        if self._memory is not None:
+            await self._memory.aclose()
         for toolset in self.agent.all_toolsets:
             closing = getattr(toolset, "aclose", None)
             if closing is not None:
@@ -212,7 +217,8 @@ class AgentServer:
             # Decided once, as in a run: validated, hashed, judged by the agent's policy.
             call = await self.executor.prepare(request, who)
             deps = None if name in RUN_TOOLS else await self._agent_deps()
-            scope = CallScope(run_id=self._id, principal=who, deps=deps)
+            memory = None if name in RUN_TOOLS else self._memory
+            scope = CallScope(run_id=self._id, principal=who, deps=deps, memory=memory)
             outcome = await self.executor.run(call, scope, _log_call)
         except CallRefused as exc:
             log.info("served call %s refused: %s", name, exc)
