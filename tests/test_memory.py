@@ -298,3 +298,17 @@ async def test_a_fact_remembered_in_one_session_is_in_the_next_and_a_new_value_s
     async with open_facts(settings) as facts:
         history = await facts.history("helpdesk", "ada", "preferred_channel")
     assert [(f.value, f.valid_to is None) for f in history] == [("sms", False), ("email", True)]
+
+
+def test_memory_settings_come_from_the_environment_and_a_misspelt_one_is_named(monkeypatch):
+    from agentlab.errors import ConfigError
+
+    monkeypatch.setenv("AGENTLAB_MEMORY__ENABLED", "true")
+    monkeypatch.setenv("AGENTLAB_MEMORY__WEIGHTS__RECENCY", "0.5")
+    loaded = load_settings()
+    assert loaded.memory.enabled and loaded.memory.weights.recency == 0.5
+    monkeypatch.setenv("AGENTLAB_MEMORY__RECAL_K", "3")
+    with pytest.raises(
+        ConfigError, match="AGENTLAB_MEMORY__RECAL_K: did you mean AGENTLAB_MEMORY__RECALL_K"
+    ):
+        load_settings()

@@ -29,7 +29,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from agentlab.config import load_settings, running_phoenix
+from agentlab.config import load_settings
+from agentlab.config.phoenix_state import running_phoenix
 from agentlab.domains.support import DEMO_TASK, demo_script_path
 from agentlab.errors import ConfigError
 from agentlab.observability.phoenix import READY_TIMEOUT_S, PhoenixServer

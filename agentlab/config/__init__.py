@@ -7,7 +7,6 @@ Precedence, highest first: values passed in code (CLI flags), ``AGENTLAB_*`` env
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 import tomllib
@@ -32,6 +31,7 @@ from pydantic_settings import (
 )
 
 from agentlab.config.memory import MemorySettings
+from agentlab.config.phoenix_state import running_phoenix
 from agentlab.errors import ConfigError
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -337,25 +337,6 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
 
 # The standard variables that already say where spans go.
 _OTEL_ENDPOINTS = frozenset({"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})
-# What a running `agentlab phoenix` publishes in its working directory (and removes on exit).
-PHOENIX_STATE_FILE = "agentlab-server.json"
-
-
-def running_phoenix(working_dir: Path) -> dict[str, Any] | None:
-    """What the ``agentlab phoenix`` serving ``working_dir`` published (``pid``, ``url``,
-    ``otlp_endpoint``), or None if there is none or its Phoenix process is gone."""
-    try:
-        state = json.loads((working_dir / PHOENIX_STATE_FILE).read_text(encoding="utf-8"))
-        pid, endpoint = int(state["pid"]), state["otlp_endpoint"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return None
-    except PermissionError:  # it exists, as another user's
-        pass
-    return state if isinstance(endpoint, str) else None
 
 
 def _source_of(
@@ -381,18 +362,10 @@ def _known_variables() -> set[str]:
         known.add(f"AGENTLAB_{name.upper()}")
         aliases = getattr(field.validation_alias, "choices", [])
         known.update(a for a in aliases if isinstance(a, str) and a.startswith("AGENTLAB_"))
-    for section in (RoleModels, Budgets, ContextBudgets, Access, MemorySettings):
-        known.update(_nested(f"AGENTLAB_{_SECTIONS[section]}", section))
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):  # a section: [models]...
+            known |= _nested(f"AGENTLAB_{name.upper()}", kind)
     return known
-
-
-_SECTIONS: dict[type[BaseModel], str] = {
-    RoleModels: "MODELS",
-    Budgets: "BUDGETS",
-    ContextBudgets: "CONTEXT",
-    Access: "ACCESS",
-    MemorySettings: "MEMORY",
-}
 
 
 def _nested(prefix: str, model: type[BaseModel]) -> set[str]:

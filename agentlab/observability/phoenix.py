@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentlab.config import PHOENIX_STATE_FILE, running_phoenix
+from agentlab.config.phoenix_state import PHOENIX_STATE_FILE, running_phoenix
 from agentlab.observability.local_server import HOST, LocalServer, PortInUseError, in_use
 from agentlab.observability.phoenix_install import PhoenixError, PhoenixInstall, find_phoenix
 

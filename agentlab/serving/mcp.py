@@ -138,8 +138,7 @@ class AgentServer:
             bounds=resolve_output_bounds(settings),
         )
         self._deps = Deps(settings.data_dir)
-        # The agent's long-term memory, for its tools that read it (its knowledge base).
-        self._memory = resolve_long_term(self.agent, settings)
+        self._memory = resolve_long_term(self.agent, settings)  # for its knowledge base tool
         self._runner: Runner | None = None
         # The journal keys served calls by this server's id and a call count.
         self._id = f"mcp-{uuid.uuid4().hex[:10]}"
