@@ -312,3 +312,22 @@ def test_memory_settings_come_from_the_environment_and_a_misspelt_one_is_named(m
         ConfigError, match="AGENTLAB_MEMORY__RECAL_K: did you mean AGENTLAB_MEMORY__RECALL_K"
     ):
         load_settings()
+
+
+async def test_what_a_turn_recalls_and_why_is_on_the_recall_nodes_span(tmp_path):
+    import json
+
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from agentlab.observability.tracing import exporting_to
+
+    exporter = InMemorySpanExporter()
+    settings = memory_settings(tmp_path)
+    async with Runner(settings, tracing=exporting_to(exporter)) as runner:
+        first, _ = await turn(runner, helpdesk([], READS), "Read ticket 42 from Ada")
+        await turn(runner, helpdesk([], SAYS), "What was ticket 42 from Ada about?")
+    recalls = [s for s in exporter.get_finished_spans() if s.name == "recall"]
+    assert [s.attributes.get("agentlab.memory.recalled") for s in recalls] == [0, 1]
+    [scores] = json.loads(str(recalls[1].attributes["agentlab.memory.recollections"]))
+    assert scores["id"] == f"{first}:1" and scores["score"] > 0 and not scores["trusted"]
+    assert list(recalls[1].attributes["agentlab.memory.untrusted"]) == [f"memory:{first}"]
