@@ -7,6 +7,7 @@ from typing import Any
 
 from agentlab.orchestration.limits import Limits
 from agentlab.orchestration.requests import Request
+from agentlab.orchestration.state import TERMINAL
 from agentlab.store import RunRecord
 
 
@@ -22,7 +23,13 @@ class RunView:
 
     @property
     def status(self) -> str:
-        return str(self.state.get("status", self.record.status))
+        """The run's status: its state's, unless the state is decided but the run has not
+        replied yet (killed between the two): then it has not ended, and reads as the runs
+        table has it, until it is resumed."""
+        status = str(self.state.get("status", self.record.status))
+        if status in TERMINAL and self.state.get("replied") is False:
+            return self.record.status
+        return status
 
     @property
     def limits(self) -> Limits:
