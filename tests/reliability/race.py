@@ -128,6 +128,8 @@ class Side:
             return "busy"
         if "is now waiting for" in errors:  # "the decision answers X but the run ...", or
             return "moved on"  # "was waiting for no decision when it was read, but ..."
+        if "is waiting for a decision on" in errors:  # read while the other advanced it (so
+            return "moved on"  # nothing was shown), continued: it waits on a call not shown
         if "is not waiting for a decision" in errors or "has ended" in errors:
             return "not waiting"
         return ""
