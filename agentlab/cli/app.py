@@ -18,6 +18,7 @@ import typer
 from agentlab.cli import agents, chat, common, deciding, reading, running
 from agentlab.cli.chroma import chroma_command
 from agentlab.cli.conversations import sessions_app
+from agentlab.cli.evals import eval_app
 from agentlab.cli.kb import kb_app
 from agentlab.cli.mcp import mcp_app
 from agentlab.cli.memory import memory_app
@@ -79,6 +80,7 @@ app.add_typer(mcp_app, name="mcp")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(kb_app, name="kb")
 app.add_typer(agents.tools_app, name="tools")
+app.add_typer(eval_app, name="eval")
 app.command()(reading.doctor)
 app.command("phoenix")(phoenix_command)
 app.command("chroma")(chroma_command)

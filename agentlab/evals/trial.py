@@ -1,0 +1,261 @@
+"""One trial of one case: the full agent loop, in a data directory of its own.
+
+The case's starting state is laid down first (``fixtures.py``), then each message of its
+conversation is a run of the agent, durable and traced like any other; at each pause the case's
+next decision is given, as a person would. What the runs did is read back from their own record
+(state, ledger) into a ``TrialRecord``, saved beside the data directory: scoring reads only that
+record and that directory, so an eval can be re-scored later without a model (``rescore``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from agentlab.config import Settings
+from agentlab.errors import AgentlabError, ScriptError
+from agentlab.evals.cases import Case, DecisionSpec
+from agentlab.evals.fixtures import lay_down
+from agentlab.evals.scripts import override_of, resolve_script, write_script
+from agentlab.events import RunEvent
+from agentlab.models.router import ModelSpec
+from agentlab.observability.traces import trace_id_of
+from agentlab.orchestration import Limits, Runner, RunView, load_agent
+from agentlab.orchestration.graph import resolve_limits
+
+RECORD = "record.json"
+INFRA = re.compile(r"^\w+ unavailable: (?!the script)")
+"""A run that failed because its provider could not answer (after retries and fallbacks): an
+infrastructure error, not the agent's failure; a script that ran out of turns is the agent's."""
+
+
+class InfraError(AgentlabError):
+    """What kept a trial from running that is not the agent's doing (the harness retries it)."""
+
+
+@dataclass
+class TurnRecord:
+    """What one run (one message of the case) did."""
+
+    message: str
+    run_id: str
+    status: str
+    """completed, failed, stopped (by a person at a pause) or waiting (for a decision the case
+    did not give)."""
+    outcome: str
+    reply: str
+    calls: list[dict[str, Any]]
+    """Each tool call in order: tool, arguments, ok, and the error or output."""
+    approvals: int
+    decisions: list[str]
+    iterations: int
+    escalations: int
+    cost_usd: float
+    tokens: int
+    model_calls: int
+    latency_s: float
+    trace_id: str | None
+    model_source: str
+
+
+@dataclass
+class TrialRecord:
+    """A trial as run: the case, the trial number, each turn, and where its data is."""
+
+    case: str
+    trial: int
+    seed: int
+    data_dir: str
+    turns: list[TurnRecord] = field(default_factory=list)
+    error: str | None = None
+    """An infrastructure error that kept the trial from running to its end."""
+    attempts: int = 1
+
+    @property
+    def last(self) -> TurnRecord | None:
+        return self.turns[-1] if self.turns else None
+
+    def save(self, directory: Path) -> None:
+        path = directory / RECORD
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1, default=str), encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, directory: Path) -> TrialRecord:
+        data = json.loads((directory / RECORD).read_text(encoding="utf-8"))
+        turns = [TurnRecord(**t) for t in data.pop("turns")]
+        return cls(**data, turns=turns)
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """What to run: a case's trial, its seed, its directory, with which agent and prompts."""
+
+    case: Case
+    trial: int
+    seed: int
+    directory: Path
+    agent: str
+    base: Path
+    prompts_dir: Path | None = None
+    set_limits: dict[str, Any] = field(default_factory=dict)
+    principal: str = "eval"
+
+
+async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
+    """Run the trial in ``plan.directory`` (made afresh), following each turn to its end or its
+    first pause the case does not answer. Raises ``AgentlabError`` for an infrastructure error
+    (the caller retries); a run that fails is a result, not an error."""
+    plan.directory.mkdir(parents=True, exist_ok=True)
+    data_dir = plan.directory / "data"
+    settings = settings.model_copy(update={"data_dir": data_dir})
+    case = plan.case
+    definition = load_agent(plan.agent)
+    record = TrialRecord(case.id, plan.trial, plan.seed, str(data_dir))
+    specs = [_model_spec(plan, settings, turn) for turn in range(len(case.turns))]
+    limits = resolve_limits(definition, settings)
+    if plan.set_limits or case.limits:
+        limits = Limits.model_validate(
+            {**limits.model_dump(), **plan.set_limits, **case.limits}
+        )
+    principal = case.principal or plan.principal
+    await lay_down(case.fixtures, definition, settings, principal)
+    session = f"eval-{case.id}-{plan.trial}" if len(case.turns) > 1 else None
+    async with Runner(settings) as runner:
+        for turn, spec in zip(case.turns, specs, strict=True):
+            started = time.perf_counter()
+            run_id, events = await runner.start(
+                plan.agent,
+                turn.message,
+                models=spec,
+                options=case.fixtures.options,
+                principal=principal,
+                session=session,
+                limits=limits,
+            )
+            await _drain(events)
+            view = await runner.get(run_id)
+            decisions = list(turn.decisions)
+            given: list[str] = []
+            asked = 0
+            while view.requests:
+                asked += len(view.requests)
+                if not decisions:
+                    break
+                decision = decisions.pop(0)
+                given.append(decision.answer)
+                await _drain(await _decide(runner, run_id, view, decision))
+                view = await runner.get(run_id)
+            record.turns.append(
+                await _turn_record(runner, view, turn.message, asked, given, started)
+            )
+            if INFRA.match(record.turns[-1].outcome):
+                raise InfraError(record.turns[-1].outcome)
+            if record.turns[-1].status == "waiting":
+                break  # a conversation cannot go on past a turn left waiting
+    return record
+
+
+def _model_spec(plan: TrialPlan, settings: Settings, turn: int) -> ModelSpec:
+    case = plan.case
+    ref = override_of(plan.prompts_dir, case, turn) or case.turns[turn].script
+    if ref is None:
+        if settings.has_anthropic_key:
+            return ModelSpec(kind="anthropic")
+        raise ScriptError(
+            f"case {case.id} has no script for turn {turn + 1} and no ANTHROPIC_API_KEY is set: "
+            "give the turn a script (offline), or set the key to run it on Claude"
+        )
+    script = resolve_script(
+        ref, plan.base, seed=plan.seed, case=case.id, trial=plan.trial, turn=turn
+    )
+    path = write_script(script, plan.directory / f"turn-{turn + 1}.script.json")
+    return ModelSpec(kind="scripted", script=str(path.resolve()))
+
+
+async def _decide(
+    runner: Runner, run_id: str, view: RunView, decision: DecisionSpec
+) -> AsyncIterator[RunEvent]:
+    shown = view.requests
+    step = shown[0].step_id if decision.arguments is not None else None
+    return await runner.decide(
+        run_id,
+        decision.answer,
+        shown=[r for r in shown if step is None or r.step_id == step],
+        step=step,
+        note=decision.note or f"eval: {decision.answer}",
+        arguments=decision.arguments,
+        result=decision.result,
+        every=decision.answer in ("approve", "happened") and len(shown) > 1,
+        via="eval",
+    )
+
+
+async def _drain(events: AsyncIterator[RunEvent]) -> None:
+    stream = cast(AsyncGenerator[RunEvent, None], events)
+    async with contextlib.aclosing(stream):
+        async for _ in stream:
+            pass
+
+
+def status_of(view: RunView) -> str:
+    """completed / failed / stopped (a person stopped it at a pause) / waiting."""
+    if view.requests:
+        return "waiting"
+    status = view.status
+    transitions = view.state.get("transitions") or []
+    last = transitions[-1] if transitions else {}
+    if status == "failed" and last.get("node") == "approve":
+        if str(last.get("reason", "")).startswith("stopped by a human"):
+            return "stopped"
+    return status
+
+
+async def _turn_record(
+    runner: Runner, view: RunView, message: str, asked: int, given: list[str], started: float
+) -> TurnRecord:
+    latency = time.perf_counter() - started
+    state = view.state
+    ledger = await runner.ledger(view.record.run_id)
+    calls = [
+        {
+            "tool": r["tool"],
+            "arguments": r["arguments"],
+            "ok": bool(r["outcome"]["ok"]),
+            "output": r["outcome"].get("output"),
+            "error": r["outcome"].get("error"),
+        }
+        for r in state.get("results", [])
+    ]
+    escalations = state.get("escalations") or 0
+    return TurnRecord(
+        message=message,
+        run_id=view.record.run_id,
+        status=status_of(view),
+        outcome=str(state.get("outcome") or ""),
+        reply=str(state.get("reply") or ""),
+        calls=calls,
+        approvals=asked,
+        decisions=given,
+        iterations=int(state.get("iterations") or 0),
+        escalations=escalations if isinstance(escalations, int) else len(escalations),
+        cost_usd=sum(e.cost_usd or 0.0 for e in ledger),
+        tokens=sum(
+            e.input_tokens + e.output_tokens + e.cache_read_tokens + e.cache_write_tokens
+            for e in ledger
+        ),
+        model_calls=len(ledger),
+        latency_s=round(latency, 4),
+        trace_id=trace_id_of(state),
+        model_source=view.model_source,
+    )
+
+
+__all__ = ["INFRA", "RECORD", "InfraError", "TrialPlan", "TrialRecord", "TurnRecord", "run_trial", "status_of"]

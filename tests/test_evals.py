@@ -1,0 +1,136 @@
+"""The eval harness end to end: a task set run against the support agent with scripted models,
+each trial in a data directory of its own, scored, saved, re-scored and compared."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from agentlab.config import Settings
+from agentlab.evals import (
+    EvalOptions,
+    EvalResults,
+    EvalSetError,
+    compare_results,
+    load_task_set,
+    rescore_eval,
+    run_eval,
+)
+from tests.cli import agentlab
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SUPPORT_SET = REPOSITORY / "agentlab/domains/support/evals/support.yaml"
+SCRIPTS = REPOSITORY / "agentlab/domains/support/evals/scripts"
+AGENT = "agentlab.domains.support:agent"
+
+
+def write_set(tmp_path: Path, cases: list[dict], **extra: object) -> Path:
+    path = tmp_path / "set.yaml"
+    path.write_text(
+        yaml.safe_dump({"version": 1, "name": "mini", "agent": AGENT, **extra, "cases": cases}),
+        encoding="utf-8",
+    )
+    return path
+
+
+def close_ada(**changes: object) -> dict:
+    case = {
+        "id": "close-ada",
+        "message": "Close Ada Lovelace's account",
+        "script": str(SCRIPTS / "close-ada.yaml"),
+        "decisions": ["approve", "approve"],
+        "checks": {
+            "status": "completed",
+            "database": [
+                {
+                    "file": "support.sqlite",
+                    "query": "SELECT count(*) FROM customers WHERE id = 1",
+                    "rows": [[0]],
+                }
+            ],
+            "tools": {"mode": "superset", "calls": [{"tool": "delete_customer",
+                                                     "arguments": {"customer_id": 1}}]},
+        },
+    }
+    case.update(changes)
+    return case
+
+
+def run(task_set: Path, settings: Settings, out: Path, **options: object) -> EvalResults:
+    loaded = load_task_set(task_set)
+    return asyncio.run(
+        run_eval(loaded, EvalOptions(agent=AGENT, **options), settings, out)  # type: ignore[arg-type]
+    )
+
+
+def test_a_case_runs_the_full_loop_in_its_own_data_directory(tmp_path: Path, settings: Settings):
+    results = run(write_set(tmp_path, [close_ada()]), settings, tmp_path / "out")
+    row = results.frame.iloc[0]
+    assert bool(row["passed"]), row["reasons"]
+    assert row["status"] == "completed" and row["approvals"] == 2
+    assert row["checks"] == 3 and row["model_calls"] >= 4
+    trial = tmp_path / "out" / "trials" / "close-ada" / "0"
+    assert (trial / "data" / "support.sqlite").is_file()
+    assert not (settings.data_dir / "support.sqlite").exists()  # the user's data untouched
+    saved = pd.read_parquet(tmp_path / "out" / "results.parquet")
+    assert list(saved["case"]) == ["close-ada"]
+    assert (tmp_path / "out" / "results.csv").is_file()
+
+
+def test_a_failed_check_says_why(tmp_path: Path, settings: Settings):
+    case = close_ada(decisions=["approve", "reject"])  # the delete rejected: Ada stays
+    case["script"] = str(SCRIPTS / "close-ada.yaml")
+    results = run(write_set(tmp_path, [case]), settings, tmp_path / "out")
+    row = results.frame.iloc[0]
+    assert not bool(row["passed"])
+    assert "db:" in row["failed_checks"] and "rows [[1]], expected [[0]]" in row["reasons"]
+
+
+def test_a_bad_set_names_file_case_and_field(tmp_path: Path):
+    path = write_set(tmp_path, [close_ada(checks={"status": "done"})])
+    with pytest.raises(EvalSetError) as caught:
+        load_task_set(path)
+    message = str(caught.value)
+    assert str(path) in message and "'close-ada'" in message and "checks.status" in message
+
+
+def test_rescore_reproduces_and_changed_checks_rescore_without_a_model(
+    tmp_path: Path, settings: Settings
+):
+    path = write_set(tmp_path, [close_ada()])
+    first = run(path, settings, tmp_path / "out", repeat=2)
+    again = asyncio.run(rescore_eval(tmp_path / "out", load_task_set(path), tmp_path / "re"))
+    assert again.judge_calls == 0
+    columns = ["case", "trial", "passed", "failed_checks", "reasons", "cost_usd", "tokens"]
+    pd.testing.assert_frame_equal(first.frame[columns], again.frame[columns])
+    changed = close_ada()
+    changed["checks"]["status"] = "failed"
+    write_set(tmp_path, [changed])
+    third = asyncio.run(rescore_eval(tmp_path / "out", load_task_set(path), tmp_path / "re2"))
+    assert not third.frame["passed"].any()
+    assert set(third.frame["failed_checks"]) == {"status"}
+
+
+def test_cli_runs_a_set_and_compares_two_evals(tmp_path: Path, env: dict[str, str]):
+    path = write_set(tmp_path, [close_ada()])
+    a = agentlab(env, "eval", path, "--out", tmp_path / "a")
+    assert a.returncode == 0, a.stderr
+    assert "pass rate 1.000" in a.stdout
+    b = agentlab(env, "eval", "run", path, "--out", tmp_path / "b")
+    assert b.returncode == 0, b.stderr
+    compared = agentlab(env, "eval", "compare", tmp_path / "a", tmp_path / "b")
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "no regression supported" in compared.stdout
+    assert "warning:" in compared.stdout  # one pair cannot show a drop: said, not concluded
+
+
+def test_cli_refuses_a_missing_set_in_one_line(tmp_path: Path, env: dict[str, str]):
+    done = agentlab(env, "eval", tmp_path / "nope.yaml")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "task set not found" in done.stderr
