@@ -634,3 +634,29 @@ def test_the_config_file_named_by_agentlab_config_is_read_by_default(tmp_path, m
     monkeypatch.setenv("AGENTLAB_CONFIG", str(config))
     settings = load_settings()
     assert settings.max_iterations == 7 and settings.data_dir == tmp_path / "elsewhere"
+
+
+async def test_a_script_with_latency_takes_that_long_per_call_without_blocking_others():
+    import asyncio
+    import time
+
+    from agentlab.models import ModelRequest, Role
+    from agentlab.models.base import CallInfo
+    from agentlab.models.messages import user
+    from agentlab.models.router import scripted_router
+    from agentlab.models.script import parse_script
+
+    script = parse_script(
+        "latency_s: 0.2\nroles:\n  planner: [{text: a}]\n  executor: [{text: b}]\n"
+        "  validator: [{text: c}]\n"
+    )
+    router = scripted_router(script)
+
+    def ask(role: Role) -> ModelRequest:
+        return ModelRequest(role=role, system="", messages=(user("x"),), call=CallInfo())
+
+    started = time.perf_counter()
+    roles = (Role.PLANNER, Role.EXECUTOR, Role.VALIDATOR)
+    await asyncio.gather(*(router.request(ask(r)) for r in roles))
+    took = time.perf_counter() - started
+    assert 0.2 <= took < 0.55  # each took 0.2 s, side by side (one after another: 0.6 s)

@@ -104,6 +104,7 @@ def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
             name=f"scripted-{role.value}",
             source=label,
             priced_as=script.priced_as,
+            latency_s=script.latency_s,
         )
         for role in Role
         if role in REQUIRED_ROLES or role in script.roles

@@ -100,6 +100,13 @@ class Script(BaseModel):
         description="A model of the pricing table to price the scripted calls as (a simulated "
         "cost, to exercise budgets offline); unset, scripted calls cost nothing.",
     )
+    latency_s: float = Field(
+        0.0,
+        ge=0,
+        le=600,
+        description="Seconds each scripted call takes (simulated latency, e.g. to measure "
+        "what concurrency buys); 0 answers at once.",
+    )
     roles: dict[Role, list[Turn]]
 
     @model_validator(mode="after")

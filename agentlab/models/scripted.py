@@ -8,6 +8,7 @@ test used every turn.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 
@@ -24,7 +25,8 @@ class ScriptedModel:
     """Replays ``turns`` in order, one per request, for a single role.
 
     ``priced_as`` names a model of the pricing table: the answers then come from the
-    ``simulated`` provider as that model, so they cost what it would (a simulated cost).
+    ``simulated`` provider as that model, so they cost what it would (a simulated cost);
+    ``latency_s`` is how long each answer takes (a simulated latency).
     """
 
     def __init__(
@@ -34,8 +36,10 @@ class ScriptedModel:
         name: str = "scripted",
         source: str = "",
         priced_as: str | None = None,
+        latency_s: float = 0.0,
     ) -> None:
         self._turns = list(turns)
+        self.latency_s = latency_s
         self._name = name
         self._source = source
         self.priced_as = priced_as
@@ -64,6 +68,8 @@ class ScriptedModel:
         if turn.error is not None:
             raise ScriptError(f"scripted model turns cannot be errors (turn {index + 1})")
         self._answered.add(index)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)  # a simulated call's time; other runs go on meanwhile
         content: list[Block] = [text_block(turn.text)] if turn.text else []
         content += [
             tool_use_block(
