@@ -4,7 +4,6 @@ each trial in a data directory of its own, scored, saved, re-scored and compared
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from agentlab.evals import (
     EvalOptions,
     EvalResults,
     EvalSetError,
-    compare_results,
     load_task_set,
     rescore_eval,
     run_eval,
@@ -54,8 +52,10 @@ def close_ada(**changes: object) -> dict:
                     "rows": [[0]],
                 }
             ],
-            "tools": {"mode": "superset", "calls": [{"tool": "delete_customer",
-                                                     "arguments": {"customer_id": 1}}]},
+            "tools": {
+                "mode": "superset",
+                "calls": [{"tool": "delete_customer", "arguments": {"customer_id": 1}}],
+            },
         },
     }
     case.update(changes)
@@ -134,3 +134,42 @@ def test_cli_refuses_a_missing_set_in_one_line(tmp_path: Path, env: dict[str, st
     done = agentlab(env, "eval", tmp_path / "nope.yaml")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "task set not found" in done.stderr
+
+
+def test_promote_turns_a_run_into_a_case_that_replays_it(tmp_path: Path, env: dict[str, str]):
+    script = SCRIPTS / "close-ada.yaml"
+    started = agentlab(env, "run", "Close Ada Lovelace's account", "--script", script, "--approve")
+    assert started.returncode == 0, started.stderr
+    run_id = next(w for w in started.stdout.split() if w.startswith("run-"))
+    to = tmp_path / "promoted" / "found.yaml"
+    promoted = agentlab(env, "eval", "promote", run_id, "--to", to)
+    assert promoted.returncode == 0, promoted.stderr
+    task_set = load_task_set(to)
+    [case] = task_set.cases
+    assert case.turns[0].message == "Close Ada Lovelace's account"
+    assert [d.answer for d in case.turns[0].decisions] == ["approve", "approve"]
+    assert case.checks.status == "completed" and case.checks.approvals == 2
+    assert [c["tool"] for c in case.checks.tools.calls] == [  # type: ignore[union-attr]
+        "search_customers",
+        "send_notification",
+        "delete_customer",
+    ]
+    assert "edit them" in case.description
+    again = agentlab(env, "eval", to, "--out", tmp_path / "out")
+    assert again.returncode == 0, again.stdout + again.stderr  # the case replays the run
+    second = agentlab(env, "eval", "promote", run_id, "--to", to, "--id", case.id)
+    assert second.returncode == 2 and "already has a case" in second.stderr
+
+
+def test_promote_writes_the_models_answers_when_the_script_is_gone(
+    tmp_path: Path, env: dict[str, str]
+):
+    script = tmp_path / "gone.yaml"
+    shutil.copy(SCRIPTS / "close-ada.yaml", script)
+    started = agentlab(env, "run", "Close Ada Lovelace's account", "--script", script, "--approve")
+    run_id = next(w for w in started.stdout.split() if w.startswith("run-"))
+    script.unlink()  # as for a run on Claude: only the run's record says what was answered
+    to = tmp_path / "found.yaml"
+    assert agentlab(env, "eval", "promote", run_id, "--to", to).returncode == 0
+    again = agentlab(env, "eval", to, "--out", tmp_path / "out")
+    assert again.returncode == 0, again.stdout + again.stderr

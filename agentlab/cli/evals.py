@@ -58,8 +58,10 @@ def run(
     task_set: Annotated[Path, typer.Argument(metavar="SET", help="A task set (YAML or JSONL).")],
     agent: Annotated[
         str | None,
-        typer.Option(metavar="REF", help="The agent (default: the set's agent, else the "
-                     "configured default_agent)."),
+        typer.Option(
+            metavar="REF",
+            help="The agent (default: the set's agent, else the configured default_agent).",
+        ),
     ] = None,
     prompts: Annotated[
         Path | None,
@@ -73,15 +75,22 @@ def run(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option(metavar="DIR", help="Where runs and results go (default: a new "
-                     "directory under DATA_DIR/evals)."),
+        typer.Option(
+            metavar="DIR",
+            help="Where runs and results go (default: a new directory under DATA_DIR/evals).",
+        ),
     ] = None,
-    retries: Annotated[int, typer.Option(min=0, help="Attempts more per trial on an "
-                                         "infrastructure error.")] = 2,
+    retries: Annotated[
+        int, typer.Option(min=0, help="Attempts more per trial on an infrastructure error.")
+    ] = 2,
     judge_script: JudgeScript = None,
     phoenix: Annotated[
-        bool, typer.Option("--phoenix", help="Log the eval to Phoenix as a dataset and an "
-                           "experiment (the configured endpoint's Phoenix).")
+        bool,
+        typer.Option(
+            "--phoenix",
+            help="Log the eval to Phoenix as a dataset and an "
+            "experiment (the configured endpoint's Phoenix).",
+        ),
     ] = False,
 ) -> None:
     """Run every case of SET (each trial in a data directory of its own), score it, and save
@@ -111,13 +120,18 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=True,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task(f"eval {visible(loaded.name)}", total=total)
         results = asyncio.run(
-            run_eval(loaded, options, settings, where, judge=judge,
-                     on_trial=lambda _: bar.advance(task))
+            run_eval(
+                loaded, options, settings, where, judge=judge, on_trial=lambda _: bar.advance(task)
+            )
         )
     if phoenix:
         from agentlab.evals.phoenix import log_to_phoenix
@@ -133,12 +147,18 @@ def rescore(
     ctx: typer.Context,
     results: Annotated[Path, typer.Argument(metavar="RESULTS", help="An eval's directory.")],
     task_set: Annotated[
-        Path | None, typer.Option("--set", metavar="SET", help="The set with the checks to "
-                                  "score by (default: the one the eval ran).")
+        Path | None,
+        typer.Option(
+            "--set",
+            metavar="SET",
+            help="The set with the checks to score by (default: the one the eval ran).",
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option(metavar="DIR", help="Where the new results go (default: "
-                                  "RESULTS/rescored-TIME).")
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="Where the new results go (default: RESULTS/rescored-TIME)."
+        ),
     ] = None,
     judge_script: JudgeScript = None,
 ) -> None:
@@ -164,16 +184,28 @@ def compare(
     baseline: Annotated[Path, typer.Argument(metavar="A", help="The baseline eval.")],
     candidate: Annotated[Path, typer.Argument(metavar="B", help="The candidate eval.")],
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="Significance level.")] = 0.05,
-    effect: Annotated[float, typer.Option(min=0.01, max=1.0, help="The drop in pass rate "
-                                          "worth detecting (warns when n is too small).")] = 0.2,
+    effect: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            max=1.0,
+            help="The drop in pass rate worth detecting (warns when n is too small).",
+        ),
+    ] = 0.2,
     method: Annotated[
-        str, typer.Option(help="auto (McNemar for one trial per case, else a bootstrap over "
-                          "cases), mcnemar or bootstrap.")
+        str,
+        typer.Option(
+            help="auto (McNemar for one trial per case, else a bootstrap over "
+            "cases), mcnemar or bootstrap."
+        ),
     ] = "auto",
-    max_cost_ratio: Annotated[float, typer.Option(min=1.0, help="Candidate cost over "
-                                                  "baseline that fails the gate.")] = 1.25,
-    max_latency_ratio: Annotated[float, typer.Option(min=1.0, help="Candidate p95 latency "
-                                                     "over baseline that fails the gate.")] = 2.0,
+    max_cost_ratio: Annotated[
+        float, typer.Option(min=1.0, help="Candidate cost over baseline that fails the gate.")
+    ] = 1.25,
+    max_latency_ratio: Annotated[
+        float,
+        typer.Option(min=1.0, help="Candidate p95 latency over baseline that fails the gate."),
+    ] = 2.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Compare two evals of the same set case by case and trial by trial: per-case and
@@ -184,8 +216,13 @@ def compare(
     if method not in ("auto", "mcnemar", "bootstrap"):
         raise typer.BadParameter("give auto, mcnemar or bootstrap", param_hint="--method")
     report = compare_results(
-        _load(baseline), _load(candidate), alpha=alpha, effect=effect, method=method,
-        max_cost_ratio=max_cost_ratio, max_latency_ratio=max_latency_ratio,
+        _load(baseline),
+        _load(candidate),
+        alpha=alpha,
+        effect=effect,
+        method=method,
+        max_cost_ratio=max_cost_ratio,
+        max_latency_ratio=max_latency_ratio,
     )
     if json_out:
         import json
@@ -201,10 +238,13 @@ def compare(
 def promote(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to make a case of.")],
-    to: Annotated[Path, typer.Option("--to", metavar="SET", help="The set file to add it to "
-                                     "(created if missing).")],
-    case_id: Annotated[str | None, typer.Option("--id", help="The case's id (default: from "
-                                                "the run).")] = None,
+    to: Annotated[
+        Path,
+        typer.Option("--to", metavar="SET", help="The set file to add it to (created if missing)."),
+    ],
+    case_id: Annotated[
+        str | None, typer.Option("--id", help="The case's id (default: from the run).")
+    ] = None,
 ) -> None:
     """Turn a run (one a user hit a failure in) into a case of SET: its message, principal,
     decisions, a script of what its models answered, and the checks its outcome implies, for a
@@ -246,8 +286,9 @@ def _load(path: Path) -> EvalResults:
 
 def _failed(results: EvalResults) -> bool:
     frame = results.frame
-    return bool(len(frame)) and (bool(frame["error"].notna().any())
-                                  or not bool(frame["passed"].fillna(False).all()))
+    return bool(len(frame)) and (
+        bool(frame["error"].notna().any()) or not bool(frame["passed"].fillna(False).all())
+    )
 
 
 def _report(results: EvalResults, where: Path) -> None:
@@ -259,20 +300,20 @@ def _report(results: EvalResults, where: Path) -> None:
     k = results.meta.repeat
     for column in ("case", "passed", f"pass@{k}", f"pass^{k}", "failed checks"):
         table.add_column(column)
-    failed = results.frame.groupby("case", sort=False)["reasons"].apply(
-        lambda r: "; ".join(sorted({x for x in r if x}))
-    )
-    errors = results.frame.groupby("case", sort=False)["error"].apply(
-        lambda r: "; ".join(sorted({x for x in r if isinstance(x, str)}))
-    )
-    for row in per_case.itertuples(index=False):
-        data = row._asdict()
-        why = failed.get(row.case, "") or ("error: " + errors.get(row.case, "")
-                                           if data["errors"] else "")
+    failed: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for row in results.frame.to_dict(orient="records"):
+        case = str(row["case"])
+        for into, text in ((failed, row["reasons"]), (errors, row["error"])):
+            if isinstance(text, str) and text and text not in into.get(case, ""):
+                into[case] = "; ".join(filter(None, [into.get(case), text]))
+    for data in per_case.to_dict(orient="records"):
+        case = str(data["case"])
+        why = failed.get(case, "") or ("error: " + errors.get(case, "") if data["errors"] else "")
         table.add_row(
-            visible(str(row.case)),
-            f"{data['passed']}/{data['trials']}" + (f" ({data['errors']} errors)"
-                                                   if data["errors"] else ""),
+            visible(case),
+            f"{data['passed']}/{data['trials']}"
+            + (f" ({data['errors']} errors)" if data["errors"] else ""),
             _rate(data.get(f"pass@{k}")),
             _rate(data.get(f"pass^{k}")),
             visible(why[:200]),
@@ -293,6 +334,8 @@ def _rate(value: Any) -> str:
 
 
 def _source(results: EvalResults) -> str:
-    return "scripted (no LLM called)" if results.frame.empty or "scripted" in str(
-        results.meta.agent
-    ) else "see each run"
+    return (
+        "scripted (no LLM called)"
+        if results.frame.empty or "scripted" in str(results.meta.agent)
+        else "see each run"
+    )

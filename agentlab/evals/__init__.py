@@ -33,7 +33,23 @@ _EXPORTS = {
     "TrialRecord": "agentlab.evals.trial",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Case",
+    "CheckResult",
+    "CompareReport",
+    "EvalOptions",
+    "EvalResults",
+    "EvalSetError",
+    "TaskSet",
+    "TrialRecord",
+    "compare_paired",
+    "compare_results",
+    "load_task_set",
+    "pass_at_k",
+    "pass_hat_k",
+    "rescore_eval",
+    "run_eval",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -196,8 +196,8 @@ class Case(_Strict):
     description: str = ""
     principal: str | None = None
     turns: list[Turn] = Field(min_length=1)
-    fixtures: Fixtures = Field(default_factory=Fixtures)
-    checks: Checks = Field(default_factory=Checks)
+    fixtures: Fixtures = Field(default_factory=lambda: Fixtures())
+    checks: Checks = Field(default_factory=lambda: Checks())
     limits: dict[str, Any] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
 

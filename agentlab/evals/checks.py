@@ -44,7 +44,9 @@ async def score(case: Case, record: TrialRecord, judge: Judge | None = None) -> 
     if checks.status is not None:
         results.append(
             _verdict(
-                "status", "outcome", last.status == checks.status,
+                "status",
+                "outcome",
+                last.status == checks.status,
                 f"status {last.status}, expected {checks.status}"
                 + (f" ({_cut(last.outcome)})" if last.outcome else ""),
             )
@@ -52,8 +54,13 @@ async def score(case: Case, record: TrialRecord, judge: Judge | None = None) -> 
     if checks.reason is not None:
         found = checks.reason.lower() in last.outcome.lower()
         results.append(
-            _verdict("reason", "outcome", found, f"outcome {_cut(last.outcome)!r}"
-                     + ("" if found else f" does not say {checks.reason!r}"))
+            _verdict(
+                "reason",
+                "outcome",
+                found,
+                f"outcome {_cut(last.outcome)!r}"
+                + ("" if found else f" does not say {checks.reason!r}"),
+            )
         )
     if checks.reply is not None:
         results.append(_reply(checks.reply, last.reply))
@@ -86,8 +93,9 @@ def _reply(check: ReplyCheck, reply: str) -> CheckResult:
     if check.equals is not None and fold(reply.strip()) != fold(check.equals.strip()):
         problems.append(f"is not {check.equals!r}")
     if problems:
-        return CheckResult("reply", "outcome", False, f"the reply {'; '.join(problems)}: "
-                           f"{_cut(reply)!r}")
+        return CheckResult(
+            "reply", "outcome", False, f"the reply {'; '.join(problems)}: {_cut(reply)!r}"
+        )
     return CheckResult("reply", "outcome", True, f"ok: {_cut(reply)!r}")
 
 
@@ -130,16 +138,21 @@ def _trajectory(checks: Checks, record: TrialRecord) -> list[CheckResult]:
     if checks.tools is not None:
         expected = [parse_expected(c) for c in checks.tools.calls]
         match = match_trajectory(calls, expected, checks.tools.mode)
-        results.append(CheckResult(f"tools:{checks.tools.mode}", "trajectory", match.ok,
-                                   match.reason))
+        results.append(
+            CheckResult(f"tools:{checks.tools.mode}", "trajectory", match.ok, match.reason)
+        )
     if checks.not_called:
         match = none_called(calls, checks.not_called)
         results.append(CheckResult("not_called", "trajectory", match.ok, match.reason))
     if checks.approvals is not None:
         asked = sum(t.approvals for t in record.turns)
         results.append(
-            _verdict("approvals", "trajectory", asked == checks.approvals,
-                     f"{asked} approval(s) asked, expected {checks.approvals}")
+            _verdict(
+                "approvals",
+                "trajectory",
+                asked == checks.approvals,
+                f"{asked} approval(s) asked, expected {checks.approvals}",
+            )
         )
     return results
 
@@ -157,8 +170,12 @@ def _budgets(checks: Checks, record: TrialRecord) -> list[CheckResult]:
         ("approvals", budgets.max_approvals),
     ]
     return [
-        _verdict(f"budget:{name}", "budget", totals[name] <= limit,
-                 f"{name} {totals[name]:g}, at most {limit:g}")
+        _verdict(
+            f"budget:{name}",
+            "budget",
+            totals[name] <= limit,
+            f"{name} {totals[name]:g}, at most {limit:g}",
+        )
         for name, limit in limits
         if limit is not None
     ]
@@ -167,8 +184,15 @@ def _budgets(checks: Checks, record: TrialRecord) -> list[CheckResult]:
 def totals_of(record: TrialRecord) -> dict[str, float]:
     """The trial's cost, tokens, iterations, latency, approvals, model calls and escalations,
     summed over its runs."""
-    keys = ("cost_usd", "tokens", "iterations", "latency_s", "approvals", "model_calls",
-            "escalations")
+    keys = (
+        "cost_usd",
+        "tokens",
+        "iterations",
+        "latency_s",
+        "approvals",
+        "model_calls",
+        "escalations",
+    )
     return {k: float(sum(getattr(t, k) for t in record.turns)) for k in keys}
 
 
@@ -187,14 +211,19 @@ async def _judged(
     last = record.last
     output = last.reply if last is not None else ""
     if judge is None:
-        return CheckResult(f"judge:{name}", "judge", False,
-                           "no judge: give the eval a judge script (offline) or a Claude key")
+        return CheckResult(
+            f"judge:{name}",
+            "judge",
+            False,
+            "no judge: give the eval a judge script (offline) or a Claude key",
+        )
     try:
         verdict = await judge.verdict(rubric, conversation_of(case), output, index=judge.calls)
     except AgentlabError as exc:
         return CheckResult(f"judge:{name}", "judge", False, f"the judge could not answer: {exc}")
-    return CheckResult(f"judge:{name}", "judge", verdict.passed,
-                       f"{verdict.score:.2f}: {verdict.reason}")
+    return CheckResult(
+        f"judge:{name}", "judge", verdict.passed, f"{verdict.score:.2f}: {verdict.reason}"
+    )
 
 
 def passed(results: Sequence[CheckResult]) -> bool:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
+_Method = Literal["mcnemar", "bootstrap"]
 LATENCY_FLOOR_S = 1.0
 """A p95 latency change smaller than this never fails the gate (machine noise)."""
 COST_FLOOR_USD = 0.0001
@@ -98,11 +99,14 @@ def compare_results(
     if chosen not in ("mcnemar", "bootstrap"):
         raise EvalSetError(f"unknown method {method!r}: give auto, mcnemar or bootstrap")
     pairs = [
-        (str(r.case), bool(r.passed_a), bool(r.passed_b))
-        for r in merged.itertuples(index=False)
+        (str(r.case), bool(r.passed_a), bool(r.passed_b)) for r in merged.itertuples(index=False)
     ]
     paired = compare_paired(
-        pairs, alpha=alpha, method=chosen, effect=effect, seed=seed  # type: ignore[arg-type]
+        pairs,
+        alpha=alpha,
+        method=cast(_Method, chosen),
+        effect=effect,
+        seed=seed,
     )
     if paired.warning:
         warnings.append(paired.warning)
@@ -167,8 +171,11 @@ def render(report: CompareReport, console: Console) -> None:
             table.add_column(column)
         for row in changed.itertuples(index=False):
             table.add_row(
-                visible(str(row.case)), str(row.trials), f"{row.baseline:.2f}",
-                f"{row.candidate:.2f}", f"{row.delta:+.2f}",
+                visible(str(row.case)),
+                str(row.trials),
+                f"{row.baseline:.2f}",
+                f"{row.candidate:.2f}",
+                f"{row.delta:+.2f}",
             )
         console.print(table)
     else:

@@ -47,7 +47,9 @@ def _execute(path: Path, statements: list[str]) -> None:
             try:
                 db.execute(statement)
             except sqlite3.Error as exc:
-                raise EvalSetError(f"fixture SQL on {path.name} failed: {exc}: {statement}") from None
+                raise EvalSetError(
+                    f"fixture SQL on {path.name} failed: {exc}: {statement}"
+                ) from None
     db.close()
 
 
@@ -62,9 +64,7 @@ async def _remember(fixtures: Fixtures, agent: Agent, settings: Settings, princi
         store = await memory.fact_store()
         for fact in fixtures.facts:
             assert store is not None
-            await store.remember(
-                agent.name, principal, fact.key, fact.value, run_id="eval-fixture"
-            )
+            await store.remember(agent.name, principal, fact.key, fact.value, run_id="eval-fixture")
         now = time.time()
         for i, text in enumerate(fixtures.memories):
             await memory.remember(

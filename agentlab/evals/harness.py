@@ -172,8 +172,6 @@ def _fresh(out: Path) -> None:
     (out / "eval.json").write_text(json.dumps({"running": True}), encoding="utf-8")
 
 
-
-
 async def rescore_eval(
     directory: Path, task_set: TaskSet, out: Path, *, judge: Judge | None = None
 ) -> EvalResults:

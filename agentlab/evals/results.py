@@ -129,8 +129,7 @@ class EvalResults:
         for case, group in self.frame.groupby("case", sort=False):
             ok = group[group["error"].isna()]
             n, c = len(ok), int(ok["passed"].sum())
-            row: dict[str, Any] = {"case": case, "trials": n, "passed": c,
-                                   "errors": len(group) - n}
+            row: dict[str, Any] = {"case": case, "trials": n, "passed": c, "errors": len(group) - n}
             for k in range(1, max(self.meta.repeat, 1) + 1):
                 row[f"pass@{k}"] = pass_at_k(n, c, k) if 0 < k <= n else float("nan")
                 row[f"pass^{k}"] = pass_hat_k(n, c, k) if 0 < k <= n else float("nan")

@@ -122,9 +122,7 @@ async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
     specs = [_model_spec(plan, settings, turn) for turn in range(len(case.turns))]
     limits = resolve_limits(definition, settings)
     if plan.set_limits or case.limits:
-        limits = Limits.model_validate(
-            {**limits.model_dump(), **plan.set_limits, **case.limits}
-        )
+        limits = Limits.model_validate({**limits.model_dump(), **plan.set_limits, **case.limits})
     principal = case.principal or plan.principal
     await lay_down(case.fixtures, definition, settings, principal)
     session = f"eval-{case.id}-{plan.trial}" if len(case.turns) > 1 else None
@@ -212,9 +210,9 @@ def status_of(view: RunView) -> str:
     status = view.status
     transitions = view.state.get("transitions") or []
     last = transitions[-1] if transitions else {}
-    if status == "failed" and last.get("node") == "approve":
-        if str(last.get("reason", "")).startswith("stopped by a human"):
-            return "stopped"
+    stopped = str(last.get("reason", "")).startswith("stopped by a human")
+    if status == "failed" and last.get("node") == "approve" and stopped:
+        return "stopped"
     return status
 
 
@@ -258,4 +256,13 @@ async def _turn_record(
     )
 
 
-__all__ = ["INFRA", "RECORD", "InfraError", "TrialPlan", "TrialRecord", "TurnRecord", "run_trial", "status_of"]
+__all__ = [
+    "INFRA",
+    "RECORD",
+    "InfraError",
+    "TrialPlan",
+    "TrialRecord",
+    "TurnRecord",
+    "run_trial",
+    "status_of",
+]

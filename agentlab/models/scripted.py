@@ -69,7 +69,9 @@ class ScriptedModel:
             raise ScriptError(f"scripted model turns cannot be errors (turn {index + 1})")
         self._answered.add(index)
         if self.latency_s:
-            await asyncio.sleep(self.latency_s)  # a simulated call's time; other runs go on meanwhile
+            await asyncio.sleep(
+                self.latency_s
+            )  # a simulated call's time; other runs go on meanwhile
         content: list[Block] = [text_block(turn.text)] if turn.text else []
         content += [
             tool_use_block(

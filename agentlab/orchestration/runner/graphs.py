@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentlab.config import Settings
-from agentlab.errors import AgentNotFoundError, ConfigError
+from agentlab.errors import AgentNotFoundError, ConfigError, ScriptError
 from agentlab.memory.embedding import Embedder, load_embedder
 from agentlab.memory.long_term import LongTermMemory
 from agentlab.models.router import ModelRouter, ModelSpec, router_from_spec, unavailable_router
@@ -122,7 +122,7 @@ class Graphs:
             return self.reader(), "its agent's own models, or Claude's configured ones"
         try:
             return self.reader(), router_from_spec(spec, self._settings).source
-        except ConfigError as exc:
+        except (ConfigError, ScriptError) as exc:  # a script since moved: the run still reads
             return self.reader(), unavailable_router(str(exc)).source
 
     def reader(self) -> Graph:
