@@ -34,7 +34,7 @@ class _Strict(BaseModel):
 class ScriptVariant(_Strict):
     """One of several scripts a turn may replay, drawn with ``weight`` (a noisy model)."""
 
-    weight: float = Field(1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0)
     script: str | dict[str, Any]
 
 
@@ -134,7 +134,7 @@ class ReplyCheck(_Strict):
 class JudgedCheck(_Strict):
     """The reply graded by the judge model against a rubric."""
 
-    name: str = Field("judged", min_length=1)
+    name: str = Field(default="judged", min_length=1)
     rubric: str = Field(min_length=1)
 
 
@@ -153,11 +153,11 @@ class TrajectoryCheck(_Strict):
 
 
 class Budgets(_Strict):
-    max_cost_usd: float | None = Field(None, ge=0)
-    max_tokens: int | None = Field(None, ge=0)
-    max_iterations: int | None = Field(None, ge=0)
-    max_latency_s: float | None = Field(None, gt=0)
-    max_approvals: int | None = Field(None, ge=0)
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=0)
+    max_iterations: int | None = Field(default=None, ge=0)
+    max_latency_s: float | None = Field(default=None, gt=0)
+    max_approvals: int | None = Field(default=None, ge=0)
 
 
 STATUSES = ("completed", "failed", "stopped", "waiting")
@@ -174,7 +174,7 @@ class Checks(_Strict):
     database: list[QueryCheck] = Field(default_factory=list)
     tools: TrajectoryCheck | None = None
     not_called: list[str] = Field(default_factory=list)
-    approvals: int | None = Field(None, ge=0)
+    approvals: int | None = Field(default=None, ge=0)
     """Exactly this many pauses for a person over the case."""
     budgets: Budgets | None = None
 
@@ -228,7 +228,7 @@ class Case(_Strict):
 
 
 class TaskSet(_Strict):
-    version: int = Field(1, ge=1, le=1)
+    version: int = Field(default=1, ge=1, le=1)
     name: str = Field(min_length=1)
     description: str = ""
     agent: str | None = None
@@ -238,7 +238,7 @@ class TaskSet(_Strict):
     """The judge's script offline (relative to the set's file): its verdicts, in the order the
     eval asks for them (an output judged before is answered from the cache)."""
     cases: list[Case] = Field(min_length=1)
-    path: Path | None = Field(None, exclude=True)
+    path: Path | None = Field(default=None, exclude=True)
     """The file the set was read from (scripts are found relative to it)."""
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ to see the configured drop is a warning, not a verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from agentlab.evals.cases import EvalSetError
 from agentlab.evals.results import EvalResults
