@@ -71,6 +71,7 @@ from agentlab.memory.fitting import WorkingMemory
 from agentlab.memory.long_term import LongTermMemory
 from agentlab.models.base import CallInfo
 from agentlab.orchestration import prompts
+from agentlab.orchestration.prompt_book import PromptBook
 from agentlab.orchestration.remembering import episode_of
 from agentlab.orchestration.replying import record_summary, turn_messages_of, turn_record
 from agentlab.tools.policy import ProposedCall
@@ -470,6 +471,7 @@ def planner_call(task: str) -> tuple[int, Any]:
         approvals=[],
         feedback="",
         call=CallInfo(),
+        prompts=PromptBook.builtin(),
     )
     return prefix_tokens(request.system, request.tools), request.messages[0]
 

@@ -53,12 +53,14 @@ def chat(
         Path | None,
         typer.Option(help="Replay this scripted-model file (all the session's turns, in order)."),
     ] = None,
+    prompts: Annotated[Path | None, typer.Option(metavar="DIR", help=common.PROMPTS_HELP)] = None,
 ) -> None:
     """Talk with an agent: each message a turn that ends with a reply; approvals asked inline."""
     from agentlab.lab.session import new_session_id
     from agentlab.models.router import ModelSpec
 
-    settings = common.settings(ctx)
+    settings = common.settings(ctx, prompts_dir=prompts)
+    common.check_prompts(settings)
     console = common.console()
     spec = ModelSpec(kind="scripted", script=str(script.resolve())) if script else None
     session_id = session or new_session_id()

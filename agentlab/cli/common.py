@@ -25,6 +25,11 @@ PRINCIPAL_HELP = (
     "[access] act_as grants it)."
 )
 RUN_HELP = "A run id from 'agentlab runs'."
+PROMPTS_HELP = (
+    "Run with the version of the system prompts in this directory (planner.md, executor.md, "
+    "validator.md, responder.md, summarizer.md; default: the configured prompts_dir, else the "
+    "built-in prompts)."
+)
 
 
 @dataclass
@@ -45,6 +50,14 @@ def settings(ctx: typer.Context, **overrides: object) -> Settings:
     loaded = load_settings(opts.config, data_dir=opts.data_dir, **overrides)
     log_redacted(loaded)
     return loaded
+
+
+def check_prompts(loaded: Settings) -> None:
+    """Refuse a prompt directory that holds no valid version before anything starts."""
+    if loaded.prompts_dir is not None:
+        from agentlab.orchestration.prompt_book import load_prompts
+
+        load_prompts(loaded.prompts_dir)
 
 
 def identity(loaded: Settings, principal: str | None, *, via: str = "terminal") -> Identity:

@@ -28,6 +28,7 @@ from agentlab.orchestration import (
     ToolCalled,
     summarize,
 )
+from agentlab.orchestration.prompt_book import BUILTIN
 from agentlab.safe_text import markup, rich_text, visible
 from agentlab.store import Feedback, LedgerEntry
 
@@ -259,6 +260,9 @@ def summary_panel(view: RunView) -> Panel:
     )
     grid.add_row("approvals", f"{s.approved} approved, {s.rejected} rejected")
     grid.add_row("model calls", rich_text(f"{s.model_calls} ({view.model_source})"))
+    prompts = view.state.get("prompt_version")
+    if prompts and prompts != BUILTIN:  # runs with the built-in prompts do not say so
+        grid.add_row("prompts", rich_text(prompts))
     grid.add_row(
         "tokens",
         f"{u.input_tokens} in, {u.output_tokens} out, cache read "

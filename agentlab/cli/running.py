@@ -28,6 +28,7 @@ def run(
         typer.Option(help="Replay this scripted-model file instead of calling Claude."),
     ] = None,
     principal: Annotated[str | None, typer.Option("--as", help=common.PRINCIPAL_HELP)] = None,
+    prompts: Annotated[Path | None, typer.Option(metavar="DIR", help=common.PROMPTS_HELP)] = None,
     session: Annotated[
         str | None,
         typer.Option(
@@ -78,7 +79,8 @@ def run(
     from agentlab.orchestration import Limits
 
     mode = drive.decide_mode(approve, reject)
-    settings = common.settings(ctx)
+    settings = common.settings(ctx, prompts_dir=prompts)
+    common.check_prompts(settings)
     spec = ModelSpec(kind="scripted", script=str(script.resolve())) if script else None
     budgets = {
         "max_usd": max_usd,

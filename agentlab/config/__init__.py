@@ -199,6 +199,9 @@ class Settings(BaseSettings):
     )
     anthropic_stream: bool = Field(False, description="Stream responses from the Messages API.")
     prompt_caching: bool = Field(True, description="Mark system prompts and tools cacheable.")
+    prompts_dir: Path | None = Field(
+        None, description="A version of the system prompts: planner.md... (unset: the built-in)."
+    )
     otlp_endpoint: str | None = Field(
         None,
         description="The OTLP/HTTP traces endpoint spans are exported to "

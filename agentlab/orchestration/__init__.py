@@ -21,9 +21,11 @@ from agentlab.orchestration.graph import (
     resolve_models,
     resolve_output_bounds,
     resolve_policy,
+    resolve_prompts,
     served_journal,
 )
 from agentlab.orchestration.limits import Limits
+from agentlab.orchestration.prompt_book import PromptBook, load_prompts
 from agentlab.orchestration.references import load_agent, normalize_reference
 from agentlab.orchestration.requests import (
     Answer,
@@ -53,6 +55,7 @@ __all__ = [
     "Limits",
     "ModelCalled",
     "PlanMade",
+    "PromptBook",
     "RunContext",
     "Replied",
     "ReplyDelta",
@@ -76,12 +79,14 @@ __all__ = [
     "describe_request",
     "initial_state",
     "load_agent",
+    "load_prompts",
     "normalize_reference",
     "requests_of",
     "resolve_limits",
     "resolve_output_bounds",
     "resolve_models",
     "resolve_policy",
+    "resolve_prompts",
     "served_journal",
     "summarize",
     "trusted_reference",

@@ -54,6 +54,7 @@ from agentlab.orchestration.nodes import (
     respond,
     validate,
 )
+from agentlab.orchestration.prompt_book import PromptBook, load_prompts
 from agentlab.orchestration.state import AgentState, RunInput, RunOutput
 from agentlab.orchestration.visit import Update, Visit, visiting
 from agentlab.tools.bounds import OutputBounds
@@ -97,6 +98,14 @@ def resolve_output_bounds(settings: Settings) -> OutputBounds:
     )
 
 
+def resolve_prompts(settings: Settings) -> PromptBook:
+    """The version of the system prompts in the configured ``prompts_dir``, else the built-in
+    one (``ConfigError`` for a directory that does not hold a valid version)."""
+    if settings.prompts_dir is None:
+        return PromptBook.builtin()
+    return load_prompts(settings.prompts_dir)
+
+
 def build_graph(
     agent: Agent,
     models: ModelRouter,
@@ -109,6 +118,7 @@ def build_graph(
     output_bounds: OutputBounds | None = None,
     context: ContextBudgets | None = None,
     long_term: LongTermMemory | None = None,
+    prompts: PromptBook | None = None,
 ) -> StateGraph[AgentState, RunContext, RunInput, RunOutput]:
     """The uncompiled graph of ``agent`` answering with ``models`` under ``policy``; runs whose
     context gives no limits get ``limits``; the agent's deps are opened into ``deps``; tool calls
@@ -116,7 +126,8 @@ def build_graph(
     ``tracing`` on, each node execution, model call and tool call is a span. Tool outputs are
     held to ``output_bounds`` (default: 64 levels, 1 MB). Each model call's context is fitted to
     its role's budget in ``context`` (default: ``ContextBudgets()``); ``long_term`` is the
-    agent's long-term memory (recalled into each turn, written after it), if it has one."""
+    agent's long-term memory (recalled into each turn, written after it), if it has one. The
+    roles' system prompts are the version ``prompts`` (default: the built-in one)."""
     # An agent with long-term memory can also keep facts about its users (remember_fact).
     toolsets = (*agent.all_toolsets, fact_tools) if long_term else agent.all_toolsets
     executor = ToolExecutor(
@@ -131,7 +142,15 @@ def build_graph(
         counts=models.counts,
         slot_tokens=long_term.settings.slot_tokens if long_term else None,
     )
-    parts = Parts(agent, stacked(models, tracing), executor, deps, memory, long_term)
+    parts = Parts(
+        agent,
+        stacked(models, tracing),
+        executor,
+        deps,
+        memory,
+        long_term,
+        prompts or PromptBook.builtin(),
+    )
     edges = Routes(limits)
     g = StateGraph(
         AgentState, context_schema=RunContext, input_schema=RunInput, output_schema=RunOutput
@@ -211,7 +230,7 @@ def compile_agent(
     (thread) id and step id (steps keep counting across runs on one thread): pass a durable one
     (``served_journal``) for a LangGraph server; the default journal lives in memory, with the
     graph. Spans go to ``tracing``; by default to the process's tracing for ``settings`` (off
-    when no OTLP endpoint is configured).
+    when no OTLP endpoint is configured). The system prompts are ``settings.prompts_dir``'s.
     """
     if settings is None:
         from agentlab.config import load_settings
@@ -228,6 +247,7 @@ def compile_agent(
         output_bounds=resolve_output_bounds(settings),
         context=settings.context,
         long_term=resolve_long_term(agent, settings),
+        prompts=resolve_prompts(settings),
     )
     return graph.compile(checkpointer=checkpointer, name=agent.name)
 

@@ -3,7 +3,8 @@
 Prompts carry the task and a bounded digest of what happened (the latest results, the latest
 feedback), never the whole transcript: the cost of a call does not grow with the run.
 
-A role's tools and system prompt are the same on every call of a run (tools and catalog in name
+System prompts are the templates of the run's version of the prompts (``prompt_book.py``). A
+role's tools and system prompt are the same on every call of a run (tools and catalog in name
 order, schemas as declared), and only the user message varies: the provider caches that prefix,
 so every call after the first reads it from the cache instead of paying for it again.
 """
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentlab.models.base import CallInfo, ModelRequest, Role, ToolSpec
 from agentlab.models.messages import user
+from agentlab.orchestration.prompt_book import PromptBook
 from agentlab.orchestration.state import Approval, PlanStep, StepResult
 from agentlab.tools.policy import PolicyDecision
 from agentlab.tools.tool import Tool
@@ -129,21 +131,12 @@ def planner_request(
     approvals: Sequence[Approval],
     feedback: str,
     call: CallInfo,
+    prompts: PromptBook,
 ) -> ModelRequest:
-    """``agent`` is its name and purpose; ``tools`` come with what the policy says of each."""
+    """``agent`` is its name and purpose; ``tools`` come with what the policy says of each;
+    ``prompts`` the version of the system prompts the run uses."""
     name, purpose = agent
-    system = (
-        f"You are the planner of {name}: {purpose}\n"
-        "Break the task into the fewest tool calls that accomplish it, in order. Use only these "
-        f"tools:\n{_tool_catalog(tools)}\n"
-        "Leave out argument values that depend on results of earlier steps: they are filled in "
-        "when the step runs. Give each step depends_on, the earlier steps whose results it "
-        "needs ([] for none): independent steps then run at the same time. Never repeat a call "
-        "that already failed unchanged, and never plan a "
-        "step a human rejected. If earlier steps already did part of the task, plan only the rest. "
-        "If the message needs no tool (a greeting, a question the conversation already "
-        "answers), give your answer as reply, with no steps. Answer by calling submit_plan."
-    )
+    system = prompts.system(Role.PLANNER, name=name, purpose=purpose, tools=_tool_catalog(tools))
     rejected = [a for a in approvals if not a["approved"]]
     parts = [f"Task: {task}", f"Results so far:\n{digest(results)}"]
     if rejected:
@@ -175,15 +168,12 @@ def executor_request(
     results: Sequence[StepResult],
     problem: str,
     call: CallInfo,
+    prompts: PromptBook,
 ) -> ModelRequest:
     """``tools`` are all the agent's tools, so every executor call of a run sends the same
     (cacheable) tool list; ``tool_choice`` forces the step's tool."""
     [tool] = [t for t in tools if t.name == step["tool"]]
-    system = (
-        "You are the executor. Make the tool call for the current step of the plan, taking the "
-        "missing argument values from the results of earlier steps. Call the step's tool exactly "
-        "once, with complete arguments."
-    )
+    system = prompts.system(Role.EXECUTOR)
     text = (
         f"Task: {task}\n\nCurrent step {step['id']}: {step['description']}\n"
         f"Tool: {tool.name}\nPlanned arguments: {json.dumps(step['arguments'], default=str)}\n"
@@ -200,13 +190,14 @@ def executor_request(
 
 
 def validator_request(
-    task: str, *, plan: Sequence[PlanStep], results: Sequence[StepResult], call: CallInfo
+    task: str,
+    *,
+    plan: Sequence[PlanStep],
+    results: Sequence[StepResult],
+    call: CallInfo,
+    prompts: PromptBook,
 ) -> ModelRequest:
-    system = (
-        "You are the validator. Decide from the results whether the task is fully accomplished. "
-        "Be strict: a step that ran is not the same as the goal reached. Answer by calling "
-        "submit_verdict."
-    )
+    system = prompts.system(Role.VALIDATOR)
     steps = "\n".join(f"- {s['id']}: {s['description']} ({s['tool']})" for s in plan)
     text = f"Task: {task}\n\nPlan:\n{steps or '(no steps)'}\n\nResults:\n{digest(results)}"
     return ModelRequest(

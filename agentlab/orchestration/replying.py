@@ -28,6 +28,7 @@ from agentlab.models.messages import (
     tool_use_block,
     user,
 )
+from agentlab.orchestration.prompt_book import PromptBook
 from agentlab.orchestration.prompts import digest
 from agentlab.orchestration.state import StepResult
 from agentlab.store.sessions import now_text
@@ -41,18 +42,13 @@ def responder_request(
     state: Mapping[str, Any],
     *,
     call: CallInfo,
+    prompts: PromptBook,
     on_text: Callable[[str], None] | None = None,
 ) -> ModelRequest:
-    """Ask for the reply to the user's message of the run ``state`` describes; ``on_text`` is
-    given the reply as it arrives."""
+    """Ask for the reply to the user's message of the run ``state`` describes, in the version
+    of the system prompts ``prompts``; ``on_text`` is given the reply as it arrives."""
     name, purpose = agent
-    system = (
-        f"You are {name}: {purpose}\n"
-        "Write the reply to the user's latest message, in plain words addressed to them. Say "
-        "what was done, from the results below, and what was not and why (a person's refusal, "
-        "a policy that forbids it, a failure). Never claim an action that did not succeed. Be "
-        "brief; no preamble."
-    )
+    system = prompts.system(Role.RESPONDER, name=name, purpose=purpose)
     text = (
         f"The user's message: {state['task']}\n\n"
         f"What was done in this turn:\n{_done(state)}\n\n"
@@ -90,14 +86,10 @@ def record_reply(state: Mapping[str, Any], why: str = "") -> str:
     return " ".join(lines)
 
 
-def summarizer_system(agent: str, words: int) -> str:
-    """The summarizer's system prompt (the same on every call: its prefix is cached)."""
-    return (
-        f"You keep the running summary of a conversation between a user and {agent}. Rewrite "
-        "the summary so it also covers the turns given: keep names, ids, facts, decisions, "
-        "what was done and what is still open; drop pleasantries. Answer with the summary "
-        f"only, at most {words} words."
-    )
+def summarizer_system(prompts: PromptBook, agent: str, words: int) -> str:
+    """The summarizer's system prompt in the version ``prompts`` (the same on every call: its
+    prefix is cached)."""
+    return prompts.system(Role.SUMMARIZER, name=agent, words=words)
 
 
 def summarizer_request(

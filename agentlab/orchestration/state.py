@@ -268,6 +268,9 @@ class AgentState(TypedDict):
     """Whether ``respond`` has ended the run: its reply given, its turn stored."""
     no_model_reply: NotRequired[str]
     """Why the reply is written from the record, without a model (the models are down)."""
+    prompt_version: NotRequired[str]
+    """The version of the system prompts the run started with (``recall``): ``builtin``, or a
+    prompt directory's (``prompt_book.py``)."""
     trace: NotRequired[dict[str, str] | None]
     """The context of the run's root span (W3C ``traceparent``), set by ``begin`` when tracing
     is on: whoever continues the run, in any process, parents its spans under it."""

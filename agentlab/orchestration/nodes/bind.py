@@ -194,6 +194,7 @@ async def _complete(
         results=shown,
         problem=problem,
         call=visit.call_info(Role.EXECUTOR.value, index, phase="prepare"),
+        prompts=parts.prompts,
     )
     try:
         response, record = await parts.ask(visit, request)

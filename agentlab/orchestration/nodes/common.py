@@ -30,6 +30,7 @@ from agentlab.orchestration import transcript
 from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.context import RunContext
 from agentlab.orchestration.deps import Deps
+from agentlab.orchestration.prompt_book import PromptBook
 from agentlab.orchestration.state import Status, StepResult
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.executor import ToolExecutor
@@ -42,8 +43,9 @@ T = TypeVar("T")
 class Parts:
     """One agent's graph's parts: the definition, its models per role (each a stack of
     wrappers), the one tool executor, where its deps are opened, the working memory that
-    fits every model call's context to its role's budget, and the agent's long-term memory
-    (``None``: it remembers nothing past its sessions)."""
+    fits every model call's context to its role's budget, the agent's long-term memory
+    (``None``: it remembers nothing past its sessions), and the version of the roles' system
+    prompts."""
 
     agent: Agent
     models: ModelRouter
@@ -51,6 +53,7 @@ class Parts:
     deps: Deps
     memory: WorkingMemory = field(default_factory=WorkingMemory)
     long_term: LongTermMemory | None = None
+    prompts: PromptBook = field(default_factory=PromptBook.builtin)
 
     async def deps_for(self, ctx: RunContext) -> Any:
         """What the agent's ``deps`` factory builds for the run's options, or ``None``."""

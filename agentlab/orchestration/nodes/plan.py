@@ -45,6 +45,7 @@ async def plan(parts: Parts, visit: Visit) -> Update:
         approvals=state.get("approvals", []),
         feedback=state["feedback"],
         call=visit.call_info("planner"),
+        prompts=parts.prompts,
     )
     try:
         response, logs = await parts.ask_logged(visit, request)

@@ -32,7 +32,8 @@ def conversation_of(visit: Visit) -> Conversation:
 
 
 async def recall(parts: Parts, visit: Visit) -> Update:
-    """Set the run's place in its conversation and what it recalls of it."""
+    """Set the run's place in its conversation and what it recalls of it, and the version of
+    the prompts it runs with."""
     conversation = conversation_of(visit)
     last = await conversation.last()
     calls = dict(last["calls"]) if last else {}
@@ -56,6 +57,7 @@ async def recall(parts: Parts, visit: Visit) -> Update:
         "turn": (last["number"] if last else 0) + 1,
         "recalled": recalled,
         "calls_per_role": calls,
+        "prompt_version": parts.prompts.version,
     }
 
 
@@ -91,7 +93,8 @@ async def _fold(
     if parts.models.serves(Role.SUMMARIZER):
         role = Role.SUMMARIZER.value
         index = calls.get(role, 0)
-        system = replying.summarizer_system(parts.agent.name, budgets.summary_tokens * 3 // 4)
+        words = budgets.summary_tokens * 3 // 4
+        system = replying.summarizer_system(parts.prompts, parts.agent.name, words)
         # What is folded must fit the summarizer's budget (with the summary so far, and room
         # for the request's own words): its oldest lines go first.
         room = budgets.summarizer - counter.text(system) - budgets.summary_tokens - 64

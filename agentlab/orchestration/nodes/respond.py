@@ -75,6 +75,7 @@ async def _write(parts: Parts, visit: Visit, streamed: list[str]) -> tuple[str, 
         (parts.agent.name, parts.agent.purpose),
         state,
         call=visit.call_info(Role.RESPONDER.value),
+        prompts=parts.prompts,
         on_text=lambda piece: _stream(visit, streamed, piece),  # shown as it arrives
     )
     try:

@@ -41,6 +41,7 @@ async def validate(parts: Parts, visit: Visit) -> Update:
         plan=state["plan"],
         results=state.get("results", []),
         call=visit.call_info("validator"),
+        prompts=parts.prompts,
     )
     try:
         response, logs = await parts.ask_logged(visit, request)

@@ -1,9 +1,12 @@
-"""The graphs a Runner advances runs with: one per agent and model spec, compiled once.
+"""The graphs a Runner advances runs with: one per agent, model spec and version of the system
+prompts, compiled once.
 
 A run records its agent's reference, so any process rebuilds the same definition: read back from
 the runs database, it is loaded only from a trusted place (``trust.py``). An agent given as an
-object (a notebook's) has a reference only this Runner knows. Reading a run, or ending a killed
-one, needs no agent code: a stand-in does it for every agent (their graphs share state and nodes).
+object (a notebook's) has a reference only this Runner knows; so has a version of the prompts
+given to one run (``Runner.start(prompts=)``): the run goes on with it in this Runner, with the
+configured one (``prompts_dir``) in any other. Reading a run, or ending a killed one, needs no
+agent code: a stand-in does it for every agent (their graphs share state and nodes).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from agentlab.orchestration.graph import (
     resolve_models,
     resolve_output_bounds,
     resolve_policy,
+    resolve_prompts,
 )
+from agentlab.orchestration.prompt_book import PromptBook
 from agentlab.orchestration.references import load_agent, normalize_reference
 from agentlab.orchestration.runner.reading import Graph
 from agentlab.orchestration.trust import trusted_reference
@@ -58,8 +63,11 @@ class Graphs:
         self._database = database
         self._embedder: Embedder | None = None  # one for every agent's memory, loaded once
         self._memories: list[LongTermMemory] = []  # closed with the runner
-        # A run's agent and models never change: one graph per (agent, models) serves its runs.
-        self._built: dict[tuple[str, str], tuple[Graph, ModelRouter]] = {}
+        # A run's agent and models never change: one graph per (agent, models, prompts) serves
+        # its runs.
+        self._built: dict[tuple[str, str, str], tuple[Graph, ModelRouter]] = {}
+        self._prompts: PromptBook | None = None  # the configured ones, read on first use
+        self._run_prompts: dict[str, PromptBook] = {}  # runs started with prompts of their own
         self._agents: dict[str, Agent] = {}
         self._reading: Graph | None = None
 
@@ -84,14 +92,35 @@ class Graphs:
             return reference
         return trusted_reference(reference, self._settings, whose=whose)
 
+    @property
+    def prompts(self) -> PromptBook:
+        """The configured version of the system prompts (``prompts_dir``, else the built-in)."""
+        if self._prompts is None:
+            self._prompts = resolve_prompts(self._settings)
+        return self._prompts
+
+    def prompts_of(self, record: RunRecord) -> PromptBook:
+        """The prompts the run ``record`` describes goes on with in this Runner."""
+        return self._run_prompts.get(record.run_id) or self.prompts
+
+    def keep_prompts(self, run_id: str, prompts: PromptBook) -> None:
+        """Go on with ``prompts`` for the run ``run_id`` (started with them) in this Runner."""
+        self._run_prompts[run_id] = prompts
+
     def graph(
-        self, reference: str, agent: Agent, spec: ModelSpec | None
+        self,
+        reference: str,
+        agent: Agent,
+        spec: ModelSpec | None,
+        prompts: PromptBook | None = None,
     ) -> tuple[Graph, ModelRouter]:
         """The compiled graph of ``agent`` answering with ``spec``'s models (its own when
-        ``None``)."""
-        key = (reference, spec.model_dump_json() if spec else "")
+        ``None``) and the system prompts ``prompts`` (default: the configured ones)."""
+        prompts = prompts or self.prompts
+        key = (reference, spec.model_dump_json() if spec else "", prompts.key)
         if key not in self._built:
-            self._built[key] = self._build(agent, resolve_models(agent, self._settings, spec))
+            router = resolve_models(agent, self._settings, spec)
+            self._built[key] = self._build(agent, router, prompts)
         return self._built[key]
 
     def for_run(self, record: RunRecord, *, ending: bool = False) -> tuple[Graph, ModelRouter]:
@@ -108,16 +137,17 @@ class Graphs:
             )
         reference, agent = self.definition(self.stored(record.agent, f"run {record.run_id}"))
         spec = ModelSpec(**record.models) if record.models else None
-        return self.graph(reference, agent, spec)
+        return self.graph(reference, agent, spec, self.prompts_of(record))
 
     def for_reading(self, record: RunRecord) -> tuple[Graph, str]:
         """A graph that reads the run ``record`` describes, and where its models' answers come
         from: its own graph if this runner built it, else a stand-in (reading a run imports
         none of its agent's code)."""
         spec = ModelSpec(**record.models) if record.models else None
-        built = self._built.get((record.agent, spec.model_dump_json() if spec else ""))
-        if built is not None:
-            return built[0], built[1].source
+        models = (record.agent, spec.model_dump_json() if spec else "")
+        for key, built in self._built.items():  # whatever its prompts: reading needs none
+            if key[:2] == models:
+                return built[0], built[1].source
         if spec is None:
             return self.reader(), "its agent's own models, or Claude's configured ones"
         try:
@@ -129,7 +159,8 @@ class Graphs:
         """A graph that only reads runs: every agent's graph has the same state and nodes."""
         if self._reading is None:
             stand_in = Agent("reader", "(reads runs, whatever their agent)")
-            self._reading = self._build(stand_in, unavailable_router("only reads runs"))[0]
+            reading = unavailable_router("only reads runs")
+            self._reading = self._build(stand_in, reading, PromptBook.builtin())[0]
         return self._reading
 
     def forget(self) -> None:
@@ -155,7 +186,9 @@ class Graphs:
     def _stand_in(self, record: RunRecord, why: str) -> tuple[Graph, ModelRouter]:
         """A graph of the run's name with no tools and no models: its nodes end a killed run."""
         return self._build(
-            Agent(record.agent_name, "(a run ended without its agent)"), unavailable_router(why)
+            Agent(record.agent_name, "(a run ended without its agent)"),
+            unavailable_router(why),
+            PromptBook.builtin(),
         )
 
     def _long_term(self, agent: Agent) -> LongTermMemory | None:
@@ -175,7 +208,9 @@ class Graphs:
             except Exception:
                 log.warning("long-term memory of %s did not close cleanly", memory.agent)
 
-    def _build(self, agent: Agent, router: ModelRouter) -> tuple[Graph, ModelRouter]:
+    def _build(
+        self, agent: Agent, router: ModelRouter, prompts: PromptBook
+    ) -> tuple[Graph, ModelRouter]:
         journal, saver = self._database()
         graph = build_graph(
             agent,
@@ -188,5 +223,6 @@ class Graphs:
             output_bounds=resolve_output_bounds(self._settings),
             context=self._settings.context,
             long_term=self._long_term(agent),
+            prompts=prompts,
         ).compile(checkpointer=saver, name=agent.name)
         return graph, router

@@ -7,6 +7,7 @@ mid-step goes on from its last checkpoint (its journal replays what ran: no tool
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langgraph.types import Command
@@ -24,6 +25,8 @@ from agentlab.orchestration.runner.reading import Graph, replied, snapshot
 from agentlab.orchestration.state import initial_state
 from agentlab.store import RunRecord, RunStore
 
+log = logging.getLogger(__name__)
+
 
 async def resume_payload(
     store: RunStore,
@@ -31,12 +34,22 @@ async def resume_payload(
     graph: Graph,
     ctx: RunContext,
     decision: Decision | list[Decision] | None,
+    prompts: str | None = None,
 ) -> Any:
     """What the graph is resumed with: the decision (as a ``Command``), the task again, or
     nothing (go on from the checkpoint). Raises ``RunStateError`` when the run cannot be resumed
-    so, ``DecisionRefused`` for a decision that does not answer what it waits for."""
+    so, ``DecisionRefused`` for a decision that does not answer what it waits for. A run that
+    started with another version of the prompts than ``prompts`` (the graph's) is logged."""
     run_id = record.run_id
     state = await snapshot(graph, ctx)
+    started = state.values.get("prompt_version")
+    if prompts is not None and started is not None and started != prompts:
+        log.warning(
+            "run %s started with the prompt version %r and goes on with %r, this process's",
+            run_id,
+            started,
+            prompts,
+        )
     status = state.values.get("status", record.status)
     if state.interrupts:
         waiting = state.interrupts[0].value

@@ -39,6 +39,7 @@ from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.graph import resolve_limits
 from agentlab.orchestration.identity import Identity, check_manage
 from agentlab.orchestration.limits import Limits
+from agentlab.orchestration.prompt_book import PromptBook
 from agentlab.orchestration.requests import (
     Decision,
     requests_of,
@@ -141,12 +142,16 @@ class Runner(Conversations, Access, Deciding):
         principal: str | None = None,
         session: str | None = None,
         limits: Limits | None = None,
+        prompts: PromptBook | None = None,
     ) -> tuple[str, AsyncIterator[RunEvent]]:
         """Create a run and return its id and the stream of its events (lazy: iterate to run).
 
         ``agent`` is a reference (``module:attr`` or ``file.py:attr``), an ``Agent`` (which only
         this runner can resume), or ``None`` for the configured default agent. ``models`` is the
         run's model spec (a script, or Claude); ``None`` uses the agent's own models.
+        ``prompts`` is the version of the system prompts it runs with (``load_prompts``;
+        default: the configured ``prompts_dir``'s): this runner goes on with it when the run is
+        resumed, another process with its own configured version.
         """
         task = task.strip()
         if not task:
@@ -156,7 +161,8 @@ class Runner(Conversations, Access, Deciding):
             agent = self._graphs.stored(await self._session_agent(session), f"session {session}")
         reference, definition = self._graphs.definition(agent)
         limits = limits or resolve_limits(definition, self._settings)
-        graph, _ = self._graphs.graph(reference, definition, models)  # fails before a run exists
+        # Fails before a run exists (no agent, no models, a prompt directory that is no version).
+        graph, _ = self._graphs.graph(reference, definition, models, prompts)
         if session is not None:
             await self._next_turn(session, principal, reference, definition.name)
         run_id = f"run-{uuid.uuid4().hex[:10]}"
@@ -172,6 +178,8 @@ class Runner(Conversations, Access, Deciding):
             principal=principal,
             session=session,
         )
+        if prompts is not None:
+            self._graphs.keep_prompts(run_id, prompts)
         lease = await self._leases.acquire(run_id)
         ctx = self._run_context(record, lease).model_copy(update={"actor": actor})
         return run_id, self._advancing.stream(ctx, graph, initial_state(task), lease)
@@ -215,7 +223,9 @@ class Runner(Conversations, Access, Deciding):
             )
         try:
             ctx = self._run_context(record, lease)
-            payload = await resume_payload(self.store, record, graph, ctx, decision)
+            # A run goes on with this process's prompts: resume_payload warns if they differ.
+            prompts = None if killed else self._graphs.prompts_of(record).version
+            payload = await resume_payload(self.store, record, graph, ctx, decision, prompts)
         except BaseException:
             await self._leases.release(lease)
             raise
