@@ -173,3 +173,29 @@ def test_promote_writes_the_models_answers_when_the_script_is_gone(
     assert agentlab(env, "eval", "promote", run_id, "--to", to).returncode == 0
     again = agentlab(env, "eval", to, "--out", tmp_path / "out")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_a_prompt_version_reaches_the_runs_and_names_the_results(
+    tmp_path: Path, settings: Settings
+):
+    version = tmp_path / "terse"
+    version.mkdir()
+    (version / "planner.md").write_text("You plan for {name} ({purpose}). Tools:\n{tools}\n")
+    (version / "VERSION").write_text("terse-1\n")
+    results = run(write_set(tmp_path, [close_ada()]), settings, tmp_path / "out",
+                  prompts_dir=version)
+    assert set(results.frame["version"]) == {"terse-1"}
+    from agentlab.evals import TrialRecord
+
+    record = TrialRecord.load(tmp_path / "out" / "trials" / "close-ada" / "0")
+    assert record.turns[0].prompt_version == "terse-1"
+
+
+def test_a_directory_that_is_no_prompt_version_is_refused_before_anything_runs(
+    tmp_path: Path, env: dict[str, str]
+):
+    (tmp_path / "empty").mkdir()
+    done = agentlab(env, "eval", write_set(tmp_path, [close_ada()]), "--prompts",
+                    tmp_path / "empty", "--out", tmp_path / "out")
+    assert done.returncode == 2 and "holds no prompt file" in done.stderr
+    assert not (tmp_path / "out").exists()

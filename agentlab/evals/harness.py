@@ -75,7 +75,6 @@ async def run_eval(
 ) -> EvalResults:
     """Run ``task_set`` as ``options`` say, into ``out`` (a new or empty directory), then score
     it; the results are saved there too (``results.parquet``, ``results.csv``, ``eval.json``)."""
-    _fresh(out)
     cases = [c for c in task_set.cases if not options.cases or c.id in options.cases]
     unknown = set(options.cases) - {c.id for c in task_set.cases}
     if unknown:
@@ -93,6 +92,7 @@ async def run_eval(
         seed=options.seed,
         started=time.time(),
     )
+    _fresh(out)
     plans = [
         TrialPlan(
             case=case,

@@ -44,16 +44,11 @@ class EvalMeta:
 
 
 def version_of(prompts_dir: Path | None) -> str:
-    """A prompt version's name: its ``VERSION`` file's line, else its directory's name;
-    ``builtin`` without one."""
-    if prompts_dir is None:
-        return "builtin"
-    marker = prompts_dir / "VERSION"
-    if marker.is_file():
-        line = marker.read_text(encoding="utf-8").strip().splitlines()
-        if line and line[0].strip():
-            return line[0].strip()
-    return prompts_dir.resolve().name
+    """A prompt version's name (its ``VERSION`` file's, else its directory's); ``builtin``
+    without one. Raises ``ConfigError`` for a directory that is not a prompt version."""
+    from agentlab.orchestration.prompt_book import BUILTIN, load_prompts
+
+    return BUILTIN if prompts_dir is None else load_prompts(prompts_dir).version
 
 
 def build_frame(

@@ -62,6 +62,7 @@ class TurnRecord:
     latency_s: float
     trace_id: str | None
     model_source: str
+    prompt_version: str = ""
 
 
 @dataclass
@@ -115,7 +116,10 @@ async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
     (the caller retries); a run that fails is a result, not an error."""
     plan.directory.mkdir(parents=True, exist_ok=True)
     data_dir = plan.directory / "data"
-    settings = settings.model_copy(update={"data_dir": data_dir})
+    changes: dict[str, Any] = {"data_dir": data_dir}
+    if plan.prompts_dir is not None:
+        changes["prompts_dir"] = plan.prompts_dir
+    settings = settings.model_copy(update=changes)
     case = plan.case
     definition = load_agent(plan.agent)
     record = TrialRecord(case.id, plan.trial, plan.seed, str(data_dir))
@@ -253,6 +257,7 @@ async def _turn_record(
         latency_s=round(latency, 4),
         trace_id=trace_id_of(state),
         model_source=view.model_source,
+        prompt_version=str(state.get("prompt_version") or ""),
     )
 
 

@@ -109,7 +109,7 @@ def _read(directory: Path) -> tuple[str, dict[Role, str]]:
         raise ConfigError(f"cannot list the prompt directory {directory}: {exc.strerror}") from None
     templates: dict[Role, str] = {}
     for name in names:
-        if name.endswith(".md"):
+        if name.endswith(".md") and name != "README.md":  # a version may say what it is
             role = _role_of(directory / name)
             templates[role] = _template(directory / name, role)
     if not templates:
