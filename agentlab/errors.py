@@ -108,6 +108,11 @@ class ScriptError(AgentlabError):
     """A scripted-model file is missing, malformed, or has no turn left for a request."""
 
 
+class JudgeError(AgentlabError):
+    """An eval's judge could not give a verdict: it has no model to ask, or its model answered
+    without a usable judgement."""
+
+
 class RunNotFoundError(AgentlabError):
     """No run with the given id exists in the data directory."""
 

@@ -242,7 +242,7 @@ def _script() -> Script:
 def _agentlab_agent(probe: Probe, latency: Latencies) -> Agent:
     scripted = scripted_router(_script())
     router = ModelRouter(
-        {role: DelayedModel(scripted.for_role(role), latency.of(role)) for role in Role},
+        {role: DelayedModel(model, latency.of(role)) for role, model in scripted.models.items()},
         source="scripted turns behind simulated latency per role",
     )
     tools = _tools(probe, latency)

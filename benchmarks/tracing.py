@@ -122,7 +122,7 @@ def _models(n: int, latency_s: float) -> ModelRouter:
     scripted = scripted_router(_script(n))
     if not latency_s:
         return scripted
-    models = {role: scripted.for_role(role) for role in Role}
+    models = dict(scripted.models)
     models[Role.EXECUTOR] = DelayedModel(models[Role.EXECUTOR], latency_s)
     return ModelRouter(models, source=f"scripted, executor after {latency_s * 1000:g} ms")
 

@@ -100,7 +100,7 @@ def test_roles_given_as_a_list_is_a_script_error():
 def test_unknown_role_name_is_a_script_error_naming_it():
     message = script_error("roles:\n  boss:\n    - text: hi\n")
     assert "roles.boss" in message
-    assert "'planner', 'executor', 'validator', 'responder' or 'summarizer'" in message
+    assert "'planner', 'executor', 'validator', 'responder', 'summarizer' or 'judge'" in message
     assert "\n" not in message
 
 
@@ -124,7 +124,7 @@ def test_script_errors_hide_the_parser_exception():
 
 def test_packaged_demo_script_has_turns_for_every_role_a_single_task_asks():
     script = load_script(demo_script_path())
-    assert all(script.roles.get(role) for role in Role if role is not Role.SUMMARIZER)
+    assert all(script.roles.get(role) for role in Role if role not in (Role.SUMMARIZER, Role.JUDGE))
 
 
 # --- the scripted model --------------------------------------------------------------------------
@@ -378,6 +378,7 @@ def test_claude_router_uses_the_configured_model_per_role_then_the_fallbacks(mon
         Role.VALIDATOR: "claude-haiku-4-5",
         Role.RESPONDER: "claude-haiku-4-5",  # the cheap model writes replies and summaries
         Role.SUMMARIZER: "claude-haiku-4-5",
+        Role.JUDGE: "claude-sonnet-4-6",  # grading needs the stronger model
     }
     assert {r: model_names(router.for_role(r)) for r in Role} == {
         Role.PLANNER: ["claude-sonnet-4-6", "claude-haiku-4-5"],
@@ -385,6 +386,7 @@ def test_claude_router_uses_the_configured_model_per_role_then_the_fallbacks(mon
         Role.VALIDATOR: ["claude-haiku-4-5", "claude-sonnet-4-6"],
         Role.RESPONDER: ["claude-haiku-4-5", "claude-sonnet-4-6"],
         Role.SUMMARIZER: ["claude-haiku-4-5", "claude-sonnet-4-6"],
+        Role.JUDGE: ["claude-sonnet-4-6", "claude-haiku-4-5"],
     }
 
 

@@ -53,6 +53,7 @@ class RoleModels(BaseModel):
     validator: str = "claude-haiku-4-5"
     responder: str = "claude-haiku-4-5"  # writes the reply that ends every run
     summarizer: str = "claude-haiku-4-5"  # folds a conversation's older turns into its summary
+    judge: str = "claude-sonnet-4-6"  # grades agents' outputs against rubrics, in evals
     fallbacks: list[str] = Field(
         default_factory=lambda: ["claude-sonnet-4-6", "claude-haiku-4-5"],
         description="Models tried in order when a role's model stays overloaded after retries.",

@@ -1,4 +1,5 @@
-"""Evals: task sets run against an agent, scored, compared between prompt versions.
+"""Evals: task sets run against an agent, scored (deterministic checks, and a judge model whose
+verdicts are cached), compared between prompt versions.
 
 ::
 
@@ -31,6 +32,10 @@ _EXPORTS = {
     "pass_hat_k": "agentlab.evals.stats",
     "compare_paired": "agentlab.evals.stats",
     "TrialRecord": "agentlab.evals.trial",
+    "Judge": "agentlab.evals.judge",
+    "judge_model": "agentlab.evals.judge",
+    "JudgeVerdict": "agentlab.evals.verdicts",
+    "VerdictCache": "agentlab.evals.verdicts",
 }
 
 __all__ = [
@@ -40,10 +45,14 @@ __all__ = [
     "EvalOptions",
     "EvalResults",
     "EvalSetError",
+    "Judge",
+    "JudgeVerdict",
     "TaskSet",
     "TrialRecord",
+    "VerdictCache",
     "compare_paired",
     "compare_results",
+    "judge_model",
     "load_task_set",
     "pass_at_k",
     "pass_hat_k",
@@ -65,6 +74,8 @@ if TYPE_CHECKING:
     from agentlab.evals.checks import CheckResult
     from agentlab.evals.compare import CompareReport, compare_results
     from agentlab.evals.harness import EvalOptions, rescore_eval, run_eval
+    from agentlab.evals.judge import Judge, judge_model
     from agentlab.evals.results import EvalResults
     from agentlab.evals.stats import compare_paired, pass_at_k, pass_hat_k
     from agentlab.evals.trial import TrialRecord
+    from agentlab.evals.verdicts import JudgeVerdict, VerdictCache

@@ -30,11 +30,13 @@ class Role(StrEnum):
     """Writes the reply to the user at the end of every turn."""
     SUMMARIZER = "summarizer"
     """Folds a conversation's older turns into its running summary."""
+    JUDGE = "judge"
+    """Grades an agent's output against a rubric, for evals (never asked during a run)."""
 
 
 REQUIRED_ROLES = (Role.PLANNER, Role.EXECUTOR, Role.VALIDATOR)
 """The roles every router must serve; without a responder (or summarizer) model the reply (or
-summary) is written from the run's record, without a model."""
+summary) is written from the run's record, without a model; only evals ask the judge."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ class ModelRouter:
 
     The planner, executor and validator must have one; a router without a responder (or
     summarizer) model has the reply (or a conversation's summary) written from the run's record.
+    Only evals ask the judge.
     """
 
     models: Mapping[Role, Model]
@@ -54,7 +55,7 @@ class ModelRouter:
         return self.models[role]
 
     def serves(self, role: Role) -> bool:
-        """Whether a model answers ``role`` (the responder and summarizer are optional)."""
+        """Whether a model answers ``role`` (the responder, summarizer and judge are optional)."""
         return role in self.models
 
     def wrapped(self, wrap: Callable[[Model], Model]) -> ModelRouter:
@@ -95,8 +96,9 @@ def unavailable_router(why: str) -> ModelRouter:
 
 
 def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
-    """Every role replays its turns from ``script``; the responder and summarizer only if the
-    script has turns for them (else replies and summaries are written from the record)."""
+    """Every role replays its turns from ``script``; the responder, summarizer and judge only if
+    the script has turns for them (else replies and summaries are written from the record, and
+    evals have no judge to ask)."""
     label = str(source) or "inline script"
     models = {
         role: ScriptedModel(

@@ -41,7 +41,8 @@ PLACEHOLDERS: Mapping[Role, tuple[str, ...]] = {
 ``tools`` (the catalog: each tool, its risk, what the policy says of it, its arguments' schema),
 the summary's length in ``words``."""
 
-_FILES = {f"{role.value}.md": role for role in Role}
+_FILES = {f"{role.value}.md": role for role in Role if role is not Role.JUDGE}
+"""A run's roles' prompts (the judge grades evals: its prompt is ``agentlab/evals/judge.py``'s)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,7 +93,7 @@ def load_prompts(directory: Path) -> PromptBook:
 @cache
 def _builtin() -> PromptBook:
     version, templates = _read(BUILTIN_DIR)
-    assert set(templates) == set(Role), f"{BUILTIN_DIR} lacks a role's prompt"
+    assert set(templates) == set(_FILES.values()), f"{BUILTIN_DIR} lacks a role's prompt"
     return PromptBook(version, templates)
 
 
