@@ -115,6 +115,10 @@ def run(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     where = out or settings.data_dir / "evals" / f"{loaded.name}-{version_of(prompts)}-{stamp}"
     judge = _judge(settings, loaded, judge_script)
+    if phoenix:  # said now, not after the eval ran: a Phoenix that cannot take it
+        from agentlab.evals.phoenix import check_phoenix
+
+        check_phoenix(settings)
     total = len(options.cases or loaded.cases) * repeat
     console = common.console()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -136,7 +140,10 @@ def run(
     if phoenix:
         from agentlab.evals.phoenix import log_to_phoenix
 
-        console.print(log_to_phoenix(results, settings, where))
+        # Whole, as it is: a URL cut at the terminal's width could not be followed.
+        console.print(
+            visible(log_to_phoenix(results, settings, where)), soft_wrap=True, markup=False
+        )
     _report(results, where)
     if _failed(results):
         raise typer.Exit(EXIT_FAILED)
