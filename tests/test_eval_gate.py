@@ -70,8 +70,7 @@ def test_noise_of_one_in_ten_does_not_trip_the_gate(tmp_path: Path, env: dict[st
     runs = []
     for seed in ("1", "2"):
         out = tmp_path / f"seed-{seed}"
-        done = agentlab(env, "eval", SUPPORT_SET, "--prompts", noisy, "--seed", seed,
-                        "--out", out)
+        done = agentlab(env, "eval", SUPPORT_SET, "--prompts", noisy, "--seed", seed, "--out", out)
         assert done.returncode in (0, 1), done.stderr
         runs.append(out)
     compared = agentlab(env, "eval", "compare", *runs)
@@ -88,8 +87,7 @@ def test_too_few_cases_give_a_warning_not_a_verdict(tmp_path: Path, env: dict[st
     few += [c.id for c in task_set.cases if c.id not in broken][:2]
     chosen = [arg for case in few for arg in ("--case", case)]
     for name, version in (("a", V1), ("b", BROKEN)):
-        agentlab(env, "eval", SUPPORT_SET, "--prompts", version, *chosen, "--out",
-                 tmp_path / name)
+        agentlab(env, "eval", SUPPORT_SET, "--prompts", version, *chosen, "--out", tmp_path / name)
     compared = agentlab(env, "eval", "compare", tmp_path / "a", tmp_path / "b")
     assert compared.returncode == 0, compared.stdout
     assert "warning:" in compared.stdout and "too few to detect" in compared.stdout

@@ -20,9 +20,9 @@ from agentlab.evals import (
     JudgeVerdict,
     VerdictCache,
     judge_model,
-    judge_request,
-    verdict_key,
 )
+from agentlab.evals.judge import judge_request
+from agentlab.evals.verdicts import verdict_key
 from agentlab.models.base import Model
 from agentlab.models.script import ScriptedToolUse, Turn
 from agentlab.testing import AnthropicTestServer

@@ -182,8 +182,9 @@ def test_a_prompt_version_reaches_the_runs_and_names_the_results(
     version.mkdir()
     (version / "planner.md").write_text("You plan for {name} ({purpose}). Tools:\n{tools}\n")
     (version / "VERSION").write_text("terse-1\n")
-    results = run(write_set(tmp_path, [close_ada()]), settings, tmp_path / "out",
-                  prompts_dir=version)
+    results = run(
+        write_set(tmp_path, [close_ada()]), settings, tmp_path / "out", prompts_dir=version
+    )
     assert set(results.frame["version"]) == {"terse-1"}
     from agentlab.evals import TrialRecord
 
@@ -195,7 +196,14 @@ def test_a_directory_that_is_no_prompt_version_is_refused_before_anything_runs(
     tmp_path: Path, env: dict[str, str]
 ):
     (tmp_path / "empty").mkdir()
-    done = agentlab(env, "eval", write_set(tmp_path, [close_ada()]), "--prompts",
-                    tmp_path / "empty", "--out", tmp_path / "out")
+    done = agentlab(
+        env,
+        "eval",
+        write_set(tmp_path, [close_ada()]),
+        "--prompts",
+        tmp_path / "empty",
+        "--out",
+        tmp_path / "out",
+    )
     assert done.returncode == 2 and "holds no prompt file" in done.stderr
     assert not (tmp_path / "out").exists()

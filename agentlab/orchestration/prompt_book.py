@@ -55,7 +55,7 @@ class PromptBook:
 
     def __post_init__(self) -> None:
         given = dict(self.templates)
-        if set(Role) - set(given):
+        if set(_FILES.values()) - set(given):
             given = {**_builtin().templates, **given}
         object.__setattr__(self, "templates", MappingProxyType(given))
 
@@ -67,7 +67,7 @@ class PromptBook:
     @property
     def key(self) -> str:
         """Tells versions apart by name and text (two directories may share a name)."""
-        text = "\0".join([self.version, *(self.templates[role] for role in Role)])
+        text = "\0".join([self.version, *(self.templates[role] for role in _FILES.values())])
         return f"{self.version}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
 
     def system(self, role: Role, **values: object) -> str:
