@@ -4,6 +4,7 @@ each trial in a data directory of its own, scored, saved, re-scored and compared
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from pathlib import Path
 
@@ -207,3 +208,45 @@ def test_a_directory_that_is_no_prompt_version_is_refused_before_anything_runs(
     )
     assert done.returncode == 2 and "holds no prompt file" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+JUDGE_SCRIPT = """
+version: 1
+roles:
+  planner: []
+  executor: []
+  validator: []
+  judge:
+    - tool_use:
+        {name: submit_judgement, input: {passed: true, score: 0.9, reason: says it is closed}}
+    - tool_use: {name: submit_judgement, input: {passed: false, score: 0.1, reason: flipped}}
+"""
+
+
+def judged_eval(tmp_path: Path, settings: Settings, out: str) -> EvalResults:
+    from agentlab.evals import Judge, VerdictCache, judge_model
+
+    (tmp_path / "judge.yaml").write_text(JUDGE_SCRIPT, encoding="utf-8")
+    case = close_ada()
+    case["checks"]["judged"] = [{"name": "closed", "rubric": "The reply says it is closed."}]
+    path = write_set(tmp_path, [case], judge_script="judge.yaml")
+    judge = Judge(
+        judge_model(settings, tmp_path / "judge.yaml"), VerdictCache(tmp_path / "verdicts.sqlite")
+    )
+    loaded = load_task_set(path)
+    return asyncio.run(
+        run_eval(loaded, EvalOptions(agent=AGENT, repeat=2), settings, tmp_path / out, judge=judge)
+    )
+
+
+def test_a_judged_check_gives_its_reason_and_a_rerun_does_not_flip_it(
+    tmp_path: Path, settings: Settings
+):
+    first = judged_eval(tmp_path, settings, "one")
+    assert first.judge_calls == 1  # two trials, one reply: judged once
+    reasons = json.loads(first.frame.iloc[1]["check_results"])
+    [judged] = [c for c in reasons if c["name"] == "judge:closed"]
+    assert judged["passed"] and "says it is closed" in judged["reason"]
+    again = judged_eval(tmp_path, settings, "two")  # the script's next verdict would flip it
+    assert again.judge_calls == 0
+    assert again.frame["passed"].all()
