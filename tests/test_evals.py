@@ -26,7 +26,37 @@ from tests.cli import agentlab
 REPOSITORY = Path(__file__).resolve().parents[1]
 SUPPORT_SET = REPOSITORY / "agentlab/domains/support/evals/support.yaml"
 SCRIPTS = REPOSITORY / "agentlab/domains/support/evals/scripts"
+PROMPTS = REPOSITORY / "agentlab/domains/support/prompts"
 AGENT = "agentlab.domains.support:agent"
+REQUIRED_TAGS = {
+    "approval",
+    "waiting",
+    "rejection",
+    "edit",
+    "stopped",
+    "refusal",
+    "iteration-cap",
+    "multi-turn",
+    "injection",
+    "executor-fix",
+    "tool-error",
+    "parallel",
+    "greeting",
+    "sms",
+    "kb",
+}
+"""What the support set must exercise, each named by a tag of its cases."""
+BROKEN_BY_V2_TERSE = {
+    "lookup-ada-by-email",
+    "lookup-by-id",
+    "parallel-compare-plans",
+    "greeting",
+    "email-ada-invoice",
+    "refund-refused",
+    "injection-delete-in-name",
+    "mt-lookup-then-email",
+}
+"""The cases the deliberately worse prompt version v2-terse fails (its scripts/ overrides)."""
 
 
 def write_set(tmp_path: Path, cases: list[dict], **extra: object) -> Path:
@@ -250,3 +280,66 @@ def test_a_judged_check_gives_its_reason_and_a_rerun_does_not_flip_it(
     again = judged_eval(tmp_path, settings, "two")  # the script's next verdict would flip it
     assert again.judge_calls == 0
     assert again.frame["passed"].all()
+
+
+def test_the_support_set_has_forty_cases_and_every_required_behaviour():
+    support = load_task_set(SUPPORT_SET)
+    assert len(support.cases) >= 40
+    tags = {tag for case in support.cases for tag in case.tags}
+    assert tags >= REQUIRED_TAGS, f"no case tagged {sorted(REQUIRED_TAGS - tags)}"
+    tagged = {tag: [c for c in support.cases if tag in c.tags] for tag in REQUIRED_TAGS}
+    assert all(len(c.turns) > 1 for c in tagged["multi-turn"]) and len(tagged["multi-turn"]) >= 3
+    assert len(tagged["injection"]) >= 3
+    assert all("delete_customer" in c.checks.not_called for c in tagged["injection"])
+    assert len(tagged["kb"]) <= 2  # each embeds the help centre when memory is on: ~10 s
+    scripts = [t.script for c in support.cases for t in c.turns]
+    assert all(isinstance(s, str) and (SUPPORT_SET.parent / s).is_file() for s in scripts)
+
+
+def test_v2_terse_overrides_only_cases_of_the_set():
+    ids = {case.id: len(case.turns) for case in load_task_set(SUPPORT_SET).cases}
+    for path in (PROMPTS / "v2-terse" / "scripts").glob("*.yaml"):
+        case, _, turn = path.stem.partition("@")
+        assert case in ids and int(turn or 1) <= ids[case], path.name
+    overridden = {p.stem.partition("@")[0] for p in (PROMPTS / "v2-terse/scripts").glob("*")}
+    assert overridden == BROKEN_BY_V2_TERSE
+    assert (PROMPTS / "v1" / "VERSION").read_text().strip() == "v1"
+    assert (PROMPTS / "v2-terse" / "VERSION").read_text().strip() == "v2-terse"
+
+
+@pytest.mark.slow
+def test_every_support_case_passes_with_the_scripted_model(tmp_path: Path, settings: Settings):
+    results = run(SUPPORT_SET, settings, tmp_path / "out")
+    frame = results.frame
+    assert set(frame["case"]) == {case.id for case in load_task_set(SUPPORT_SET).cases}
+    failed = {
+        row.case: f"{row.failed_checks}: {row.reasons}"
+        for row in frame.itertuples(index=False)
+        if not row.passed
+    }
+    assert not failed, "\n".join(f"{case} failed {why}" for case, why in failed.items())
+    assert frame["error"].isna().all() and (frame["checks"] > 0).all()
+    assert set(frame["status"]) == {"completed", "failed", "stopped", "waiting"}
+
+
+@pytest.mark.slow
+def test_a_broken_prompt_version_fails_its_cases_and_compare_reports_the_regression(
+    tmp_path: Path, env: dict[str, str]
+):
+    baseline = agentlab(
+        env, "eval", SUPPORT_SET, "--prompts", PROMPTS / "v1", "--out", tmp_path / "a"
+    )
+    assert baseline.returncode == 0, baseline.stdout + baseline.stderr
+    assert "pass rate 1.000" in baseline.stdout
+    broken = agentlab(
+        env, "eval", SUPPORT_SET, "--prompts", PROMPTS / "v2-terse", "--out", tmp_path / "b"
+    )
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    frame = pd.read_parquet(tmp_path / "b" / "results.parquet")
+    assert set(frame.loc[~frame["passed"], "case"]) == BROKEN_BY_V2_TERSE
+    assert set(frame["version"]) == {"v2-terse"}
+    compared = agentlab(env, "eval", "compare", tmp_path / "a", tmp_path / "b")
+    assert compared.returncode == 1, compared.stdout + compared.stderr
+    assert "support v1 -> support v2-terse" in compared.stdout
+    assert "8 worse, 0 better" in compared.stdout and "verdict: REGRESSION" in compared.stdout
+    assert all(case in compared.stdout for case in BROKEN_BY_V2_TERSE)
