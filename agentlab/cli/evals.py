@@ -73,6 +73,14 @@ def run(
     case: Annotated[
         list[str] | None, typer.Option("--case", metavar="ID", help="Only this case (repeat).")
     ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", metavar="TAG", help="Only cases with this tag (repeat)."),
+    ] = None,
+    skip_tag: Annotated[
+        list[str] | None,
+        typer.Option("--skip-tag", metavar="TAG", help="Not the cases with this tag (repeat)."),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -111,6 +119,8 @@ def run(
         seed=seed,
         retries=retries,
         cases=tuple(case or ()),
+        tags=tuple(tag or ()),
+        skip_tags=tuple(skip_tag or ()),
     )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     where = out or settings.data_dir / "evals" / f"{loaded.name}-{version_of(prompts)}-{stamp}"
@@ -119,7 +129,7 @@ def run(
         from agentlab.evals.phoenix import check_phoenix
 
         check_phoenix(settings)
-    total = len(options.cases or loaded.cases) * repeat
+    total = sum(map(options.selects, loaded.cases)) * repeat
     console = common.console()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -341,8 +351,7 @@ def _rate(value: Any) -> str:
 
 
 def _source(results: EvalResults) -> str:
-    return (
-        "scripted (no LLM called)"
-        if results.frame.empty or "scripted" in str(results.meta.agent)
-        else "see each run"
-    )
+    models = {str(m) for m in results.frame.get("model", []) if isinstance(m, str)}
+    if models and all(m.startswith("scripted") for m in models):
+        return "scripted (no LLM was called)"
+    return "; ".join(sorted(models)) or "none ran"

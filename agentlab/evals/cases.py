@@ -199,6 +199,9 @@ class Case(_Strict):
     fixtures: Fixtures = Field(default_factory=lambda: Fixtures())
     checks: Checks = Field(default_factory=lambda: Checks())
     limits: dict[str, Any] = Field(default_factory=dict)
+    memory: bool | None = None
+    """Long-term memory (and the knowledge base) on or off for this case; default: as
+    configured."""
     tags: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")

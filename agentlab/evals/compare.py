@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 _Method = Literal["mcnemar", "bootstrap"]
-LATENCY_FLOOR_S = 1.0
-"""A p95 latency change smaller than this never fails the gate (machine noise)."""
+LATENCY_FLOOR_S = 5.0
+"""A p95 latency rise smaller than this never fails the gate: a busy machine (another eval, CI
+neighbours) stretches every trial by seconds, whatever the version."""
 COST_FLOOR_USD = 0.0001
 """Nor does a change of mean cost per trial smaller than this."""
 

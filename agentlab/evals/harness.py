@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from agentlab.config import Settings
 from agentlab.errors import AgentlabError, ModelUnavailableError, StorageError
-from agentlab.evals.cases import TaskSet
+from agentlab.evals.cases import Case, TaskSet
 from agentlab.evals.checks import CheckResult, score
 from agentlab.evals.results import EvalMeta, EvalResults, build_frame, version_of
 from agentlab.evals.trial import RECORD, InfraError, TrialPlan, TrialRecord, run_trial
@@ -54,6 +54,18 @@ class EvalOptions:
     retry_delay_s: float = 1.0
     cases: tuple[str, ...] = ()
     """Only these cases (all when empty)."""
+    tags: tuple[str, ...] = ()
+    """Only the cases with one of these tags (all when empty)."""
+    skip_tags: tuple[str, ...] = ()
+    """Not the cases with one of these tags."""
+
+    def selects(self, case: Case) -> bool:
+        """Whether the eval runs ``case``."""
+        return (
+            (not self.cases or case.id in self.cases)
+            and (not self.tags or bool(set(self.tags) & set(case.tags)))
+            and not set(self.skip_tags) & set(case.tags)
+        )
 
     def __post_init__(self) -> None:
         if self.repeat < 1:
@@ -75,12 +87,14 @@ async def run_eval(
 ) -> EvalResults:
     """Run ``task_set`` as ``options`` say, into ``out`` (a new or empty directory), then score
     it; the results are saved there too (``results.parquet``, ``results.csv``, ``eval.json``)."""
-    cases = [c for c in task_set.cases if not options.cases or c.id in options.cases]
+    cases = [c for c in task_set.cases if options.selects(c)]
     unknown = set(options.cases) - {c.id for c in task_set.cases}
     if unknown:
         raise AgentlabError(
             f"{task_set.name} has no case(s) {', '.join(sorted(unknown))}: see its file"
         )
+    if not cases:
+        raise AgentlabError(f"no case of {task_set.name} has the tags asked for: see its file")
     meta = EvalMeta(
         set_name=task_set.name,
         set_path=str(task_set.path or ""),

@@ -84,6 +84,7 @@ def build_frame(
                 "iterations": int(totals["iterations"]),
                 "approvals": int(totals["approvals"]),
                 "escalations": int(totals["escalations"]),
+                "model": last.model_source if last else None,
                 "run_ids": ",".join(t.run_id for t in record.turns),
                 "trace_ids": ",".join(t.trace_id or "" for t in record.turns),
                 "attempts": record.attempts,

@@ -119,6 +119,8 @@ async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
     changes: dict[str, Any] = {"data_dir": data_dir}
     if plan.prompts_dir is not None:
         changes["prompts_dir"] = plan.prompts_dir
+    if plan.case.memory is not None:
+        changes["memory"] = settings.memory.model_copy(update={"enabled": plan.case.memory})
     settings = settings.model_copy(update=changes)
     case = plan.case
     definition = load_agent(plan.agent)
