@@ -32,6 +32,7 @@ _EXPORTS = {
     "load_settings": "agentlab.config",
     "ApprovalDecided": "agentlab.events",
     "ApprovalRequested": "agentlab.events",
+    "Escalated": "agentlab.events",
     "ModelCalled": "agentlab.events",
     "PlanMade": "agentlab.events",
     "Replied": "agentlab.events",
@@ -95,6 +96,7 @@ __all__ = [
     "Decision",
     "DefaultPolicy",
     "DiskFullError",
+    "Escalated",
     "FallbackModel",
     "Forgotten",
     "FunctionToolset",
@@ -190,6 +192,7 @@ if TYPE_CHECKING:
     from agentlab.events import (
         ApprovalDecided,
         ApprovalRequested,
+        Escalated,
         ModelCalled,
         PlanMade,
         Replied,

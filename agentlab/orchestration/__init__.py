@@ -3,6 +3,7 @@
 from agentlab.events import (
     ApprovalDecided,
     ApprovalRequested,
+    Escalated,
     ModelCalled,
     PlanMade,
     Replied,
@@ -51,6 +52,7 @@ __all__ = [
     "Decision",
     "Evidence",
     "Limits",
+    "Escalated",
     "ModelCalled",
     "PlanMade",
     "RunContext",
