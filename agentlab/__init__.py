@@ -33,6 +33,7 @@ _EXPORTS = {
     "load_settings": "agentlab.config",
     "ApprovalDecided": "agentlab.events",
     "ApprovalRequested": "agentlab.events",
+    "Escalated": "agentlab.events",
     "ModelCalled": "agentlab.events",
     "PlanMade": "agentlab.events",
     "Replied": "agentlab.events",
@@ -98,6 +99,7 @@ __all__ = [
     "Decision",
     "DefaultPolicy",
     "DiskFullError",
+    "Escalated",
     "FallbackModel",
     "Forgotten",
     "FunctionToolset",
@@ -197,6 +199,7 @@ if TYPE_CHECKING:
     from agentlab.events import (
         ApprovalDecided,
         ApprovalRequested,
+        Escalated,
         ModelCalled,
         PlanMade,
         Replied,

@@ -34,6 +34,19 @@ class ModelCalled:
 
 
 @dataclass(frozen=True)
+class Escalated:
+    """A role of the run escalated to its stronger model (``from_model`` to ``to_model``), and
+    why: the planner once validation found the task unfinished (for the rest of the run), the
+    executor for another try at arguments that did not fit its tool."""
+
+    run_id: str
+    role: str
+    from_model: str
+    to_model: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class ToolCalled:
     """``result``: step_id, tool, arguments, outcome (ok, output, error), duration_s, and what the
     journal did: ``ran``, ``replayed``, ``rerun``, ``recorded`` or ``refused`` (never started)."""
@@ -91,6 +104,7 @@ RunEvent = (
     StatusChanged
     | PlanMade
     | ModelCalled
+    | Escalated
     | ToolCalled
     | ApprovalRequested
     | ApprovalDecided
@@ -106,6 +120,7 @@ _KINDS: dict[str, type[Any]] = {
     "status_changed": StatusChanged,
     "plan_made": PlanMade,
     "model_called": ModelCalled,
+    "escalated": Escalated,
     "tool_called": ToolCalled,
     "approval_requested": ApprovalRequested,
     "approval_decided": ApprovalDecided,

@@ -16,6 +16,7 @@ from agentlab.observability.ledger import phase_costs
 from agentlab.orchestration import (
     ApprovalDecided,
     ApprovalRequested,
+    Escalated,
     ModelCalled,
     PlanMade,
     Replied,
@@ -101,6 +102,9 @@ def render_event(console: Console, event: RunEvent) -> None:
                 f"[dim]  model {markup(c['role'])}: {markup(c['model'])}, {c['input_tokens']} "
                 f"in / {c['output_tokens']} out{cache}, {cost}[/dim]"
             )
+        case Escalated(role=role, from_model=before, to_model=after, reason=reason):
+            escalated = {"role": role, "from_model": before, "to_model": after, "reason": reason}
+            console.print(Text.assemble("  ", escalation_text(escalated)))
         case ToolCalled(result=r):
             o = r["outcome"]
             said = ("ok", "green") if o["ok"] else ("error", "red")
@@ -129,6 +133,14 @@ def render_event(console: Console, event: RunEvent) -> None:
             console.print(Text.assemble("  ", (verdict, "bold"), why))
         case RunEnded():
             pass
+
+
+def escalation_text(escalation: Mapping[str, Any]) -> Text:
+    """An escalation (an ``Escalated`` event's fields, or the run state's record): the role,
+    from which model to which, and why."""
+    e = escalation
+    said = f"{e['role']}: {e['from_model']} → {e['to_model']} ({e['reason']})"
+    return Text(visible(said, lines=False), style="yellow")
 
 
 def approval_panel(request: Request | Mapping[str, Any]) -> Panel:
@@ -263,6 +275,8 @@ def summary_panel(view: RunView) -> Panel:
     prompts = view.state.get("prompt_version")
     if prompts and prompts != BUILTIN:  # runs with the built-in prompts do not say so
         grid.add_row("prompts", rich_text(prompts))
+    for escalated in view.escalations:
+        grid.add_row("escalated", escalation_text(escalated))
     grid.add_row(
         "tokens",
         f"{u.input_tokens} in, {u.output_tokens} out, cache read "

@@ -32,6 +32,7 @@ from pydantic_settings import (
 
 from agentlab.config.memory import MemorySettings
 from agentlab.config.phoenix_state import running_phoenix
+from agentlab.config.roles import RoleModels
 from agentlab.errors import ConfigError
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -41,23 +42,6 @@ def masked_url(url: str) -> str:
     """``url`` with its password (in the user part or a ``password=`` parameter) as ``***``."""
     url = re.sub(r"^([a-z]+://[^:/@?#]*):[^/?#]*@", r"\1:***@", url)
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
-
-
-class RoleModels(BaseModel):
-    """Which model serves each role. Names are Anthropic model ids."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    planner: str = "claude-sonnet-4-6"
-    executor: str = "claude-haiku-4-5"
-    validator: str = "claude-haiku-4-5"
-    responder: str = "claude-haiku-4-5"  # writes the reply that ends every run
-    summarizer: str = "claude-haiku-4-5"  # folds a conversation's older turns into its summary
-    judge: str = "claude-sonnet-4-6"  # grades agents' outputs against rubrics, in evals
-    fallbacks: list[str] = Field(
-        default_factory=lambda: ["claude-sonnet-4-6", "claude-haiku-4-5"],
-        description="Models tried in order when a role's model stays overloaded after retries.",
-    )
 
 
 class ContextBudgets(BaseModel):

@@ -21,6 +21,7 @@ from agentlab.config import Settings, load_settings
 from agentlab.events import (
     ApprovalDecided,
     ApprovalRequested,
+    Escalated,
     Replied,
     ReplyDelta,
     RunEvent,
@@ -48,6 +49,8 @@ def print_event(event: RunEvent) -> None:
     match event:
         case StatusChanged(transition=t):
             print(visible(f"{t['source']} -> {t['target']}: {t['reason']}", lines=False))
+        case Escalated(role=role, from_model=before, to_model=after, reason=reason):
+            print(visible(f"  escalated {role}: {before} -> {after} ({reason})", lines=False))
         case ToolCalled(result=r):
             o = r["outcome"]
             said = json.dumps(o["output"], default=str) if o["ok"] else f"error: {o['error']}"

@@ -38,6 +38,10 @@ REQUIRED_ROLES = (Role.PLANNER, Role.EXECUTOR, Role.VALIDATOR)
 """The roles every router must serve; without a responder (or summarizer) model the reply (or
 summary) is written from the run's record, without a model; only evals ask the judge."""
 
+ESCALATING_ROLES = (Role.PLANNER, Role.EXECUTOR)
+"""The roles that may escalate to a stronger model (``ModelRouter.escalations``): the planner
+once validation finds the task unfinished, the executor when its arguments do not fit the tool."""
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -108,9 +112,11 @@ class CallInfo:
 
     The same on every execution of the same call (a resumed run asks again with the same info), so
     wrappers can attribute and label it (tracing, ledgers, budgets) and a replaying model can find
-    its answer. ``index`` counts the earlier calls of the same role in the run; ``phase`` is the
-    part of the run it serves (plan, replan, prepare, validate); ``account`` is what the call is
-    charged to (``None``: nothing holds it to a budget).
+    its answer. ``index`` counts the earlier calls of the same role in the run (of its escalated
+    calls, for an escalated one); ``phase`` is the part of the run it serves (plan, replan,
+    prepare, validate); ``escalation`` says why the call goes to the role's stronger model
+    (``""``: it does not); ``account`` is what the call is charged to (``None``: nothing holds it
+    to a budget).
     """
 
     run_id: str = ""
@@ -118,6 +124,7 @@ class CallInfo:
     index: int = 0
     phase: str = ""
     account: Account | None = field(default=None, compare=False, repr=False)
+    escalation: str = ""
 
 
 @dataclass(frozen=True, slots=True)

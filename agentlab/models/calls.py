@@ -29,6 +29,8 @@ class ModelCallRecord(TypedDict):
     cost_usd: float | None
     latency_s: float
     fallbacks: list[str]
+    escalated: NotRequired[bool]
+    """The call went to the role's stronger model (``index`` counts the role's escalated calls)."""
     context: NotRequired[dict[str, Any]]
     """What working memory put in the call's context: ``budget``, ``tokens`` (all of it),
     ``parts`` (tokens per part), ``turns_kept``, ``turns_summarized``."""
@@ -50,6 +52,8 @@ def call_record(request: ModelRequest, response: ModelResponse) -> ModelCallReco
         latency_s=response.latency_s,
         fallbacks=list(response.fallbacks),
     )
+    if request.call.escalation:
+        record["escalated"] = True
     report = request.context
     if report is not None:
         record["context"] = {

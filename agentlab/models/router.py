@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from agentlab.config import RoleModels, Settings
 from agentlab.errors import ConfigError, Fix, ModelUnavailableError
 from agentlab.models.base import (
+    ESCALATING_ROLES,
     REQUIRED_ROLES,
     Model,
     ModelRequest,
@@ -31,40 +32,59 @@ class ModelRouter:
 
     The planner, executor and validator must have one; a router without a responder (or
     summarizer) model has the reply (or a conversation's summary) written from the run's record.
-    Only evals ask the judge.
+    Only evals ask the judge. ``escalations`` maps a role (planner, executor) to the stronger
+    model it escalates to; a role without one never escalates.
     """
 
     models: Mapping[Role, Model]
     source: str
     counts: TokenCounting | None = None
     """The provider's own token counts, when its models have them (Claude's)."""
+    escalations: Mapping[Role, Model] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = [r.value for r in REQUIRED_ROLES if r not in self.models]
         if missing:
             raise ConfigError(f"no model configured for role(s): {', '.join(missing)}")
-        for role, model in self.models.items():
+        for role, model in [*self.models.items(), *self.escalations.items()]:
             if not isinstance(model, Model):
                 raise ConfigError(
                     f"the {role.value} model {model!r} is not a Model: it needs a name, "
                     "pricing() and request() (agentlab.models.Model); wrap another model with "
                     "WrapperModel to keep its pricing"
                 )
+        for role in self.escalations:
+            if role not in ESCALATING_ROLES:
+                raise ConfigError(
+                    f"the {role.value} cannot escalate: only "
+                    f"{' and '.join(r.value for r in ESCALATING_ROLES)} escalation models are used"
+                )
 
-    def for_role(self, role: Role) -> Model:
-        return self.models[role]
+    def for_role(self, role: Role, *, escalated: bool = False) -> Model:
+        """``role``'s model; ``escalated``: the stronger one it escalates to (it must have one)."""
+        return self.escalations[role] if escalated else self.models[role]
+
+    def escalated(self, role: Role) -> Model | None:
+        """The stronger model ``role`` escalates to, or ``None``: it does not escalate."""
+        return self.escalations.get(role)
 
     def serves(self, role: Role) -> bool:
         """Whether a model answers ``role`` (the responder, summarizer and judge are optional)."""
         return role in self.models
 
     def wrapped(self, wrap: Callable[[Model], Model]) -> ModelRouter:
-        """Every role's model inside ``wrap`` (a wrapper stacked on top: budgets, tracing)."""
-        return replace(self, models={role: wrap(model) for role, model in self.models.items()})
+        """Every role's model, escalation models too, inside ``wrap`` (a wrapper stacked on top:
+        budgets, tracing)."""
+        return replace(
+            self,
+            models={role: wrap(model) for role, model in self.models.items()},
+            escalations={role: wrap(model) for role, model in self.escalations.items()},
+        )
 
     async def request(self, request: ModelRequest) -> ModelResponse:
-        """Ask the request's role's model."""
-        return await self.models[request.role].request(request)
+        """Ask the request's role's model: its escalation model when the call is escalated."""
+        model = self.for_role(request.role, escalated=bool(request.call.escalation))
+        return await model.request(request)
 
 
 def no_key_error(who: str = "") -> ConfigError:
@@ -98,7 +118,8 @@ def unavailable_router(why: str) -> ModelRouter:
 def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
     """Every role replays its turns from ``script``; the responder, summarizer and judge only if
     the script has turns for them (else replies and summaries are written from the record, and
-    evals have no judge to ask)."""
+    evals have no judge to ask). A role of the script's ``escalation`` section escalates to a
+    model replaying those turns."""
     label = str(source) or "inline script"
     models = {
         role: ScriptedModel(
@@ -111,15 +132,27 @@ def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
         for role in Role
         if role in REQUIRED_ROLES or role in script.roles
     }
+    stronger = {
+        role: ScriptedModel(
+            turns,
+            name=f"scripted-{role.value}-escalated",
+            source=f"{label} (escalation)",
+            priced_as=script.escalation_priced_as or script.priced_as,
+        )
+        for role, turns in script.escalation.items()
+    }
     priced = f"; simulated cost, priced as {script.priced_as}" if script.priced_as else ""
     return ModelRouter(
-        models, source=f"scripted model replaying {label} (no LLM is called{priced})"
+        models,
+        source=f"scripted model replaying {label} (no LLM is called{priced})",
+        escalations=stronger,
     )
 
 
 def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelRouter:
     """Each role uses its Claude model (from ``roles``, else the configured ``[models]``) through
-    the ``anthropic`` SDK, falling back to the configured fallbacks while overloaded."""
+    the ``anthropic`` SDK, falling back to the configured fallbacks while overloaded; a role with
+    an ``escalation`` model escalates to it, retried and falling back the same way."""
     if not settings.has_anthropic_key:
         raise no_key_error()
     from agentlab.models.anthropic import claude_client, claude_model  # the SDK only when used
@@ -133,16 +166,19 @@ def claude_router(settings: Settings, roles: RoleModels | None = None) -> ModelR
             name, client, stream=settings.anthropic_stream, prompt_caching=settings.prompt_caching
         )
 
-    models: dict[Role, Model] = {}
-    for role in Role:
-        tried = list(dict.fromkeys([getattr(roles, role.value), *roles.fallbacks]))
-        models[role] = (
-            claude(tried[0]) if len(tried) == 1 else FallbackModel([claude(n) for n in tried])
-        )
+    def with_fallbacks(name: str) -> Model:
+        tried = list(dict.fromkeys([name, *roles.fallbacks]))
+        return claude(tried[0]) if len(tried) == 1 else FallbackModel([claude(n) for n in tried])
+
+    models: dict[Role, Model] = {role: with_fallbacks(getattr(roles, role.value)) for role in Role}
+    stronger = {Role(role): with_fallbacks(name) for role, name in roles.escalation.items()}
     endpoint = settings.anthropic_base_url or "api.anthropic.com"
     names = ", ".join(f"{r.value}={m.name}" for r, m in models.items())
+    names += "".join(f", {r.value} escalates to {m.name}" for r, m in stronger.items())
     counts = ClaudeTokenCounts(client, roles.planner)
-    return ModelRouter(models, source=f"Claude via {endpoint} ({names})", counts=counts)
+    return ModelRouter(
+        models, source=f"Claude via {endpoint} ({names})", counts=counts, escalations=stronger
+    )
 
 
 class ModelSpec(BaseModel):

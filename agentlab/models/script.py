@@ -11,8 +11,12 @@ A script is YAML or JSON::
           usage: {input_tokens: 812, output_tokens: 95}
       validator:
         - tool_use: {name: submit_verdict, input: {complete: true, reason: "..."}}
+    escalation:                     # optional: the stronger model a role escalates to
+      planner:
+        - tool_use: {name: submit_plan, input: {steps: [...]}}
 
-Each role's turns are replayed in order. The same ``Turn`` model drives the local
+Each role's turns are replayed in order; a role's ``escalation`` turns in the order of its
+escalated calls. The same ``Turn`` model drives the local
 Anthropic-compatible test server, where a turn may also be an ``error`` to return.
 """
 
@@ -23,10 +27,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agentlab.errors import ScriptError
-from agentlab.models.base import Role
+from agentlab.models.base import ESCALATING_ROLES, Role
 
 
 class ScriptedToolUse(BaseModel):
@@ -108,17 +119,42 @@ class Script(BaseModel):
         "what concurrency buys); 0 answers at once.",
     )
     roles: dict[Role, list[Turn]]
+    escalation: dict[Role, list[Turn]] = Field(
+        default_factory=dict,
+        description="Per role (planner, executor), the turns of the stronger model it escalates "
+        "to, replayed in the order of its escalated calls; a role not named does not escalate.",
+    )
+    escalation_priced_as: str | None = Field(
+        None,
+        description="What the escalated calls are priced as (a stronger model costs more); "
+        "unset, as priced_as.",
+    )
 
     @model_validator(mode="after")
     def _priced(self) -> Script:
         from agentlab.models.pricing import price_of
 
-        if self.priced_as is not None and price_of(self.priced_as) is None:
-            raise ValueError(
-                f"priced_as names {self.priced_as!r}, which has no price in "
-                "agentlab/models/prices.toml: name a listed model"
-            )
+        for name, model in (
+            ("priced_as", self.priced_as),
+            ("escalation_priced_as", self.escalation_priced_as),
+        ):
+            if model is not None and price_of(model) is None:
+                raise ValueError(
+                    f"{name} names {model!r}, which has no price in "
+                    "agentlab/models/prices.toml: name a listed model"
+                )
         return self
+
+    @field_validator("escalation")
+    @classmethod
+    def _escalating(cls, escalation: dict[Role, list[Turn]]) -> dict[Role, list[Turn]]:
+        for role in escalation:
+            if role not in ESCALATING_ROLES:
+                raise ValueError(
+                    f"{role.value!r} cannot escalate: name "
+                    f"{' or '.join(r.value for r in ESCALATING_ROLES)}"
+                )
+        return escalation
 
 
 def load_script(path: str | Path) -> Script:

@@ -73,10 +73,10 @@ class ScriptedModel:
                 self.latency_s
             )  # a simulated call's time; other runs go on meanwhile
         content: list[Block] = [text_block(turn.text)] if turn.text else []
+        # Ids unique in the run: escalated calls count their own indices.
+        who = request.role.value + ("_escalated" if request.call.escalation else "")
         content += [
-            tool_use_block(
-                use.id or f"scripted_{request.role.value}_{index}_{i}", use.name, use.input
-            )
+            tool_use_block(use.id or f"scripted_{who}_{index}_{i}", use.name, use.input)
             for i, use in enumerate(turn.all_tool_uses())
         ]
         u = turn.usage

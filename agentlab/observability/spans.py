@@ -193,6 +193,9 @@ def llm_attributes(request: Any, model_name: str) -> dict[str, Any]:
         "agentlab.role": request.role.value,
         "agentlab.call_index": request.call.index,
     }
+    if request.call.escalation:  # the role's stronger model, and why
+        attributes["agentlab.escalated"] = True
+        attributes["agentlab.escalation.reason"] = request.call.escalation
     report = getattr(request, "context", None)
     if report is not None:  # what working memory put in the context
         attributes["agentlab.context.budget"] = report.budget

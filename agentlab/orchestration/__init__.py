@@ -3,6 +3,7 @@
 from agentlab.events import (
     ApprovalDecided,
     ApprovalRequested,
+    Escalated,
     ModelCalled,
     PlanMade,
     Replied,
@@ -53,6 +54,7 @@ __all__ = [
     "Decision",
     "Evidence",
     "Limits",
+    "Escalated",
     "ModelCalled",
     "PlanMade",
     "PromptBook",

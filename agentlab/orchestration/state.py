@@ -134,6 +134,23 @@ class PolicyRecord(TypedDict):
     rule: str | None
 
 
+class Escalation(TypedDict):
+    """A role escalated to its stronger model: from which model to which, and why; ``step_id``
+    is the step whose arguments the executor's escalation was for."""
+
+    role: str
+    from_model: str
+    to_model: str
+    reason: str
+    step_id: NotRequired[str]
+
+
+def counted_as(role: str, *, escalated: bool = False) -> str:
+    """The key of ``calls_per_role`` counting ``role``'s calls: its escalated calls are counted
+    apart (their own sequence of indices), under ``role:escalated``."""
+    return f"{role}:escalated" if escalated else role
+
+
 class TranscriptEntry(TypedDict):
     """A message of the run's transcript and the node that added it.
 
@@ -229,6 +246,11 @@ class AgentState(TypedDict):
     feedback: str
     outcome: str
     calls_per_role: dict[str, int]
+    """Per role, how many calls its model has made (the next call's index); escalated calls
+    apart (``counted_as``). A session's runs keep counting on."""
+    escalations: NotRequired[list[Escalation]]
+    """The run's escalations to a role's stronger model, in order: a planner escalation holds
+    for the rest of the run; each executor escalation is for one step."""
     first_round: NotRequired[int]
     """The planning round before this run's first (rounds keep counting across the runs of a
     thread): what ``failed_calls`` of this run are told apart by."""
@@ -327,6 +349,7 @@ def begin_state(run: Mapping[str, Any]) -> dict[str, Any]:
         "outcome": "",
         "calls_per_role": {},
         "forced_misses": {},
+        "escalations": [],
         "reply": "",
         "replied": False,
         "no_model_reply": "",

@@ -1,4 +1,4 @@
-"""A run's outcome in figures: steps, approvals, model calls, tokens and dollars."""
+"""A run's outcome in figures: steps, approvals, model calls, escalations, tokens and dollars."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class RunSummary:
     """True when every model call was answered by a scripted model: no LLM was called."""
     simulated: bool = False
     """True when the cost is simulated: scripted calls priced as a real model (``priced_as``)."""
+    escalations: int = 0
+    """How many times a role escalated to its stronger model."""
 
 
 def summarize(state: Mapping[str, Any], limits: Limits | None = None) -> RunSummary:
@@ -59,4 +61,5 @@ def summarize(state: Mapping[str, Any], limits: Limits | None = None) -> RunSumm
         cost_usd=None if any(c is None for c in costs) else sum(costs),
         scripted=bool(calls) and all(c["provider"] in FREE_PROVIDERS | {SIMULATED} for c in calls),
         simulated=any(c["provider"] == SIMULATED for c in calls),
+        escalations=len(state.get("escalations") or []),
     )

@@ -24,7 +24,7 @@ from agentlab.observability.budgets import RunAccount
 from agentlab.observability.ledger import utc_day
 from agentlab.orchestration.context import RunContext, run_context
 from agentlab.orchestration.limits import Limits
-from agentlab.orchestration.state import AgentState, Status, Transition
+from agentlab.orchestration.state import AgentState, Status, Transition, counted_as
 
 Update = dict[str, Any]
 
@@ -80,17 +80,22 @@ class Visit:
                 self._account = RunAccount(ceilings, spent=spent, warn_at=limits.warning_fraction)
         return self._account
 
-    def call_info(self, role: str, index: int | None = None, *, phase: str = "") -> CallInfo:
+    def call_info(
+        self, role: str, index: int | None = None, *, phase: str = "", escalation: str = ""
+    ) -> CallInfo:
         """Who makes the call, its place among ``role``'s calls in the run (by default the next
-        one), its phase (by default this visit's), and the account it is charged to."""
+        one; among its escalated calls if ``escalation`` says why it is one), its phase (by
+        default this visit's), and the account it is charged to."""
         if index is None:
-            index = self.state["calls_per_role"].get(role, 0)
+            key = counted_as(role, escalated=bool(escalation))
+            index = self.state["calls_per_role"].get(key, 0)
         return CallInfo(
             run_id=self.ctx.run_id or "",
             principal=self.ctx.principal,
             index=index,
             phase=phase or self.phase,
             account=self.account,
+            escalation=escalation,
         )
 
 

@@ -4,14 +4,18 @@ A step whose planned arguments are complete is prepared as it is; for one whose 
 missing or invalid (an id an earlier step found), the executor model is asked to complete them,
 concurrently for the steps that run together. ``ToolExecutor.prepare`` then validates the
 arguments into their canonical form, hashes the call and asks the policy, once: the result is
-stored with the pending call (``PendingCall``) and recorded (``policy_decisions``). ``prepare``
-binds the steps a plan makes ready; ``execute`` binds those its calls make ready, in the same step.
+stored with the pending call (``PendingCall``) and recorded (``policy_decisions``). Arguments
+the executor model gave that do not fit the tool are asked once more of its stronger model, if it
+has one (``escalate.py``); else, or if those do not fit either, the call is refused and its step
+fails. ``prepare`` binds the steps a plan makes ready; ``execute`` binds those its calls make
+ready, in the same step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,12 +34,15 @@ from agentlab.orchestration.nodes.common import (
     together,
     why_unavailable,
 )
+from agentlab.orchestration.nodes.escalate import record_escalation
 from agentlab.orchestration.state import (
+    Escalation,
     PendingCall,
     PlanStep,
     PolicyRecord,
     StepResult,
     TranscriptEntry,
+    counted_as,
 )
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.calls import CallRefused, CallRequest, PreparedCall, UnknownTool, call_hash
@@ -96,6 +103,17 @@ async def bind_ready(
     asking = [b for b in calls if b.ask is not None]
     if asking:
         await together([complete(b) for b in asking])
+    called = [b.answers[0] for b in asking if b.answers]
+    # Arguments the executor gave that do not fit the tool: its stronger model tries once more.
+    escalating = _escalating(parts, visit, asking, called)
+
+    async def escalate(binding: _Binding) -> _Binding:
+        async with limit:
+            return await _escalate(parts, visit, binding, recent)
+
+    if escalating:
+        await together([escalate(b) for b in escalating])
+        called += [answer for b in escalating for answer in b.answers[1:]]
     out = Bound()
     logs = {
         "model_calls": [r for b in calls for r in b.records],
@@ -103,13 +121,19 @@ async def bind_ready(
         "policy_decisions": [decided(visit, b.prepared) for b in calls if b.prepared],
     }
     out.logs = {key: entries for key, entries in logs.items() if entries}
+    counts = dict(visit.state["calls_per_role"])
     if asks:
-        out.logs["calls_per_role"] = {
-            **visit.state["calls_per_role"],
-            Role.EXECUTOR.value: asked + asks,
-        }
+        counts[Role.EXECUTOR.value] = asked + asks
+    if escalating:
+        key = counted_as(Role.EXECUTOR.value, escalated=True)
+        counts[key] = counts.get(key, 0) + len(escalating)
+        out.logs["escalations"] = [
+            *(visit.state.get("escalations") or []),
+            *(b.escalation for b in escalating if b.escalation is not None),
+        ]
+    if counts != visit.state["calls_per_role"]:
+        out.logs["calls_per_role"] = counts
     answered = [b for b in asking if b.response is not None]
-    called = [b.tool_use_id is not None for b in answered]
     misses, noted = forced_misses(visit, Role.EXECUTOR.value, called)
     out.logs.update(noted)
     if misses >= MAX_FORCED_MISSES:
@@ -154,6 +178,11 @@ class _Binding:
     """Why the planned arguments do not do, and the index of the executor call to ask."""
     refused: str | None = None
     """Why the arguments the executor model gave do not fit the tool."""
+    invalid: bool = False
+    """The executor model's arguments were refused as invalid (its tool exists)."""
+    answers: list[bool] = field(default_factory=list)
+    """Of each answer of the executor model (then its stronger one), whether it called the tool."""
+    escalation: Escalation | None = None
     arguments: dict[str, object] = field(default_factory=dict)
     tool_use_id: str | None = None
     response: ModelResponse | None = None
@@ -179,10 +208,55 @@ def _request(
     )
 
 
-async def _complete(
+def _escalating(
+    parts: Parts, visit: Visit, asking: Sequence[_Binding], called: Sequence[bool]
+) -> list[_Binding]:
+    """The bindings whose executor arguments did not fit their tool, to ask again of the
+    executor's stronger model (none without one, or when the run ends anyway), each given its
+    escalated call's index (in plan order) and its escalation, emitted."""
+    misses, _ = forced_misses(visit, Role.EXECUTOR.value, called)
+    if any(b.unavailable for b in asking) or misses >= MAX_FORCED_MISSES:
+        return []
+    escalating = [b for b in asking if b.invalid]
+    if not escalating or parts.models.escalated(Role.EXECUTOR) is None:
+        return []
+    key = counted_as(Role.EXECUTOR.value, escalated=True)
+    before = visit.state["calls_per_role"].get(key, 0)
+    for number, b in enumerate(escalating):
+        step = b.step
+        why = f"step {step['id']}: the arguments given for {step['tool']} do not fit: {b.refused}"
+        b.escalation = record_escalation(parts, visit, Role.EXECUTOR, why, step_id=step["id"])
+        given = json.dumps(b.arguments, default=str)
+        b.ask = (f"{b.refused} (in the arguments {given}, given before)", before + number)
+    return escalating
+
+
+async def _escalate(
     parts: Parts, visit: Visit, binding: _Binding, recent: Sequence[StepResult]
 ) -> _Binding:
-    """Ask the executor model for the step's missing arguments, then prepare the call."""
+    """Ask the executor's stronger model for arguments the executor's own did not fit."""
+    first, escalated = binding.response, binding.escalation
+    assert first is not None and escalated is not None
+    said = f"refused: {binding.refused}; asked again of a stronger model"
+    binding.transcript += [
+        transcript.entry(visit.node, first.message()),
+        *transcript.answer(visit.node, first, said, is_error=True),
+    ]
+    binding.refused, binding.invalid = None, False
+    binding.tool_use_id, binding.proposal = None, None
+    return await _complete(parts, visit, binding, recent, escalation=escalated["reason"])
+
+
+async def _complete(
+    parts: Parts,
+    visit: Visit,
+    binding: _Binding,
+    recent: Sequence[StepResult],
+    *,
+    escalation: str = "",
+) -> _Binding:
+    """Ask the executor model (its stronger one, given why) for the step's missing arguments,
+    then prepare the call."""
     assert binding.ask is not None
     problem, index = binding.ask
     step = binding.step
@@ -193,7 +267,7 @@ async def _complete(
         await parts.executor.tools.tools(),  # all of them: the same prefix every call
         results=shown,
         problem=problem,
-        call=visit.call_info(Role.EXECUTOR.value, index, phase="prepare"),
+        call=visit.call_info(Role.EXECUTOR.value, index, phase="prepare", escalation=escalation),
         prompts=parts.prompts,
     )
     try:
@@ -204,6 +278,7 @@ async def _complete(
     binding.records.append(record)
     binding.response = response
     call = response.tool_call(step["tool"])
+    binding.answers.append(call is not None)
     if call is None:
         binding.problem = f"step {step['id']}: the executor did not call {step['tool']}"
         binding.transcript += [
@@ -220,8 +295,10 @@ async def _complete(
         binding.prepared = await parts.executor.prepare(
             _request(step, binding.arguments, visit, *seen), visit.ctx.principal
         )
-    except CallRefused as exc:
+    except UnknownTool as exc:
         binding.refused = str(exc)
+    except CallRefused as exc:
+        binding.refused, binding.invalid = str(exc), True
     return binding
 
 

@@ -31,7 +31,7 @@ from agentlab.orchestration.agent import Agent
 from agentlab.orchestration.context import RunContext
 from agentlab.orchestration.deps import Deps
 from agentlab.orchestration.prompt_book import PromptBook
-from agentlab.orchestration.state import Status, StepResult
+from agentlab.orchestration.state import Status, StepResult, counted_as
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.executor import ToolExecutor
 
@@ -76,10 +76,10 @@ class Parts:
 
     async def ask_logged(self, visit: Visit, request: ModelRequest) -> tuple[ModelResponse, Update]:
         """``ask``, with the updates recording the call (its record, the transcript, the role's
-        count of calls)."""
+        count of calls, or of escalated calls)."""
         response, record = await self.ask(visit, request)
-        role = request.role.value
-        counts = {**visit.state["calls_per_role"], role: request.call.index + 1}
+        key = counted_as(request.role.value, escalated=bool(request.call.escalation))
+        counts = {**visit.state["calls_per_role"], key: request.call.index + 1}
         return response, {
             "model_calls": [record],
             "transcript": [transcript.entry(visit.node, response.message())],

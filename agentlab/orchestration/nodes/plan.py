@@ -19,6 +19,7 @@ from agentlab.orchestration.nodes.common import (
     sources,
     unavailable,
 )
+from agentlab.orchestration.nodes.escalate import planner_escalation
 from agentlab.orchestration.state import PlanStep, Status
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.tool import Risk, Tool, format_validation_error
@@ -44,7 +45,7 @@ async def plan(parts: Parts, visit: Visit) -> Update:
         results=state.get("results", []),
         approvals=state.get("approvals", []),
         feedback=state["feedback"],
-        call=visit.call_info("planner"),
+        call=visit.call_info("planner", escalation=planner_escalation(parts, visit)),
         prompts=parts.prompts,
     )
     try:

@@ -1,8 +1,9 @@
 """The ``validate`` node: is the task done?
 
 The validator is the agent's deterministic ``check`` when it has one, else the validator model;
-falling short sends the run back to planning with the reason. A validator model that answers
-without its forced tool is asked once more; the second such answer in a row ends the run.
+falling short sends the run back to planning with the reason (to the planner's stronger model,
+if it has one: ``escalate.py``). A validator model that answers without its forced tool is asked
+once more; the second such answer in a row ends the run.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agentlab.orchestration.nodes.common import (
     ignored_tool_choice,
     unavailable,
 )
+from agentlab.orchestration.nodes.escalate import escalate_planner
 from agentlab.orchestration.state import Status
 from agentlab.orchestration.visit import Update, Visit
 from agentlab.tools.tool import format_validation_error
@@ -71,6 +73,7 @@ async def validate(parts: Parts, visit: Visit) -> Update:
         Status.PLANNING,
         f"falls short: {verdict.reason}",
         feedback=f"the validator found the task unfinished: {verdict.reason}",
+        **escalate_planner(parts, visit, verdict.reason),
         **logs,
     )
 
@@ -103,4 +106,5 @@ async def _check(parts: Parts, visit: Visit) -> Update:
         Status.PLANNING,
         f"falls short: {reason}",
         feedback=f"the check found the task unfinished: {reason}",
+        **escalate_planner(parts, visit, str(reason)),
     )

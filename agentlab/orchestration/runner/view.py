@@ -32,5 +32,11 @@ class RunView:
         return status
 
     @property
+    def escalations(self) -> list[dict[str, Any]]:
+        """The run's escalations to a role's stronger model, in order (role, from_model,
+        to_model, reason; step_id for the executor's): ``len(view.escalations)`` counts them."""
+        return [dict(e) for e in self.state.get("escalations") or []]
+
+    @property
     def limits(self) -> Limits:
         return Limits.model_validate(self.record.limits)
