@@ -92,6 +92,14 @@ def run(
         int, typer.Option(min=0, help="Attempts more per trial on an infrastructure error.")
     ] = 2,
     judge_script: JudgeScript = None,
+    escalation: Annotated[
+        bool,
+        typer.Option(
+            "--escalation/--no-escalation",
+            help="Let roles escalate to their stronger models (scripts' escalation sections, "
+            "[models] escalation); off, to see what escalating buys.",
+        ),
+    ] = True,
     phoenix: Annotated[
         bool,
         typer.Option(
@@ -121,6 +129,7 @@ def run(
         cases=tuple(case or ()),
         tags=tuple(tag or ()),
         skip_tags=tuple(skip_tag or ()),
+        escalation=escalation,
     )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     where = out or settings.data_dir / "evals" / f"{loaded.name}-{version_of(prompts)}-{stamp}"

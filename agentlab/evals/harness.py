@@ -58,6 +58,9 @@ class EvalOptions:
     """Only the cases with one of these tags (all when empty)."""
     skip_tags: tuple[str, ...] = ()
     """Not the cases with one of these tags."""
+    escalation: bool = True
+    """Whether roles escalate to their stronger models (off: the scripts' ``escalation``
+    sections and the configured ``[models] escalation`` are left out), to see what it buys."""
 
     def selects(self, case: Case) -> bool:
         """Whether the eval runs ``case``."""
@@ -99,7 +102,8 @@ async def run_eval(
         set_name=task_set.name,
         set_path=str(task_set.path or ""),
         agent=options.agent,
-        version=version_of(options.prompts_dir),
+        version=version_of(options.prompts_dir)
+        + ("" if options.escalation else " (no escalation)"),
         prompts_dir=str(options.prompts_dir.resolve()) if options.prompts_dir else None,
         repeat=options.repeat,
         concurrency=options.concurrency,
@@ -118,6 +122,7 @@ async def run_eval(
             prompts_dir=options.prompts_dir,
             set_limits=task_set.limits,
             principal=task_set.principal,
+            escalation=options.escalation,
         )
         for case in cases
         for trial in range(options.repeat)

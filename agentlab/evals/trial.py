@@ -108,6 +108,7 @@ class TrialPlan:
     prompts_dir: Path | None = None
     set_limits: dict[str, Any] = field(default_factory=dict)
     principal: str = "eval"
+    escalation: bool = True
 
 
 async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
@@ -119,6 +120,8 @@ async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
     changes: dict[str, Any] = {"data_dir": data_dir}
     if plan.prompts_dir is not None:
         changes["prompts_dir"] = plan.prompts_dir
+    if not plan.escalation:
+        changes["models"] = settings.models.model_copy(update={"escalation": {}})
     if plan.case.memory is not None:
         changes["memory"] = settings.memory.model_copy(update={"enabled": plan.case.memory})
     settings = settings.model_copy(update=changes)
@@ -180,6 +183,8 @@ def _model_spec(plan: TrialPlan, settings: Settings, turn: int) -> ModelSpec:
     script = resolve_script(
         ref, plan.base, seed=plan.seed, case=case.id, trial=plan.trial, turn=turn
     )
+    if not plan.escalation:
+        script = script.model_copy(update={"escalation": {}})
     path = write_script(script, plan.directory / f"turn-{turn + 1}.script.json")
     return ModelSpec(kind="scripted", script=str(path.resolve()))
 
