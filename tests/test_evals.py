@@ -359,3 +359,38 @@ def test_a_broken_prompt_version_fails_its_cases_and_compare_reports_the_regress
     assert "support v1 -> support v2-terse" in compared.stdout
     assert "8 worse, 0 better" in compared.stdout and "verdict: REGRESSION" in compared.stdout
     assert all(case in compared.stdout for case in BROKEN_BY_V2_TERSE)
+
+
+def test_a_provider_that_stays_down_is_an_error_apart_from_the_pass_rate(
+    tmp_path: Path, anthropic_server
+):
+    from agentlab.config import load_settings
+    from agentlab.models.script import ScriptedError, Turn
+
+    overloaded = Turn(error=ScriptedError(status=529, type="overloaded_error", message="busy"))
+    server = anthropic_server.reset([overloaded] * 200)
+    settings = load_settings(
+        data_dir=tmp_path / "data",
+        anthropic_api_key="sk-test",
+        anthropic_base_url=server.base_url,
+        anthropic_max_retries=0,
+    )
+    on_claude = {
+        "id": "on-claude",
+        "message": "Look up Ada Lovelace",
+        "checks": {"status": "completed"},
+    }
+    path = write_set(tmp_path, [close_ada(), on_claude])
+    results = asyncio.run(
+        run_eval(
+            load_task_set(path),
+            EvalOptions(agent=AGENT, retries=1, retry_delay_s=0.01),
+            settings,
+            tmp_path / "out",
+        )
+    )
+    down = results.frame.set_index("case").loc["on-claude"]
+    assert pd.isna(down["passed"]) and down["attempts"] == 2
+    assert "unavailable" in down["error"] and "529" in down["error"]
+    assert results.summary()["errors"] == 1
+    assert results.pass_rate == 1.0  # close-ada passed; the trial that could not run is no fail
