@@ -350,7 +350,9 @@ def _report(results: EvalResults, where: Path) -> None:
         f"pass rate {_rate(s['pass_rate'])} over {s['trials'] - s['errors']} trial(s)"
         + (f", {s['errors']} infrastructure error(s) left out" if s["errors"] else "")
         + f"; cost ${s['cost_usd']:.4f}, {s['tokens']} tokens, latency p95 "
-        f"{s['latency_p95_s']:.2f}s; model: {_source(results)}"
+        f"{s['latency_p95_s']:.2f}s"
+        + (f", {s['escalations']} escalation(s)" if s["escalations"] else "")
+        + f"; model: {_source(results)}"
     )
     console.print(f"results: {visible(str(where))} (results.parquet, results.csv)")
 
