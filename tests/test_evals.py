@@ -280,6 +280,18 @@ def test_a_judged_check_gives_its_reason_and_a_rerun_does_not_flip_it(
     again = judged_eval(tmp_path, settings, "two")  # the script's next verdict would flip it
     assert again.judge_calls == 0
     assert again.frame["passed"].all()
+    from agentlab.evals import Judge, VerdictCache, judge_model
+
+    judge = Judge(
+        judge_model(settings, tmp_path / "judge.yaml"), VerdictCache(tmp_path / "verdicts.sqlite")
+    )
+    rescored = asyncio.run(
+        rescore_eval(
+            tmp_path / "one", load_task_set(tmp_path / "set.yaml"), tmp_path / "re", judge=judge
+        )
+    )
+    assert rescored.judge_calls == 0 and judge.calls == 0
+    assert list(rescored.frame["passed"]) == list(first.frame["passed"])
 
 
 def test_the_support_set_has_forty_cases_and_every_required_behaviour():
@@ -394,3 +406,43 @@ def test_a_provider_that_stays_down_is_an_error_apart_from_the_pass_rate(
     assert "unavailable" in down["error"] and "529" in down["error"]
     assert results.summary()["errors"] == 1
     assert results.pass_rate == 1.0  # close-ada passed; the trial that could not run is no fail
+
+
+def test_a_jsonl_set_is_a_case_a_line_with_an_optional_head(tmp_path: Path):
+    path = tmp_path / "few.jsonl"
+    lines = [
+        {"set": {"agent": AGENT, "principal": "ops"}},
+        close_ada(),
+        {"id": "x", "message": "hi"},
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    loaded = load_task_set(path)
+    assert loaded.name == "few" and loaded.agent == AGENT and loaded.principal == "ops"
+    assert [c.id for c in loaded.cases] == ["close-ada", "x"]
+    path.write_text(json.dumps(close_ada()) + "\n{not json\n", encoding="utf-8")
+    with pytest.raises(EvalSetError, match="line 2: not JSON"):
+        load_task_set(path)
+
+
+@pytest.mark.slow
+def test_facts_and_past_interactions_are_laid_down_for_the_case_and_recalled(
+    tmp_path: Path, settings: Settings
+):
+    from agentlab.orchestration import SyncRunner
+
+    case = close_ada(
+        memory=True,
+        principal="ada",
+        fixtures={
+            "facts": [{"key": "preferred_channel", "value": "sms"}],
+            "memories": ["Ada asked to close her account last week, then changed her mind."],
+        },
+    )
+    results = run(write_set(tmp_path, [case]), settings, tmp_path / "out")
+    assert bool(results.frame.iloc[0]["passed"]), results.frame.iloc[0]["reasons"]
+    data = tmp_path / "out" / "trials" / "close-ada" / "0" / "data"
+    with SyncRunner(settings.model_copy(update={"data_dir": data})) as runner:
+        view = runner.get(results.frame.iloc[0]["run_ids"])
+    memory = "\n".join(view.state["recalled"]["memory"])
+    assert "preferred_channel" in memory and "sms" in memory
+    assert "changed her mind" in memory
