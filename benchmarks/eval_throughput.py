@@ -332,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--latency must be >= 0")
 
     console = Console(soft_wrap=True)
-    console.width = max(console.width, 150)
+    console.width = max(console.width, 170)  # the table stays whole when piped
     _header(console, args.cases, args.latency)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agentlab-eval-throughput-") as tmp:
