@@ -4,8 +4,11 @@ each trial in a data directory of its own, scored, saved, re-scored and compared
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
+import sqlite3
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -112,6 +115,18 @@ def test_a_case_runs_the_full_loop_in_its_own_data_directory(tmp_path: Path, set
     saved = pd.read_parquet(tmp_path / "out" / "results.parquet")
     assert list(saved["case"]) == ["close-ada"]
     assert (tmp_path / "out" / "results.csv").is_file()
+
+
+def test_a_trials_runs_database_is_private_and_whole_once_the_eval_ends(
+    tmp_path: Path, settings: Settings
+):
+    run(write_set(tmp_path, [close_ada()]), settings, tmp_path / "out")
+    database = tmp_path / "out" / "trials" / "close-ada" / "0" / "data" / "runs.sqlite"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert not database.with_name("runs.sqlite-wal").exists()  # checkpointed into the file
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        statuses = conn.execute("SELECT status FROM agentlab_run_records").fetchall()
+    assert statuses == [("completed",)]
 
 
 def test_a_failed_check_says_why(tmp_path: Path, settings: Settings):

@@ -17,7 +17,7 @@ import yaml
 
 from agentlab.errors import ScriptError
 from agentlab.evals.cases import Case, EvalSetError, ScriptChoice, ScriptRef, ScriptVariant
-from agentlab.models.script import Script, dump_script, load_script
+from agentlab.models.script import SAFE_LOADER, Script, dump_script, script_of
 
 
 def override_of(prompts_dir: Path | None, case: Case, turn: int) -> Path | None:
@@ -39,10 +39,10 @@ def resolve_script(
     variant drawn if it offers several."""
     if isinstance(ref, Path | str):
         path = ref if isinstance(ref, Path) else base / ref
-        choice = _variants_file(path)
-        if choice is None:
-            return load_script(path)
-        return resolve_script(choice, path.parent, seed=seed, case=case, trial=trial, turn=turn)
+        found = _script_file(path)
+        if isinstance(found, Script):
+            return found
+        return resolve_script(found, path.parent, seed=seed, case=case, trial=trial, turn=turn)
     if isinstance(ref, ScriptChoice) or (isinstance(ref, dict) and "variants" in ref):
         choice = ref if isinstance(ref, ScriptChoice) else ScriptChoice.model_validate(ref)
         variant = draw(choice.variants, seed=seed, case=case, trial=trial, turn=turn)
@@ -61,9 +61,10 @@ def draw(
     return rng.choices(variants, weights=[v.weight for v in variants])[0]
 
 
-def _variants_file(path: Path) -> ScriptChoice | None:
+def _script_file(path: Path) -> Script | ScriptChoice:
+    """The script in the file ``path``, or the variants it offers: read and parsed once."""
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         raise ScriptError(f"script file not found: {path}") from None
     except (OSError, yaml.YAMLError) as exc:
@@ -73,7 +74,7 @@ def _variants_file(path: Path) -> ScriptChoice | None:
             return ScriptChoice.model_validate(data)
         except ValueError as exc:
             raise EvalSetError(f"{path}: the variants are not valid: {exc}") from None
-    return None
+    return script_of(data, source=str(path))
 
 
 def write_script(script: Script, path: Path) -> Path:

@@ -9,6 +9,7 @@ record and that directory, so an eval can be re-scored later without a model (``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -28,6 +29,7 @@ from agentlab.models.router import ModelSpec
 from agentlab.observability.traces import trace_id_of
 from agentlab.orchestration import Limits, Runner, RunView, load_agent
 from agentlab.orchestration.graph import resolve_limits
+from agentlab.store.sqlite import sqlite_connection
 
 RECORD = "record.json"
 INFRA = re.compile(r"^\w+ unavailable: (?!the script)")
@@ -135,7 +137,7 @@ async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
     principal = case.principal or plan.principal
     await lay_down(case.fixtures, definition, settings, principal)
     session = f"eval-{case.id}-{plan.trial}" if len(case.turns) > 1 else None
-    async with Runner(settings) as runner:
+    async with _trial_database(settings), Runner(settings) as runner:
         for turn, spec in zip(case.turns, specs, strict=True):
             started = time.perf_counter()
             run_id, events = await runner.start(
@@ -168,6 +170,25 @@ async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
             if record.turns[-1].status == "waiting":
                 break  # a conversation cannot go on past a turn left waiting
     return record
+
+
+@contextlib.asynccontextmanager
+async def _trial_database(settings: Settings) -> AsyncIterator[None]:
+    """Make the trial's runs database (SQLite), unsynced, in a worker thread, and hold a
+    connection to it until the trial's Runner has closed, so that the Runner finds the file
+    made and is not the last to close it. SQLite would otherwise sync a new file to disk 8
+    times, as it is made and as its last connection checkpoints the WAL, on the Runner's
+    connections, on the event loop: every other trial would stop meanwhile. A trial's
+    directory is the eval's scratch, its record and results are not synced either: a process
+    that crashes loses nothing written, a machine that does may lose the eval (run it again)."""
+    if settings.database_url is not None:
+        yield
+        return
+    held = await asyncio.to_thread(sqlite_connection, settings.checkpoint_path, synced=False)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(held.close)
 
 
 def _model_spec(plan: TrialPlan, settings: Settings, turn: int) -> ModelSpec:

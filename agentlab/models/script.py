@@ -39,6 +39,10 @@ from pydantic import (
 from agentlab.errors import ScriptError
 from agentlab.models.base import ESCALATING_ROLES, Role
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""PyYAML's safe loader on libyaml when it was built with it: the same documents as
+``yaml.SafeLoader``, read about 8x faster (a scripted run reads its script as it starts)."""
+
 
 class ScriptedToolUse(BaseModel):
     """A tool call the scripted model makes."""
@@ -172,11 +176,16 @@ def load_script(path: str | Path) -> Script:
 def parse_script(text: str, *, source: str = "<script>") -> Script:
     """Parse script text (YAML, of which JSON is a subset) into a validated ``Script``."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ScriptError(f"{source} is not valid YAML/JSON{where}: fix its syntax") from None
+    return script_of(data, source=source)
+
+
+def script_of(data: Any, *, source: str = "<script>") -> Script:
+    """Validate a script already parsed from YAML or JSON (``parse_script``'s errors)."""
     if not isinstance(data, dict):
         raise ScriptError(f"{source} must be a mapping with a 'roles' key (see docs in README)")
     try:

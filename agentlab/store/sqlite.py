@@ -44,6 +44,14 @@ def open_sqlite_store(path: Path, *, in_thread: bool = False) -> SqlRunStore[Sql
     return SqlRunStore(SqliteEngine(path, in_thread=in_thread))
 
 
+def sqlite_connection(path: Path, *, synced: bool = True) -> sqlite3.Connection:
+    """A connection to the run store's file ``path``, made with its tables (WAL) if missing, as
+    ``open_sqlite_store`` makes it; blocking. With ``synced=False`` its own writes (making the
+    file) and the checkpoint as it closes, if it is the last, are not synced to disk: they
+    survive the process crashing, not the machine (``PRAGMA synchronous=OFF``)."""
+    return _open(path, synced=synced)
+
+
 class SqliteEngine(Statements):
     """One connection to the file ``path``, in autocommit mode."""
 
@@ -148,7 +156,7 @@ def _roll_back(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
-def _open(path: Path) -> sqlite3.Connection:
+def _open(path: Path, *, synced: bool = True) -> sqlite3.Connection:
     try:
         private_dir(path.parent)
     except OSError as exc:
@@ -169,8 +177,10 @@ def _open(path: Path) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise sqlite_failure(path, exc) from None
     try:
+        if not synced:
+            conn.execute("PRAGMA synchronous=OFF")  # making the file (WAL) writes, too
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={'NORMAL' if synced else 'OFF'}")
         conn.execute("BEGIN")
         try:
             for statement in schema(SQLITE):
