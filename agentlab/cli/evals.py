@@ -7,6 +7,7 @@ argument is not one of its commands.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,6 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from agentlab.cli import common
+from agentlab.cli.eval_report import render, report
 from agentlab.safe_text import visible
 
 if TYPE_CHECKING:
@@ -65,7 +67,11 @@ def run(
     ] = None,
     prompts: Annotated[
         Path | None,
-        typer.Option(metavar="DIR", help="A prompt version's directory (default: built-in)."),
+        typer.Option(
+            metavar="DIR",
+            help="A prompt version's directory (default: the configured prompts_dir, else the "
+            "built-in prompts).",
+        ),
     ] = None,
     repeat: Annotated[int, typer.Option(min=1, help="Trials per case.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, help="Trials run at once.")] = 4,
@@ -117,6 +123,7 @@ def run(
     settings = common.settings(ctx)
     loaded = load_task_set(task_set)
     reference = agent or loaded.agent or settings.default_agent
+    prompts = prompts or settings.prompts_dir
     if prompts is not None and not prompts.is_dir():
         raise typer.BadParameter(f"{prompts} is not a directory", param_hint="--prompts")
     options = EvalOptions(
@@ -132,7 +139,8 @@ def run(
         escalation=escalation,
     )
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    where = out or settings.data_dir / "evals" / f"{loaded.name}-{version_of(prompts)}-{stamp}"
+    named = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{loaded.name}-{version_of(prompts)}-{stamp}")
+    where = out or settings.data_dir / "evals" / named
     judge = _judge(settings, loaded, judge_script)
     if phoenix:  # said now, not after the eval ran: a Phoenix that cannot take it
         from agentlab.evals.phoenix import check_phoenix
@@ -163,7 +171,7 @@ def run(
         console.print(
             visible(log_to_phoenix(results, settings, where)), soft_wrap=True, markup=False
         )
-    _report(results, where)
+    report(results, where)
     if _failed(results):
         raise typer.Exit(EXIT_FAILED)
 
@@ -199,7 +207,7 @@ def rescore(
     judge = _judge(settings, loaded, judge_script)
     where = out or results / f"rescored-{time.strftime('%Y%m%d-%H%M%S')}"
     new = asyncio.run(rescore_eval(results, loaded, where, judge=judge))
-    _report(new, where)
+    report(new, where)
     common.console().print(f"model calls: {new.judge_calls} (the judge's; no agent ran)")
     if _failed(new):
         raise typer.Exit(EXIT_FAILED)
@@ -237,7 +245,7 @@ def compare(
     """Compare two evals of the same set case by case and trial by trial: per-case and
     overall pass-rate deltas (paired test), cost and p95 latency. Exits 1 only when a
     regression is supported at ALPHA, or cost / latency regress past their ratios."""
-    from agentlab.evals.compare import compare_results, render
+    from agentlab.evals.compare import compare_results
 
     if method not in ("auto", "mcnemar", "bootstrap"):
         raise typer.BadParameter("give auto, mcnemar or bootstrap", param_hint="--method")
@@ -300,8 +308,11 @@ def _judge(settings: Settings, task_set: TaskSet, script: Path | None) -> Judge 
 
     if script is None and task_set.judge_script:
         script = task_set.base / task_set.judge_script
-    cache = VerdictCache(settings.data_dir / "evals" / "verdicts.sqlite")
-    return Judge(judge_model(settings, script), cache)
+    model = judge_model(settings, script)
+    # A cache per judge model: a scripted judge's verdicts are never served as Claude's.
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", model.name if model is not None else "none")
+    cache = VerdictCache(settings.data_dir / "evals" / f"verdicts-{name}.sqlite")
+    return Judge(model, cache)
 
 
 def _load(path: Path) -> EvalResults:
@@ -315,54 +326,3 @@ def _failed(results: EvalResults) -> bool:
     return bool(len(frame)) and (
         bool(frame["error"].notna().any()) or not bool(frame["passed"].fillna(False).all())
     )
-
-
-def _report(results: EvalResults, where: Path) -> None:
-    from rich.table import Table
-
-    console = common.console()
-    table = Table(title=f"{visible(results.meta.set_name)} ({visible(results.meta.version)})")
-    per_case = results.per_case()
-    k = results.meta.repeat
-    for column in ("case", "passed", f"pass@{k}", f"pass^{k}", "failed checks"):
-        table.add_column(column)
-    failed: dict[str, str] = {}
-    errors: dict[str, str] = {}
-    for row in results.frame.to_dict(orient="records"):
-        case = str(row["case"])
-        for into, text in ((failed, row["reasons"]), (errors, row["error"])):
-            if isinstance(text, str) and text and text not in into.get(case, ""):
-                into[case] = "; ".join(filter(None, [into.get(case), text]))
-    for data in per_case.to_dict(orient="records"):
-        case = str(data["case"])
-        why = failed.get(case, "") or ("error: " + errors.get(case, "") if data["errors"] else "")
-        table.add_row(
-            visible(case),
-            f"{data['passed']}/{data['trials']}"
-            + (f" ({data['errors']} errors)" if data["errors"] else ""),
-            _rate(data.get(f"pass@{k}")),
-            _rate(data.get(f"pass^{k}")),
-            visible(why[:200]),
-        )
-    console.print(table)
-    s = results.summary()
-    console.print(
-        f"pass rate {_rate(s['pass_rate'])} over {s['trials'] - s['errors']} trial(s)"
-        + (f", {s['errors']} infrastructure error(s) left out" if s["errors"] else "")
-        + f"; cost ${s['cost_usd']:.4f}, {s['tokens']} tokens, latency p95 "
-        f"{s['latency_p95_s']:.2f}s"
-        + (f", {s['escalations']} escalation(s)" if s["escalations"] else "")
-        + f"; model: {_source(results)}"
-    )
-    console.print(f"results: {visible(str(where))} (results.parquet, results.csv)")
-
-
-def _rate(value: Any) -> str:
-    return "-" if value is None or value != value else f"{float(value):.3f}"
-
-
-def _source(results: EvalResults) -> str:
-    models = {str(m) for m in results.frame.get("model", []) if isinstance(m, str)}
-    if models and all(m.startswith("scripted") for m in models):
-        return "scripted (no LLM was called)"
-    return "; ".join(sorted(models)) or "none ran"

@@ -73,12 +73,30 @@ class Turn(_Strict):
         return value
 
 
+def _inside(name: str) -> str:
+    """``name``, a path relative to the trial's data directory that stays inside it."""
+    if Path(name).is_absolute() or ".." in Path(name).parts:
+        raise ValueError(f"{name!r} must be a relative path inside the data directory")
+    return name
+
+
+def _limits(limits: dict[str, Any]) -> dict[str, Any]:
+    """``limits`` if they are run limits (``Limits``' fields), else the error naming the first
+    wrong one."""
+    from agentlab.orchestration.limits import Limits
+
+    Limits.model_validate(limits)
+    return limits
+
+
 class SqlFixture(_Strict):
     """Statements run on a SQLite file of the case's data directory after the agent's own
     setup (its ``deps``) created it."""
 
     file: str = Field(min_length=1)
     sql: list[str] = Field(min_length=1)
+
+    _file = field_validator("file")(classmethod(lambda cls, v: _inside(v)))
 
 
 class Fact(_Strict):
@@ -103,8 +121,7 @@ class Fixtures(_Strict):
     @classmethod
     def _inside(cls, files: dict[str, str]) -> dict[str, str]:
         for name in files:
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise ValueError(f"{name!r} must be a relative path inside the data directory")
+            _inside(name)
         return files
 
 
@@ -145,6 +162,8 @@ class QueryCheck(_Strict):
     file: str = Field(min_length=1)
     query: str = Field(min_length=1)
     rows: list[list[Any]]
+
+    _file = field_validator("file")(classmethod(lambda cls, v: _inside(v)))
 
 
 class TrajectoryCheck(_Strict):
@@ -199,6 +218,7 @@ class Case(_Strict):
     fixtures: Fixtures = Field(default_factory=lambda: Fixtures())
     checks: Checks = Field(default_factory=lambda: Checks())
     limits: dict[str, Any] = Field(default_factory=dict)
+    _limits = field_validator("limits")(classmethod(lambda cls, v: _limits(v)))
     memory: bool | None = None
     """Long-term memory (and the knowledge base) on or off for this case; default: as
     configured."""
@@ -237,6 +257,7 @@ class TaskSet(_Strict):
     agent: str | None = None
     principal: str = "eval"
     limits: dict[str, Any] = Field(default_factory=dict)
+    _limits = field_validator("limits")(classmethod(lambda cls, v: _limits(v)))
     judge_script: str | None = None
     """The judge's script offline (relative to the set's file): its verdicts, in the order the
     eval asks for them (an output judged before is answered from the cache)."""

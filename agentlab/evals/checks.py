@@ -34,8 +34,12 @@ class CheckResult:
     reason: str
 
 
-async def score(case: Case, record: TrialRecord, judge: Judge | None = None) -> list[CheckResult]:
-    """Every check of ``case`` on ``record`` (none if the trial did not run to its end)."""
+async def score(
+    case: Case, record: TrialRecord, judge: Judge | None = None, *, judge_index: int = 0
+) -> list[CheckResult]:
+    """Every check of ``case`` on ``record`` (none if the trial did not run to its end).
+    ``judge_index`` is the eval's number for the case's first judged check of this trial (a
+    scripted judge's turn: the eval numbers every judged check in the set's order)."""
     checks = case.checks
     results: list[CheckResult] = []
     last = record.last
@@ -68,8 +72,10 @@ async def score(case: Case, record: TrialRecord, judge: Judge | None = None) -> 
         results.append(await asyncio.to_thread(_query, query, Path(record.data_dir)))
     results += _trajectory(checks, record)
     results += _budgets(checks, record)
-    for judged in checks.judged:
-        results.append(await _judged(judged.name, judged.rubric, case, record, judge))
+    for i, judged in enumerate(checks.judged):
+        results.append(
+            await _judged(judged.name, judged.rubric, case, record, judge, judge_index + i)
+        )
     return results
 
 
@@ -204,7 +210,7 @@ def conversation_of(case: Case) -> str:
 
 
 async def _judged(
-    name: str, rubric: str, case: Case, record: TrialRecord, judge: Judge | None
+    name: str, rubric: str, case: Case, record: TrialRecord, judge: Judge | None, index: int
 ) -> CheckResult:
     from agentlab.errors import AgentlabError
 
@@ -218,7 +224,7 @@ async def _judged(
             "no judge: give the eval a judge script (offline) or a Claude key",
         )
     try:
-        verdict = await judge.verdict(rubric, conversation_of(case), output, index=judge.calls)
+        verdict = await judge.verdict(rubric, conversation_of(case), output, index=index)
     except AgentlabError as exc:
         return CheckResult(f"judge:{name}", "judge", False, f"the judge could not answer: {exc}")
     return CheckResult(

@@ -22,11 +22,9 @@ from agentlab.evals.stats import (
     compare_paired,
     p95,
 )
-from agentlab.safe_text import visible
 
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.console import Console
 
 _Method = Literal["mcnemar", "bootstrap"]
 LATENCY_FLOOR_S = 5.0
@@ -47,6 +45,14 @@ class CompareReport:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def verdict(self) -> str:
+        """``regression``, ``inconclusive`` (too few pairs to see the drop that matters, and
+        none seen), or ``no regression`` (enough pairs, none seen)."""
+        if self.regressed:
+            return "regression"
+        return "inconclusive" if self.paired.warning else "no regression"
+
+    @property
     def regressed(self) -> bool:
         """The gate's verdict: a supported drop in pass rate, or cost / latency past ratio."""
         return self.paired.regression or self.cost.regression or self.latency.regression
@@ -58,6 +64,7 @@ class CompareReport:
             "baseline": self.baseline,
             "candidate": self.candidate,
             "regressed": self.regressed,
+            "verdict": self.verdict,
             "pass_rate": asdict(self.paired),
             "cost": asdict(self.cost),
             "latency_p95": asdict(self.latency),
@@ -161,34 +168,4 @@ def _per_case(merged: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def render(report: CompareReport, console: Console) -> None:
-    """The comparison for people: the cases that changed, the totals, the verdict."""
-    from rich.table import Table
-
-    changed = report.per_case[report.per_case["delta"] != 0]
-    if len(changed):
-        table = Table(title="cases whose pass rate changed")
-        for column in ("case", "trials", "baseline", "candidate", "delta"):
-            table.add_column(column)
-        for row in changed.itertuples(index=False):
-            table.add_row(
-                visible(str(row.case)),
-                str(row.trials),
-                f"{row.baseline:.2f}",
-                f"{row.candidate:.2f}",
-                f"{row.delta:+.2f}",
-            )
-        console.print(table)
-    else:
-        console.print("no case's pass rate changed")
-    console.print(f"{visible(report.baseline)} -> {visible(report.candidate)}")
-    console.print(report.paired.summary())
-    console.print(report.cost.summary())
-    console.print(report.latency.summary())
-    for warning in report.warnings:
-        console.print(f"warning: {visible(warning)}")
-    verdict = "REGRESSION" if report.regressed else "no regression supported"
-    console.print(f"verdict: {verdict}")
-
-
-__all__ = ["CompareReport", "compare_results", "render"]
+__all__ = ["CompareReport", "compare_results"]

@@ -15,16 +15,17 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentlab.config import Settings
-from agentlab.errors import AgentlabError, ModelUnavailableError, StorageError
+from agentlab.errors import AgentlabError, ModelOverloadedError, StorageError
 from agentlab.evals.cases import Case, TaskSet
 from agentlab.evals.checks import CheckResult, score
 from agentlab.evals.results import EvalMeta, EvalResults, build_frame, version_of
 from agentlab.evals.trial import RECORD, InfraError, TrialPlan, TrialRecord, run_trial
+from agentlab.evals.verdicts import JudgeVerdict
 
 if TYPE_CHECKING:
     from agentlab.evals.judge import Judge
@@ -32,12 +33,8 @@ if TYPE_CHECKING:
 OnTrial = Callable[[TrialRecord], None]
 
 
-INFRA_ERRORS: tuple[type[BaseException], ...] = (
-    InfraError,
-    ModelUnavailableError,
-    StorageError,
-    OSError,
-)
+INFRA_ERRORS: tuple[type[BaseException], ...] = (InfraError, ModelOverloadedError, StorageError)
+"""What a trial is retried on: its provider overloaded or down past retries, its storage."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,10 @@ async def run_eval(
     on_trial: OnTrial | None = None,
 ) -> EvalResults:
     """Run ``task_set`` as ``options`` say, into ``out`` (a new or empty directory), then score
-    it; the results are saved there too (``results.parquet``, ``results.csv``, ``eval.json``)."""
+    it; the results are saved there too (``results.parquet``, ``results.csv``, ``eval.json``).
+    Without ``options.prompts_dir``, the configured ``prompts_dir`` (if any) is the version."""
+    if options.prompts_dir is None and settings.prompts_dir is not None:
+        options = replace(options, prompts_dir=settings.prompts_dir)
     cases = [c for c in task_set.cases if options.selects(c)]
     unknown = set(options.cases) - {c.id for c in task_set.cases}
     if unknown:
@@ -151,15 +151,25 @@ async def score_records(
     order = {c.id: i for i, c in enumerate(task_set.cases)}
     records = sorted(records, key=lambda r: (order.get(r.case, len(order)), r.case, r.trial))
     scored: list[tuple[TrialRecord, list[CheckResult]]] = []
+    index = 0  # each judged check's number in the eval: a scripted judge's turn for it
     for record in records:
         if record.case not in order:
             raise AgentlabError(
                 f"the results have trials of case {record.case!r}, which {task_set.name} has "
-                "no more: give the set the eval ran (--set)"
+                "no more: score them with the set the eval ran"
             )
-        scored.append((record, await score(task_set.case(record.case), record, judge)))
+        case = task_set.case(record.case)
+        scored.append((record, await score(case, record, judge, judge_index=index)))
+        index += len(case.checks.judged)
     calls = 0 if judge is None else judge.calls
-    return EvalResults(meta, build_frame(task_set, scored, meta), judge_calls=calls)
+    verdicts = [] if judge is None else [_verdict_row(*given) for given in judge.given]
+    return EvalResults(
+        meta, build_frame(task_set, scored, meta), judge_calls=calls, verdicts=verdicts
+    )
+
+
+def _verdict_row(rubric: str, input: str, output: str, verdict: JudgeVerdict) -> dict[str, Any]:
+    return {"rubric": rubric, "input": input, "output": output, **asdict(verdict)}
 
 
 async def _attempts(plan: TrialPlan, options: EvalOptions, settings: Settings) -> TrialRecord:
@@ -185,7 +195,7 @@ async def _attempts(plan: TrialPlan, options: EvalOptions, settings: Settings) -
 def _fresh(out: Path) -> None:
     if out.exists() and any(out.iterdir()):
         raise AgentlabError(
-            f"{out} is not empty: give the eval a new directory (--out), or remove that one"
+            f"{out} is not empty: give the eval a new directory, or remove that one"
         )
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps({"running": True}), encoding="utf-8")
@@ -197,21 +207,35 @@ async def rescore_eval(
     """Score the kept runs of the eval in ``directory`` again, with ``task_set``'s checks as
     they are now: no agent runs; the judge answers from its cache where it judged the same
     output before. The new results are saved in ``out``."""
-    from dataclasses import replace
-
     original = EvalResults.load(directory)
+    kept = directory  # a rescore's own directory keeps no trials: they are its original's
+    if not (kept / "trials").is_dir() and original.meta.rescored_from:
+        kept = Path(original.meta.rescored_from)
+    if judge is not None:  # the verdicts the eval was given, wherever it is rescored
+        for row in original.verdicts:
+            judge.cache.put(row["rubric"], row["input"], row["output"], _stored(row))
     records = []
-    for trial_dir in sorted((directory / "trials").glob("*/*")):
+    for trial_dir in sorted((kept / "trials").glob("*/*")):
         if (trial_dir / RECORD).is_file():
             record = TrialRecord.load(trial_dir)
             record.data_dir = str(trial_dir / "data")  # wherever the eval's directory is now
             records.append(record)
     if not records:
         raise AgentlabError(f"{directory} keeps no trials to re-score (trials/*/*/{RECORD})")
-    meta = replace(original.meta, rescored_from=str(directory.resolve()))
+    meta = replace(original.meta, rescored_from=str(kept.resolve()))
     results = await score_records(task_set, records, meta, judge=judge)
     results.save(out)
     return results
+
+
+def _stored(row: dict[str, Any]) -> JudgeVerdict:
+    return JudgeVerdict(
+        passed=bool(row["passed"]),
+        score=float(row["score"]),
+        reason=str(row["reason"]),
+        cached=True,
+        model=str(row["model"]),
+    )
 
 
 __all__ = ["EvalOptions", "rescore_eval", "run_eval", "score_records"]

@@ -101,6 +101,9 @@ class Judge:
         self.model = model
         self.cache = cache
         self.calls = 0
+        self.given: list[tuple[str, str, str, JudgeVerdict]] = []
+        """Every verdict this judge gave (rubric, input, output, verdict), cached or not: what
+        an eval keeps beside its results, so a rescore anywhere grades as it did."""
 
     async def verdict(
         self, rubric: str, input: str, output: str, *, index: int = 0
@@ -112,6 +115,7 @@ class Judge:
         model answers without a usable judgement (nothing is cached then)."""
         cached = self.cache.get(rubric, input, output)
         if cached is not None:
+            self.given.append((rubric, input, output, cached))
             return cached
         if self.model is None:
             raise JudgeError(
@@ -129,7 +133,9 @@ class Judge:
             cached=False,
             model=response.model,
         )
-        return self.cache.put(rubric, input, output, given)
+        stored = self.cache.put(rubric, input, output, given)
+        self.given.append((rubric, input, output, stored))
+        return stored
 
 
 def _judgement(response: ModelResponse) -> Judgement:

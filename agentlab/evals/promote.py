@@ -29,6 +29,8 @@ proposals, entered where the call ran or was rejected)."""
 
 def promote_run(runner: SyncRunner, run_id: str, to: Path, *, case_id: str | None = None) -> str:
     """Add run ``run_id`` to the set in ``to`` (created if missing) as a case; return its id."""
+    if to.suffix not in (".yaml", ".yml"):
+        raise EvalSetError(f"{to}: promote adds cases to a YAML set (.yaml or .yml)")
     view = runner.get(run_id)
     status = status_of(view)
     if status not in ("completed", "failed", "stopped", "waiting"):
@@ -153,10 +155,14 @@ def _append(to: Path, case: dict[str, Any], new: bool) -> None:
     to.write_text(original.rstrip("\n") + "\n" + _indent(dumped), encoding="utf-8")
     try:
         load_task_set(to)
-    except AgentlabError:  # its cases are not the file's last block: write it whole
-        data = yaml.safe_load(original)
-        data["cases"].append(case)
-        to.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    except AgentlabError:  # its cases are not the file's last block: the file is left as it was
+        to.write_text(original, encoding="utf-8")
+        aside = to.with_name(f"{to.stem}.{case['id']}.yaml")
+        aside.write_text(_indent(dumped), encoding="utf-8")
+        raise EvalSetError(
+            f"{to} does not end with its list of cases, so the case could not be added at its "
+            f"end: it is in {aside}, to paste under 'cases:' by hand"
+        ) from None
 
 
 def _indent(text: str) -> str:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 RESULTS = "results.parquet"
 META = "eval.json"
+VERDICTS = "verdicts.json"
 
 
 @dataclass
@@ -106,6 +107,9 @@ class EvalResults:
     meta: EvalMeta
     frame: pd.DataFrame
     judge_calls: int = 0
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    """The judge's verdicts the scoring used (rubric, input, output, verdict): kept beside the
+    results (``verdicts.json``), so a rescore elsewhere grades as this one did."""
 
     @property
     def scored(self) -> pd.DataFrame:
@@ -164,6 +168,7 @@ class EvalResults:
         self.frame.to_csv(directory / f"{name}.csv", index=False)
         meta = {**asdict(self.meta), "summary": _plain(self.summary())}
         (directory / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        (directory / VERDICTS).write_text(json.dumps(self.verdicts, indent=1), encoding="utf-8")
         return directory
 
     @classmethod
@@ -183,13 +188,17 @@ class EvalResults:
             ) from None
         except (OSError, ValueError) as exc:
             raise EvalSetError(f"cannot read the eval results in {path}: {exc}") from None
+        verdicts_file = directory / VERDICTS
+        verdicts = (
+            json.loads(verdicts_file.read_text(encoding="utf-8")) if verdicts_file.is_file() else []
+        )
         meta_data.pop("summary", None)
         meta_data.pop("running", None)
         try:
             meta = EvalMeta(**meta_data)
         except TypeError:
             raise EvalSetError(f"{directory / META} is not an eval's metadata") from None
-        return cls(meta, frame)
+        return cls(meta, frame, verdicts=verdicts)
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:

@@ -32,9 +32,13 @@ from agentlab.orchestration.graph import resolve_limits
 from agentlab.store.sqlite import sqlite_connection
 
 RECORD = "record.json"
-INFRA = re.compile(r"^\w+ unavailable: (?!the script)")
-"""A run that failed because its provider could not answer (after retries and fallbacks): an
-infrastructure error, not the agent's failure; a script that ran out of turns is the agent's."""
+INFRA = re.compile(
+    r"^\w+ unavailable: (no model could answer \(tried |.* gave up after \d+ attempt)"
+)
+"""A run that failed because its provider stayed overloaded or down past its retries and
+fallbacks (the messages of ``retry.py`` and ``FallbackModel``): an infrastructure error, not the
+agent's failure. A refusal (a bad key, an unknown model, a request too large) is the agent's, as
+is a script that ran out of turns."""
 
 
 class InfraError(AgentlabError):
@@ -119,13 +123,17 @@ async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
     (the caller retries); a run that fails is a result, not an error."""
     plan.directory.mkdir(parents=True, exist_ok=True)
     data_dir = plan.directory / "data"
-    changes: dict[str, Any] = {"data_dir": data_dir}
+    # Its own data directory holds everything: SQLite and embedded Chroma, whatever the
+    # configuration says of shared servers (trials must not see each other, nor the user's data).
+    changes: dict[str, Any] = {"data_dir": data_dir, "database_url": None}
     if plan.prompts_dir is not None:
         changes["prompts_dir"] = plan.prompts_dir
     if not plan.escalation:
         changes["models"] = settings.models.model_copy(update={"escalation": {}})
+    memory: dict[str, Any] = {"chroma_url": None}
     if plan.case.memory is not None:
-        changes["memory"] = settings.memory.model_copy(update={"enabled": plan.case.memory})
+        memory["enabled"] = plan.case.memory
+    changes["memory"] = settings.memory.model_copy(update=memory)
     settings = settings.model_copy(update=changes)
     case = plan.case
     definition = load_agent(plan.agent)

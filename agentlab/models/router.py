@@ -138,6 +138,7 @@ def scripted_router(script: Script, *, source: str | Path = "") -> ModelRouter:
             name=f"scripted-{role.value}-escalated",
             source=f"{label} (escalation)",
             priced_as=script.escalation_priced_as or script.priced_as,
+            latency_s=script.latency_s,
         )
         for role, turns in script.escalation.items()
     }
