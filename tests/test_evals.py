@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import shutil
+import time
 import sqlite3
 import stat
 from pathlib import Path
@@ -522,3 +523,38 @@ def test_promote_adds_only_to_a_yaml_set(tmp_path: Path, env: dict[str, str]):
     done = agentlab(env, "eval", "promote", "run-0000000000", "--to", tmp_path / "set.jsonl")
     assert done.returncode == 2 and "YAML set" in done.stderr
     assert not (tmp_path / "set.jsonl").exists()
+
+
+def test_promote_keeps_the_facts_that_stood_when_the_run_started(
+    tmp_path: Path, env: dict[str, str]
+):
+    from agentlab.config import load_settings
+    from agentlab.memory.facts import open_facts
+
+    env = {**env, "AGENTLAB_MEMORY__ENABLED": "true"}
+    settings = load_settings(data_dir=Path(env["AGENTLAB_DATA_DIR"]))
+
+    async def remember(value: str) -> None:
+        async with open_facts(settings) as store:
+            await store.remember("support", "ada", "plan", value, run_id="before")
+
+    asyncio.run(remember("pro"))
+    started = agentlab(
+        env,
+        "run",
+        "Close Ada Lovelace's account",
+        "--script",
+        SCRIPTS / "close-ada.yaml",
+        "--approve",
+        "--as",
+        "ada",
+    )
+    assert started.returncode == 0, started.stderr
+    run_id = next(w for w in started.stdout.split() if w.startswith("run-"))
+    time.sleep(1.1)  # the run's start is kept to the second
+    asyncio.run(remember("free"))  # after the run: not its starting state
+    to = tmp_path / "found.yaml"
+    assert agentlab(env, "eval", "promote", run_id, "--to", to).returncode == 0
+    [case] = load_task_set(to).cases
+    assert [(f.key, f.value) for f in case.fixtures.facts] == [("plan", "pro")]
+    assert case.principal == "ada"

@@ -287,7 +287,7 @@ def promote(
 
     settings = common.settings(ctx)
     with common.runner(settings) as runner:
-        added = promote_run(runner, run_id, to, case_id=case_id)
+        added = promote_run(runner, run_id, to, case_id=case_id, settings=settings)
     common.console().print(
         f"case {visible(added)} added to {visible(str(to))}: read its checks and edit them"
     )

@@ -1,21 +1,26 @@
 """From a run to a case: ``agentlab eval promote RUN --to SET``.
 
 A run a user hit a failure in becomes a case of a task set: its message, principal and run
-options, the answers given at its pauses, a script of what its models answered (so the case
-replays offline), and the checks its outcome implies (its status, its tool calls, its approvals).
+options, the principal's facts as they stood when it started, the answers given at its pauses, a
+script of what its models answered (so the case replays offline), and the checks its outcome
+implies (its status, its tool calls, its approvals). The rows its tools' database held are not
+known after the fact: a person adds them as SQL fixtures.
 Those checks describe what happened, not what should have: the case is written for a person to
 edit, and says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agentlab.config import Settings
 from agentlab.errors import AgentlabError, RunStateError
 from agentlab.evals.cases import EvalSetError, load_task_set
 from agentlab.evals.trial import status_of
@@ -27,8 +32,17 @@ _NODE_ROLES = {"plan": "planner", "validate": "validator", "respond": "responder
 proposals, entered where the call ran or was rejected)."""
 
 
-def promote_run(runner: SyncRunner, run_id: str, to: Path, *, case_id: str | None = None) -> str:
-    """Add run ``run_id`` to the set in ``to`` (created if missing) as a case; return its id."""
+def promote_run(
+    runner: SyncRunner,
+    run_id: str,
+    to: Path,
+    *,
+    case_id: str | None = None,
+    settings: Settings | None = None,
+) -> str:
+    """Add run ``run_id`` to the set in ``to`` (created if missing) as a case; return its id.
+    With ``settings`` (long-term memory on), the principal's facts as they stood when the run
+    started become the case's fixtures."""
     if to.suffix not in (".yaml", ".yml"):
         raise EvalSetError(f"{to}: promote adds cases to a YAML set (.yaml or .yml)")
     view = runner.get(run_id)
@@ -48,9 +62,36 @@ def promote_run(runner: SyncRunner, run_id: str, to: Path, *, case_id: str | Non
     script_path = scripts / f"{case_id}.yaml"
     script_path.write_text(_script_of(view), encoding="utf-8")
     case = _case(view, status, case_id, f"scripts/{script_path.name}")
+    facts = asyncio.run(_facts_then(settings, view)) if settings is not None else []
+    if facts:
+        case.setdefault("fixtures", {})["facts"] = facts
     _append(to, case, existing is None)
     load_task_set(to)  # what was written reads back as a set
     return case_id
+
+
+async def _facts_then(settings: Settings, view: RunView) -> list[dict[str, str]]:
+    """The principal's own facts (for the run's agent) as they stood when the run started:
+    the versions valid then, read from the facts store's history."""
+    from agentlab.memory.facts import SELF, open_facts
+    from agentlab.memory.keyvalue import memory_path
+
+    if not settings.memory.enabled:
+        return []
+    if settings.database_url is None and not memory_path(settings).is_file():
+        return []  # no fact was ever stored here
+    started = datetime.fromisoformat(view.record.created_at)
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=UTC)
+    async with open_facts(settings) as store:
+        versions = await store.history(view.record.agent_name, view.record.principal)
+    return [
+        {"key": f.key, "value": f.value}
+        for f in versions
+        if f.subject == SELF
+        and f.valid_from.replace(microsecond=0) <= started  # the run's start is to the second
+        and (f.valid_to is None or started < f.valid_to.replace(microsecond=0))
+    ]
 
 
 def _slug(task: str, run_id: str) -> str:
