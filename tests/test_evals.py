@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 import json
 import shutil
-import time
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pandas as pd
