@@ -443,7 +443,7 @@ def test_a_jsonl_set_is_a_case_a_line_with_an_optional_head(tmp_path: Path):
     lines = [
         {"set": {"agent": AGENT, "principal": "ops"}},
         close_ada(),
-        {"id": "x", "message": "hi"},
+        {"id": "x", "message": "hi", "checks": {"status": "completed"}},
     ]
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
     loaded = load_task_set(path)
@@ -558,3 +558,13 @@ def test_promote_keeps_the_facts_that_stood_when_the_run_started(
     [case] = load_task_set(to).cases
     assert [(f.key, f.value) for f in case.fixtures.facts] == [("plan", "pro")]
     assert case.principal == "ada"
+
+
+def test_a_case_without_checks_is_refused_naming_it(tmp_path: Path):
+    case = close_ada()
+    del case["checks"]
+    with pytest.raises(EvalSetError, match="case 'close-ada', field checks: Field required"):
+        load_task_set(write_set(tmp_path, [case]))
+    case["checks"] = {}
+    with pytest.raises(EvalSetError, match="needs at least one check"):
+        load_task_set(write_set(tmp_path, [case]))

@@ -207,6 +207,8 @@ class Checks(_Strict):
                     parse_expected(call)
                 except ValueError as exc:
                     raise ValueError(f"tools.calls.{i}: {exc}") from None
+        if not any(getattr(self, name) not in (None, []) for name in type(self).model_fields):
+            raise ValueError("a case needs at least one check: it passes when all of them pass")
         return self
 
 
@@ -216,7 +218,7 @@ class Case(_Strict):
     principal: str | None = None
     turns: list[Turn] = Field(min_length=1)
     fixtures: Fixtures = Field(default_factory=lambda: Fixtures())
-    checks: Checks = Field(default_factory=lambda: Checks())
+    checks: Checks
     limits: dict[str, Any] = Field(default_factory=dict)
     _limits = field_validator("limits")(classmethod(lambda cls, v: _limits(v)))
     memory: bool | None = None
