@@ -568,3 +568,30 @@ def test_a_case_without_checks_is_refused_naming_it(tmp_path: Path):
     case["checks"] = {}
     with pytest.raises(EvalSetError, match="needs at least one check"):
         load_task_set(write_set(tmp_path, [case]))
+
+
+def test_a_prior_conversation_is_the_history_the_case_continues(tmp_path: Path, settings: Settings):
+    from agentlab.orchestration import SyncRunner
+
+    case = close_ada(
+        message="Close my account, please.",
+        fixtures={
+            "conversation": [
+                {
+                    "message": "Hi, I am Ada Lovelace (ada.lovelace@example.com).",
+                    "reply": "Hello Ada, how can I help?",
+                }
+            ]
+        },
+    )
+    results = run(write_set(tmp_path, [case]), settings, tmp_path / "out")
+    row = results.frame.iloc[0]
+    assert bool(row["passed"]), row["reasons"]
+    data = tmp_path / "out" / "trials" / "close-ada" / "0" / "data"
+    with SyncRunner(settings.model_copy(update={"data_dir": data})) as runner:
+        view = runner.get(row["run_ids"])
+        turns = runner.turns(view.record.session)
+    assert [t["message"] for t in view.state["recalled"]["turns"]] == [
+        "Hi, I am Ada Lovelace (ada.lovelace@example.com)."
+    ]
+    assert [t["number"] for t in turns] == [1, 2] and turns[1]["run_id"] == row["run_ids"]

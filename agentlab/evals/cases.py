@@ -104,6 +104,13 @@ class Fact(_Strict):
     value: str = Field(min_length=1)
 
 
+class PriorTurn(_Strict):
+    """A turn of the conversation before the case: what the user said, what the agent replied."""
+
+    message: str = Field(min_length=1)
+    reply: str = Field(min_length=1)
+
+
 class Fixtures(_Strict):
     """The state a case starts from, in its own data directory."""
 
@@ -114,6 +121,8 @@ class Fixtures(_Strict):
     """What the agent knows about the principal (long-term memory's facts)."""
     memories: list[str] = Field(default_factory=list)
     """Past interactions with the principal (long-term memory's episodes)."""
+    conversation: list[PriorTurn] = Field(default_factory=list)
+    """Earlier turns of the session the case's messages continue (a prior session)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """The run options the agent's ``deps`` get."""
 

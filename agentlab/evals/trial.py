@@ -22,7 +22,7 @@ from typing import Any, cast
 from agentlab.config import Settings
 from agentlab.errors import AgentlabError, ScriptError
 from agentlab.evals.cases import Case, DecisionSpec
-from agentlab.evals.fixtures import lay_down
+from agentlab.evals.fixtures import lay_down, lay_down_conversation
 from agentlab.evals.scripts import override_of, resolve_script, write_script
 from agentlab.events import RunEvent
 from agentlab.models.router import ModelSpec
@@ -144,8 +144,13 @@ async def run_trial(plan: TrialPlan, settings: Settings) -> TrialRecord:
         limits = Limits.model_validate({**limits.model_dump(), **plan.set_limits, **case.limits})
     principal = case.principal or plan.principal
     await lay_down(case.fixtures, definition, settings, principal)
-    session = f"eval-{case.id}-{plan.trial}" if len(case.turns) > 1 else None
+    conversation = len(case.turns) > 1 or bool(case.fixtures.conversation)
+    session = f"eval-{case.id}-{plan.trial}" if conversation else None
     async with _trial_database(settings), Runner(settings) as runner:
+        if session is not None and case.fixtures.conversation:
+            await lay_down_conversation(
+                runner.store, session, principal, plan.agent, definition.name, case.fixtures
+            )
         for turn, spec in zip(case.turns, specs, strict=True):
             started = time.perf_counter()
             run_id, events = await runner.start(
