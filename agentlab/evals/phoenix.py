@@ -17,6 +17,7 @@ What goes to Phoenix is redacted and bounded as exported spans are. Phoenix's cl
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -38,7 +39,6 @@ from agentlab.observability.redact_spans import truncated
 
 if TYPE_CHECKING:
     import httpx
-    from phoenix.client import Client
 
     from agentlab.observability.redact import Redactor
 
@@ -98,10 +98,12 @@ def log_to_phoenix(results: EvalResults, settings: Settings, directory: Path) ->
     trials = Path(results.meta.rescored_from or directory) / "trials"
     shape = _Shape(redactor_for(settings), settings.trace_attribute_max_chars)
     import httpx
-    from phoenix.client.exceptions import PhoenixException
-    from phoenix.client.resources.datasets import DatasetUploadError
 
-    client = _client_class()(base_url=url)
+    client = _client_class()(base_url=url)  # Phoenix's client only, never its server (slow)
+    refused = (
+        importlib.import_module("phoenix.client.resources.datasets").DatasetUploadError,
+        importlib.import_module("phoenix.client.exceptions").PhoenixException,
+    )
     logged = _Logged()
     try:
         _log(client, url, results, task_set, trials, shape, logged)
@@ -114,7 +116,7 @@ def log_to_phoenix(results: EvalResults, settings: Settings, directory: Path) ->
             f"Phoenix at {url} stopped answering while the eval was logged ({_said(exc)})"
             f"{logged.so_far()}"
         ) from None
-    except (DatasetUploadError, PhoenixException) as exc:
+    except refused as exc:
         raise PhoenixLogError(f"Phoenix at {url} refused the eval: {exc}") from None
     return logged.line()
 
@@ -151,7 +153,7 @@ class _Logged:
 
 
 def _log(
-    client: Client,
+    client: Any,
     url: str,
     results: EvalResults,
     task_set: TaskSet,
@@ -224,7 +226,7 @@ def _log(
             _evaluate(client, str(run["id"]), row, shape)
 
 
-def _evaluate(client: Client, run_id: str, row: Mapping[str, Any], shape: _Shape) -> None:
+def _evaluate(client: Any, run_id: str, row: Mapping[str, Any], shape: _Shape) -> None:
     """An evaluation per check of the trial's row, then ``passed`` for the whole trial."""
     checks = json.loads(str(row.get("check_results") or "[]"))
     for check in checks:
@@ -327,7 +329,7 @@ def _record(trials: Path, case: str, trial: int) -> TrialRecord:
     return TrialRecord.load(directory)
 
 
-def _latest_version(client: Client, name: str) -> str | None:
+def _latest_version(client: Any, name: str) -> str | None:
     """The id of the dataset's latest version, or ``None`` if there is no such dataset."""
     try:
         versions = client.datasets.get_dataset_versions(dataset=name, limit=1, timeout=_TIMEOUT_S)
@@ -336,15 +338,16 @@ def _latest_version(client: Client, name: str) -> str | None:
     return str(versions[0]["version_id"]) if versions else None
 
 
-def _client_class() -> type[Client]:
+def _client_class() -> Any:
+    """Phoenix's ``Client`` class (arize-phoenix-client), imported on first use."""
     try:
-        from phoenix.client import Client
+        client: Any = importlib.import_module("phoenix.client")
     except ModuleNotFoundError:
         raise PhoenixLogError(
             "logging an eval to Phoenix needs Phoenix's client (arize-phoenix-client): pip "
             "install 'agentlab[lab]'"
         ) from None
-    return Client
+    return client.Client
 
 
 def _headers() -> dict[str, str]:
