@@ -8,7 +8,6 @@ protocol; ``agentlab chroma`` (``chroma_server.py``) takes the same lock while i
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from agentlab.config.phoenix_state import published
 from agentlab.errors import AgentlabError
 
 if TYPE_CHECKING:
@@ -36,18 +36,8 @@ class MemoryStoreError(AgentlabError):
 
 def running_chroma(directory: Path) -> str | None:
     """The URL of the ``agentlab chroma`` serving ``directory``, if one is running."""
-    try:
-        state = json.loads((directory / SERVER_FILE).read_text(encoding="utf-8"))
-        pid, url = int(state["pid"]), state["url"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass
-    return url if isinstance(url, str) else None
+    state = published(directory / SERVER_FILE, "url")
+    return None if state is None else str(state["url"])
 
 
 class Systems:
