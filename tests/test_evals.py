@@ -403,33 +403,39 @@ def test_a_broken_prompt_version_fails_its_cases_and_compare_reports_the_regress
     assert all(case in compared.stdout for case in BROKEN_BY_V2_TERSE)
 
 
-def test_a_provider_that_stays_down_is_an_error_apart_from_the_pass_rate(
-    tmp_path: Path, anthropic_server
-):
+ON_CLAUDE = {
+    "id": "on-claude",
+    "message": "Look up Ada Lovelace",
+    "checks": {"status": "completed"},
+}
+
+
+def eval_on_failing_claude(
+    tmp_path: Path, server, status: int, kind: str, cases: list[dict]
+) -> EvalResults:
+    """An eval whose unscripted cases run on Claude, through the test server answering every
+    request with the HTTP error ``status`` (no retries, so each attempt fails at once)."""
     from agentlab.config import load_settings
     from agentlab.models.script import ScriptedError, Turn
 
-    overloaded = Turn(error=ScriptedError(status=529, type="overloaded_error", message="busy"))
-    server = anthropic_server.reset([overloaded] * 200)
+    failing = Turn(error=ScriptedError(status=status, type=kind, message="no"))
+    server = server.reset([failing] * 200)
     settings = load_settings(
         data_dir=tmp_path / "data",
         anthropic_api_key="sk-test",
         anthropic_base_url=server.base_url,
         anthropic_max_retries=0,
     )
-    on_claude = {
-        "id": "on-claude",
-        "message": "Look up Ada Lovelace",
-        "checks": {"status": "completed"},
-    }
-    path = write_set(tmp_path, [close_ada(), on_claude])
-    results = asyncio.run(
-        run_eval(
-            load_task_set(path),
-            EvalOptions(agent=AGENT, retries=1, retry_delay_s=0.01),
-            settings,
-            tmp_path / "out",
-        )
+    options = EvalOptions(agent=AGENT, retries=1, retry_delay_s=0.01)
+    task_set = load_task_set(write_set(tmp_path, cases))
+    return asyncio.run(run_eval(task_set, options, settings, tmp_path / "out"))
+
+
+def test_a_provider_that_stays_down_is_an_error_apart_from_the_pass_rate(
+    tmp_path: Path, anthropic_server
+):
+    results = eval_on_failing_claude(
+        tmp_path, anthropic_server, 529, "overloaded_error", [close_ada(), ON_CLAUDE]
     )
     down = results.frame.set_index("case").loc["on-claude"]
     assert pd.isna(down["passed"]) and down["attempts"] == 2
@@ -481,25 +487,8 @@ def test_facts_and_past_interactions_are_laid_down_for_the_case_and_recalled(
 def test_a_refusal_of_the_provider_is_the_agents_failure_not_an_infrastructure_error(
     tmp_path: Path, anthropic_server
 ):
-    from agentlab.config import load_settings
-    from agentlab.models.script import ScriptedError, Turn
-
-    denied = Turn(error=ScriptedError(status=401, type="authentication_error", message="bad key"))
-    server = anthropic_server.reset([denied] * 20)
-    settings = load_settings(
-        data_dir=tmp_path / "data",
-        anthropic_api_key="sk-test",
-        anthropic_base_url=server.base_url,
-        anthropic_max_retries=0,
-    )
-    case = {"id": "on-claude", "message": "Look up Ada Lovelace", "checks": {"status": "completed"}}
-    results = asyncio.run(
-        run_eval(
-            load_task_set(write_set(tmp_path, [case])),
-            EvalOptions(agent=AGENT, retries=1, retry_delay_s=0.01),
-            settings,
-            tmp_path / "o",
-        )
+    results = eval_on_failing_claude(
+        tmp_path, anthropic_server, 401, "authentication_error", [ON_CLAUDE]
     )
     row = results.frame.iloc[0]
     assert row["passed"] == False and pd.isna(row["error"]) and row["attempts"] == 1  # noqa: E712
